@@ -1,0 +1,21 @@
+"""nic-sim: an agent-based model of the Norwegian Innovation Clusters programme.
+
+Public API::
+
+    import sim
+    scenario = sim.load_scenario("scenarios/classroom.toml", overrides={"population.scale": 0.05})
+    result = sim.run(scenario, seed=0)      # .yearly, .firms, .clusters, .summary
+    model = sim.ClusterModel(scenario, rng=0)  # step-by-step Mesa model
+"""
+
+from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
+from sim.model import ClusterModel
+from sim.results import RunResult
+from sim.runner import run
+from sim.scenario import Scenario
+from sim.validation import ScenarioError, load_scenario
+
+__all__ = [
+    "ClusterModel", "ClusterOrganisation", "Firm", "KnowledgeInstitution", "RunResult",
+    "Scenario", "ScenarioError", "load_scenario", "run",
+]

@@ -1,0 +1,94 @@
+"""Firm state as columns: one numpy array per attribute, one row per firm ever created.
+
+Rows never move, so a row number is a stable firm identity for the whole run; closed firms keep
+their row with ``alive`` false. Every yearly phase reads and writes whole columns at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# name -> (dtype, value of a new row before population data fills it)
+SCHEMA: dict[str, tuple[type, float]] = {
+    "region": (np.int16, -1),
+    "sector": (np.int16, -1),
+    "birth_year": (np.int16, -1),
+    "death_year": (np.int16, -1),
+    "alive": (np.bool_, True),
+    "employees": (np.float64, 0.0),
+    "revenue": (np.float64, 0.0),
+    "productivity": (np.float64, 0.0),
+    "va_share": (np.float64, 0.0),
+    "potential": (np.float64, 0.0),
+    "rd_effort": (np.float64, 0.0),
+    "absorptive": (np.float64, 0.0),
+    "intl": (np.float64, 0.0),
+    "kx": (np.float64, 0.0),
+    "ky": (np.float64, 0.0),
+    "member": (np.bool_, False),
+    "cluster": (np.int32, -1),
+    "join_year": (np.int16, -1),
+    "institution": (np.int32, -1),
+    "innovated": (np.bool_, False),
+    "growth": (np.float64, 0.0),
+    "parent": (np.int32, -1),
+}
+
+
+class FirmTable:
+    """Structure of arrays for all firms.
+
+    Attributes:
+        n: Number of rows in use; columns are valid on ``[:n]``.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        """Create the table from the initial population.
+
+        Args:
+            columns: Equal-length arrays for some of the names in :data:`SCHEMA`; the rest start
+                at their defaults.
+        """
+        size = len(next(iter(columns.values())))
+        self.n = 0
+        self._capacity = max(16, int(size * 1.5))
+        for name, (dtype, fill) in SCHEMA.items():
+            setattr(self, name, np.full(self._capacity, fill, dtype=dtype))
+        self.append(columns)
+
+    def append(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Add firms; return their row numbers.
+
+        Args:
+            columns: Equal-length arrays keyed by column name.
+
+        Returns:
+            The new rows, ``np.arange(old_n, new_n)``.
+        """
+        k = len(next(iter(columns.values())))
+        if self.n + k > self._capacity:
+            self._grow(self.n + k)
+        rows = np.arange(self.n, self.n + k)
+        for name, values in columns.items():
+            getattr(self, name)[rows] = values
+        self.n += k
+        return rows
+
+    def _grow(self, needed: int) -> None:
+        # Doubling keeps appends amortised O(1) over a run with steady entry.
+        new_cap = max(needed, 2 * self._capacity)
+        for name, (dtype, fill) in SCHEMA.items():
+            old = getattr(self, name)
+            new = np.full(new_cap, fill, dtype=dtype)
+            new[: self._capacity] = old
+            setattr(self, name, new)
+        self._capacity = new_cap
+
+    def alive_rows(self) -> np.ndarray:
+        """Row numbers of firms that are open."""
+        return np.flatnonzero(self.alive[: self.n])
+
+    @property
+    def value_added(self) -> np.ndarray:
+        """Value added (NOK) of every row."""
+        return self.revenue[: self.n] * self.va_share[: self.n]

@@ -1,0 +1,156 @@
+"""ClusterModel: the Mesa model of firms, cluster organisations and knowledge institutions."""
+
+from __future__ import annotations
+
+import zlib
+
+import mesa
+import numpy as np
+
+from sim import phases
+from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
+from sim.clusters import ClusterTable
+from sim.firms import FirmTable
+from sim.geography import region_distances_km
+from sim.network import TieSet
+from sim.population import build_firms, build_institutions
+from sim.register import Register
+from sim.scenario import Scenario
+
+PHASES = ("programme", "membership", "collaboration", "innovation", "growth", "demography")
+
+
+def stream(seed: int, name: str) -> np.random.Generator:
+    """An independent random stream for one named part of the model.
+
+    Args:
+        seed: The run's seed.
+        name: The part (a phase, or "population").
+
+    Returns:
+        A generator that depends only on ``seed`` and ``name``.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
+
+
+class ClusterModel(mesa.Model):
+    """Norwegian firms joining innovation clusters, collaborating, innovating and growing.
+
+    One step is one year. Firm state lives in ``self.firms`` (columns); ``Firm`` agents are
+    views on its rows. Each phase has its own random stream derived from the seed.
+
+    Attributes:
+        spec: The validated scenario.
+        year: The year the next ``step()`` simulates.
+        firms: Firm columns.
+        clusters: Cluster organisations and their level plan.
+        ties: Firm-firm collaboration ties.
+        register: Everything recorded so far.
+    """
+
+    def __init__(self, scenario: Scenario | None = None, rng: int | np.random.Generator | None = 0,
+                 keep_panel: bool | None = None):
+        """Build the synthetic economy for the scenario's start year.
+
+        Args:
+            scenario: A validated scenario (``sim.load_scenario``); defaults if None.
+            rng: An integer seed, a Generator to draw one from, or None for fresh entropy.
+            keep_panel: Keep the firm-year panel; defaults to the scenario's ``output.firm_panel``.
+        """
+        seed = _seed_from(rng)
+        super().__init__(rng=seed)
+        self.seed = seed
+        self.spec = spec = scenario if scenario is not None else Scenario()
+        self.streams = {name: stream(seed, name) for name in (*PHASES, "population")}
+        self.year = spec.scenario.start_year
+        self.region_names, self.sector_names = list(spec.regions), list(spec.sectors)
+        self.distance_km = region_distances_km(spec)
+        self.firms = FirmTable(build_firms(spec, self.streams["population"], self.year))
+        self.ties = TieSet()
+        self.clusters = ClusterTable(spec)
+        self.institutions = build_institutions(spec)
+        self.institution_options = _institution_options(self)
+        self.startups = 0
+        self._closed: list[np.ndarray] = []
+        self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
+        self._firm_agents: list[Firm | None] = [Firm(self, row) for row in range(self.firms.n)]
+        for i, inst in enumerate(self.institutions):
+            KnowledgeInstitution(self, i, inst["name"], inst["region"], inst["fields"])
+        for k in range(len(self.clusters)):
+            ClusterOrganisation(self, k)
+
+    def step(self) -> None:
+        """Simulate one year: every phase in order, then record it."""
+        self.sector_demand = self._demand(self.year)
+        self._closed = []
+        for name in PHASES:
+            getattr(phases, name)(self, self.streams[name])
+        closed = np.concatenate(self._closed) if self._closed else np.zeros(0, dtype=np.int64)
+        self.register.record(self, closed)
+        self.year += 1
+        self.running = self.year <= self.spec.scenario.end_year
+
+    def open(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Add new firms (start-ups, spin-offs) with their agents; return their rows."""
+        if len(columns["employees"]) == 0:
+            return np.zeros(0, dtype=np.int64)
+        rows = self.firms.append(columns)
+        self._firm_agents.extend(Firm(self, int(r)) for r in rows)
+        return rows
+
+    def close(self, rows: np.ndarray) -> None:
+        """Close firms: they leave their cluster, lose their ties and their agents are removed."""
+        f = self.firms
+        f.alive[rows], f.death_year[rows] = False, self.year
+        phases._leave(self, rows)
+        f.institution[rows] = -1
+        dead = ~f.alive[: f.n]
+        self.ties.keep(~(dead[self.ties.a] | dead[self.ties.b]))
+        for r in rows:
+            self._firm_agents[r].remove()
+            self._firm_agents[r] = None
+        self._closed.append(rows)
+
+    def _demand(self, year: int) -> np.ndarray:
+        demand = np.array([s.demand_growth for s in self.spec.sectors.values()])
+        for shock in self.spec.shocks:
+            if shock.year <= year < shock.year + shock.years:
+                demand[self.sector_names.index(shock.sector)] += shock.demand_change
+        return demand
+
+
+def _seed_from(rng: int | np.random.Generator | None) -> int:
+    if isinstance(rng, (int, np.integer)):
+        return int(rng)
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(2**63))
+    return int(np.random.SeedSequence().entropy % 2**63)
+
+
+def _institution_options(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
+    """For each (county, sector): the institutions a firm there would partner with.
+
+    Institutions in the firm's county serving its sector come first; else any in its county;
+    else those of the nearest county that has one.
+    """
+    n_r, n_s = len(m.region_names), len(m.sector_names)
+    insts = m.institutions
+    lists = [[[] for _ in range(n_s)] for _ in range(n_r)]
+    for r in range(n_r):
+        by_distance = np.argsort(m.distance_km[r], kind="stable")
+        for s in range(n_s):
+            for near in by_distance:
+                here = [i for i, k in enumerate(insts) if k["region"] == near]
+                fit = [i for i in here if s in insts[i]["fields"]]
+                if fit or here:
+                    lists[r][s] = fit or here
+                    break
+    width = max((len(x) for row in lists for x in row), default=1) or 1
+    options = np.full((n_r, n_s, width), -1, dtype=np.int32)
+    counts = np.zeros((n_r, n_s), dtype=np.int64)
+    for r in range(n_r):
+        for s in range(n_s):
+            options[r, s, : len(lists[r][s])] = lists[r][s]
+            counts[r, s] = len(lists[r][s])
+    return options, counts
+

@@ -1,0 +1,244 @@
+"""The yearly phases, each updating all firms at once.
+
+Order in a year (DESIGN.md): programme -> membership -> collaboration -> innovation -> growth ->
+entry and exit. Each phase takes the model and its own random stream, so a change to one phase
+does not shift the random numbers another phase sees (common random numbers across scenarios).
+The per-agent reference in ``sim.reference`` states the same rules one firm at a time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.population import startup_firms
+from sim.scenario import LEVELS
+
+if TYPE_CHECKING:
+    from sim.model import ClusterModel
+
+
+def programme(m: ClusterModel, rng: np.random.Generator) -> None:
+    """Move clusters to this year's level; members of clusters that left the programme drop out."""
+    m.clusters.set_year(m.year)
+    f = m.firms
+    rows = np.flatnonzero(f.member[: f.n])
+    ended = rows[~m.clusters.active[f.cluster[rows]]]
+    _leave(m, ended)
+
+
+def membership(m: ClusterModel, rng: np.random.Generator) -> None:
+    """Members may leave; each active cluster recruits its best-suited candidates.
+
+    Joining is a discrete choice: a firm's utility weighs the expected benefit of the level's
+    services, its growth potential, size and R&D effort against hours and cash fees relative to
+    its value added and its distance to the cluster's hub. Among candidates with positive utility,
+    the cluster organisation admits as many as its recruitment capacity and size allow.
+    """
+    p, f, c = m.spec.membership, m.firms, m.clusters
+    rows = np.flatnonzero(f.member[: f.n])
+    _leave(m, rows[rng.random(len(rows)) < p.leave_rate])
+
+    levels = m.spec.levels
+    scale = m.spec.population.scale
+    market = c.level_array({lv: levels.get(lv).market_access_growth for lv in LEVELS})
+    cap = c.level_array({lv: levels.get(lv).max_members * scale for lv in LEVELS})
+    recruits = c.level_array({lv: levels.get(lv).recruits_per_year * scale for lv in LEVELS})
+    fee = c.level_array({
+        lv: p.cash_share * levels.get(lv).programme_funding_nok / levels.get(lv).programme_share
+        / max(levels.get(lv).max_members, 1.0)
+        for lv in LEVELS
+    })
+    size = np.bincount(f.cluster[rows[f.member[rows]]], minlength=len(c)) if len(c) else np.zeros(0)
+    alive = f.alive_rows()
+    for k in rng.permutation(np.flatnonzero(c.active)):
+        room = min(cap[k] - size[k], _stochastic_round(recruits[k], rng))
+        if room < 1:
+            continue
+        cand = alive[(f.sector[alive] == c.sector[k]) & ~f.member[alive]]
+        utility = (
+            p.base_utility
+            + p.potential_weight * f.potential[cand]
+            + p.size_weight * np.log(f.employees[cand])
+            + p.rd_weight * f.rd_effort[cand]
+            + p.benefit_weight * market[k]
+            - p.cost_weight * (p.hours_per_member * p.hourly_cost_nok + fee[k])
+            / (f.revenue[cand] * f.va_share[cand])
+            - p.distance_weight * m.distance_km[f.region[cand], c.region[k]] / 100.0
+            + rng.gumbel(0.0, p.choice_noise, len(cand))
+        )
+        willing = np.flatnonzero(utility > 0)
+        chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room)]]]
+        f.member[chosen], f.cluster[chosen], f.join_year[chosen] = True, k, m.year
+        size[k] += len(chosen)
+
+
+def collaboration(m: ClusterModel, rng: np.random.Generator) -> None:
+    """Ties lapse and form; firms with R&D effort find knowledge-institution partners.
+
+    A firm searches for partners a Poisson number of times: mostly in its own county, otherwise
+    anywhere; members get extra searches among their cluster's members, brokered by the cluster
+    organisation. A search succeeds with a probability falling with geographic and cognitive
+    distance.
+    """
+    net, f, ties = m.spec.network, m.firms, m.ties
+    shared = f.member[ties.a] & (f.cluster[ties.a] == f.cluster[ties.b])
+    lapse = net.decay_rate * np.where(shared, 1.0 - net.shared_member_retention, 1.0)
+    ties.keep(rng.random(len(ties)) >= lapse)
+
+    alive = f.alive_rows()
+    src = np.repeat(alive, rng.poisson(net.tie_attempts, len(alive)))
+    local = rng.random(len(src)) < net.local_share
+    dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
+
+    members = alive[f.member[alive]]
+    facil = m.clusters.level_array({lv: m.spec.levels.get(lv).facilitation_ties for lv in LEVELS})
+    msrc = np.repeat(members, rng.poisson(facil[f.cluster[members]]) if len(members) else 0)
+    mdst = _draw_same(members, f.cluster[members], f.cluster[msrc], rng)
+
+    src, dst = np.concatenate([src, msrc]), np.concatenate([dst, mdst])
+    accept = rng.random(len(src)) < _acceptance(m, src, dst)
+    ties.add(src[accept], dst[accept])
+    ties.sort()
+    _institution_ties(m, alive, rng)
+
+
+def innovation(m: ClusterModel, rng: np.random.Generator) -> None:
+    """Firms innovate from own effort, institution ties and novel knowledge over ties.
+
+    Novelty of a partner peaks at an optimal cognitive distance (an inverted U); partners'
+    knowledge then converges, so a new tie teaches most in its first years.
+    """
+    inn, f, ties = m.spec.innovation, m.firms, m.ties
+    n = f.n
+    dx, dy = f.kx[ties.b] - f.kx[ties.a], f.ky[ties.b] - f.ky[ties.a]
+    r = np.hypot(dx, dy) / inn.optimal_distance
+    novelty = r * np.exp(1.0 - r)
+    learned = np.bincount(ties.a, novelty, n) + np.bincount(ties.b, novelty, n)
+    alive = f.alive_rows()
+    hazard = (
+        inn.base_rate
+        + inn.rd_weight * f.rd_effort[alive]
+        + inn.spillover_weight * f.absorptive[alive] * learned[alive]
+        + inn.institution_weight * (f.institution[alive] >= 0)
+    )
+    f.innovated[:n] = False
+    f.innovated[alive] = rng.random(len(alive)) < -np.expm1(-hazard)
+
+    deg = np.maximum(ties.degree(n), 1)
+    pull_x = (np.bincount(ties.a, dx, n) - np.bincount(ties.b, dx, n)) / deg
+    pull_y = (np.bincount(ties.a, dy, n) - np.bincount(ties.b, dy, n)) / deg
+    drift = rng.normal(0.0, inn.drift_sd, (2, len(alive)))
+    f.kx[alive] = np.clip(f.kx[alive] + inn.convergence_rate * pull_x[alive] + drift[0], 0.0, 1.0)
+    f.ky[alive] = np.clip(f.ky[alive] + inn.convergence_rate * pull_y[alive] + drift[1], 0.0, 1.0)
+
+
+def growth(m: ClusterModel, rng: np.random.Generator) -> None:
+    """Sales follow sector demand, potential, innovation, cluster market access and fat-tailed
+    shocks; productivity grows; employment moves toward what value added needs, with frictions."""
+    g, inn, f = m.spec.growth, m.spec.innovation, m.firms
+    alive = f.alive_rows()
+    market = m.clusters.level_array({lv: m.spec.levels.get(lv).market_access_growth for lv in LEVELS})
+    member = f.member[alive]
+    access = np.where(member, market[np.where(member, f.cluster[alive], 0)] if len(market) else 0.0, 0.0)
+    shock = _laplace_shock(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity, rng)
+    innovated = f.innovated[alive]
+    rate = m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * innovated + access + shock
+    f.growth[alive] = rate
+    f.revenue[alive] *= np.exp(rate)
+    f.productivity[alive] *= np.exp(
+        g.productivity_trend + inn.productivity_gain * innovated
+        + rng.normal(0.0, g.productivity_noise_sd, len(alive))
+    )
+    need = f.revenue[alive] * f.va_share[alive] / f.productivity[alive]
+    gap = need - f.employees[alive]
+    f.employees[alive] += np.where(gap > 0, g.hire_rate, g.fire_rate) * gap
+
+    rho, sd = g.potential_persistence, m.spec.population.growth_potential_sd
+    f.potential[alive] = rho * f.potential[alive] + np.sqrt(1 - rho**2) * rng.normal(0.0, sd, len(alive))
+
+
+def demography(m: ClusterModel, rng: np.random.Generator) -> None:
+    """Firms close (small and shrinking ones more often), start up (more where a cluster is
+    active) and spin off from innovators (more from members)."""
+    d, f = m.spec.demography, m.firms
+    alive = f.alive_rows()
+    hazard = d.exit_rate * f.employees[alive] ** -d.exit_size_elasticity * np.exp(-d.exit_growth_sensitivity * f.growth[alive])
+    closing = (rng.random(len(alive)) < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
+    m.close(alive[closing])
+    alive = alive[~closing]
+
+    n_r, n_s = len(m.spec.regions), len(m.spec.sectors)
+    cells = np.bincount(f.region[alive].astype(np.int64) * n_s + f.sector[alive], minlength=n_r * n_s).astype(float)
+    hub = np.zeros(n_r * n_s)
+    active = m.clusters.active
+    hub[m.clusters.region[active].astype(np.int64) * n_s + m.clusters.sector[active]] = 1.0
+    weight = cells * (1.0 + d.cluster_entry_boost * hub)
+    n_new = rng.poisson(d.entry_rate * len(alive))
+    cell = rng.choice(n_r * n_s, n_new, p=weight / weight.sum()) if n_new else np.zeros(0, dtype=np.int64)
+    new = startup_firms(m.spec, rng, n_new, (cell // n_s).astype(np.int16), (cell % n_s).astype(np.int16), m.year)
+
+    innovators = alive[f.innovated[alive]]
+    p_spin = d.spinoff_rate * (1.0 + d.spinoff_member_boost * f.member[innovators])
+    parents = innovators[rng.random(len(innovators)) < p_spin]
+    spin = startup_firms(m.spec, rng, len(parents), f.region[parents], f.sector[parents], m.year)
+    spin.update(kx=f.kx[parents], ky=f.ky[parents], parent=parents.astype(np.int32))
+    m.open(new)
+    m.open(spin)
+    m.startups = n_new + len(parents)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _leave(m: ClusterModel, rows: np.ndarray) -> None:
+    f = m.firms
+    f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
+
+
+def _stochastic_round(x: float, rng: np.random.Generator) -> int:
+    """Round so that the expectation is ``x`` (small scaled populations keep the right mean)."""
+    return int(np.floor(x + rng.random()))
+
+
+def _laplace_shock(sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Laplace log-growth shocks with standard deviation ``sd`` and mean one in levels.
+
+    Subtracting log E[exp(X)] = -log(1 - b^2) keeps shocks from adding growth on average.
+    """
+    b = np.minimum(sd / np.sqrt(2.0), 0.9)  # E[exp(X)] is finite only for b < 1
+    return rng.laplace(0.0, b) + np.log1p(-(b**2))
+
+
+def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each wanted group, a uniformly random member of ``pool`` in that group (-1 if none)."""
+    if len(want) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(pool_group, kind="stable")
+    sorted_groups = pool_group[order]
+    start = np.searchsorted(sorted_groups, want, "left")
+    count = np.searchsorted(sorted_groups, want, "right") - start
+    pick = start + np.floor(rng.random(len(want)) * count).astype(np.int64)
+    return np.where(count > 0, pool[order][np.minimum(pick, len(pool) - 1)], -1)
+
+
+def _acceptance(m: ClusterModel, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    net, f = m.spec.network, m.firms
+    ok = dst >= 0
+    dst = np.where(ok, dst, src)
+    km = m.distance_km[f.region[src], f.region[dst]]
+    cog = np.hypot(f.kx[src] - f.kx[dst], f.ky[src] - f.ky[dst])
+    return np.where(ok, np.exp(-km / net.geo_scale_km - cog / net.cognitive_scale), 0.0)
+
+
+def _institution_ties(m: ClusterModel, alive: np.ndarray, rng: np.random.Generator) -> None:
+    net, f = m.spec.network, m.firms
+    has = alive[f.institution[alive] >= 0]
+    f.institution[has[rng.random(len(has)) < net.institution_decay_rate]] = -1
+    seekers = alive[f.institution[alive] < 0]
+    rate = net.institution_tie_rate * f.rd_effort[seekers] * (1.0 + net.member_institution_boost * f.member[seekers])
+    seekers = seekers[rng.random(len(seekers)) < rate]
+    options, counts = m.institution_options
+    cell = f.region[seekers].astype(np.int64) * options.shape[1] + f.sector[seekers]
+    pick = np.floor(rng.random(len(seekers)) * counts.ravel()[cell]).astype(np.int64)
+    f.institution[seekers] = options.reshape(-1, options.shape[2])[cell, pick]

@@ -1,0 +1,125 @@
+"""The simulated register: what a statistics office would see each year.
+
+Yearly aggregates are reported in full-scale units (counts and sums divided by
+``population.scale``) so that a 5 % classroom population still speaks of Norway; the firm-year
+panel holds the simulated firms as they are. Cluster counts and programme money are real units.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import LEVELS
+
+if TYPE_CHECKING:
+    from sim.model import ClusterModel
+
+PANEL_DTYPES = {
+    "firm_id": np.int32, "year": np.int16, "region": np.int16, "sector": np.int16,
+    "member": np.bool_, "cluster_id": np.int32, "join_year": np.int16, "employees": np.float32,
+    "revenue_nok": np.float32, "value_added_nok": np.float32, "innovated": np.bool_, "alive": np.bool_,
+}
+
+
+class Register:
+    """Collects one yearly row, one row per active cluster and (optionally) the firm panel."""
+
+    def __init__(self, keep_panel: bool = True):
+        """Start an empty register.
+
+        Args:
+            keep_panel: Also keep the firm-year panel (large at full scale).
+        """
+        self.keep_panel = keep_panel
+        self._yearly: list[dict[str, float]] = []
+        self._clusters: list[pd.DataFrame] = []
+        self._panel: list[dict[str, np.ndarray]] = []
+
+    def record(self, m: ClusterModel, closed: np.ndarray) -> None:
+        """Record the year that just ended.
+
+        Args:
+            m: The model, after all phases of the year.
+            closed: Rows of firms that closed this year (kept in the panel with ``alive`` false).
+        """
+        f, c, scale = m.firms, m.clusters, m.spec.population.scale
+        alive = f.alive_rows()
+        funding = c.level_array({lv: m.spec.levels.get(lv).programme_funding_nok for lv in LEVELS})
+        share = c.level_array({lv: m.spec.levels.get(lv).programme_share for lv in LEVELS})
+        members = np.bincount(f.cluster[alive][f.member[alive]], minlength=len(c))
+        va = f.revenue[alive] * f.va_share[alive]
+        row = {
+            "year": m.year,
+            "firms": round(len(alive) / scale),
+            "members": round(int(f.member[alive].sum()) / scale),
+            "clusters": int(c.active.sum()),
+            **{f"clusters_{lv}": int((c.level == i).sum()) for i, lv in enumerate(LEVELS)},
+            "employment": f.employees[alive].sum() / scale,
+            "revenue_nok": f.revenue[alive].sum() / scale,
+            "value_added_nok": va.sum() / scale,
+            "innovations": round(int(f.innovated[alive].sum()) / scale),
+            "ties": round(len(m.ties) / scale),
+            "startups": round(m.startups / scale),
+            "exits": round(len(closed) / scale),
+            "programme_spend_nok": float(funding.sum()),
+            "restructuring_jobs": 0,
+            "restructuring_startups": 0,
+            "member_employment": f.employees[alive][f.member[alive]].sum() / scale,
+            "institution_ties": round(int((f.institution[alive] >= 0).sum()) / scale),
+        }
+        self._yearly.append(row)
+        active = np.flatnonzero(c.active)
+        self._clusters.append(pd.DataFrame({
+            "cluster_id": active,
+            "name": [c.names[k] for k in active],
+            "year": m.year,
+            "region": [m.region_names[r] for r in c.region[active]],
+            "sector": [m.sector_names[s] for s in c.sector[active]],
+            "level": [LEVELS[v] for v in c.level[active]],
+            "members": np.round(members[active] / scale).astype(np.int64),
+            "budget_nok": funding[active] / share[active],
+        }))
+        if self.keep_panel:
+            self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
+
+    @staticmethod
+    def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:
+        f = m.firms
+        rows = np.sort(rows)
+        cols = {
+            "firm_id": rows, "year": np.full(len(rows), m.year), "region": f.region[rows],
+            "sector": f.sector[rows], "member": f.member[rows], "cluster_id": f.cluster[rows],
+            "join_year": f.join_year[rows], "employees": f.employees[rows],
+            "revenue_nok": f.revenue[rows], "value_added_nok": f.revenue[rows] * f.va_share[rows],
+            "innovated": f.innovated[rows], "alive": f.alive[rows],
+        }
+        return {k: v.astype(PANEL_DTYPES[k]) for k, v in cols.items()}
+
+    def yearly(self) -> pd.DataFrame:
+        """One row per year (full-scale units)."""
+        return pd.DataFrame(self._yearly)
+
+    def clusters(self) -> pd.DataFrame:
+        """One row per active cluster organisation and year."""
+        cols = ["cluster_id", "name", "year", "region", "sector", "level", "members", "budget_nok"]
+        return pd.concat(self._clusters, ignore_index=True) if self._clusters else pd.DataFrame(columns=cols)
+
+    def firms(self, region_names: list[str], sector_names: list[str]) -> pd.DataFrame | None:
+        """The firm-year panel, or None when it was not kept.
+
+        Args:
+            region_names: Names for the region codes.
+            sector_names: Names for the sector codes.
+
+        Returns:
+            One row per firm and year, region and sector as categoricals.
+        """
+        if not self.keep_panel:
+            return None
+        df = pd.DataFrame({k: np.concatenate([p[k] for p in self._panel]) for k in PANEL_DTYPES})
+        df["region"] = pd.Categorical.from_codes(df["region"], categories=region_names)
+        df["sector"] = pd.Categorical.from_codes(df["sector"], categories=sector_names)
+        return df

@@ -1,0 +1,314 @@
+"""The scenario schema: every behavioural parameter with its unit, default, range and source.
+
+A scenario file is TOML. It is validated once, here, at the edge; model code trusts its types.
+Each parameter is declared with :func:`param`, which records a unit and a source (or the reason
+for the value) next to the allowed range, so that ``python run.py validate --explain`` can print
+a complete reference.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import tomli_w
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+LEVELS = ("arena", "arena_pro", "nce", "gce")
+Level = Literal["arena", "arena_pro", "nce", "gce"]
+
+
+def param(default: Any, unit: str, source: str, ge: float | None = None, le: float | None = None):
+    """Declare a scenario parameter.
+
+    Args:
+        default: Value used when the scenario file does not set it.
+        unit: Unit of measurement ("1" for dimensionless, "NOK", "per year", ...).
+        source: Where the value comes from, or why it was chosen.
+        ge: Smallest allowed value, if bounded.
+        le: Largest allowed value, if bounded.
+
+    Returns:
+        A pydantic ``Field`` carrying unit and source as schema metadata.
+    """
+    return Field(default, ge=ge, le=le, json_schema_extra={"unit": unit, "source": source})
+
+
+class Section(BaseModel):
+    """Base for every table in a scenario file: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _norway() -> dict[str, Any]:
+    text = resources.files("sim").joinpath("data/norway.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+_NORWAY = _norway()
+_DATA = "sim/data/norway.toml (see its header for sources)"
+
+
+class Meta(Section):
+    name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.-]+$", description="Identifier used in output paths.")
+    description: str = ""
+    start_year: int = param(2000, "year", "First simulated year; the register starts in 2000.", 1990, 2100)
+    end_year: int = param(2035, "year", "Last simulated year (inclusive).", 1990, 2150)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Meta:
+        if self.end_year < self.start_year:
+            raise ValueError(f"end_year ({self.end_year}) must not be before start_year ({self.start_year})")
+        return self
+
+
+class Region(Section):
+    lat: float = param(60.0, "degrees north", _DATA, 57.0, 72.0)
+    lon: float = param(10.0, "degrees east", _DATA, 4.0, 32.0)
+    enterprise_share: float = param(0.09, "1", _DATA, 0.0, 1.0)
+
+
+class Sector(Section):
+    enterprise_share: float = param(0.05, "1", _DATA, 0.0, 1.0)
+    value_added_per_man_year_nok: float = param(900_000.0, "NOK per man-year", _DATA, 1e4, 1e8)
+    value_added_share: float = param(0.35, "1 (value added / revenue)", _DATA, 0.01, 1.0)
+    demand_growth: float = param(0.02, "log points per year", _DATA, -0.5, 0.5)
+    knowledge_x: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
+    knowledge_y: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
+    location_weights: dict[str, float] = Field(default_factory=dict, description="County -> location quotient.")
+
+
+class KnowledgeInstitutionSpec(Section):
+    name: str
+    region: str
+    fields: list[str] = Field(min_length=1)
+
+
+class Population(Section):
+    scale: float = param(1.0, "1 (share of the real population)", "1 = full-scale Norway; 0.05 for class use.", 1e-4, 1.0)
+    size_classes: dict[str, int] = Field(
+        default_factory=lambda: {
+            "1-4": 243_829, "5-9": 30_803, "10-19": 17_781, "20-49": 9_861,
+            "50-99": 2_485, "100-249": 1_385, "250+": 734,
+        },
+        description="Employer enterprises by employees, 2017 (Statistics Norway; FACTS.md). Keys 'lo-hi' or 'lo+'.",
+    )
+    top_class_pareto_alpha: float = param(1.3, "1", "Tail of Norway's largest enterprises (Pareto fit to SSB 250+ class; Axtell 2001 finds about 1).", 0.5, 5.0)
+    max_employees: int = param(20_000, "man-years", "Equinor-sized upper bound on one enterprise.", 250, 200_000)
+    productivity_sd: float = param(0.45, "log points", "Within-sector dispersion of labour productivity (Syverson 2011: 90/10 ratio about 2-4).", 0.0, 2.0)
+    knowledge_sd: float = param(0.08, "knowledge-space units", "Spread of firms around their sector's knowledge position; chosen so sectors overlap a little.", 0.0, 0.5)
+    growth_potential_sd: float = param(0.04, "log points per year", "Latent, unobserved growth potential (drives joining and growth; the source of selection bias). Calibrated in issue 5.", 0.0, 0.5)
+    rd_effort_mean: float = param(0.15, "1 (share of firms' effort)", "Mean own R&D and innovation effort; Norway's CIS innovation-active share is about 0.3.", 0.0, 1.0)
+    beta_concentration: float = param(4.0, "1 (alpha + beta)", "Spread of R&D effort and export intensity around a firm's mean; most firms near zero with a long tail, as in R&D surveys.", 0.5, 100.0)
+    rd_size_elasticity: float = param(0.4, "log-odds per log man-year", "CIS (SSB innovation survey): innovation-active share about 0.3 at 10-49 vs 0.65 at 250+ employees.", 0.0, 3.0)
+    rd_science_weight: float = param(2.0, "log-odds per unit knowledge_y", "CIS by industry: ICT/pharma about 0.6 vs accommodation about 0.2 innovation-active.", 0.0, 10.0)
+    export_size_elasticity: float = param(0.5, "log-odds per log man-year", "SSB trade by enterprise characteristics: exporter share about 0.15 small vs 0.6-0.7 at 250+.", 0.0, 3.0)
+    absorptive_size_weight: float = param(0.5, "log-odds per log man-year", "Absorptive capacity grows with scale (Cohen & Levinthal 1990); micro firms near 0.4.", 0.0, 5.0)
+    absorptive_rd_weight: float = param(4.0, "log-odds per unit R&D effort", "Absorptive capacity is a by-product of own R&D (Cohen & Levinthal 1990).", 0.0, 20.0)
+    age_mean_years: float = param(11.0, "years", "Mean age of a one-man-year employer enterprise: steady state of the about 9 % yearly exit hazard (SSB business demography).", 0.5, 100.0)
+    age_size_elasticity: float = param(0.15, "1", "Mean age ~ man-years^e: 500-man-year firms about 2.5x as old (about 28 years).", 0.0, 1.0)
+    international_share: float = param(0.25, "1", "Share of enterprises with export activity (SSB), scales international orientation.", 0.0, 1.0)
+
+
+    @field_validator("size_classes")
+    @classmethod
+    def _size_class_keys(cls, classes: dict[str, int]) -> dict[str, int]:
+        if not classes:
+            raise ValueError("needs at least one size class")
+        for key, count in classes.items():
+            lo, sep, hi = key.partition("-")
+            bounded = sep and lo.isdigit() and hi.isdigit() and 1 <= int(lo) <= int(hi)
+            open_top = key.endswith("+") and key[:-1].isdigit() and int(key[:-1]) >= 1
+            if not (bounded or open_top):
+                raise ValueError(f"size class '{key}' must look like '5-9' or '250+' with sizes >= 1")
+            if count < 0:
+                raise ValueError(f"size class '{key}' has a negative count")
+        return classes
+
+
+class Membership(Section):
+    base_utility: float = param(-2.0, "utils", "Intercept of the joining decision; calibrated so members reach about 2000 in 2021 (FACTS.md).", -20.0, 20.0)
+    potential_weight: float = param(25.0, "utils per log point of yearly growth potential", "Firms expecting to grow seek partners more (selection on the unobservable; FACTS.md measurement note).", -500.0, 500.0)
+    size_weight: float = param(0.4, "utils per log man-year", "Larger firms join more often (programme evaluations).", -5.0, 5.0)
+    rd_weight: float = param(2.0, "utils per unit R&D effort", "Innovating firms value knowledge access (seed 003: innovation capacity through R&D collaboration).", -10.0, 10.0)
+    benefit_weight: float = param(20.0, "utils per log point of expected growth", "Expected benefit of the level's services enters the choice (DESIGN.md).", 0.0, 200.0)
+    hours_per_member: float = param(100.0, "hours per year", "Members co-finance about 40 % of a cluster in hours (FACTS.md co-financing).", 0.0, 5000.0)
+    cash_share: float = param(0.1, "1 (share of the cluster budget)", "Members pay about 10 % of a cluster's budget in cash, split over its members (FACTS.md co-financing).", 0.0, 1.0)
+    hourly_cost_nok: float = param(800.0, "NOK per hour", "Average Norwegian labour cost incl. social charges (SSB), rounded.", 0.0, 10000.0)
+    cost_weight: float = param(30.0, "utils per (cost / value added)", "Hours and fees weigh against the firm's value added.", 0.0, 1000.0)
+    distance_weight: float = param(1.5, "utils per 100 km", "Clusters recruit around a geographical hub (seed 003).", 0.0, 20.0)
+    leave_rate: float = param(0.08, "per year", "Member churn; keeps cluster sizes steady (programme reports).", 0.0, 1.0)
+    choice_noise: float = param(1.0, "utils (Gumbel scale)", "Unobserved taste in the discrete choice (logit).", 0.01, 10.0)
+
+
+class Network(Section):
+    tie_attempts: float = param(0.5, "attempts per firm-year", "Baseline search for partners; gives mean degree near 2 (Norwegian CIS: about 1/3 of innovative firms cooperate).", 0.0, 20.0)
+    local_share: float = param(0.7, "1", "Share of partner searches inside the home county (geographic proximity; Boschma 2005).", 0.0, 1.0)
+    geo_scale_km: float = param(150.0, "km", "Distance at which acceptance falls by 1/e.", 1.0, 5000.0)
+    cognitive_scale: float = param(0.25, "knowledge-space units", "Cognitive distance at which acceptance falls by 1/e (Nooteboom 2000).", 0.01, 5.0)
+    decay_rate: float = param(0.2, "per year", "Share of ties that lapse each year (typical project length about 5 years).", 0.0, 1.0)
+    shared_member_retention: float = param(0.5, "1", "Lower decay when both partners share a cluster (shared membership).", 0.0, 1.0)
+    institution_tie_rate: float = param(0.15, "per firm-year at full R&D effort", "Firms with R&D effort seek a knowledge-institution partner.", 0.0, 5.0)
+    member_institution_boost: float = param(1.0, "1", "Cluster organisations broker R&D projects with institutions (seed 004: NCEs work closely with R&D institutions).", 0.0, 20.0)
+    institution_decay_rate: float = param(0.25, "per year", "R&D projects with institutions end after about 4 years.", 0.0, 1.0)
+
+
+class Innovation(Section):
+    base_rate: float = param(0.05, "hazard per year", "Innovation without effort or partners (CIS: about 1/3 innovate over 3 years).", 0.0, 5.0)
+    rd_weight: float = param(0.5, "hazard per unit R&D effort", "Own effort (CIS).", 0.0, 10.0)
+    spillover_weight: float = param(0.08, "hazard per unit of novel knowledge", "Knowledge flowing over ties (Jaffe 1986; seed 004).", 0.0, 10.0)
+    institution_weight: float = param(0.15, "hazard", "An R&D tie to a university or institute (seed 004).", 0.0, 10.0)
+    optimal_distance: float = param(0.15, "knowledge-space units", "Cognitive distance where partners teach the most (inverted U; Nooteboom et al. 2007).", 0.01, 2.0)
+    convergence_rate: float = param(0.15, "1 per tie-year", "Partners' knowledge converges, so novelty falls and effects peak early (seed 000).", 0.0, 1.0)
+    drift_sd: float = param(0.01, "knowledge-space units per year", "Firms' own search keeps knowledge diverse.", 0.0, 0.5)
+    productivity_gain: float = param(0.05, "log points", "Productivity step of an innovation.", 0.0, 1.0)
+    demand_gain: float = param(0.06, "log points", "Sales step of an innovation (new products).", 0.0, 1.0)
+
+
+class Growth(Section):
+    shock_sd: float = param(0.25, "log points per year (one man-year firm)", "Idiosyncratic sales shocks, Laplace-distributed as firm growth rates are (Bottazzi & Secchi 2006).", 0.0, 2.0)
+    shock_size_elasticity: float = param(0.2, "1", "Growth volatility falls with size, sd ~ size^-0.2 (Stanley et al. 1996).", 0.0, 1.0)
+    potential_persistence: float = param(0.85, "1 (AR(1) coefficient per year)", "Growth opportunities fade; firm growth shows weak persistence (Coad 2007).", 0.0, 1.0)
+    productivity_trend: float = param(0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).", -0.2, 0.2)
+    productivity_noise_sd: float = param(0.03, "log points per year", "Idiosyncratic productivity changes.", 0.0, 1.0)
+    hire_rate: float = param(0.5, "1 per year", "Share of a labour shortfall closed in a year (hiring frictions).", 0.0, 1.0)
+    fire_rate: float = param(0.3, "1 per year", "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
+    min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
+
+
+class Demography(Section):
+    exit_rate: float = param(0.09, "per year for a one-man-year firm", "Exit of small employer enterprises, about 9 % (SSB business demography).", 0.0, 1.0)
+    exit_size_elasticity: float = param(0.35, "1", "Exit falls with size (hazard ~ size^-e).", 0.0, 3.0)
+    exit_growth_sensitivity: float = param(2.0, "per log point of sales growth", "Shrinking firms close more often.", 0.0, 20.0)
+    entry_rate: float = param(0.075, "start-ups per alive firm-year", "New employer enterprises about 7-8 % of the stock (SSB).", 0.0, 1.0)
+    cluster_entry_boost: float = param(0.3, "1", "Extra start-ups in a county-sector with an active cluster (entrepreneurship environment; seed 003).", 0.0, 10.0)
+    spinoff_rate: float = param(0.02, "per innovation", "Innovations that become a new firm.", 0.0, 1.0)
+    spinoff_member_boost: float = param(1.0, "1", "Members spin off more (acceleration programmes; seed 002).", 0.0, 20.0)
+
+
+class LevelSpec(Section):
+    programme_funding_nok: float = param(2_200_000.0, "NOK per cluster-year", "FACTS.md per-cluster funding.", 0.0, 1e9)
+    programme_share: float = param(0.5, "1", "Programme pays up to 50 %; members 40 % hours and 10 % cash (FACTS.md).", 0.01, 1.0)
+    facilitation_ties: float = param(1.0, "tie attempts per member-year", "Matchmaking by the cluster organisation (seed 002: facilitator).", 0.0, 20.0)
+    market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003).", 0.0, 0.5)
+    recruits_per_year: float = param(10.0, "firms per cluster-year (full scale)", "Recruitment capacity of the cluster organisation.", 0.0, 1000.0)
+    max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (FACTS.md: GCE Blue Maritime about 200, NODE 50-60).", 0.0, 10000.0)
+    max_duration_years: int = param(5, "years", "Arena 3-5, Arena Pro 5, NCE 10, GCE 10 (seed 003; FACTS.md).", 1, 50)
+
+
+def _level(**kw: float) -> LevelSpec:
+    return LevelSpec(**kw)
+
+
+class Levels(Section):
+    arena: LevelSpec = Field(default_factory=lambda: _level(
+        programme_funding_nok=2_200_000, facilitation_ties=1.0, market_access_growth=0.015,
+        recruits_per_year=10, max_members=45, max_duration_years=5))
+    arena_pro: LevelSpec = Field(default_factory=lambda: _level(
+        programme_funding_nok=4_500_000, facilitation_ties=1.2, market_access_growth=0.02,
+        recruits_per_year=15, max_members=100, max_duration_years=5))
+    nce: LevelSpec = Field(default_factory=lambda: _level(
+        programme_funding_nok=5_000_000, facilitation_ties=1.5, market_access_growth=0.025,
+        recruits_per_year=15, max_members=80, max_duration_years=10))
+    gce: LevelSpec = Field(default_factory=lambda: _level(
+        programme_funding_nok=10_000_000, facilitation_ties=2.0, market_access_growth=0.03,
+        recruits_per_year=25, max_members=180, max_duration_years=10))
+
+    def get(self, level: str) -> LevelSpec:
+        """Return the specification of one level by name."""
+        return getattr(self, level)
+
+
+class ClusterSpec(Section):
+    """A cluster organisation and its history in the programme (data a programme operator drives)."""
+
+    name: str = Field(min_length=1)
+    region: str
+    sector: str
+    levels: list[tuple[int, Level]] = Field(min_length=1, description="[[year, level], ...]: level from that year on.")
+    end_year: int | None = Field(None, description="Last year in the programme (inclusive); none = still active.")
+
+    @model_validator(mode="after")
+    def _history(self) -> ClusterSpec:
+        years = [y for y, _ in self.levels]
+        if years != sorted(years):
+            raise ValueError("levels must be in increasing year order")
+        if self.end_year is not None and self.end_year < years[0]:
+            raise ValueError(f"end_year {self.end_year} is before the first level year {years[0]}")
+        return self
+
+
+class SectorShock(Section):
+    sector: str
+    year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
+    years: int = param(2, "years", "Duration.", 1, 50)
+    demand_change: float = param(-0.15, "log points per year", "E.g. the 2014 oil-price fall.", -2.0, 2.0)
+
+
+class Output(Section):
+    firm_panel: bool = Field(True, description="Write firms.parquet (the firm-year panel).")
+    plots: bool = Field(True, description="Write PNG plots.")
+
+
+class Scenario(Section):
+    """A complete, validated scenario."""
+
+    scenario: Meta = Field(default_factory=Meta)
+    population: Population = Field(default_factory=Population)
+    regions: dict[str, Region] = Field(default_factory=lambda: {k: Region(**v) for k, v in _NORWAY["regions"].items()})
+    sectors: dict[str, Sector] = Field(default_factory=lambda: {k: Sector(**v) for k, v in _NORWAY["sectors"].items()})
+    knowledge_institutions: list[KnowledgeInstitutionSpec] = Field(
+        default_factory=lambda: [KnowledgeInstitutionSpec(**k) for k in _NORWAY["knowledge_institutions"]])
+    membership: Membership = Field(default_factory=Membership)
+    network: Network = Field(default_factory=Network)
+    innovation: Innovation = Field(default_factory=Innovation)
+    growth: Growth = Field(default_factory=Growth)
+    demography: Demography = Field(default_factory=Demography)
+    levels: Levels = Field(default_factory=Levels)
+    clusters: list[ClusterSpec] = Field(default_factory=list)
+    shocks: list[SectorShock] = Field(default_factory=list)
+    output: Output = Field(default_factory=Output)
+
+    def to_toml(self) -> str:
+        """The complete resolved scenario (defaults included) as TOML text."""
+        return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        for i, c in enumerate(self.clusters):
+            _known(f"clusters.{i}.region", c.region, self.regions)
+            _known(f"clusters.{i}.sector", c.sector, self.sectors)
+        for i, k in enumerate(self.knowledge_institutions):
+            _known(f"knowledge_institutions.{i}.region", k.region, self.regions)
+            for f in k.fields:
+                _known(f"knowledge_institutions.{i}.fields", f, self.sectors)
+        for i, s in enumerate(self.shocks):
+            _known(f"shocks.{i}.sector", s.sector, self.sectors)
+        for name, s in self.sectors.items():
+            for r in s.location_weights:
+                _known(f"sectors.{name}.location_weights", r, self.regions)
+        return self
+
+
+class ReferenceError_(ValueError):
+    """A name in the scenario that refers to nothing; carries the key path."""
+
+    def __init__(self, loc: str, msg: str):
+        super().__init__(msg)
+        self.loc = loc
+
+
+def _drop_none(value: Any) -> Any:
+    # TOML has no null: an unset optional key is simply absent.
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+def _known(loc: str, name: str, table: dict[str, Any]) -> None:
+    if name not in table:
+        raise ReferenceError_(loc, f"unknown name '{name}'; allowed: {', '.join(sorted(table))}")
