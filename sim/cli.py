@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run(scenario, seed=args.seed, progress=not args.quiet)
     run_id = f"{started:%Y%m%dT%H%M%S}-s{args.seed}"
     out = args.out or Path("results") / scenario.scenario.name / run_id
-    write_outputs(result, out)
+    write_outputs(result, out, with_plots=scenario.output.plots)
     save_run(result, run_id, out, args.db, result.summary["wall_time_s"], started_at=started)
     if not args.quiet:
         print(summary_table(result.summary, out))

@@ -21,14 +21,16 @@ class ClusterTable:
         region: County index of the cluster's hub.
         sector: Sector (knowledge base) index.
         plan: ``int8[clusters, years]``: level code (index into ``LEVELS``) or ``INACTIVE``.
+        offset: Each cluster's fixed rounding offset in [0, 1).
         level: The level code of each cluster in the current year.
     """
 
-    def __init__(self, scn: Scenario):
+    def __init__(self, scn: Scenario, rng: np.random.Generator):
         """Build the table and the level plan from the scenario's cluster list.
 
         Args:
             scn: The validated scenario.
+            rng: Draws each cluster's rounding offset (see ``capacity``).
         """
         regions, sectors = list(scn.regions), list(scn.sectors)
         self.first_year = scn.scenario.start_year
@@ -45,6 +47,16 @@ class ClusterTable:
                 if start <= stop:
                     self.plan[i, start : stop + 1] = LEVELS.index(level)
         self.level = np.full(len(self.names), INACTIVE, dtype=np.int8)
+        self.offset = rng.random(len(self.names))
+
+    def capacity(self, per_cluster: np.ndarray) -> np.ndarray:
+        """Whole-firm capacities whose expectation over clusters is ``per_cluster``.
+
+        A scaled-down population gives fractional capacities (45 members x 0.01 = 0.45); each
+        cluster rounds with its own fixed offset so that sizes stay steady from year to year
+        and right on average.
+        """
+        return np.floor(per_cluster + self.offset)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -61,13 +61,13 @@ class ClusterModel(mesa.Model):
         super().__init__(rng=seed)
         self.seed = seed
         self.spec = spec = scenario if scenario is not None else Scenario()
-        self.streams = {name: stream(seed, name) for name in (*PHASES, "population")}
+        self.streams = {name: stream(seed, name) for name in (*PHASES, "population", "clusters")}
         self.year = spec.scenario.start_year
         self.region_names, self.sector_names = list(spec.regions), list(spec.sectors)
         self.distance_km = region_distances_km(spec)
         self.firms = FirmTable(build_firms(spec, self.streams["population"], self.year))
         self.ties = TieSet()
-        self.clusters = ClusterTable(spec)
+        self.clusters = ClusterTable(spec, self.streams["clusters"])
         self.institutions = build_institutions(spec)
         self.institution_options = _institution_options(self)
         self.startups = 0

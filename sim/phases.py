@@ -43,7 +43,7 @@ def membership(m: ClusterModel, rng: np.random.Generator) -> None:
     levels = m.spec.levels
     scale = m.spec.population.scale
     market = c.level_array({lv: levels.get(lv).market_access_growth for lv in LEVELS})
-    cap = c.level_array({lv: levels.get(lv).max_members * scale for lv in LEVELS})
+    cap = c.capacity(c.level_array({lv: levels.get(lv).max_members * scale for lv in LEVELS}))
     recruits = c.level_array({lv: levels.get(lv).recruits_per_year * scale for lv in LEVELS})
     fee = c.level_array({
         lv: p.cash_share * levels.get(lv).programme_funding_nok / levels.get(lv).programme_share

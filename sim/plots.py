@@ -1,0 +1,151 @@
+"""Standard plots of one run, written as PNG files into its run folder.
+
+Figures are built with :class:`matplotlib.figure.Figure` and rendered by the Agg backend,
+never through ``pyplot``: no display is needed, no global figure registry leaks memory in long
+sweeps, and importing this module does not change the backend of a user's notebook.
+Each ``*_figure`` function returns a figure (so tests can count what was drawn);
+:func:`write_plots` saves them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+DPI = 100
+SIZE = (8.0, 4.5)  # inches: 800 x 450 px at DPI
+LEVEL_LABELS = {
+    "clusters_arena": "Arena",
+    "clusters_arena_pro": "Arena Pro",
+    "clusters_nce": "NCE",
+    "clusters_gce": "GCE",
+}
+GROWTH_VARIABLES = {"employees": "Employment", "value_added_nok": "Value added"}
+
+
+def member_growth(firms: pd.DataFrame) -> pd.DataFrame:
+    """Mean yearly growth of members and non-members, from the firm panel.
+
+    Growth in year t is ``x_t / x_{t-1} - 1`` in percent, for firms alive in both years and with
+    ``x_{t-1} > 0``; membership is the firm's status in year t.
+
+    Args:
+        firms: Firm-year panel with ``firm_id, year, member, alive, employees, value_added_nok``.
+
+    Returns:
+        One row per year and membership status: ``year, member, employees_growth_pct,
+        value_added_nok_growth_pct``.
+    """
+    variables = list(GROWTH_VARIABLES)
+    alive = firms.loc[firms["alive"], ["firm_id", "year", "member", *variables]]
+    before = alive[["firm_id", "year", *variables]].assign(year=alive["year"] + 1)
+    pairs = alive.merge(before, on=["firm_id", "year"], suffixes=("", "_prev"))
+    for v in variables:
+        prev = pairs[f"{v}_prev"].where(pairs[f"{v}_prev"] > 0)  # no growth rate from zero
+        pairs[f"{v}_growth_pct"] = 100.0 * (pairs[v] / prev - 1.0)
+    growth = [f"{v}_growth_pct" for v in variables]
+    return pairs.groupby(["year", "member"], as_index=False)[growth].mean()
+
+
+def member_growth_figure(firms: pd.DataFrame) -> Figure:
+    """Members' and non-members' mean yearly growth, employment and value added side by side.
+
+    Args:
+        firms: Firm-year panel (see :func:`member_growth`).
+
+    Returns:
+        A figure with two axes, each with one line for members and one for non-members.
+    """
+    growth = member_growth(firms)
+    fig = _figure()
+    axes = fig.subplots(1, 2, sharex=True)
+    for ax, (variable, title) in zip(axes, GROWTH_VARIABLES.items()):
+        for member, label in ((True, "Members"), (False, "Non-members")):
+            rows = growth[growth["member"] == member]
+            ax.plot(rows["year"], rows[f"{variable}_growth_pct"], marker=".", label=label)
+        ax.set(title=f"{title} growth", xlabel="Year", ylabel="Mean growth (% per year)")
+        ax.legend()
+    fig.suptitle("Cluster members vs non-members")
+    return fig
+
+
+def clusters_by_level_figure(yearly: pd.DataFrame) -> Figure:
+    """Number of cluster organisations by level over time, as stacked areas.
+
+    Args:
+        yearly: Yearly table with ``year`` and the ``clusters_<level>`` columns.
+
+    Returns:
+        A figure with one axes holding one area per level (Arena, Arena Pro, NCE, GCE).
+    """
+    fig = _figure()
+    ax = fig.subplots()
+    counts = [yearly[column] for column in LEVEL_LABELS]
+    ax.stackplot(yearly["year"], counts, labels=list(LEVEL_LABELS.values()))
+    ax.set(title="Cluster organisations by level", xlabel="Year", ylabel="Clusters (count)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # no half clusters on the axis
+    ax.legend(loc="upper left")
+    return fig
+
+
+def economy_figure(yearly: pd.DataFrame) -> Figure:
+    """Total employment and value added over time, in two panels.
+
+    Args:
+        yearly: Yearly table with ``year, employment, value_added_nok``.
+
+    Returns:
+        A figure with two axes, one line each.
+    """
+    fig = _figure()
+    jobs, value = fig.subplots(1, 2, sharex=True)
+    jobs.plot(yearly["year"], yearly["employment"] / 1e3)
+    jobs.set(title="Employment", xlabel="Year", ylabel="Employment (1000 man-years)")
+    value.plot(yearly["year"], yearly["value_added_nok"] / 1e9)
+    value.set(title="Value added", xlabel="Year", ylabel="Value added (billion NOK)")
+    return fig
+
+
+def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path) -> list[Path]:
+    """Write the standard plots of a run as PNG files.
+
+    Args:
+        yearly: Yearly table of the run.
+        firms: Firm-year panel, or ``None`` (then the member growth plot is skipped).
+        out_dir: Folder to write into; must exist.
+
+    Returns:
+        The paths written: ``clusters_by_level.png``, ``economy.png`` and, with a firm panel,
+        ``member_growth.png``.
+    """
+    figures = {
+        "clusters_by_level": clusters_by_level_figure(yearly),
+        "economy": economy_figure(yearly),
+    }
+    if firms is not None:
+        figures["member_growth"] = member_growth_figure(firms)
+    return [save(fig, Path(out_dir) / f"{name}.png") for name, fig in figures.items()]
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Render a figure to a PNG file with the Agg backend.
+
+    Args:
+        fig: The figure to save.
+        path: Target file.
+
+    Returns:
+        ``path``.
+    """
+    fig.savefig(path, format="png", dpi=DPI)
+    return path
+
+
+def _figure() -> Figure:
+    fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # attaches itself as fig.canvas: rendering never looks for a display
+    return fig

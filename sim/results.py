@@ -1,0 +1,207 @@
+"""The result of one run and the files it is written to.
+
+A :class:`RunResult` holds the three tables of the register (yearly totals, the firm-year panel
+and the cluster-year table) plus a JSON-able summary. Their column contracts are the constants
+below: analysts' scripts read these names, so the model may append columns but never rename,
+drop or reorder the contract ones. :func:`write_outputs` writes the files of a run folder so that
+two identical results give byte-identical CSV files (diffable, hashable in tests and sweeps).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import plots
+
+YEARLY_COLUMNS: tuple[str, ...] = (
+    "year", "firms", "members", "clusters", "clusters_arena", "clusters_arena_pro",
+    "clusters_nce", "clusters_gce", "employment", "revenue_nok", "value_added_nok",
+    "innovations", "ties", "startups", "exits", "programme_spend_nok", "restructuring_jobs",
+    "restructuring_startups",
+)  # fmt: skip
+FIRM_COLUMNS: tuple[str, ...] = (
+    "firm_id", "year", "region", "sector", "member", "cluster_id", "join_year", "employees",
+    "revenue_nok", "value_added_nok", "innovated", "alive",
+)  # fmt: skip
+CLUSTER_COLUMNS: tuple[str, ...] = (
+    "cluster_id", "name", "year", "region", "sector", "level", "members", "budget_nok",
+)  # fmt: skip
+
+# Compact parquet types for the firm panel: a full-scale panel has millions of firm-years, and
+# float32 keeps 7 significant digits, more than any register figure is measured to.
+FIRM_DTYPES: dict[str, str] = {
+    "firm_id": "int32", "year": "int32", "region": "category", "sector": "category",
+    "member": "bool", "cluster_id": "int32", "join_year": "int32", "employees": "float32",
+    "revenue_nok": "float32", "value_added_nok": "float32", "innovated": "bool", "alive": "bool",
+}  # fmt: skip
+
+# 15 significant digits (DBL_DIG): every double prints the same way on every platform, NOK totals
+# of a full-scale Norway (~10^13) stay in plain notation, and binary noise such as
+# 0.30000000000000004 never reaches the file and the diffs between runs.
+CSV_FLOAT_FORMAT = "%.15g"
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, as tidy tables.
+
+    On construction the tables are checked against the column contracts and reordered so that the
+    contract columns come first (extra model columns follow, in their own order).
+
+    Attributes:
+        scenario_name: Name of the scenario (``meta.name``).
+        seed: Root seed of the run.
+        yearly: One row per year, columns :data:`YEARLY_COLUMNS` first.
+        firms: Firm-year panel, columns :data:`FIRM_COLUMNS` first; ``None`` if not recorded.
+        clusters: One row per cluster organisation and year, columns :data:`CLUSTER_COLUMNS`.
+        summary: Headline figures, versions and timings; JSON-able.
+        scenario_toml: The resolved scenario as TOML text, or ``""`` if not available.
+    """
+
+    scenario_name: str
+    seed: int
+    yearly: pd.DataFrame
+    firms: pd.DataFrame | None
+    clusters: pd.DataFrame
+    summary: dict
+    scenario_toml: str = ""
+
+    def __post_init__(self) -> None:
+        self.yearly = conform(self.yearly, YEARLY_COLUMNS, "yearly")
+        self.clusters = conform(self.clusters, CLUSTER_COLUMNS, "clusters")
+        if self.firms is not None:
+            self.firms = conform(self.firms, FIRM_COLUMNS, "firms")
+
+
+def conform(table: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """Put the contract columns first, keeping any extra columns after them.
+
+    Args:
+        table: A table produced by the model.
+        columns: The contract columns, in contract order.
+        what: Name of the table, used in the error message.
+
+    Returns:
+        A new DataFrame with the contract columns first and a fresh 0..n-1 index.
+
+    Raises:
+        ValueError: If a contract column is missing.
+    """
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what} table lacks contract columns: {', '.join(missing)}")
+    extra = [c for c in table.columns if c not in columns]
+    return table[[*columns, *extra]].reset_index(drop=True)
+
+
+def compact_firms(firms: pd.DataFrame) -> pd.DataFrame:
+    """Cast the firm panel to compact types for parquet.
+
+    Contract columns get :data:`FIRM_DTYPES`; extra columns are narrowed by kind (integers that
+    fit to int32, floats to float32, strings to categories, which parquet dictionary-encodes).
+
+    Args:
+        firms: The firm-year panel.
+
+    Returns:
+        A new DataFrame with the same columns and values in compact types.
+    """
+    types = {c: FIRM_DTYPES.get(c) or _compact_dtype(firms[c]) for c in firms.columns}
+    return firms.astype(types)
+
+
+def _compact_dtype(column: pd.Series) -> Any:
+    if pd.api.types.is_bool_dtype(column):
+        return column.dtype
+    if pd.api.types.is_integer_dtype(column):
+        info = np.iinfo(np.int32)
+        fits = column.empty or (info.min <= column.min() and column.max() <= info.max)
+        return "int32" if fits else column.dtype
+    if pd.api.types.is_float_dtype(column):
+        return "float32"
+    if pd.api.types.is_string_dtype(column) or pd.api.types.is_object_dtype(column):
+        return "category"
+    return column.dtype
+
+
+def summary_json(summary: dict) -> str:
+    """Serialise a summary deterministically (sorted keys, indent 2, trailing newline).
+
+    NaN and infinities become ``null`` (strict JSON has no NaN, and a headline figure can be
+    undefined, e.g. an effect with no treated firms); numpy scalars and arrays, paths and dates
+    become their plain JSON equivalents.
+
+    Args:
+        summary: A nested dict of headline figures.
+
+    Returns:
+        The JSON text.
+    """
+    return json.dumps(_jsonable(summary), sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> list[Path]:
+    """Write the files of a run folder.
+
+    Writes ``yearly.csv``, ``clusters.csv``, ``firms.parquet`` (unless ``result.firms`` is
+    ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty)
+    and the PNG plots of :mod:`sim.plots`. Existing files of the same names are overwritten.
+
+    Args:
+        result: The run to write.
+        out_dir: The run folder; created if missing.
+        with_plots: Write the PNG plots (``output.plots`` in the scenario); sweeps skip them.
+
+    Returns:
+        The paths written, in the order above.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [_write_csv(result.yearly, out_dir / "yearly.csv")]
+    written.append(_write_csv(result.clusters, out_dir / "clusters.csv"))
+    if result.firms is not None:
+        path = out_dir / "firms.parquet"
+        compact_firms(result.firms).to_parquet(path, engine="pyarrow", index=False)
+        written.append(path)
+    written.append(_write_text(summary_json(result.summary), out_dir / "summary.json"))
+    if result.scenario_toml:
+        written.append(_write_text(result.scenario_toml, out_dir / "scenario.toml"))
+    if with_plots:
+        written.extend(plots.write_plots(result.yearly, result.firms, out_dir))
+    return written
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> Path:
+    table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+    return path
+
+
+def _write_text(text: str, path: Path) -> Path:
+    # newline="\n": the same bytes on every platform, so run folders compare equal.
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path

@@ -1,0 +1,40 @@
+"""Shared fixtures: small scenarios that run in a second or two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import Scenario
+from sim.validation import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL_CLUSTERS = [
+    {"name": "GCE Blue Maritime", "region": "more_og_romsdal", "sector": "maritime",
+     "levels": [[2002, "arena"], [2006, "nce"], [2014, "gce"]]},
+    {"name": "NCE Raufoss", "region": "innlandet", "sector": "manufacturing", "levels": [[2006, "nce"]], "end_year": 2016},
+    {"name": "NCE Finance Innovation", "region": "vestland", "sector": "ict_fintech",
+     "levels": [[2005, "arena"], [2010, "nce"]]},
+    {"name": "Arena Biotech North", "region": "troms_og_finnmark", "sector": "health_medtech",
+     "levels": [[2004, "arena"]], "end_year": 2008},
+]
+
+
+def small(scale: float = 0.01, end_year: int = 2012, **sections) -> Scenario:
+    """A small scenario with four clusters of different levels and life cycles."""
+    data = {
+        "scenario": {"name": "small", "start_year": 2000, "end_year": end_year},
+        "population": {"scale": scale},
+        "clusters": SMALL_CLUSTERS,
+        "shocks": [{"sector": "oil_gas_supply", "year": 2005, "years": 2, "demand_change": -0.1}],
+    }
+    for key, value in sections.items():
+        data.setdefault(key, {}).update(value)
+    return validate(data, "<test>")
+
+
+@pytest.fixture
+def small_scenario() -> Scenario:
+    return small()

@@ -1,0 +1,134 @@
+"""The model's specification as invariants and regression figures on small populations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import small
+
+from sim import ClusterModel, Firm, run
+from sim.population import build_firms
+from sim.model import stream
+
+
+def test_same_scenario_and_seed_give_identical_tables(small_scenario):
+    a, b = run(small_scenario, seed=7), run(small_scenario, seed=7)
+    pd.testing.assert_frame_equal(a.yearly, b.yearly)
+    pd.testing.assert_frame_equal(a.clusters, b.clusters)
+    pd.testing.assert_frame_equal(a.firms, b.firms)
+
+
+def test_different_seeds_give_different_histories(small_scenario):
+    a, b = run(small_scenario, seed=1), run(small_scenario, seed=2)
+    assert not a.yearly["employment"].equals(b.yearly["employment"])
+
+
+def test_initial_population_does_not_depend_on_behavioural_parameters():
+    # Named streams: changing how firms join must not change who exists in year one.
+    a = ClusterModel(small(), rng=3)
+    b = ClusterModel(small(membership={"base_utility": 5.0}, network={"tie_attempts": 3.0}), rng=3)
+    np.testing.assert_array_equal(a.firms.employees[: a.firms.n], b.firms.employees[: b.firms.n])
+
+
+def test_yearly_counts_are_in_full_scale_units():
+    result = run(small(scale=0.02, end_year=2001), seed=0)
+    # 306,878 employer enterprises in 2017 (FACTS.md); one year of entry and exit moves it a little.
+    assert result.yearly["firms"].iloc[0] == pytest.approx(306_878, rel=0.03)
+
+
+def test_members_never_exceed_the_level_capacity():
+    scn = small(scale=0.02, end_year=2016)
+    clusters = run(scn, seed=4).clusters
+    caps = {lv: math.ceil(scn.levels.get(lv).max_members * scn.population.scale) for lv in ("arena", "nce", "gce")}
+    simulated = clusters["members"] * scn.population.scale
+    assert (simulated <= clusters["level"].map(caps) + 1e-9).all()
+    assert clusters["members"].max() > 0
+
+
+def test_only_clusters_in_the_programme_have_members(small_scenario):
+    result = run(small_scenario, seed=5)
+    panel = result.firms[result.firms["member"]]
+    active = set(zip(result.clusters["cluster_id"], result.clusters["year"]))
+    assert set(zip(panel["cluster_id"], panel["year"])) <= active
+    # NCE Raufoss (id 1) ends in 2016 > end of this run; Arena Biotech North (id 3) ends in 2008.
+    assert not ((panel["cluster_id"] == 3) & (panel["year"] > 2008)).any()
+
+
+def test_arena_biotech_north_leaves_after_its_end_year(small_scenario):
+    clusters = run(small_scenario, seed=0).clusters
+    years = clusters.loc[clusters["name"] == "Arena Biotech North", "year"]
+    assert (years.min(), years.max()) == (2004, 2008)
+
+
+def test_programme_spend_is_the_sum_of_level_funding(small_scenario):
+    result = run(small_scenario, seed=0)
+    funding = {lv: small_scenario.levels.get(lv).programme_funding_nok for lv in ("arena", "arena_pro", "nce", "gce")}
+    expected = result.clusters.assign(f=result.clusters["level"].map(funding)).groupby("year")["f"].sum()
+    spend = result.yearly.set_index("year")["programme_spend_nok"]
+    pd.testing.assert_series_equal(spend[expected.index], expected, check_names=False)
+    assert spend[2000] == 0.0
+
+
+def test_closed_firms_lose_ties_membership_and_agent(small_scenario):
+    model = ClusterModel(small_scenario, rng=2)
+    for _ in range(6):
+        model.step()
+    f = model.firms
+    dead = ~f.alive[: f.n]
+    assert dead.sum() > 0
+    assert not f.member[: f.n][dead].any()
+    assert not (dead[model.ties.a] | dead[model.ties.b]).any()
+    assert len(model.agents_by_type[Firm]) == int((~dead).sum())
+
+
+def test_firm_agents_are_views_on_their_rows(small_scenario):
+    model = ClusterModel(small_scenario, rng=1)
+    for _ in range(5):
+        model.step()
+    members = model.agents_by_type[Firm].select(lambda a: a.member)
+    assert len(members) == int(model.firms.member[: model.firms.n].sum()) > 0
+    agent = next(iter(members))
+    assert agent.employees == model.firms.employees[agent.row]
+    agent.employees = 42.0
+    assert model.firms.employees[agent.row] == 42.0
+    assert agent.cluster_id >= 0 and agent.join_year >= 2002
+
+
+def test_ties_are_unique_and_never_self_ties(small_scenario):
+    model = ClusterModel(small_scenario, rng=8)
+    for _ in range(5):
+        model.step()
+    a, b = model.ties.a, model.ties.b
+    assert (a < b).all()
+    assert len(np.unique(a.astype(np.int64) * 10**7 + b)) == len(a) > 0
+
+
+def test_oil_price_shock_cuts_oil_supplier_sales():
+    base = small(scale=0.02, end_year=2007)
+    no_shock = small(scale=0.02, end_year=2007).model_copy(update={"shocks": []})
+
+    def oil_growth(scn):
+        f = run(scn, seed=11).firms
+        oil = f[(f["sector"] == "oil_gas_supply") & f["alive"]].groupby("year")["revenue_nok"].sum()
+        return np.log(oil[2006] / oil[2004])
+
+    # Two years at -0.10 log points: the shocked path is about 0.2 lower.
+    assert oil_growth(no_shock) - oil_growth(base) == pytest.approx(0.2, abs=0.08)
+
+
+def test_members_grow_faster_than_non_members():
+    f = run(small(scale=0.03, end_year=2014), seed=3).firms.sort_values(["firm_id", "year"])
+    f["growth"] = f.groupby("firm_id")["value_added_nok"].transform(lambda s: np.log(s).diff())
+    alive = f[f["alive"] & f["growth"].notna() & (f["year"] >= 2006)]
+    gap = alive.loc[alive["member"], "growth"].mean() - alive.loc[~alive["member"], "growth"].mean()
+    # Selection on potential plus market access and knowledge: a gap of several points a year.
+    assert 0.02 < gap < 0.30
+
+
+def test_population_stream_is_shared_with_build_firms(small_scenario):
+    model = ClusterModel(small_scenario, rng=9)
+    direct = build_firms(small_scenario, stream(9, "population"), 2000)
+    np.testing.assert_array_equal(model.firms.revenue[: model.firms.n], direct["revenue"])
