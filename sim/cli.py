@@ -14,7 +14,7 @@ from pathlib import Path
 from sim.explain import explain
 from sim.results import write_outputs
 from sim.runner import run
-from sim.store import DEFAULT_DB_URL, StoreError, save_run
+from sim.store import DEFAULT_DB_URL, StoreError, engine_for, save_run
 from sim.validation import ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
@@ -54,12 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario, write its files and its database rows, print a summary."""
     scenario = load_scenario(args.scenario, args.overrides)
+    engine = engine_for(args.db)  # a bad --db fails now, not after the run
     started = datetime.now(UTC)
     result = run(scenario, seed=args.seed, progress=not args.quiet)
     run_id = f"{started:%Y%m%dT%H%M%S}-s{args.seed}"
     out = args.out or Path("results") / scenario.scenario.name / run_id
     write_outputs(result, out, with_plots=scenario.output.plots)
-    save_run(result, run_id, out, args.db, result.summary["wall_time_s"], started_at=started)
+    save_run(result, run_id, out, engine, result.summary["wall_time_s"], started_at=started)
     if not args.quiet:
         print(summary_table(result.summary, out))
     return 0
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StoreError as exc:
-        print(f"error: --db {args.db}: {exc}", file=sys.stderr)
+        print(f"error: --db {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

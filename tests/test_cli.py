@@ -1,0 +1,91 @@
+"""The command line as a user meets it: exit codes, one-line errors, files and database rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+FAST = ["--set", "population.scale=0.004", "--set", "scenario.end_year=2006", "--quiet"]
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path, Path]:
+    tmp = tmp_path_factory.mktemp("cli")
+    db = f"sqlite:///{tmp / 'r.db'}"
+    for name in ("a", "b"):
+        done = cli("run", "scenarios/baseline_2021.toml", "--out", str(tmp / name), "--db", db, *FAST)
+        assert done.returncode == 0, done.stderr
+    return tmp / "a", tmp / "b", tmp / "r.db"
+
+
+def test_run_writes_every_contract_file(two_runs):
+    a, _, _ = two_runs
+    names = {p.name for p in a.iterdir()}
+    assert {"yearly.csv", "firms.parquet", "clusters.csv", "summary.json", "scenario.toml",
+            "member_growth.png", "clusters_by_level.png", "economy.png"} <= names
+    summary = json.loads((a / "summary.json").read_text())
+    assert summary["seed"] == 0 and summary["scenario"] == "baseline_2021"
+
+
+def test_same_scenario_and_seed_give_byte_identical_csv(two_runs):
+    a, b, _ = two_runs
+    for name in ("yearly.csv", "clusters.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_runs_are_recorded_in_the_database(two_runs):
+    _, _, db = two_runs
+    with sqlite3.connect(db) as conn:
+        runs = conn.execute("select count(*), min(status) from runs").fetchone()
+        years = conn.execute("select count(distinct year) from yearly").fetchone()[0]
+    assert runs == (2, "done") and years == 7
+
+
+def test_resolved_scenario_file_runs_again(two_runs, tmp_path):
+    a, _, _ = two_runs
+    done = cli("run", str(a / "scenario.toml"), "--out", str(tmp_path / "again"),
+               "--db", f"sqlite:///{tmp_path / 'x.db'}", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "again" / "yearly.csv").read_bytes() == (a / "yearly.csv").read_bytes()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["run", "nope.toml"], "error: nope.toml: file not found"),
+    (["run", "scenarios/classroom.toml", "--set", "population.scael=0.1"],
+     "error: scenarios/classroom.toml: population.scael: unknown key 'scael'; did you mean 'scale'?"),
+    (["run", "scenarios/classroom.toml", "--set", "levels.arena.max_duration_years=-3"],
+     "error: scenarios/classroom.toml: levels.arena.max_duration_years: must be 1-50, got -3"),
+    (["run", "scenarios/classroom.toml", "--set", "population.scale=big"],
+     "error: scenarios/classroom.toml: population.scale: must be a number in 0.0001-1, got 'big'"),
+    (["run", "scenarios/classroom.toml", "--db", "nosuchdb://x"], "error: --db nosuchdb://x:"),
+    (["validate"], "error: validate: give a scenario file, or --explain"),
+    (["frobnicate"], "error: argument command: invalid choice"),
+])
+def test_bad_input_exits_2_with_one_line(args, expected):
+    done = cli(*args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(expected), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_validate_accepts_the_shipped_scenarios():
+    for name in ("baseline_2021", "classroom"):
+        done = cli("validate", f"scenarios/{name}.toml")
+        assert done.returncode == 0 and done.stdout.startswith(f"ok: scenarios/{name}.toml"), done.stderr
+
+
+def test_validate_explain_documents_units_and_sources():
+    done = cli("validate", "--explain")
+    assert done.returncode == 0
+    assert "membership.potential_weight" in done.stdout and "utils per log point" in done.stdout
