@@ -7,6 +7,7 @@ allowed), 1 when something outside the input fails (e.g. the database refuses a 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         print(f"error: --db {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # `run.py validate --explain | head` closed our stdout: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -20,17 +20,18 @@ from sim.scenario import Scenario
 PHASES = ("programme", "membership", "collaboration", "innovation", "growth", "demography")
 
 
-def stream(seed: int, name: str) -> np.random.Generator:
-    """An independent random stream for one named part of the model.
+def stream(seed: int, name: str, year: int = 0) -> np.random.Generator:
+    """An independent random stream for one named draw.
 
     Args:
         seed: The run's seed.
-        name: The part (a phase, or "population").
+        name: What the numbers are for ("population", "growth.shock", ...).
+        year: The simulated year (0 for draws made once).
 
     Returns:
-        A generator that depends only on ``seed`` and ``name``.
+        A generator that depends only on ``seed``, ``name`` and ``year``.
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()), year)))
 
 
 class ClusterModel(mesa.Model):
@@ -61,13 +62,12 @@ class ClusterModel(mesa.Model):
         super().__init__(rng=seed)
         self.seed = seed
         self.spec = spec = scenario if scenario is not None else Scenario()
-        self.streams = {name: stream(seed, name) for name in (*PHASES, "population", "clusters")}
         self.year = spec.scenario.start_year
         self.region_names, self.sector_names = list(spec.regions), list(spec.sectors)
         self.distance_km = region_distances_km(spec)
-        self.firms = FirmTable(build_firms(spec, self.streams["population"], self.year))
+        self.firms = FirmTable(build_firms(spec, stream(seed, "population"), self.year))
         self.ties = TieSet()
-        self.clusters = ClusterTable(spec, self.streams["clusters"])
+        self.clusters = ClusterTable(spec, stream(seed, "clusters"))
         self.institutions = build_institutions(spec)
         self.institution_options = _institution_options(self)
         self.startups = 0
@@ -84,11 +84,15 @@ class ClusterModel(mesa.Model):
         self.sector_demand = self._demand(self.year)
         self._closed = []
         for name in PHASES:
-            getattr(phases, name)(self, self.streams[name])
+            getattr(phases, name)(self)
         closed = np.concatenate(self._closed) if self._closed else np.zeros(0, dtype=np.int64)
         self.register.record(self, closed)
         self.year += 1
         self.running = self.year <= self.spec.scenario.end_year
+
+    def stream(self, name: str) -> np.random.Generator:
+        """The random stream of one named draw in the current year (see :func:`stream`)."""
+        return stream(self.seed, name, self.year)
 
     def open(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """Add new firms (start-ups, spin-offs) with their agents; return their rows."""

@@ -1,14 +1,19 @@
 """The yearly phases, each updating all firms at once.
 
 Order in a year (DESIGN.md): programme -> membership -> collaboration -> innovation -> growth ->
-entry and exit. Each phase takes the model and its own random stream, so a change to one phase
-does not shift the random numbers another phase sees (common random numbers across scenarios).
+entry and exit.
+
+Random numbers are common across scenarios: every draw has a name and a year
+(``m.stream("growth.shock")``) and per-firm draws are made for every row of the firm table, so
+firm ``r`` gets the same shock in year ``t`` whatever else differs between two runs with the
+same seed (a twin world, a policy change). Only draws that depend on who is there (partner
+choice, the characteristics of start-ups) differ once two histories diverge.
 The per-agent reference in ``sim.reference`` states the same rules one firm at a time.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,8 +23,13 @@ from sim.scenario import LEVELS
 if TYPE_CHECKING:
     from sim.model import ClusterModel
 
+# membership.distance_weight is stated per 100 km.
+KM_PER_DISTANCE_UNIT = 100.0
+# E[exp(X)] of a Laplace shock is finite only for scale b < 1; 0.9 is far beyond any sane sd.
+MAX_LAPLACE_SCALE = 0.9
 
-def programme(m: ClusterModel, rng: np.random.Generator) -> None:
+
+def programme(m: ClusterModel) -> None:
     """Move clusters to this year's level; members of clusters that left the programme drop out."""
     m.clusters.set_year(m.year)
     f = m.firms
@@ -28,7 +38,7 @@ def programme(m: ClusterModel, rng: np.random.Generator) -> None:
     _leave(m, ended)
 
 
-def membership(m: ClusterModel, rng: np.random.Generator) -> None:
+def membership(m: ClusterModel) -> None:
     """Members may leave; each active cluster recruits its best-suited candidates.
 
     Joining is a discrete choice: a firm's utility weighs the expected benefit of the level's
@@ -38,7 +48,10 @@ def membership(m: ClusterModel, rng: np.random.Generator) -> None:
     """
     p, f, c = m.spec.membership, m.firms, m.clusters
     rows = np.flatnonzero(f.member[: f.n])
-    _leave(m, rows[rng.random(len(rows)) < p.leave_rate])
+    leaving = rows[_per_firm(m, "membership.leave", "random")[rows] < p.leave_rate]
+    _leave(m, leaving)
+    eligible = ~f.member[: f.n]
+    eligible[leaving] = False  # a firm that just left does not rejoin in the same year
 
     levels = m.spec.levels
     scale = m.spec.population.scale
@@ -52,29 +65,33 @@ def membership(m: ClusterModel, rng: np.random.Generator) -> None:
     })
     size = np.bincount(f.cluster[rows[f.member[rows]]], minlength=len(c)) if len(c) else np.zeros(0)
     alive = f.alive_rows()
-    for k in rng.permutation(np.flatnonzero(c.active)):
-        room = min(cap[k] - size[k], _stochastic_round(recruits[k], rng))
+    taste = _per_firm(m, "membership.taste", "gumbel") * p.choice_noise
+    round_up = m.stream("membership.recruits").random(len(c))
+    for k in m.stream("membership.order").permutation(np.flatnonzero(c.active)):
+        room = min(cap[k] - size[k], np.floor(recruits[k] + round_up[k]))
         if room < 1:
             continue
-        cand = alive[(f.sector[alive] == c.sector[k]) & ~f.member[alive]]
+        cand = alive[(f.sector[alive] == c.sector[k]) & eligible[alive]]
         utility = (
             p.base_utility
             + p.potential_weight * f.potential[cand]
             + p.size_weight * np.log(f.employees[cand])
             + p.rd_weight * f.rd_effort[cand]
+            + p.international_weight * f.intl[cand]
             + p.benefit_weight * market[k]
             - p.cost_weight * (p.hours_per_member * p.hourly_cost_nok + fee[k])
             / (f.revenue[cand] * f.va_share[cand])
-            - p.distance_weight * m.distance_km[f.region[cand], c.region[k]] / 100.0
-            + rng.gumbel(0.0, p.choice_noise, len(cand))
+            - p.distance_weight * m.distance_km[f.region[cand], c.region[k]] / KM_PER_DISTANCE_UNIT
+            + taste[cand]
         )
         willing = np.flatnonzero(utility > 0)
         chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room)]]]
         f.member[chosen], f.cluster[chosen], f.join_year[chosen] = True, k, m.year
+        eligible[chosen] = False
         size[k] += len(chosen)
 
 
-def collaboration(m: ClusterModel, rng: np.random.Generator) -> None:
+def collaboration(m: ClusterModel) -> None:
     """Ties lapse and form; firms with R&D effort find knowledge-institution partners.
 
     A firm searches for partners a Poisson number of times: mostly in its own county, otherwise
@@ -85,26 +102,29 @@ def collaboration(m: ClusterModel, rng: np.random.Generator) -> None:
     net, f, ties = m.spec.network, m.firms, m.ties
     shared = f.member[ties.a] & (f.cluster[ties.a] == f.cluster[ties.b])
     lapse = net.decay_rate * np.where(shared, 1.0 - net.shared_member_retention, 1.0)
-    ties.keep(rng.random(len(ties)) >= lapse)
+    ties.keep(m.stream("collaboration.lapse").random(len(ties)) >= lapse)
 
     alive = f.alive_rows()
-    src = np.repeat(alive, rng.poisson(net.tie_attempts, len(alive)))
+    rng = m.stream("collaboration.partners")
+    src = np.repeat(alive, _per_firm(m, "collaboration.attempts", "poisson", net.tie_attempts)[alive])
     local = rng.random(len(src)) < net.local_share
     dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
 
     members = alive[f.member[alive]]
     facil = m.clusters.level_array({lv: m.spec.levels.get(lv).facilitation_ties for lv in LEVELS})
-    msrc = np.repeat(members, rng.poisson(facil[f.cluster[members]]) if len(members) else 0)
+    brokered = np.zeros(f.n)
+    brokered[members] = facil[f.cluster[members]]
+    msrc = np.repeat(members, _per_firm(m, "collaboration.brokered", "poisson", brokered)[members])
     mdst = _draw_same(members, f.cluster[members], f.cluster[msrc], rng)
 
     src, dst = np.concatenate([src, msrc]), np.concatenate([dst, mdst])
     accept = rng.random(len(src)) < _acceptance(m, src, dst)
     ties.add(src[accept], dst[accept])
     ties.sort()
-    _institution_ties(m, alive, rng)
+    _institution_ties(m, alive)
 
 
-def innovation(m: ClusterModel, rng: np.random.Generator) -> None:
+def innovation(m: ClusterModel) -> None:
     """Firms innovate from own effort, institution ties and novel knowledge over ties.
 
     Novelty of a partner peaks at an optimal cognitive distance (an inverted U); partners'
@@ -124,17 +144,18 @@ def innovation(m: ClusterModel, rng: np.random.Generator) -> None:
         + inn.institution_weight * (f.institution[alive] >= 0)
     )
     f.innovated[:n] = False
-    f.innovated[alive] = rng.random(len(alive)) < -np.expm1(-hazard)
+    f.innovated[alive] = _per_firm(m, "innovation.success", "random")[alive] < -np.expm1(-hazard)
 
     deg = np.maximum(ties.degree(n), 1)
     pull_x = (np.bincount(ties.a, dx, n) - np.bincount(ties.b, dx, n)) / deg
     pull_y = (np.bincount(ties.a, dy, n) - np.bincount(ties.b, dy, n)) / deg
-    drift = rng.normal(0.0, inn.drift_sd, (2, len(alive)))
-    f.kx[alive] = np.clip(f.kx[alive] + inn.convergence_rate * pull_x[alive] + drift[0], 0.0, 1.0)
-    f.ky[alive] = np.clip(f.ky[alive] + inn.convergence_rate * pull_y[alive] + drift[1], 0.0, 1.0)
+    drift_x = inn.drift_sd * _per_firm(m, "innovation.drift_x", "standard_normal")[alive]
+    drift_y = inn.drift_sd * _per_firm(m, "innovation.drift_y", "standard_normal")[alive]
+    f.kx[alive] = np.clip(f.kx[alive] + inn.convergence_rate * pull_x[alive] + drift_x, 0.0, 1.0)
+    f.ky[alive] = np.clip(f.ky[alive] + inn.convergence_rate * pull_y[alive] + drift_y, 0.0, 1.0)
 
 
-def growth(m: ClusterModel, rng: np.random.Generator) -> None:
+def growth(m: ClusterModel) -> None:
     """Sales follow sector demand, potential, innovation, cluster market access and fat-tailed
     shocks; productivity grows; employment moves toward what value added needs, with frictions."""
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
@@ -142,30 +163,33 @@ def growth(m: ClusterModel, rng: np.random.Generator) -> None:
     market = m.clusters.level_array({lv: m.spec.levels.get(lv).market_access_growth for lv in LEVELS})
     member = f.member[alive]
     access = np.where(member, market[np.where(member, f.cluster[alive], 0)] if len(market) else 0.0, 0.0)
-    shock = _laplace_shock(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity, rng)
-    innovated = f.innovated[alive]
-    rate = m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * innovated + access + shock
+    b = np.minimum(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
+    # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
+    shock = b * _per_firm(m, "growth.shock", "laplace")[alive] + np.log1p(-(b**2))
+    step = f.innovated[alive] * f.employees[alive] ** -inn.size_elasticity
+    rate = m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * step + access + shock
     f.growth[alive] = rate
     f.revenue[alive] *= np.exp(rate)
     f.productivity[alive] *= np.exp(
-        g.productivity_trend + inn.productivity_gain * innovated
-        + rng.normal(0.0, g.productivity_noise_sd, len(alive))
+        g.productivity_trend + inn.productivity_gain * step
+        + g.productivity_noise_sd * _per_firm(m, "growth.productivity", "standard_normal")[alive]
     )
     need = f.revenue[alive] * f.va_share[alive] / f.productivity[alive]
     gap = need - f.employees[alive]
     f.employees[alive] += np.where(gap > 0, g.hire_rate, g.fire_rate) * gap
 
     rho, sd = g.potential_persistence, m.spec.population.growth_potential_sd
-    f.potential[alive] = rho * f.potential[alive] + np.sqrt(1 - rho**2) * rng.normal(0.0, sd, len(alive))
+    renewal = sd * _per_firm(m, "growth.potential", "standard_normal")[alive]
+    f.potential[alive] = rho * f.potential[alive] + np.sqrt(1 - rho**2) * renewal
 
 
-def demography(m: ClusterModel, rng: np.random.Generator) -> None:
+def demography(m: ClusterModel) -> None:
     """Firms close (small and shrinking ones more often), start up (more where a cluster is
     active) and spin off from innovators (more from members)."""
     d, f = m.spec.demography, m.firms
     alive = f.alive_rows()
     hazard = d.exit_rate * f.employees[alive] ** -d.exit_size_elasticity * np.exp(-d.exit_growth_sensitivity * f.growth[alive])
-    closing = (rng.random(len(alive)) < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
+    closing = (_per_firm(m, "demography.exit", "random")[alive] < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
     m.close(alive[closing])
     alive = alive[~closing]
 
@@ -175,14 +199,17 @@ def demography(m: ClusterModel, rng: np.random.Generator) -> None:
     active = m.clusters.active
     hub[m.clusters.region[active].astype(np.int64) * n_s + m.clusters.sector[active]] = 1.0
     weight = cells * (1.0 + d.cluster_entry_boost * hub)
+    rng = m.stream("demography.entry")
     n_new = rng.poisson(d.entry_rate * len(alive))
     cell = rng.choice(n_r * n_s, n_new, p=weight / weight.sum()) if n_new else np.zeros(0, dtype=np.int64)
-    new = startup_firms(m.spec, rng, n_new, (cell // n_s).astype(np.int16), (cell % n_s).astype(np.int16), m.year)
+    # Start-ups enter at today's productivity, not at the start year's.
+    index = np.exp(m.spec.growth.productivity_trend * (m.year - m.spec.scenario.start_year))
+    new = startup_firms(m.spec, rng, n_new, (cell // n_s).astype(np.int16), (cell % n_s).astype(np.int16), m.year, index)
 
     innovators = alive[f.innovated[alive]]
     p_spin = d.spinoff_rate * (1.0 + d.spinoff_member_boost * f.member[innovators])
-    parents = innovators[rng.random(len(innovators)) < p_spin]
-    spin = startup_firms(m.spec, rng, len(parents), f.region[parents], f.sector[parents], m.year)
+    parents = innovators[_per_firm(m, "demography.spinoff", "random")[innovators] < p_spin]
+    spin = startup_firms(m.spec, m.stream("demography.spinoff_firms"), len(parents), f.region[parents], f.sector[parents], m.year, index)
     spin.update(kx=f.kx[parents], ky=f.ky[parents], parent=parents.astype(np.int32))
     m.open(new)
     m.open(spin)
@@ -196,18 +223,19 @@ def _leave(m: ClusterModel, rows: np.ndarray) -> None:
     f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
 
 
-def _stochastic_round(x: float, rng: np.random.Generator) -> int:
-    """Round so that the expectation is ``x`` (small scaled populations keep the right mean)."""
-    return int(np.floor(x + rng.random()))
+def _per_firm(m: ClusterModel, name: str, method: str, *args: Any) -> np.ndarray:
+    """One draw for every row of the firm table, so row ``r`` gets the same number in every run.
 
+    Args:
+        m: The model.
+        name: Name of the draw (with the year, it selects the stream).
+        method: A ``numpy.random.Generator`` method taking ``size`` last ("random", "laplace"...).
+        *args: Its leading arguments; an array argument must have one entry per row.
 
-def _laplace_shock(sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Laplace log-growth shocks with standard deviation ``sd`` and mean one in levels.
-
-    Subtracting log E[exp(X)] = -log(1 - b^2) keeps shocks from adding growth on average.
+    Returns:
+        ``float64[firms.n]`` (integers for "poisson").
     """
-    b = np.minimum(sd / np.sqrt(2.0), 0.9)  # E[exp(X)] is finite only for b < 1
-    return rng.laplace(0.0, b) + np.log1p(-(b**2))
+    return getattr(m.stream(name), method)(*args, size=m.firms.n)
 
 
 def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -231,14 +259,14 @@ def _acceptance(m: ClusterModel, src: np.ndarray, dst: np.ndarray) -> np.ndarray
     return np.where(ok, np.exp(-km / net.geo_scale_km - cog / net.cognitive_scale), 0.0)
 
 
-def _institution_ties(m: ClusterModel, alive: np.ndarray, rng: np.random.Generator) -> None:
+def _institution_ties(m: ClusterModel, alive: np.ndarray) -> None:
     net, f = m.spec.network, m.firms
     has = alive[f.institution[alive] >= 0]
-    f.institution[has[rng.random(len(has)) < net.institution_decay_rate]] = -1
+    f.institution[has[_per_firm(m, "institutions.lapse", "random")[has] < net.institution_decay_rate]] = -1
     seekers = alive[f.institution[alive] < 0]
     rate = net.institution_tie_rate * f.rd_effort[seekers] * (1.0 + net.member_institution_boost * f.member[seekers])
-    seekers = seekers[rng.random(len(seekers)) < rate]
+    seekers = seekers[_per_firm(m, "institutions.seek", "random")[seekers] < rate]
     options, counts = m.institution_options
     cell = f.region[seekers].astype(np.int64) * options.shape[1] + f.sector[seekers]
-    pick = np.floor(rng.random(len(seekers)) * counts.ravel()[cell]).astype(np.int64)
+    pick = np.floor(_per_firm(m, "institutions.pick", "random")[seekers] * counts.ravel()[cell]).astype(np.int64)
     f.institution[seekers] = options.reshape(-1, options.shape[2])[cell, pick]

@@ -21,6 +21,7 @@ PANEL_DTYPES = {
     "firm_id": np.int32, "year": np.int16, "region": np.int16, "sector": np.int16,
     "member": np.bool_, "cluster_id": np.int32, "join_year": np.int16, "employees": np.float32,
     "revenue_nok": np.float32, "value_added_nok": np.float32, "innovated": np.bool_, "alive": np.bool_,
+    "birth_year": np.int16,
 }
 
 
@@ -94,7 +95,7 @@ class Register:
             "sector": f.sector[rows], "member": f.member[rows], "cluster_id": f.cluster[rows],
             "join_year": f.join_year[rows], "employees": f.employees[rows],
             "revenue_nok": f.revenue[rows], "value_added_nok": f.revenue[rows] * f.va_share[rows],
-            "innovated": f.innovated[rows], "alive": f.alive[rows],
+            "innovated": f.innovated[rows], "alive": f.alive[rows], "birth_year": f.birth_year[rows],
         }
         return {k: v.astype(PANEL_DTYPES[k]) for k, v in cols.items()}
 

@@ -39,7 +39,7 @@ def param(default: Any, unit: str, source: str, ge: float | None = None, le: flo
 class Section(BaseModel):
     """Base for every table in a scenario file: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 def _norway() -> dict[str, Any]:
@@ -53,7 +53,7 @@ _DATA = "sim/data/norway.toml (see its header for sources)"
 
 class Meta(Section):
     name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.-]+$", description="Identifier used in output paths.")
-    description: str = ""
+    description: str = Field("", description="Free text for reports.")
     start_year: int = param(2000, "year", "First simulated year; the register starts in 2000.", 1990, 2100)
     end_year: int = param(2035, "year", "Last simulated year (inclusive).", 1990, 2150)
 
@@ -77,13 +77,15 @@ class Sector(Section):
     demand_growth: float = param(0.02, "log points per year", _DATA, -0.5, 0.5)
     knowledge_x: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
     knowledge_y: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
-    location_weights: dict[str, float] = Field(default_factory=dict, description="County -> location quotient.")
+    location_weights: dict[str, float] = Field(
+        default_factory=dict, description="County -> location quotient.",
+        json_schema_extra={"unit": "1 (location quotient)", "source": _DATA})
 
 
 class KnowledgeInstitutionSpec(Section):
-    name: str
-    region: str
-    fields: list[str] = Field(min_length=1)
+    name: str = Field(description="Name of the university or institute.")
+    region: str = Field(description="Home county: a key of [regions].")
+    fields: list[str] = Field(min_length=1, description="Knowledge bases it serves: keys of [sectors].")
 
 
 class Population(Section):
@@ -94,6 +96,8 @@ class Population(Section):
             "50-99": 2_485, "100-249": 1_385, "250+": 734,
         },
         description="Employer enterprises by employees, 2017 (Statistics Norway; FACTS.md). Keys 'lo-hi' or 'lo+'.",
+        json_schema_extra={"unit": "enterprises (full scale)",
+                           "source": "Statistics Norway, employer enterprises by size class, 2017 (FACTS.md)."},
     )
     top_class_pareto_alpha: float = param(1.3, "1", "Tail of Norway's largest enterprises (Pareto fit to SSB 250+ class; Axtell 2001 finds about 1).", 0.5, 5.0)
     max_employees: int = param(20_000, "man-years", "Equinor-sized upper bound on one enterprise.", 250, 200_000)
@@ -132,6 +136,7 @@ class Membership(Section):
     base_utility: float = param(-2.0, "utils", "Intercept of the joining decision; calibrated so members reach about 2000 in 2021 (FACTS.md).", -20.0, 20.0)
     potential_weight: float = param(25.0, "utils per log point of yearly growth potential", "Firms expecting to grow seek partners more (selection on the unobservable; FACTS.md measurement note).", -500.0, 500.0)
     size_weight: float = param(0.4, "utils per log man-year", "Larger firms join more often (programme evaluations).", -5.0, 5.0)
+    international_weight: float = param(1.0, "utils per unit international orientation", "Exporters value the clusters' internationalisation and profiling services (seed 003 common goals).", -10.0, 10.0)
     rd_weight: float = param(2.0, "utils per unit R&D effort", "Innovating firms value knowledge access (seed 003: innovation capacity through R&D collaboration).", -10.0, 10.0)
     benefit_weight: float = param(20.0, "utils per log point of expected growth", "Expected benefit of the level's services enters the choice (DESIGN.md).", 0.0, 200.0)
     hours_per_member: float = param(100.0, "hours per year", "Members co-finance about 40 % of a cluster in hours (FACTS.md co-financing).", 0.0, 5000.0)
@@ -161,10 +166,11 @@ class Innovation(Section):
     spillover_weight: float = param(0.08, "hazard per unit of novel knowledge", "Knowledge flowing over ties (Jaffe 1986; seed 004).", 0.0, 10.0)
     institution_weight: float = param(0.15, "hazard", "An R&D tie to a university or institute (seed 004).", 0.0, 10.0)
     optimal_distance: float = param(0.15, "knowledge-space units", "Cognitive distance where partners teach the most (inverted U; Nooteboom et al. 2007).", 0.01, 2.0)
-    convergence_rate: float = param(0.15, "1 per tie-year", "Partners' knowledge converges, so novelty falls and effects peak early (seed 000).", 0.0, 1.0)
+    convergence_rate: float = param(0.15, "1 (share of the gap to partners' mean closed per year)", "Partners' knowledge converges, so novelty falls and effects peak early (seed 000).", 0.0, 1.0)
     drift_sd: float = param(0.01, "knowledge-space units per year", "Firms' own search keeps knowledge diverse.", 0.0, 0.5)
-    productivity_gain: float = param(0.05, "log points", "Productivity step of an innovation.", 0.0, 1.0)
-    demand_gain: float = param(0.06, "log points", "Sales step of an innovation (new products).", 0.0, 1.0)
+    productivity_gain: float = param(0.05, "log points (one man-year firm)", "Productivity step of an innovation.", 0.0, 1.0)
+    demand_gain: float = param(0.06, "log points (one man-year firm)", "Sales step of an innovation (new products).", 0.0, 1.0)
+    size_elasticity: float = param(0.2, "1", "An innovation is a smaller share of a large firm's sales: steps scale as size^-e, like growth volatility (Stanley et al. 1996).", 0.0, 1.0)
 
 
 class Growth(Section):
@@ -189,13 +195,12 @@ class Demography(Section):
 
 
 class LevelSpec(Section):
-    programme_funding_nok: float = param(2_200_000.0, "NOK per cluster-year", "FACTS.md per-cluster funding.", 0.0, 1e9)
+    programme_funding_nok: float = param(2_200_000.0, "NOK per cluster-year", "FACTS.md: Arena about 2.2 m, NCE about 5 m, Arena Pro 3 m base plus up to 3 m for projects (4.5 m taken); GCE not published, assumed twice NCE.", 0.0, 1e9)
     programme_share: float = param(0.5, "1", "Programme pays up to 50 %; members 40 % hours and 10 % cash (FACTS.md).", 0.01, 1.0)
     facilitation_ties: float = param(1.0, "tie attempts per member-year", "Matchmaking by the cluster organisation (seed 002: facilitator).", 0.0, 20.0)
     market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003).", 0.0, 0.5)
     recruits_per_year: float = param(10.0, "firms per cluster-year (full scale)", "Recruitment capacity of the cluster organisation.", 0.0, 1000.0)
     max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (FACTS.md: GCE Blue Maritime about 200, NODE 50-60).", 0.0, 10000.0)
-    max_duration_years: int = param(5, "years", "Arena 3-5, Arena Pro 5, NCE 10, GCE 10 (seed 003; FACTS.md).", 1, 50)
 
 
 def _level(**kw: float) -> LevelSpec:
@@ -205,16 +210,16 @@ def _level(**kw: float) -> LevelSpec:
 class Levels(Section):
     arena: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=2_200_000, facilitation_ties=1.0, market_access_growth=0.015,
-        recruits_per_year=10, max_members=45, max_duration_years=5))
+        recruits_per_year=10, max_members=45))
     arena_pro: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=4_500_000, facilitation_ties=1.2, market_access_growth=0.02,
-        recruits_per_year=15, max_members=100, max_duration_years=5))
+        recruits_per_year=15, max_members=100))
     nce: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=5_000_000, facilitation_ties=1.5, market_access_growth=0.025,
-        recruits_per_year=15, max_members=80, max_duration_years=10))
+        recruits_per_year=15, max_members=80))
     gce: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=10_000_000, facilitation_ties=2.0, market_access_growth=0.03,
-        recruits_per_year=25, max_members=180, max_duration_years=10))
+        recruits_per_year=25, max_members=180))
 
     def get(self, level: str) -> LevelSpec:
         """Return the specification of one level by name."""
@@ -224,11 +229,15 @@ class Levels(Section):
 class ClusterSpec(Section):
     """A cluster organisation and its history in the programme (data a programme operator drives)."""
 
-    name: str = Field(min_length=1)
-    region: str
-    sector: str
-    levels: list[tuple[int, Level]] = Field(min_length=1, description="[[year, level], ...]: level from that year on.")
-    end_year: int | None = Field(None, description="Last year in the programme (inclusive); none = still active.")
+    name: str = Field(min_length=1, description="Name of the cluster organisation.")
+    region: str = Field(description="Home county: a key of [regions].")
+    sector: str = Field(description="Knowledge base: a key of [sectors].")
+    levels: list[tuple[int, Level]] = Field(
+        min_length=1, description="[[year, level], ...]: level from that year on.",
+        json_schema_extra={"unit": "[year, level]", "source": "Programme history (Innovation Norway, FACTS.md)."})
+    end_year: int | None = Field(
+        None, description="Last year in the programme (inclusive); none = still active.",
+        json_schema_extra={"unit": "year", "source": "Programme history (Innovation Norway, FACTS.md)."})
 
     @model_validator(mode="after")
     def _history(self) -> ClusterSpec:
@@ -241,7 +250,7 @@ class ClusterSpec(Section):
 
 
 class SectorShock(Section):
-    sector: str
+    sector: str = Field(description="Sector hit: a key of [sectors].")
     year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
     years: int = param(2, "years", "Duration.", 1, 50)
     demand_change: float = param(-0.15, "log points per year", "E.g. the 2014 oil-price fall.", -2.0, 2.0)
@@ -282,13 +291,13 @@ class Scenario(Section):
             _known(f"clusters.{i}.sector", c.sector, self.sectors)
         for i, k in enumerate(self.knowledge_institutions):
             _known(f"knowledge_institutions.{i}.region", k.region, self.regions)
-            for f in k.fields:
-                _known(f"knowledge_institutions.{i}.fields", f, self.sectors)
+            for j, f in enumerate(k.fields):
+                _known(f"knowledge_institutions.{i}.fields.{j}", f, self.sectors)
         for i, s in enumerate(self.shocks):
             _known(f"shocks.{i}.sector", s.sector, self.sectors)
         for name, s in self.sectors.items():
             for r in s.location_weights:
-                _known(f"sectors.{name}.location_weights", r, self.regions)
+                _known(f"sectors.{name}.location_weights.{r}", r, self.regions)
         return self
 
 

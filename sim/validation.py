@@ -2,10 +2,10 @@
 
 Bad input never becomes a traceback: every problem is raised as :class:`ScenarioError`, whose
 text names the file, the key and what is allowed, e.g.
-``scenarios/x.toml: levels.arena.max_duration_years: must be 1-50, got -3``.
+``scenarios/x.toml: levels.arena.max_members: must be 0-10000, got -3``.
 
 A scenario file only lists what differs from the defaults. Tables are merged into the default
-scenario key by key (``[levels.nce] max_duration_years = 8`` keeps the NCE funding, and
+scenario key by key (``[levels.nce] recruits_per_year = 8`` keeps the NCE funding, and
 ``[regions.oslo] lat = 59.9`` keeps the other counties); lists such as ``[[clusters]]`` and
 plain values replace the default as a whole.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import json
 import math
 import re
 import tomllib
@@ -36,6 +37,9 @@ class ScenarioError(ValueError):
         self.source, self.key, self.message = _one_line(source), _one_line(key), _one_line(message)
         text = f"{self.source}: {self.key}: {self.message}" if key else f"{self.source}: {self.message}"
         super().__init__(text)
+
+    def __reduce__(self):  # keep the three parts when sent between processes (sweeps, Dask)
+        return type(self), (self.source, self.key, self.message)
 
 
 def load_scenario(
@@ -140,7 +144,7 @@ def allowed_range(info: FieldInfo | None) -> str | None:
                 hi, hi_op = getattr(m, attr), op
     if lo is not None and hi is not None and (lo_op, hi_op) == (">=", "<="):
         return f"{_num(lo)}-{_num(hi)}" if lo >= 0 else f"{_num(lo)} to {_num(hi)}"
-    parts = ([f"{lo_op} {_num(lo)}"] if lo is not None else []) + ([f"{hi_op} {_num(hi)}"] if hi is not None else [])
+    parts = [f"{op} {_num(v)}" for op, v in ((lo_op, lo), (hi_op, hi)) if v is not None]
     return " and ".join(parts) or None
 
 
@@ -205,7 +209,8 @@ def _assign(data: dict[str, Any], key: str, value: Any, source: str) -> None:
         here = ".".join(parts[:i]) or "the scenario"
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError(source, key, f"'{part}' is not an index of '{here}' (a list of {len(node)})")
+                raise ScenarioError(
+                    source, key, f"'{part}' is not an index of '{here}' (a list of {len(node)})")
             if last:
                 node[int(part)] = value
             else:
@@ -221,7 +226,9 @@ def _assign(data: dict[str, Any], key: str, value: Any, source: str) -> None:
 
 # --- checks pydantic's lax mode would let through ---------------------------------------------
 
-def _strict_scalars(value: Any, tp: Any, loc: list[str], info: FieldInfo | None = None) -> tuple[str, str] | None:
+def _strict_scalars(
+    value: Any, tp: Any, loc: list[str], info: FieldInfo | None = None
+) -> tuple[str, str] | None:
     """Find the first bool or string given for a number, non-bool for a bool, or nan/inf.
 
     Pydantic's lax mode turns ``true`` into 1.0, ``"0.5"`` into 0.5 and ``"no"`` into False;
@@ -233,10 +240,12 @@ def _strict_scalars(value: Any, tp: Any, loc: list[str], info: FieldInfo | None 
     if tp is bool or tp is int or tp is float:
         is_bool = type(value).__name__ in ("bool", "bool_")
         if (not is_bool) if tp is bool else (is_bool or isinstance(value, (str, bytes))):
-            return ".".join(loc), f"must be {_want(tp, info)}, got {_show(value)}"
+            return _dotted(loc), f"must be {_want(tp, info)}, got {_show(value)}"
         if isinstance(value, float) and not math.isfinite(value):
+            if tp is int:
+                return _dotted(loc), f"must be {_want(tp, info)}, got {_show(value)}"
             rng = allowed_range(info)
-            return ".".join(loc), f"must be a finite number{f' in {rng}' if rng else ''}, got {_show(value)}"
+            return _dotted(loc), f"must be a finite number{f' in {rng}' if rng else ''}, got {_show(value)}"
         return None
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     children: list[tuple[str, Any, Any, FieldInfo | None]] = []
@@ -266,27 +275,28 @@ def _explain_error(exc: ValidationError, source: str) -> ScenarioError:
     ctx = err.get("ctx") or {}
     cause = ctx.get("error")
     tp, info, parent = _walk(loc)
-    key = ".".join(loc)
+    key = _dotted(loc)
 
     if isinstance(cause, ReferenceError_):
-        return ScenarioError(source, ".".join(loc + [cause.loc]), _reference_message(str(cause)))
+        return ScenarioError(source, ".".join(filter(None, [key, cause.loc])), _reference_message(str(cause)))
     if kind in ("value_error", "assertion_error"):
         msg = str(cause) if cause is not None else err["msg"].removeprefix("Value error, ")
         if _is_model(tp):  # raised by a model validator: name the field the message starts with
             first = re.match(r"\s*([A-Za-z_]\w*)", msg)
             if first and first.group(1) in tp.model_fields:
-                key = ".".join(loc + [first.group(1)])
+                key = _dotted(loc + [first.group(1)])
             return ScenarioError(source, key, msg)
         return ScenarioError(source, key, f"{msg}, got {_show(given)}")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         near = difflib.get_close_matches(loc[-1], allowed, n=1)
         if near:
-            return ScenarioError(source, key, f"unknown key '{loc[-1]}'; did you mean '{near[0]}'?")
-        return ScenarioError(source, key, f"unknown key '{loc[-1]}'; allowed: {', '.join(allowed)}")
+            return ScenarioError(source, key, f"unknown key {_name(loc[-1])}; did you mean '{near[0]}'?")
+        return ScenarioError(source, key, f"unknown key {_name(loc[-1])}; allowed: {', '.join(allowed)}")
     if kind == "missing":
         if typing.get_origin(parent) is tuple:
-            return ScenarioError(source, ".".join(loc[:-1]), f"missing item {loc[-1]}; expected {_want(parent, None)}")
+            want = _want(parent, None)
+            return ScenarioError(source, _dotted(loc[:-1]), f"missing item {loc[-1]}; expected {want}")
         return ScenarioError(source, key, "required key is missing")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         rng = allowed_range(info) if info is not None and info.metadata else None
@@ -296,12 +306,14 @@ def _explain_error(exc: ValidationError, source: str) -> ScenarioError:
         return ScenarioError(source, key, f"must be {rng}, got {_show(given)}")
     if kind == "finite_number":
         rng = allowed_range(info)
-        return ScenarioError(source, key, f"must be a finite number{f' in {rng}' if rng else ''}, got {_show(given)}")
+        return ScenarioError(source, key, f"must be a finite number{f' in {rng}' if rng else ''}, "
+                                          f"got {_show(given)}")
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
         what = "character" if kind.startswith("string") else "item"
         n = ctx.get("min_length") if kind.endswith("short") else ctx.get("max_length")
         bound = "at least" if kind.endswith("short") else "at most"
-        return ScenarioError(source, key, f"must have {bound} {n} {what}{'s' if n != 1 else ''}, got {_show(given)}")
+        plural = "s" if n != 1 else ""
+        return ScenarioError(source, key, f"must have {bound} {n} {what}{plural}, got {_show(given)}")
     if kind == "string_pattern_mismatch":
         return ScenarioError(source, key, f"must match {ctx.get('pattern')}, got {_show(given)}")
     type_kinds = ("literal_error", "int_from_float", "model_attributes_type")
@@ -388,10 +400,6 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def _field_at(loc: list[str]) -> FieldInfo | None:
-    return _walk(loc)[1]
-
-
 def _allowed_keys(loc: list[str]) -> list[str]:
     tp = _walk(loc)[0]
     return sorted(tp.model_fields) if _is_model(tp) else []
@@ -403,24 +411,39 @@ def _num(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def _show(value: Any, limit: int = 60, depth: int = 0) -> str:
     """Render a value the way it would be written in TOML, shortened to one short line."""
     if isinstance(value, bool):
         text = "true" if value else "false"
-    elif isinstance(value, float):
-        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
-    elif isinstance(value, (int, str)):
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    elif isinstance(value, (int, float, str)):
         text = repr(value)
+    elif isinstance(value, (dict, list, tuple)) and depth > 3:
+        text = "..."
     elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + "}"
+        text = "{" + ", ".join(f"{k} = {_show(v, limit, depth + 1)}" for k, v in value.items()) + "}"
     elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
+        text = "[" + ", ".join(_show(v, limit, depth + 1) for v in value) + "]"
     elif hasattr(value, "isoformat"):
         text = value.isoformat()
     else:
         text = repr(value)
     text = _one_line(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dotted(loc: list[str]) -> str:
+    """Join a location into a dotted key, quoting parts that are empty or hold odd characters."""
+    return ".".join(p if _plain(p) else json.dumps(p) for p in loc)
+
+
+def _name(part: str) -> str:
+    return f"'{part}'" if _plain(part) else json.dumps(part)
+
+
+def _plain(part: str) -> bool:
+    return bool(re.fullmatch(r"[^\s.\"'=\[\]\\]+", part)) and part.isprintable()
 
 
 def _one_line(text: str) -> str:

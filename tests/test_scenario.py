@@ -1,0 +1,290 @@
+"""Scenario files: defaults, one-line errors, overrides and the parameter reference."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from pydantic import Field
+
+from sim.explain import explain, parameters
+from sim.scenario import Scenario
+from sim.validation import ScenarioError, allowed_range, load_scenario, parse_assignment, validate
+
+CLUSTER = """
+[[clusters]]
+name = "Ocean"
+region = "vestland"
+sector = "maritime"
+levels = [[2005, "arena"], [2010, "nce"]]
+"""
+
+
+@pytest.fixture
+def write(tmp_path):
+    def _write(text: str | bytes, name: str = "x.toml"):
+        path = tmp_path / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return path
+    return _write
+
+
+def error(path, overrides=None) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, overrides)
+    text = str(info.value)
+    assert "\n" not in text and text.startswith(f"{path}: ")
+    return text
+
+
+# --- defaults ----------------------------------------------------------------------------------
+
+def test_defaults_validate():
+    s = load_scenario()
+    assert isinstance(s, Scenario)
+    assert s == validate({}) == Scenario()
+    assert s.levels.nce.max_members == 80
+
+
+def test_file_with_cluster_validates(write):
+    s = load_scenario(write(CLUSTER))
+    assert s.clusters[0].levels == [(2005, "arena"), (2010, "nce")]
+
+
+def test_tables_merge_into_defaults(write):
+    s = load_scenario(write("[levels.nce]\nrecruits_per_year = 8\n[sectors.energy]\ndemand_growth = 0.03\n"))
+    default = Scenario()
+    assert s.levels.nce.recruits_per_year == 8
+    assert s.levels.nce.programme_funding_nok == default.levels.nce.programme_funding_nok  # not the class default
+    assert s.sectors["energy"].demand_growth == 0.03
+    assert s.sectors["energy"].knowledge_x == default.sectors["energy"].knowledge_x
+    assert set(s.sectors) == set(default.sectors) and s.regions == default.regions
+
+
+def test_validate_does_not_modify_input():
+    data = {"levels": {"nce": {"recruits_per_year": 8}}}
+    validate(data)
+    assert data == {"levels": {"nce": {"recruits_per_year": 8}}}
+
+
+# --- one line per kind of bad input -------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("[levels.arena]\nmax_members = -3\n", "levels.arena.max_members: must be 0-10000, got -3"),
+    ("[population]\nscael = 0.05\n", "population.scael: unknown key 'scael'; did you mean 'scale'?"),
+    ("[populaton]\nscale = 0.05\n", "populaton: unknown key 'populaton'; did you mean 'population'?"),
+    ("[population]\nscale = \"abc\"\n", "population.scale: must be a number in 0.0001-1, got 'abc'"),
+    ("[population]\nscale = \"0.5\"\n", "population.scale: must be a number in 0.0001-1, got '0.5'"),
+    ("[population]\nscale = true\n", "population.scale: must be a number in 0.0001-1, got true"),
+    ("[population]\nscale = nan\n", "population.scale: must be a finite number in 0.0001-1, got nan"),
+    ("[population]\nscale = -inf\n", "population.scale: must be a finite number in 0.0001-1, got -inf"),
+    ("[population]\nscale = {a = 1}\n", "population.scale: must be a number in 0.0001-1, got {a = 1}"),
+    ("[population]\nmax_employees = 300.5\n", "population.max_employees: must be an integer in 250-200000, got 300.5"),
+    ("[membership]\nbase_utility = -30\n", "membership.base_utility: must be -20 to 20, got -30"),
+    ("population = [1, 2]\n", "population: must be a table, got [1, 2]"),
+    ("[[population]]\nscale = 1\n", "population: must be a table, got [{scale = 1}]"),
+    ("[output]\nplots = \"no\"\n", "output.plots: must be true or false, got 'no'"),
+    ("[output]\nplots = 1\n", "output.plots: must be true or false, got 1"),
+    ("[scenario]\nname = \"a b\"\n", "scenario.name: must match ^[A-Za-z0-9_.-]+$, got 'a b'"),
+    ("[scenario]\nstart_year = 2030\nend_year = 2020\n",
+     "scenario.end_year: end_year (2020) must not be before start_year (2030)"),
+    ("[sectors.energy.location_weights]\noslo = inf\n",
+     "sectors.energy.location_weights.oslo: must be a finite number, got inf"),
+    ("[regions.oslo]\nlat = 80\n", "regions.oslo.lat: must be 57-72, got 80"),
+    ("regions = {oslo = 5}\n", "regions.oslo: must be a table, got 5"),
+    (CLUSTER.replace('"vestland"', '"vestlandet"'), "clusters.0.region: unknown name 'vestlandet'; did you mean 'vestland'?"),
+    (CLUSTER.replace('"arena"', '"arina"'),
+     "clusters.0.levels.0.1: must be one of 'arena', 'arena_pro', 'nce', 'gce', got 'arina'"),
+    (CLUSTER.replace("[2005, ", "[2015, "), "clusters.0.levels: levels must be in increasing year order"),
+    (CLUSTER.replace('sector = "maritime"\n', ""), "clusters.0.sector: required key is missing"),
+    (CLUSTER.replace('"Ocean"', '""'), "clusters.0.name: must have at least 1 character, got ''"),
+    (CLUSTER + "end_year = 2001\n", "clusters.0.end_year: end_year 2001 is before the first level year 2005"),
+    (CLUSTER + "colour = 1\n", "clusters.0.colour: unknown key 'colour'; allowed: end_year, levels, name, region, sector"),
+    ("clusters = {name = \"x\"}\n", "clusters: must be a list, got {name = 'x'}"),
+])
+def test_bad_input_gives_exact_line(write, text, expected):
+    path = write(text)
+    assert error(path) == f"{path}: {expected}"
+
+
+def test_unknown_region_in_location_weights(write):
+    path = write("[sectors.energy.location_weights]\nosloo = 1.2\n")
+    text = error(path)
+    assert text.startswith(f"{path}: sectors.energy.location_weights")  # ".osloo" once the schema names it
+    assert text.endswith(": unknown name 'osloo'; did you mean 'oslo'?")
+
+
+def test_missing_tuple_item(write):
+    path = write(CLUSTER.replace('[2005, "arena"]', "[2005]"))
+    assert error(path).startswith(f"{path}: clusters.0.levels.0: missing item 1; expected a list of 2 items")
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.toml"
+    assert error(path) == f"{path}: file not found"
+
+
+def test_directory_is_not_a_file(tmp_path):
+    assert error(tmp_path) == f"{tmp_path}: is a directory, not a scenario file"
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root can read anything")
+def test_unreadable_file(write):
+    path = write("[population]\n")
+    path.chmod(0)
+    assert error(path) == f"{path}: cannot read file (permission denied)"
+
+
+def test_not_utf8(write):
+    path = write(b"[population]\nscale = 0.5 # \xff\n")
+    assert error(path) == f"{path}: not UTF-8 text (byte 27)"
+
+
+def test_broken_toml(write):
+    path = write("[population\nscale = 1\n")
+    assert error(path).startswith(f"{path}: not valid TOML: ")
+
+
+def test_duplicate_key_is_broken_toml(write):
+    path = write("[population]\nscale = 1\nscale = 0.5\n")
+    assert error(path).startswith(f"{path}: not valid TOML: ")
+
+
+def test_odd_keys_are_quoted_on_one_line(write):
+    path = write('[population]\n"sc\\nale" = 1\n')
+    assert error(path) == f'{path}: population."sc\\nale": unknown key "sc\\nale"; did you mean \'scale\'?'
+    path = write('"" = 1\n')
+    assert error(path).startswith(f'{path}: "": unknown key ""; allowed: clusters, ')
+
+
+def test_unreadable_file_without_root(write, monkeypatch):
+    path = write("[population]\n")
+
+    def deny(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(type(path), "read_text", deny)
+    assert error(path) == f"{path}: cannot read file (permission denied)"
+
+
+def test_integer_field_rejects_inf(write):
+    path = write("[population]\nmax_employees = inf\n")
+    assert error(path) == f"{path}: population.max_employees: must be an integer in 250-200000, got inf"
+
+
+def test_non_table_data_to_validate():
+    with pytest.raises(ScenarioError, match=r"^<dict>: must be a table of sections, got \[1\]$"):
+        validate([1])  # type: ignore[arg-type]
+
+
+def test_error_survives_pickling():
+    import pickle
+    err = pickle.loads(pickle.dumps(ScenarioError("x.toml", "population.scale", "must be 0.0001-1, got 2")))
+    assert str(err) == "x.toml: population.scale: must be 0.0001-1, got 2"
+    assert (err.source, err.key, err.message) == ("x.toml", "population.scale", "must be 0.0001-1, got 2")
+
+
+def test_allowed_range_with_one_bound():
+    assert allowed_range(Field(0, ge=0)) == ">= 0"
+    assert allowed_range(Field(0, le=2.5)) == "<= 2.5"
+    assert allowed_range(Field(1, gt=0, le=1)) == "> 0 and <= 1"
+    assert allowed_range(Field(0)) is None
+    assert allowed_range(Field(0, ge=0, le=1e9)) == "0-1000000000"
+
+
+# --- overrides -----------------------------------------------------------------------------------
+
+def test_override_number():
+    assert load_scenario(None, ["population.scale=0.05"]).population.scale == 0.05
+    assert load_scenario(None, {"population.scale": 0.05}).population.scale == 0.05
+
+
+@pytest.mark.parametrize("assignment", ['clusters.0.name="X"', "clusters.0.name=X", "clusters[0].name = X"])
+def test_override_into_list(write, assignment):
+    s = load_scenario(write(CLUSTER), [assignment])
+    assert s.clusters[0].name == "X"
+    assert s.clusters[0].region == "vestland"
+
+
+def test_override_reaches_default_entries():
+    s = load_scenario(None, ["regions.oslo.lat=60.5", "knowledge_institutions.0.name=Somewhere",
+                             "levels.gce.max_members=200"])
+    default = Scenario()
+    assert s.regions["oslo"].lat == 60.5
+    assert s.regions["oslo"].enterprise_share == default.regions["oslo"].enterprise_share
+    assert len(s.regions) == len(default.regions)
+    assert s.knowledge_institutions[0].name == "Somewhere"
+    assert s.levels.gce.max_members == 200
+    assert s.levels.gce.programme_funding_nok == default.levels.gce.programme_funding_nok
+
+
+def test_override_values_are_toml():
+    assert parse_assignment("a.b=[1, 2]") == ("a.b", [1, 2])
+    assert parse_assignment("a.b = true") == ("a.b", True)
+    assert parse_assignment("a.b=hello world") == ("a.b", "hello world")
+    assert parse_assignment("a.b=") == ("a.b", "")
+    assert parse_assignment("a.b=1\nc = 2") == ("a.b", "1\nc = 2")
+
+
+def test_override_errors(write):
+    path = write(CLUSTER)
+    assert error(path, ["population.scale"]) == (
+        f"{path}: --set population.scale: expected KEY=VALUE, e.g. population.scale=0.05")
+    assert error(path, ["=3"]) == f"{path}: --set =3: expected KEY=VALUE, e.g. population.scale=0.05"
+    assert error(path, ["population..scale=1"]).startswith(f"{path}: --set population..scale=1: empty part")
+    assert error(path, ["population.scale=2"]) == f"{path}: population.scale: must be 0.0001-1, got 2"
+    assert error(path, ["population.scale=nan"]) == (
+        f"{path}: population.scale: must be a finite number in 0.0001-1, got nan")
+    assert error(path, ["population.scael=0.5"]) == (
+        f"{path}: population.scael: unknown key 'scael'; did you mean 'scale'?")
+    assert error(path, ["clusters.3.name=X"]) == (
+        f"{path}: clusters.3.name: '3' is not an index of 'clusters' (a list of 1)")
+    assert error(path, ["clusters.name=X"]) == (
+        f"{path}: clusters.name: 'name' is not an index of 'clusters' (a list of 1)")
+    assert error(path, ["population.scale.x=1"]) == (
+        f"{path}: population.scale.x: 'population.scale' is a value, not a table")
+    assert error(path, ["shocks.0.year=2000"]) == (
+        f"{path}: shocks.0.year: '0' is not an index of 'shocks' (a list of 0)")
+    assert error(path, ["scenario.name=true"]) == f"{path}: scenario.name: must be a string, got true"
+
+
+def test_override_without_file_names_defaults():
+    with pytest.raises(ScenarioError, match=r"^<defaults>: population.scale: must be 0.0001-1, got 5$"):
+        load_scenario(None, ["population.scale=5"])
+
+
+# --- the parameter reference ----------------------------------------------------------------------
+
+def _is_text(p) -> bool:
+    return p.type in ("string", "list of string")
+
+
+def test_explain_lists_every_leaf():
+    text = explain()
+    params = parameters()
+    assert len(params) > 50
+    for p in params:
+        assert f"| `{p.key}` |" in text
+    keys = {p.key for p in params}
+    assert {"population.scale", "regions.<name>.lat", "clusters[].name", "levels.arena.max_members",
+            "levels.gce.max_members", "output.plots"} <= keys
+    row = next(line for line in text.splitlines() if line.startswith("| `levels.nce.programme_funding_nok`"))
+    assert "| `5000000` |" in row and "| NOK per cluster-year |" in row and "| 0-1000000000 |" in row
+
+
+def test_every_parameter_has_unit_and_source():
+    missing = []
+    for p in parameters():
+        if _is_text(p):
+            continue  # names and references to other tables are described by their type
+        if not p.source:
+            missing.append(f"{p.key}: no source")
+        if p.numeric and not p.unit:
+            missing.append(f"{p.key}: no unit")
+    assert not missing, missing
+
+
+def test_every_bounded_number_shows_its_range():
+    for p in parameters():
+        if p.type in ("number", "integer") and p.unit:
+            assert p.range, p.key
