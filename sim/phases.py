@@ -67,11 +67,14 @@ def membership(m: ClusterModel) -> None:
     alive = f.alive_rows()
     taste = _per_firm(m, "membership.taste", "gumbel") * p.choice_noise
     round_up = m.stream("membership.recruits").random(len(c))
-    for k in m.stream("membership.order").permutation(np.flatnonzero(c.active)):
+    order = m.stream("membership.order").permutation(np.flatnonzero(c.active))
+    by_sector = {s: alive[f.sector[alive] == s] for s in np.unique(c.sector[order])}
+    for k in order:
         room = min(cap[k] - size[k], np.floor(recruits[k] + round_up[k]))
         if room < 1:
             continue
-        cand = alive[(f.sector[alive] == c.sector[k]) & eligible[alive]]
+        cand = by_sector[c.sector[k]]
+        cand = cand[eligible[cand]]
         utility = (
             p.base_utility
             + p.potential_weight * f.potential[cand]

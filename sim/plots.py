@@ -51,16 +51,39 @@ def member_growth(firms: pd.DataFrame) -> pd.DataFrame:
     return pairs.groupby(["year", "member"], as_index=False)[growth].mean()
 
 
-def member_growth_figure(firms: pd.DataFrame) -> Figure:
+def member_growth_from_yearly(yearly: pd.DataFrame) -> pd.DataFrame | None:
+    """The same table as :func:`member_growth`, from the yearly columns the register keeps.
+
+    The model records members' and non-members' mean growth every year
+    (``growth_<members|nonmembers>_<variable>_pct``), which is much cheaper than a merge over a
+    full-scale panel of eleven million rows.
+
+    Args:
+        yearly: Yearly table.
+
+    Returns:
+        ``year, member, employees_growth_pct, value_added_nok_growth_pct``, or None if the yearly
+        table lacks the columns.
+    """
+    parts = []
+    for member, who in ((True, "members"), (False, "nonmembers")):
+        columns = {f"growth_{who}_{v}_pct": f"{v}_growth_pct" for v in GROWTH_VARIABLES}
+        if not set(columns) <= set(yearly.columns):
+            return None
+        part = yearly[["year", *columns]].rename(columns=columns).iloc[1:]  # no growth in year one
+        parts.append(part.assign(member=member))
+    return pd.concat(parts, ignore_index=True)[["year", "member", *[f"{v}_growth_pct" for v in GROWTH_VARIABLES]]]
+
+
+def member_growth_figure(growth: pd.DataFrame) -> Figure:
     """Members' and non-members' mean yearly growth, employment and value added side by side.
 
     Args:
-        firms: Firm-year panel (see :func:`member_growth`).
+        growth: Output of :func:`member_growth` or :func:`member_growth_from_yearly`.
 
     Returns:
         A figure with two axes, each with one line for members and one for non-members.
     """
-    growth = member_growth(firms)
     fig = _figure()
     axes = fig.subplots(1, 2, sharex=True)
     for ax, (variable, title) in zip(axes, GROWTH_VARIABLES.items()):
@@ -115,7 +138,8 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path)
 
     Args:
         yearly: Yearly table of the run.
-        firms: Firm-year panel, or ``None`` (then the member growth plot is skipped).
+        firms: Firm-year panel, or ``None``; used for the member growth plot only when the yearly
+            table lacks the growth columns (the plot is skipped if both lack them).
         out_dir: Folder to write into; must exist.
 
     Returns:
@@ -126,8 +150,11 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path)
         "clusters_by_level": clusters_by_level_figure(yearly),
         "economy": economy_figure(yearly),
     }
-    if firms is not None:
-        figures["member_growth"] = member_growth_figure(firms)
+    growth = member_growth_from_yearly(yearly)
+    if growth is None and firms is not None:
+        growth = member_growth(firms)
+    if growth is not None:
+        figures["member_growth"] = member_growth_figure(growth)
     return [save(fig, Path(out_dir) / f"{name}.png") for name, fig in figures.items()]
 
 

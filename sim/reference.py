@@ -27,11 +27,9 @@ import pandas as pd
 from sim.clusters import INACTIVE, ClusterTable
 from sim.geography import region_distances_km
 from sim.model import stream
+from sim.phases import KM_PER_DISTANCE_UNIT, MAX_LAPLACE_SCALE
 from sim.population import build_firms, build_institutions, startup_firms
 from sim.scenario import LEVELS, LevelSpec, Scenario
-
-KM_PER_DISTANCE_UNIT = 100.0  # membership.distance_weight is in utils per 100 km
-MAX_SHOCK_SCALE = 0.9  # a Laplace shock has a finite E[exp(shock)] only for scale < 1
 
 
 class RefCluster(mesa.Agent):
@@ -67,7 +65,8 @@ class RefCluster(mesa.Agent):
 
     def recruit(self) -> None:
         """Admit the non-members of its sector with the highest positive utility of joining, as
-        many as its recruitment capacity and the room below its size cap allow."""
+        many as its recruitment capacity and the room below its size cap allow. Firms that left
+        a cluster this year do not rejoin before next year."""
         if self.level is None:
             return
         m, scale = self.model, self.model.spec.population.scale
@@ -78,7 +77,7 @@ class RefCluster(mesa.Agent):
             return
         noise = m.spec.membership.choice_noise
         offers = [(u, firm) for firm in m.agents_by_type[RefFirm]
-                  if firm.sector == self.sector and firm.cluster is None
+                  if firm.sector == self.sector and firm.cluster is None and firm.left != m.year
                   and (u := firm.joining_utility(self) + m.rng.gumbel(0.0, noise)) > 0]
         offers.sort(key=lambda offer: -offer[0])
         for _, firm in offers[:room]:
@@ -101,9 +100,10 @@ class RefFirm(mesa.Agent):
         self.employees, self.revenue = float(row["employees"]), float(row["revenue"])
         self.productivity, self.va_share = float(row["productivity"]), float(row["va_share"])
         self.potential, self.rd_effort = float(row["potential"]), float(row["rd_effort"])
-        self.absorptive = float(row["absorptive"])
+        self.absorptive, self.intl = float(row["absorptive"]), float(row["intl"])
         self.kx, self.ky = float(row["kx"]), float(row["ky"])
         self.cluster: RefCluster | None = None
+        self.left: int | None = None  # year it last left a cluster of its own accord
         self.partners: set[RefFirm] = set()
         self.institution: int | None = None
         self.innovated, self.growth = False, 0.0
@@ -128,11 +128,12 @@ class RefFirm(mesa.Agent):
         churn = self.model.spec.membership.leave_rate
         if self.cluster is not None and self.model.random.random() < churn:
             self.leave()
+            self.left = self.model.year
 
     def joining_utility(self, cluster: RefCluster) -> float:
         """Deterministic part of the utility of joining ``cluster``: the level's expected benefit,
-        growth potential, size and R&D effort against hours and fees per value added and the
-        distance to the cluster's hub."""
+        growth potential, size, R&D effort and international orientation against hours and fees
+        per value added and the distance to the cluster's hub."""
         p, lv = self.model.spec.membership, cluster.spec
         budget = lv.programme_funding_nok / lv.programme_share
         fee = p.cash_share * budget / max(lv.max_members, 1.0)  # cash split over full-scale members
@@ -140,6 +141,7 @@ class RefFirm(mesa.Agent):
         km = self.model.distance_km[self.region, cluster.region]
         return (p.base_utility + p.potential_weight * self.potential
                 + p.size_weight * math.log(self.employees) + p.rd_weight * self.rd_effort
+                + p.international_weight * self.intl
                 + p.benefit_weight * lv.market_access_growth
                 - p.cost_weight * cost / self.value_added
                 - p.distance_weight * km / KM_PER_DISTANCE_UNIT)
@@ -213,17 +215,18 @@ class RefFirm(mesa.Agent):
         self.kx, self.ky = self._next_k
 
     def grow(self, demand: list[float]) -> None:
-        """Sales follow sector demand, potential, innovation, market access and a fat-tailed shock;
-        productivity grows; employment closes part of the gap to what value added needs."""
+        """Sales follow sector demand, potential, innovation (a smaller step for a larger firm),
+        market access and a fat-tailed shock; productivity grows; employment closes part of the
+        gap to what value added needs."""
         m, g, inn = self.model, self.model.spec.growth, self.model.spec.innovation
         access = self.cluster.spec.market_access_growth if self.cluster is not None else 0.0
         sd = g.shock_sd * self.employees**-g.shock_size_elasticity
-        b = min(sd / math.sqrt(2.0), MAX_SHOCK_SCALE)
+        b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
         shock = m.rng.laplace(0.0, b) + math.log1p(-b * b)  # minus log E[exp(shock)]: mean one
-        self.growth = (demand[self.sector] + self.potential + inn.demand_gain * self.innovated
-                       + access + shock)
+        step = self.innovated * self.employees**-inn.size_elasticity
+        self.growth = demand[self.sector] + self.potential + inn.demand_gain * step + access + shock
         self.revenue *= math.exp(self.growth)
-        self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * self.innovated
+        self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * step
                                       + m.random.gauss(0.0, g.productivity_noise_sd))
         gap = self.value_added / self.productivity - self.employees
         self.employees += (g.hire_rate if gap > 0 else g.fire_rate) * gap
@@ -264,7 +267,7 @@ class ReferenceModel(mesa.Model):
         self.spec = spec = scenario if scenario is not None else Scenario()
         self.year = spec.scenario.start_year
         self.distance_km = region_distances_km(spec)
-        self.plan = ClusterTable(spec, self.rng)  # level plan and size-cap offsets
+        self.plan = ClusterTable(spec, stream(rng, "clusters"))  # level plan, size-cap offsets
         self.clusters = [RefCluster(self, k) for k in range(len(self.plan))]
         self.institution_partners = _institution_partners(spec, self.distance_km)
         self.startups = self.exits = 0
@@ -317,7 +320,8 @@ class ReferenceModel(mesa.Model):
 
     def demography(self) -> None:
         """Closures; then start-ups where firms are (more where a cluster is active) and
-        spin-offs from this year's innovators, with the population's start-up recipe."""
+        spin-offs from this year's innovators, with the population's start-up recipe at this
+        year's productivity."""
         d = self.spec.demography
         self.agents_by_type[RefFirm].do("maybe_close")
         survivors = list(self.agents_by_type[RefFirm])
@@ -364,7 +368,9 @@ class ReferenceModel(mesa.Model):
         if not sites:
             return
         region, sector = (np.array(column) for column in zip(*sites))
-        columns = startup_firms(self.spec, self.rng, len(sites), region, sector, self.year)
+        trend = self.spec.growth.productivity_trend * (self.year - self.spec.scenario.start_year)
+        columns = startup_firms(self.spec, self.rng, len(sites), region, sector, self.year,
+                                math.exp(trend))
         if knowledge:  # spin-offs start from their parent's knowledge
             columns["kx"], columns["ky"] = np.array(knowledge).T
         self._add_firms(columns)

@@ -38,6 +38,7 @@ class Register:
         self._yearly: list[dict[str, float]] = []
         self._clusters: list[pd.DataFrame] = []
         self._panel: list[dict[str, np.ndarray]] = []
+        self._previous: dict[str, np.ndarray] | None = None
 
     def record(self, m: ClusterModel, closed: np.ndarray) -> None:
         """Record the year that just ended.
@@ -70,6 +71,7 @@ class Register:
             "restructuring_startups": 0,
             "member_employment": f.employees[alive][f.member[alive]].sum() / scale,
             "institution_ties": round(int((f.institution[alive] >= 0).sum()) / scale),
+            **self._member_growth(m, alive),
         }
         self._yearly.append(row)
         active = np.flatnonzero(c.active)
@@ -85,6 +87,24 @@ class Register:
         }))
         if self.keep_panel:
             self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
+
+    def _member_growth(self, m: ClusterModel, alive: np.ndarray) -> dict[str, float]:
+        """Mean yearly growth (%) of members and non-members alive in both years."""
+        f = m.firms
+        now = {"employees": f.employees[: f.n].copy(), "value_added_nok": f.value_added}
+        previous, self._previous = self._previous, now | {"alive": f.alive[: f.n].copy()}
+        out = {f"growth_{who}_{var}_pct": np.nan for who in ("members", "nonmembers") for var in now}
+        if previous is None:
+            return out
+        both = alive[alive < len(previous["alive"])]
+        both = both[previous["alive"][both]]
+        member = f.member[both]
+        for var, values in now.items():
+            before = previous[var][both]
+            growth = np.where(before > 0, values[both] / np.where(before > 0, before, 1.0) - 1.0, np.nan)
+            for who, mask in (("members", member), ("nonmembers", ~member)):
+                out[f"growth_{who}_{var}_pct"] = 100.0 * float(np.nanmean(growth[mask])) if mask.any() else np.nan
+        return out
 
     @staticmethod
     def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -132,3 +132,15 @@ def test_population_stream_is_shared_with_build_firms(small_scenario):
     model = ClusterModel(small_scenario, rng=9)
     direct = build_firms(small_scenario, stream(9, "population"), 2000)
     np.testing.assert_array_equal(model.firms.revenue[: model.firms.n], direct["revenue"])
+
+
+def test_register_growth_columns_match_the_firm_panel(small_scenario):
+    from sim import plots
+
+    result = run(small_scenario, seed=6)
+    from_yearly = plots.member_growth_from_yearly(result.yearly).set_index(["year", "member"]).sort_index()
+    from_panel = plots.member_growth(result.firms).set_index(["year", "member"]).sort_index()
+    common = from_yearly.index.intersection(from_panel.index)
+    assert len(common) >= 15
+    # The panel stores float32, so the two agree to about 1e-4 percentage points.
+    pd.testing.assert_frame_equal(from_yearly.loc[common], from_panel.loc[common], atol=1e-3, check_dtype=False, check_index_type=False)

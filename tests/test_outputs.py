@@ -185,7 +185,7 @@ def test_member_growth_compares_members_with_non_members_year_by_year():
 
 
 def test_member_growth_figure_draws_members_and_non_members_in_each_panel():
-    fig = plots.member_growth_figure(_firms())
+    fig = plots.member_growth_figure(plots.member_growth(_firms()))
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     assert [line.get_label() for line in fig.axes[0].lines] == ["Members", "Non-members"]
 
