@@ -7,7 +7,7 @@ import zlib
 import mesa
 import numpy as np
 
-from sim import phases
+from sim import phases, randomness
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.clusters import ClusterTable
 from sim.firms import FirmTable
@@ -73,7 +73,7 @@ class ClusterModel(mesa.Model):
         self.startups = 0
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
-        self._firm_agents: list[Firm | None] = [Firm(self, row) for row in range(self.firms.n)]
+        self._firm_agents: dict[int, Firm] = {}
         for i, inst in enumerate(self.institutions):
             KnowledgeInstitution(self, i, inst["name"], inst["region"], inst["fields"])
         for k in range(len(self.clusters)):
@@ -94,26 +94,53 @@ class ClusterModel(mesa.Model):
         """The random stream of one named draw in the current year (see :func:`stream`)."""
         return stream(self.seed, name, self.year)
 
+    def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Each firm's own uniform draw for one purpose this year (see :mod:`sim.randomness`)."""
+        return randomness.uniform(self.seed, name, self.year, rows)
+
     def open(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Add new firms (start-ups, spin-offs) with their agents; return their rows."""
+        """Add new firms (start-ups, spin-offs); return their rows."""
         if len(columns["employees"]) == 0:
             return np.zeros(0, dtype=np.int64)
-        rows = self.firms.append(columns)
-        self._firm_agents.extend(Firm(self, int(r)) for r in rows)
-        return rows
+        return self.firms.append(columns)
 
     def close(self, rows: np.ndarray) -> None:
-        """Close firms: they leave their cluster, lose their ties and their agents are removed."""
+        """Close firms: they leave their cluster and lose their ties (their agents go at the next sync)."""
         f = self.firms
         f.alive[rows], f.death_year[rows] = False, self.year
         phases._leave(self, rows)
         f.institution[rows] = -1
         dead = ~f.alive[: f.n]
         self.ties.keep(~(dead[self.ties.a] | dead[self.ties.b]))
-        for r in rows:
-            self._firm_agents[r].remove()
-            self._firm_agents[r] = None
         self._closed.append(rows)
+
+    @property
+    def agents(self):  # noqa: D102 - Mesa's property, with firm agents brought up to date
+        self.sync_firm_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self):  # noqa: D102 - Mesa's property, with firm agents brought up to date
+        self.sync_firm_agents()
+        return super().agents_by_type
+
+    def sync_firm_agents(self) -> None:
+        """Give every open firm a ``Firm`` agent and remove the agents of closed firms.
+
+        Firm agents are views that the phases never need, so they are made when Mesa's agent
+        sets are asked for (by a user, the app or a data collector), not as firms enter and
+        exit: creating and removing 750,000 Mesa agents over a full-scale run would cost a
+        third of its time.
+        """
+        if "firms" not in self.__dict__:
+            return  # still inside mesa.Model.__init__
+        alive = self.firms.alive[: self.firms.n]
+        for row in [r for r in self._firm_agents if not alive[r]]:
+            self._firm_agents.pop(row).remove()
+        if len(self._firm_agents) < int(alive.sum()):
+            for row in np.flatnonzero(alive).tolist():
+                if row not in self._firm_agents:
+                    self._firm_agents[row] = Firm(self, row)
 
     def _demand(self, year: int) -> np.ndarray:
         demand = np.array([s.demand_growth for s in self.spec.sectors.values()])

@@ -3,20 +3,21 @@
 Order in a year (DESIGN.md): programme -> membership -> collaboration -> innovation -> growth ->
 entry and exit.
 
-Random numbers are common across scenarios: every draw has a name and a year
-(``m.stream("growth.shock")``) and per-firm draws are made for every row of the firm table, so
-firm ``r`` gets the same shock in year ``t`` whatever else differs between two runs with the
-same seed (a twin world, a policy change). Only draws that depend on who is there (partner
-choice, the characteristics of start-ups) differ once two histories diverge.
+Random numbers are common across scenarios: a firm's draws are hashes of (seed, purpose, year,
+firm) (``m.uniform("growth.shock", rows)``, see :mod:`sim.randomness`), so firm ``r`` gets the
+same shock in year ``t`` whatever else differs between two runs with the same seed (a twin
+world, a policy change). Draws that are not a firm's (the order clusters recruit in, partner
+choice, the characteristics of start-ups) come from a named stream per year (``m.stream``).
 The per-agent reference in ``sim.reference`` states the same rules one firm at a time.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import randomness as rnd
 from sim.population import startup_firms
 from sim.scenario import LEVELS
 
@@ -48,7 +49,7 @@ def membership(m: ClusterModel) -> None:
     """
     p, f, c = m.spec.membership, m.firms, m.clusters
     rows = np.flatnonzero(f.member[: f.n])
-    leaving = rows[_per_firm(m, "membership.leave", "random")[rows] < p.leave_rate]
+    leaving = rows[m.uniform("membership.leave", rows) < p.leave_rate]
     _leave(m, leaving)
     eligible = ~f.member[: f.n]
     eligible[leaving] = False  # a firm that just left does not rejoin in the same year
@@ -65,7 +66,6 @@ def membership(m: ClusterModel) -> None:
     })
     size = np.bincount(f.cluster[rows[f.member[rows]]], minlength=len(c)) if len(c) else np.zeros(0)
     alive = f.alive_rows()
-    taste = _per_firm(m, "membership.taste", "gumbel") * p.choice_noise
     round_up = m.stream("membership.recruits").random(len(c))
     order = m.stream("membership.order").permutation(np.flatnonzero(c.active))
     by_sector = {s: alive[f.sector[alive] == s] for s in np.unique(c.sector[order])}
@@ -85,7 +85,7 @@ def membership(m: ClusterModel) -> None:
             - p.cost_weight * (p.hours_per_member * p.hourly_cost_nok + fee[k])
             / (f.revenue[cand] * f.va_share[cand])
             - p.distance_weight * m.distance_km[f.region[cand], c.region[k]] / KM_PER_DISTANCE_UNIT
-            + taste[cand]
+            + p.choice_noise * rnd.gumbel(m.uniform("membership.taste", cand))
         )
         willing = np.flatnonzero(utility > 0)
         chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room)]]]
@@ -109,15 +109,14 @@ def collaboration(m: ClusterModel) -> None:
 
     alive = f.alive_rows()
     rng = m.stream("collaboration.partners")
-    src = np.repeat(alive, _per_firm(m, "collaboration.attempts", "poisson", net.tie_attempts)[alive])
+    src = np.repeat(alive, rnd.poisson(m.uniform("collaboration.attempts", alive), net.tie_attempts))
     local = rng.random(len(src)) < net.local_share
     dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
 
     members = alive[f.member[alive]]
     facil = m.clusters.level_array({lv: m.spec.levels.get(lv).facilitation_ties for lv in LEVELS})
-    brokered = np.zeros(f.n)
-    brokered[members] = facil[f.cluster[members]]
-    msrc = np.repeat(members, _per_firm(m, "collaboration.brokered", "poisson", brokered)[members])
+    brokered = rnd.poisson(m.uniform("collaboration.brokered", members), facil[f.cluster[members]])
+    msrc = np.repeat(members, brokered)
     mdst = _draw_same(members, f.cluster[members], f.cluster[msrc], rng)
 
     src, dst = np.concatenate([src, msrc]), np.concatenate([dst, mdst])
@@ -147,13 +146,13 @@ def innovation(m: ClusterModel) -> None:
         + inn.institution_weight * (f.institution[alive] >= 0)
     )
     f.innovated[:n] = False
-    f.innovated[alive] = _per_firm(m, "innovation.success", "random")[alive] < -np.expm1(-hazard)
+    f.innovated[alive] = m.uniform("innovation.success", alive) < -np.expm1(-hazard)
 
     deg = np.maximum(ties.degree(n), 1)
     pull_x = (np.bincount(ties.a, dx, n) - np.bincount(ties.b, dx, n)) / deg
     pull_y = (np.bincount(ties.a, dy, n) - np.bincount(ties.b, dy, n)) / deg
-    drift_x = inn.drift_sd * _per_firm(m, "innovation.drift_x", "standard_normal")[alive]
-    drift_y = inn.drift_sd * _per_firm(m, "innovation.drift_y", "standard_normal")[alive]
+    drift_x = inn.drift_sd * rnd.normal(m.uniform("innovation.drift_x", alive))
+    drift_y = inn.drift_sd * rnd.normal(m.uniform("innovation.drift_y", alive))
     f.kx[alive] = np.clip(f.kx[alive] + inn.convergence_rate * pull_x[alive] + drift_x, 0.0, 1.0)
     f.ky[alive] = np.clip(f.ky[alive] + inn.convergence_rate * pull_y[alive] + drift_y, 0.0, 1.0)
 
@@ -168,21 +167,21 @@ def growth(m: ClusterModel) -> None:
     access = np.where(member, market[np.where(member, f.cluster[alive], 0)] if len(market) else 0.0, 0.0)
     b = np.minimum(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
     # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
-    shock = b * _per_firm(m, "growth.shock", "laplace")[alive] + np.log1p(-(b**2))
+    shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
     step = f.innovated[alive] * f.employees[alive] ** -inn.size_elasticity
     rate = m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * step + access + shock
     f.growth[alive] = rate
     f.revenue[alive] *= np.exp(rate)
     f.productivity[alive] *= np.exp(
         g.productivity_trend + inn.productivity_gain * step
-        + g.productivity_noise_sd * _per_firm(m, "growth.productivity", "standard_normal")[alive]
+        + g.productivity_noise_sd * rnd.normal(m.uniform("growth.productivity", alive))
     )
     need = f.revenue[alive] * f.va_share[alive] / f.productivity[alive]
     gap = need - f.employees[alive]
     f.employees[alive] += np.where(gap > 0, g.hire_rate, g.fire_rate) * gap
 
     rho, sd = g.potential_persistence, m.spec.population.growth_potential_sd
-    renewal = sd * _per_firm(m, "growth.potential", "standard_normal")[alive]
+    renewal = sd * rnd.normal(m.uniform("growth.potential", alive))
     f.potential[alive] = rho * f.potential[alive] + np.sqrt(1 - rho**2) * renewal
 
 
@@ -192,7 +191,7 @@ def demography(m: ClusterModel) -> None:
     d, f = m.spec.demography, m.firms
     alive = f.alive_rows()
     hazard = d.exit_rate * f.employees[alive] ** -d.exit_size_elasticity * np.exp(-d.exit_growth_sensitivity * f.growth[alive])
-    closing = (_per_firm(m, "demography.exit", "random")[alive] < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
+    closing = (m.uniform("demography.exit", alive) < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
     m.close(alive[closing])
     alive = alive[~closing]
 
@@ -211,7 +210,7 @@ def demography(m: ClusterModel) -> None:
 
     innovators = alive[f.innovated[alive]]
     p_spin = d.spinoff_rate * (1.0 + d.spinoff_member_boost * f.member[innovators])
-    parents = innovators[_per_firm(m, "demography.spinoff", "random")[innovators] < p_spin]
+    parents = innovators[m.uniform("demography.spinoff", innovators) < p_spin]
     spin = startup_firms(m.spec, m.stream("demography.spinoff_firms"), len(parents), f.region[parents], f.sector[parents], m.year, index)
     spin.update(kx=f.kx[parents], ky=f.ky[parents], parent=parents.astype(np.int32))
     m.open(new)
@@ -224,21 +223,6 @@ def demography(m: ClusterModel) -> None:
 def _leave(m: ClusterModel, rows: np.ndarray) -> None:
     f = m.firms
     f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
-
-
-def _per_firm(m: ClusterModel, name: str, method: str, *args: Any) -> np.ndarray:
-    """One draw for every row of the firm table, so row ``r`` gets the same number in every run.
-
-    Args:
-        m: The model.
-        name: Name of the draw (with the year, it selects the stream).
-        method: A ``numpy.random.Generator`` method taking ``size`` last ("random", "laplace"...).
-        *args: Its leading arguments; an array argument must have one entry per row.
-
-    Returns:
-        ``float64[firms.n]`` (integers for "poisson").
-    """
-    return getattr(m.stream(name), method)(*args, size=m.firms.n)
 
 
 def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -265,11 +249,11 @@ def _acceptance(m: ClusterModel, src: np.ndarray, dst: np.ndarray) -> np.ndarray
 def _institution_ties(m: ClusterModel, alive: np.ndarray) -> None:
     net, f = m.spec.network, m.firms
     has = alive[f.institution[alive] >= 0]
-    f.institution[has[_per_firm(m, "institutions.lapse", "random")[has] < net.institution_decay_rate]] = -1
+    f.institution[has[m.uniform("institutions.lapse", has) < net.institution_decay_rate]] = -1
     seekers = alive[f.institution[alive] < 0]
     rate = net.institution_tie_rate * f.rd_effort[seekers] * (1.0 + net.member_institution_boost * f.member[seekers])
-    seekers = seekers[_per_firm(m, "institutions.seek", "random")[seekers] < rate]
+    seekers = seekers[m.uniform("institutions.seek", seekers) < rate]
     options, counts = m.institution_options
     cell = f.region[seekers].astype(np.int64) * options.shape[1] + f.sector[seekers]
-    pick = np.floor(_per_firm(m, "institutions.pick", "random")[seekers] * counts.ravel()[cell]).astype(np.int64)
+    pick = np.floor(m.uniform("institutions.pick", seekers) * counts.ravel()[cell]).astype(np.int64)
     f.institution[seekers] = options.reshape(-1, options.shape[2])[cell, pick]

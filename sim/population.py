@@ -210,12 +210,28 @@ class _Mappings:
 def _mappings(scn: Scenario) -> _Mappings:
     """Solve the intercepts that make tilted shares match the scenario's population figures.
 
+    Start-ups are made twice a year, so the solution is cached by the inputs it depends on.
+
     Args:
         scn: The scenario.
 
     Returns:
         The mapping constants.
     """
+    key = scn.population.model_dump_json() + "".join(s.model_dump_json() for s in scn.sectors.values())
+    if key not in _MAPPINGS:
+        if len(_MAPPINGS) >= _MAPPINGS_KEPT:
+            _MAPPINGS.clear()
+        _MAPPINGS[key] = _solve_mappings(scn)
+    return _MAPPINGS[key]
+
+
+# Solved mappings by scenario inputs; a sweep touches a few scenarios at a time.
+_MAPPINGS: dict[str, _Mappings] = {}
+_MAPPINGS_KEPT = 64
+
+
+def _solve_mappings(scn: Scenario) -> _Mappings:
     pop = scn.population
     log_size, w_size = _reference_grid(scn)
     sector_w = _sector_shares(scn)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.results import CLUSTER_COLUMNS
 from sim.scenario import LEVELS
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class Register:
         """
         self.keep_panel = keep_panel
         self._yearly: list[dict[str, float]] = []
-        self._clusters: list[pd.DataFrame] = []
+        self._clusters: list[dict[str, np.ndarray]] = []
         self._panel: list[dict[str, np.ndarray]] = []
         self._previous: dict[str, np.ndarray] | None = None
 
@@ -75,16 +76,11 @@ class Register:
         }
         self._yearly.append(row)
         active = np.flatnonzero(c.active)
-        self._clusters.append(pd.DataFrame({
-            "cluster_id": active,
-            "name": [c.names[k] for k in active],
-            "year": m.year,
-            "region": [m.region_names[r] for r in c.region[active]],
-            "sector": [m.sector_names[s] for s in c.sector[active]],
-            "level": [LEVELS[v] for v in c.level[active]],
+        self._clusters.append({
+            "cluster_id": active, "year": np.full(len(active), m.year), "level": c.level[active],
             "members": np.round(members[active] / scale).astype(np.int64),
             "budget_nok": funding[active] / share[active],
-        }))
+        })
         if self.keep_panel:
             self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
 
@@ -123,10 +119,30 @@ class Register:
         """One row per year (full-scale units)."""
         return pd.DataFrame(self._yearly)
 
-    def clusters(self) -> pd.DataFrame:
-        """One row per active cluster organisation and year."""
-        cols = ["cluster_id", "name", "year", "region", "sector", "level", "members", "budget_nok"]
-        return pd.concat(self._clusters, ignore_index=True) if self._clusters else pd.DataFrame(columns=cols)
+    def clusters(self, m: ClusterModel) -> pd.DataFrame:
+        """One row per active cluster organisation and year.
+
+        Args:
+            m: The model (for cluster names, regions and sectors).
+
+        Returns:
+            The cluster table of the contract.
+        """
+        if not self._clusters:
+            return pd.DataFrame(columns=list(CLUSTER_COLUMNS))
+        cols = {k: np.concatenate([y[k] for y in self._clusters]) for k in ("cluster_id", "year", "level", "members", "budget_nok")}
+        ids = cols["cluster_id"]
+        c = m.clusters
+        return pd.DataFrame({
+            "cluster_id": ids,
+            "name": np.array(c.names, dtype=object)[ids],
+            "year": cols["year"],
+            "region": np.array(m.region_names, dtype=object)[c.region[ids]],
+            "sector": np.array(m.sector_names, dtype=object)[c.sector[ids]],
+            "level": np.array(LEVELS, dtype=object)[cols["level"]],
+            "members": cols["members"],
+            "budget_nok": cols["budget_nok"],
+        })
 
     def firms(self, region_names: list[str], sector_names: list[str]) -> pd.DataFrame | None:
         """The firm-year panel, or None when it was not kept.

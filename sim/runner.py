@@ -45,7 +45,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         seed=seed,
         yearly=yearly,
         firms=model.register.firms(model.region_names, model.sector_names),
-        clusters=model.register.clusters(),
+        clusters=model.register.clusters(model),
         summary={},
         scenario_toml=scenario.to_toml(),
     )

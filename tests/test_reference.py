@@ -35,7 +35,8 @@ COMPARED = ("firms", "members", "employment_growth", "innovations_per_firm", "ti
 
 def scenario(end_year: int = 2010) -> Scenario:
     """The comparison scenario: small, with roomy clusters that firms like to join."""
-    return small(scale=0.004, end_year=end_year, levels=ROOMY_LEVELS, membership={"base_utility": 3.0})
+    return small(scale=0.004, end_year=end_year, levels=ROOMY_LEVELS,
+                 membership={"base_utility": 3.0})
 
 
 def statistics(yearly: pd.DataFrame) -> dict[str, float]:
@@ -78,7 +79,8 @@ def over_seeds() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stat", [f"{name} {kind}" for name in COMPARED for kind in ("final", "mean")])
+@pytest.mark.parametrize("stat", [f"{name} {kind}" for name in COMPARED
+                                  for kind in ("final", "mean")])
 def test_reference_and_engine_agree_statistically(over_seeds, stat):
     ref, vec = (table[stat] for table in over_seeds)
     se = np.sqrt(ref.var() / len(ref) + vec.var() / len(vec))

@@ -1,0 +1,61 @@
+"""Firm-keyed random numbers: right distributions, and the same luck for the same firm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim import randomness as rnd
+
+ROWS = np.arange(200_000)
+
+
+def test_uniforms_are_uniform_and_inside_the_open_interval():
+    u = rnd.uniform(1, "test", 2020, ROWS)
+    assert 0.0 < u.min() and u.max() < 1.0
+    assert stats.kstest(u, "uniform").pvalue > 0.001
+
+
+def test_a_firm_gets_the_same_number_whoever_else_is_drawn():
+    every = rnd.uniform(5, "growth.shock", 2010, ROWS)
+    some = rnd.uniform(5, "growth.shock", 2010, ROWS[::7])
+    np.testing.assert_array_equal(every[::7], some)
+
+
+@pytest.mark.parametrize("other", [(6, "growth.shock", 2010), (5, "growth.other", 2010), (5, "growth.shock", 2011)])
+def test_seed_purpose_and_year_each_give_independent_numbers(other):
+    a = rnd.uniform(5, "growth.shock", 2010, ROWS)
+    b = rnd.uniform(*other, ROWS)
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.01
+
+
+def test_neighbouring_rows_are_independent():
+    u = rnd.uniform(3, "x", 2000, ROWS)
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.01
+
+
+@pytest.mark.parametrize(("transform", "dist"), [
+    (rnd.normal, stats.norm), (rnd.laplace, stats.laplace), (rnd.gumbel, stats.gumbel_r),
+])
+def test_transforms_give_their_distribution(transform, dist):
+    x = transform(rnd.uniform(2, "t", 2000, ROWS))
+    assert stats.kstest(x, dist.cdf).pvalue > 0.001
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.5, 2.0, 6.0])
+def test_poisson_counts_have_the_poisson_distribution(lam):
+    k = rnd.poisson(rnd.uniform(4, "p", 2000, ROWS), lam)
+    observed = np.bincount(k, minlength=20)[:20]
+    expected = stats.poisson.pmf(np.arange(20), lam) * len(ROWS)
+    keep = expected > 5
+    chi2 = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 0.001
+    assert k.mean() == pytest.approx(lam, rel=0.02)
+
+
+def test_poisson_takes_one_mean_per_firm():
+    lam = np.where(ROWS % 2 == 0, 0.0, 3.0)
+    k = rnd.poisson(rnd.uniform(4, "p", 2000, ROWS), lam)
+    assert k[lam == 0].max() == 0
+    assert k[lam == 3].mean() == pytest.approx(3.0, rel=0.02)
