@@ -68,24 +68,20 @@ def membership(m: ClusterModel) -> None:
     alive = f.alive_rows()
     round_up = m.stream("membership.recruits").random(len(c))
     order = m.stream("membership.order").permutation(np.flatnonzero(c.active))
-    by_sector = {s: alive[f.sector[alive] == s] for s in np.unique(c.sector[order])}
+    pools = {s: _candidate_pool(m, alive[f.sector[alive] == s]) for s in np.unique(c.sector[order])}
+    hours = p.hours_per_member * p.hourly_cost_nok
     for k in order:
         room = min(cap[k] - size[k], np.floor(recruits[k] + round_up[k]))
         if room < 1:
             continue
-        cand = by_sector[c.sector[k]]
-        cand = cand[eligible[cand]]
+        pool, own, per_va, region = pools[c.sector[k]]
+        ok = eligible[pool]
+        cand = pool[ok]
         utility = (
-            p.base_utility
-            + p.potential_weight * f.potential[cand]
-            + p.size_weight * np.log(f.employees[cand])
-            + p.rd_weight * f.rd_effort[cand]
-            + p.international_weight * f.intl[cand]
+            own[ok]
             + p.benefit_weight * market[k]
-            - p.cost_weight * (p.hours_per_member * p.hourly_cost_nok + fee[k])
-            / (f.revenue[cand] * f.va_share[cand])
-            - p.distance_weight * m.distance_km[f.region[cand], c.region[k]] / KM_PER_DISTANCE_UNIT
-            + p.choice_noise * rnd.gumbel(m.uniform("membership.taste", cand))
+            - p.cost_weight * (hours + fee[k]) * per_va[ok]
+            - p.distance_weight * m.distance_km[region[ok], c.region[k]] / KM_PER_DISTANCE_UNIT
         )
         willing = np.flatnonzero(utility > 0)
         chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room)]]]
@@ -223,6 +219,25 @@ def demography(m: ClusterModel) -> None:
 def _leave(m: ClusterModel, rows: np.ndarray) -> None:
     f = m.firms
     f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
+
+
+def _candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The parts of the joining utility that do not depend on the cluster, for a pool of firms.
+
+    Returns:
+        ``(rows, own utility, 1 / value added, county)``; the taste shock is the firm's own for
+        the year, the same whichever cluster it considers.
+    """
+    p, f = m.spec.membership, m.firms
+    own = (
+        p.base_utility
+        + p.potential_weight * f.potential[pool]
+        + p.size_weight * np.log(f.employees[pool])
+        + p.rd_weight * f.rd_effort[pool]
+        + p.international_weight * f.intl[pool]
+        + p.choice_noise * rnd.gumbel(m.uniform("membership.taste", pool))
+    )
+    return pool, own, 1.0 / (f.revenue[pool] * f.va_share[pool]), f.region[pool]
 
 
 def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
