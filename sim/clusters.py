@@ -35,11 +35,11 @@ class ClusterTable:
         regions, sectors = list(scn.regions), list(scn.sectors)
         self.first_year = scn.scenario.start_year
         n_years = scn.scenario.end_year - self.first_year + 1
-        self.names = [c.name for c in scn.clusters]
-        self.region = np.array([regions.index(c.region) for c in scn.clusters], dtype=np.int16)
-        self.sector = np.array([sectors.index(c.sector) for c in scn.clusters], dtype=np.int16)
-        self.plan = np.full((len(scn.clusters), n_years), INACTIVE, dtype=np.int8)
-        for i, c in enumerate(scn.clusters):
+        self.names = [c.name for c in scn.all_clusters]
+        self.region = np.array([regions.index(c.region) for c in scn.all_clusters], dtype=np.int16)
+        self.sector = np.array([sectors.index(c.sector) for c in scn.all_clusters], dtype=np.int16)
+        self.plan = np.full((len(scn.all_clusters), n_years), INACTIVE, dtype=np.int8)
+        for i, c in enumerate(scn.all_clusters):
             last = n_years - 1 if c.end_year is None else c.end_year - self.first_year
             for (year, level), nxt in zip(c.levels, [*c.levels[1:], None]):
                 stop = last if nxt is None else min(last, nxt[0] - self.first_year - 1)
@@ -48,6 +48,8 @@ class ClusterTable:
                     self.plan[i, start : stop + 1] = LEVELS.index(level)
         self.level = np.full(len(self.names), INACTIVE, dtype=np.int8)
         self.offset = rng.random(len(self.names))
+        if not scn.programme.enabled:
+            self.plan[:] = INACTIVE  # the counterfactual: the same organisations, never funded
 
     def capacity(self, per_cluster: np.ndarray) -> np.ndarray:
         """Whole-firm capacities whose expectation over clusters is ``per_cluster``.
@@ -57,6 +59,30 @@ class ClusterTable:
         and right on average.
         """
         return np.floor(per_cluster + self.offset)
+
+    def add(self, name: str, region: int, sector: int, level: int, year: int, offset: float) -> int:
+        """Admit a new cluster organisation at ``level`` from ``year`` on; return its index."""
+        row = np.full((1, self.plan.shape[1]), INACTIVE, dtype=np.int8)
+        row[0, year - self.first_year :] = level
+        self.plan = np.vstack([self.plan, row])
+        self.names.append(name)
+        self.region = np.append(self.region, np.int16(region))
+        self.sector = np.append(self.sector, np.int16(sector))
+        self.offset = np.append(self.offset, offset)
+        self.level = np.append(self.level, np.int8(INACTIVE))
+        return len(self.names) - 1
+
+    def set_from(self, k: int, year: int, level: int) -> None:
+        """Plan cluster ``k`` at ``level`` (or ``INACTIVE``) from ``year`` to the end."""
+        self.plan[k, year - self.first_year :] = level
+
+    def years_at_level(self, k: int, year: int) -> int:
+        """How many consecutive years up to ``year - 1`` cluster ``k`` held its level of ``year - 1``."""
+        past = self.plan[k, : year - self.first_year][::-1]
+        if len(past) == 0 or past[0] == INACTIVE:
+            return 0
+        changed = np.flatnonzero(past != past[0])
+        return int(changed[0]) if len(changed) else len(past)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -15,7 +15,7 @@ from sim.geography import region_distances_km
 from sim.network import TieSet
 from sim.population import build_firms, build_institutions
 from sim.register import Register
-from sim.scenario import Scenario
+from sim.scenario import LEVELS, Scenario
 
 PHASES = ("programme", "membership", "collaboration", "innovation", "growth", "demography")
 
@@ -71,6 +71,7 @@ class ClusterModel(mesa.Model):
         self.institutions = build_institutions(spec)
         self.institution_options = _institution_options(self)
         self.startups = 0
+        self.funding_factor = 1.0  # share of level funding paid this year (below 1 after a cut)
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}
@@ -93,6 +94,10 @@ class ClusterModel(mesa.Model):
     def stream(self, name: str) -> np.random.Generator:
         """The random stream of one named draw in the current year (see :func:`stream`)."""
         return stream(self.seed, name, self.year)
+
+    def per_cluster(self, name: str) -> np.ndarray:
+        """A ``[levels.*]`` parameter for each cluster at its level this year (0 where inactive)."""
+        return self.clusters.level_array({lv: getattr(self.spec.levels.get(lv), name) for lv in LEVELS})
 
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Each firm's own uniform draw for one purpose this year (see :mod:`sim.randomness`)."""

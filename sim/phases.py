@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import randomness as rnd
+from sim.agents import ClusterOrganisation
 from sim.population import startup_firms
+from sim.programme import run_operator
 from sim.scenario import LEVELS
 
 if TYPE_CHECKING:
@@ -31,7 +33,10 @@ MAX_LAPLACE_SCALE = 0.9
 
 
 def programme(m: ClusterModel) -> None:
-    """Move clusters to this year's level; members of clusters that left the programme drop out."""
+    """The operator decides this year's clusters; members of clusters that left drop out."""
+    m.events = run_operator(m)
+    for k in m.events.admitted:
+        ClusterOrganisation(m, k)
     m.clusters.set_year(m.year)
     f = m.firms
     rows = np.flatnonzero(f.member[: f.n])
@@ -54,16 +59,12 @@ def membership(m: ClusterModel) -> None:
     eligible = ~f.member[: f.n]
     eligible[leaving] = False  # a firm that just left does not rejoin in the same year
 
-    levels = m.spec.levels
     scale = m.spec.population.scale
-    market = c.level_array({lv: levels.get(lv).market_access_growth for lv in LEVELS})
-    cap = c.capacity(c.level_array({lv: levels.get(lv).max_members * scale for lv in LEVELS}))
-    recruits = c.level_array({lv: levels.get(lv).recruits_per_year * scale for lv in LEVELS})
-    fee = c.level_array({
-        lv: p.cash_share * levels.get(lv).programme_funding_nok / levels.get(lv).programme_share
-        / max(levels.get(lv).max_members, 1.0)
-        for lv in LEVELS
-    })
+    market = m.per_cluster("market_access_growth") * m.funding_factor
+    cap = c.capacity(m.per_cluster("max_members") * scale)
+    recruits = m.per_cluster("recruits_per_year") * scale
+    budget = m.per_cluster("programme_funding_nok") * m.funding_factor / np.maximum(m.per_cluster("programme_share"), 1e-9)
+    fee = p.cash_share * budget / np.maximum(m.per_cluster("max_members"), 1.0)
     size = np.bincount(f.cluster[rows[f.member[rows]]], minlength=len(c)) if len(c) else np.zeros(0)
     alive = f.alive_rows()
     round_up = m.stream("membership.recruits").random(len(c))
@@ -110,7 +111,7 @@ def collaboration(m: ClusterModel) -> None:
     dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
 
     members = alive[f.member[alive]]
-    facil = m.clusters.level_array({lv: m.spec.levels.get(lv).facilitation_ties for lv in LEVELS})
+    facil = m.per_cluster("facilitation_ties") * m.funding_factor
     brokered = rnd.poisson(m.uniform("collaboration.brokered", members), facil[f.cluster[members]])
     msrc = np.repeat(members, brokered)
     mdst = _draw_same(members, f.cluster[members], f.cluster[msrc], rng)
@@ -158,7 +159,7 @@ def growth(m: ClusterModel) -> None:
     shocks; productivity grows; employment moves toward what value added needs, with frictions."""
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     alive = f.alive_rows()
-    market = m.clusters.level_array({lv: m.spec.levels.get(lv).market_access_growth for lv in LEVELS})
+    market = m.per_cluster("market_access_growth") * m.funding_factor
     member = f.member[alive]
     access = np.where(member, market[np.where(member, f.cluster[alive], 0)] if len(market) else 0.0, 0.0)
     b = np.minimum(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sim.results import CLUSTER_COLUMNS
+from sim.programme import budget
 from sim.scenario import LEVELS
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ class Register:
         """
         f, c, scale = m.firms, m.clusters, m.spec.population.scale
         alive = f.alive_rows()
-        funding = c.level_array({lv: m.spec.levels.get(lv).programme_funding_nok for lv in LEVELS})
-        share = c.level_array({lv: m.spec.levels.get(lv).programme_share for lv in LEVELS})
+        funding = m.per_cluster("programme_funding_nok") * m.funding_factor
+        share = m.per_cluster("programme_share")
         members = np.bincount(f.cluster[alive][f.member[alive]], minlength=len(c))
         va = f.revenue[alive] * f.va_share[alive]
         row = {
@@ -72,6 +73,13 @@ class Register:
             "restructuring_startups": 0,
             "member_employment": f.employees[alive][f.member[alive]].sum() / scale,
             "institution_ties": round(int((f.institution[alive] >= 0).sum()) / scale),
+            "programme_budget_nok": budget(m.spec, m.year) if m.spec.programme.enabled else 0.0,
+            "applications": m.events.applications,
+            "admissions": m.events.admissions,
+            "upgrades": m.events.upgrades,
+            "contract_ends": m.events.contract_ends,
+            "evaluation_exits": m.events.evaluation_exits,
+            "budget_exits": m.events.budget_exits,
             **self._member_growth(m, alive),
         }
         self._yearly.append(row)

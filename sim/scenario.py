@@ -56,6 +56,7 @@ class Meta(Section):
     description: str = Field("", description="Free text for reports.")
     start_year: int = param(2000, "year", "First simulated year; the register starts in 2000.", 1990, 2100)
     end_year: int = param(2035, "year", "Last simulated year (inclusive).", 1990, 2150)
+    extends: str | None = Field(None, description="Base scenario file this one changes (path relative to this file); merged when loaded, so a resolved scenario never carries it.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Meta:
@@ -201,6 +202,9 @@ class LevelSpec(Section):
     market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003).", 0.0, 0.5)
     recruits_per_year: float = param(10.0, "firms per cluster-year (full scale)", "Recruitment capacity of the cluster organisation.", 0.0, 1000.0)
     max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (FACTS.md: GCE Blue Maritime about 200, NODE 50-60).", 0.0, 10000.0)
+    max_duration_years: int = param(5, "years", "Contract length: Arena 3-5, Arena Pro 5, NCE 10, GCE 10 (seed 003; FACTS.md).", 1, 50)
+    max_clusters: int = param(30, "clusters", "Slots at the level: about 12-15 NCE and 3 GCE in 2014-2021 (FACTS.md; seed 004).", 0, 1000)
+    available_from: int = param(2002, "year", "First year the programme offers the level: Arena early 2000s, NCE 2006, GCE 2014, Arena Pro 2019 (seeds 003, 004; FACTS.md).", 1990, 2150)
 
 
 def _level(**kw: float) -> LevelSpec:
@@ -210,16 +214,16 @@ def _level(**kw: float) -> LevelSpec:
 class Levels(Section):
     arena: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=2_200_000, facilitation_ties=1.0, market_access_growth=0.015,
-        recruits_per_year=10, max_members=45))
+        recruits_per_year=10, max_members=45, max_duration_years=5, available_from=2002, max_clusters=30))
     arena_pro: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=4_500_000, facilitation_ties=1.2, market_access_growth=0.02,
-        recruits_per_year=15, max_members=100))
+        recruits_per_year=15, max_members=100, max_duration_years=5, available_from=2019, max_clusters=12))
     nce: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=5_000_000, facilitation_ties=1.5, market_access_growth=0.025,
-        recruits_per_year=15, max_members=80))
+        recruits_per_year=15, max_members=80, max_duration_years=10, available_from=2006, max_clusters=14))
     gce: LevelSpec = Field(default_factory=lambda: _level(
         programme_funding_nok=10_000_000, facilitation_ties=2.0, market_access_growth=0.03,
-        recruits_per_year=25, max_members=180))
+        recruits_per_year=25, max_members=180, max_duration_years=10, available_from=2014, max_clusters=3))
 
     def get(self, level: str) -> LevelSpec:
         """Return the specification of one level by name."""
@@ -249,6 +253,35 @@ class ClusterSpec(Section):
         return self
 
 
+class BudgetChange(Section):
+    year: int = param(2022, "year", "First year of the new budget.", 1990, 2150)
+    factor: float = param(0.7, "1 (multiplies the budget)", "2022: cut by about NOK 60 million, about 30 % (FACTS.md).", 0.0, 10.0)
+
+
+class Programme(Section):
+    """The programme operator: calls, scoring, admission, evaluation and upgrades after the replayed history."""
+
+    enabled: bool = Field(True, description="False removes every cluster: the no-programme counterfactual.")
+    history_until: int = param(2021, "year", "Up to this year clusters follow the [[clusters]] history; after it the operator runs the programme.", 1990, 2150)
+    budget_nok: float = param(189_000_000.0, "NOK per year", "2019 budget, NOK 189 million for 36 clusters (FACTS.md).", 0.0, 1e11)
+    budget_changes: list[BudgetChange] = Field(default_factory=list, description="Budget changes from a year on (e.g. the 2022 cut).")
+    min_funding_share: float = param(0.75, "1 (share of level funding)", "After a cut the operator first pays each cluster less, down to this share, before ending clusters (2022: 44 -> 39 clusters after a 30 % cut; FACTS.md).", 0.0, 1.0)
+    admissions_per_year: int = param(4, "clusters per year", "2015: 4 of 33 Arena applicants; 2021: 4 of 14 Arena Pro (FACTS.md).", 0, 100)
+    application_rate: float = param(0.7, "1 per eligible concentration-year", "Gives about 30 applications a year from the model's some 45 eligible county-sector concentrations (FACTS.md: 33 Arena applicants in 2015).", 0.0, 1.0)
+    min_firms: float = param(40.0, "firms (full scale)", "Critical mass of a cluster initiative (seed 003 cluster definition).", 0.0, 100000.0)
+    min_location_quotient: float = param(1.0, "1", "Geographic concentration: the county's share of the sector over its share of all firms (seed 003).", 0.0, 100.0)
+    weight_resources: float = param(1.0, "score per s.d.", "Call criterion: the cluster's resources (seed 003).", 0.0, 10.0)
+    weight_growth: float = param(1.0, "score per s.d.", "Call criterion: growth potential (seed 003, 001).", 0.0, 10.0)
+    weight_position: float = param(1.0, "score per s.d.", "Call criterion: position in the industry (seed 003).", 0.0, 10.0)
+    weight_participation: float = param(1.0, "score per s.d.", "Call criterion: firms' participation and common ownership (seed 003).", 0.0, 10.0)
+    weight_strategy: float = param(1.0, "score per s.d.", "Call criterion: strategy and implementation plan, unobserved by the model (a random draw).", 0.0, 10.0)
+    evaluation_min_fill: float = param(0.25, "1 (members / level maximum)", "Annual evaluation ends clusters that fail to mobilise firms (seed 003: poor delivery ends participation).", 0.0, 1.0)
+    evaluation_grace_years: int = param(2, "years", "Years at a level before the participation test applies.", 0, 50)
+    excluded_sectors: list[str] = Field(default_factory=lambda: ["other"], description="Sectors that cannot form a cluster initiative (the catch-all 'other' is no knowledge base).")
+    added_clusters: list[ClusterSpec] = Field(default_factory=list, description="Clusters a what-if adds to the [[clusters]] history (e.g. a new cluster in Northern Norway).")
+    upgrade_min_fill: float = param(0.6, "1 (members / level maximum)", "Clusters that mobilise well move up a level when their contract ends (Arena -> NCE -> GCE).", 0.0, 1.0)
+
+
 class SectorShock(Section):
     sector: str = Field(description="Sector hit: a key of [sectors].")
     year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
@@ -276,9 +309,15 @@ class Scenario(Section):
     growth: Growth = Field(default_factory=Growth)
     demography: Demography = Field(default_factory=Demography)
     levels: Levels = Field(default_factory=Levels)
+    programme: Programme = Field(default_factory=Programme)
     clusters: list[ClusterSpec] = Field(default_factory=list)
     shocks: list[SectorShock] = Field(default_factory=list)
     output: Output = Field(default_factory=Output)
+
+    @property
+    def all_clusters(self) -> list[ClusterSpec]:
+        """The historical clusters followed by those a what-if adds."""
+        return [*self.clusters, *self.programme.added_clusters]
 
     def to_toml(self) -> str:
         """The complete resolved scenario (defaults included) as TOML text."""
@@ -286,15 +325,18 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        for i, c in enumerate(self.clusters):
-            _known(f"clusters.{i}.region", c.region, self.regions)
-            _known(f"clusters.{i}.sector", c.sector, self.sectors)
+        for where, clusters in (("clusters", self.clusters), ("programme.added_clusters", self.programme.added_clusters)):
+            for i, c in enumerate(clusters):
+                _known(f"{where}.{i}.region", c.region, self.regions)
+                _known(f"{where}.{i}.sector", c.sector, self.sectors)
         for i, k in enumerate(self.knowledge_institutions):
             _known(f"knowledge_institutions.{i}.region", k.region, self.regions)
             for j, f in enumerate(k.fields):
                 _known(f"knowledge_institutions.{i}.fields.{j}", f, self.sectors)
         for i, s in enumerate(self.shocks):
             _known(f"shocks.{i}.sector", s.sector, self.sectors)
+        for i, s in enumerate(self.programme.excluded_sectors):
+            _known(f"programme.excluded_sectors.{i}", s, self.sectors)
         for name, s in self.sectors.items():
             for r in s.location_weights:
                 _known(f"sectors.{name}.location_weights.{r}", r, self.regions)

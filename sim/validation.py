@@ -60,7 +60,7 @@ def load_scenario(
         ScenarioError: The file is missing or unreadable, or a value is not allowed.
     """
     source = str(path) if path is not None else "<defaults>"
-    data = _read_toml(Path(path), source) if path is not None else {}
+    data = _read_with_base(Path(path), source, ()) if path is not None else {}
     if overrides:
         if isinstance(overrides, str):
             overrides = [overrides]
@@ -172,6 +172,27 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
 
 
 @functools.cache
+def _read_with_base(path: Path, source: str, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """Read a scenario file; if it names a base in ``scenario.extends``, merge it over that base.
+
+    A what-if scenario then lists only what it changes. The base path is relative to the file;
+    the merged result no longer mentions it, so a resolved scenario stands on its own.
+    """
+    data = _read_toml(path, source)
+    meta = data.get("scenario")
+    base = meta.pop("extends", None) if isinstance(meta, dict) else None
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError(source, "scenario.extends", f"must be a path (a string), got {_show(base)}")
+    base_path = (path.parent / base).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ScenarioError(source, "scenario.extends", f"'{base}' extends itself in a cycle")
+    if not base_path.is_file():
+        raise ScenarioError(source, "scenario.extends", f"base scenario '{base}' not found next to {path.name}")
+    return _merge(_read_with_base(base_path, str(base_path), (*seen, path.resolve())), data, Scenario)
+
+
 def _default_dump() -> dict[str, Any]:
     return Scenario().model_dump()
 
