@@ -171,7 +171,6 @@ def _read_toml(path: Path, source: str) -> dict[str, Any]:
         raise ScenarioError(source, "", "not valid TOML: nested too deeply") from None
 
 
-@functools.cache
 def _read_with_base(path: Path, source: str, seen: tuple[Path, ...]) -> dict[str, Any]:
     """Read a scenario file; if it names a base in ``scenario.extends``, merge it over that base.
 
@@ -193,6 +192,7 @@ def _read_with_base(path: Path, source: str, seen: tuple[Path, ...]) -> dict[str
     return _merge(_read_with_base(base_path, str(base_path), (*seen, path.resolve())), data, Scenario)
 
 
+@functools.cache
 def _default_dump() -> dict[str, Any]:
     return Scenario().model_dump()
 

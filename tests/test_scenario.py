@@ -288,3 +288,17 @@ def test_every_bounded_number_shows_its_range():
     for p in parameters():
         if p.type in ("number", "integer") and p.unit:
             assert p.range, p.key
+
+
+def test_a_what_if_extends_its_base_and_changes_only_what_it_names(write):
+    write("[population]\nscale = 0.3\n[membership]\nleave_rate = 0.2\n", "base.toml")
+    s = load_scenario(write('[scenario]\nextends = "base.toml"\nname = "w"\n[membership]\nleave_rate = 0.1\n'))
+    assert (s.scenario.name, s.population.scale, s.membership.leave_rate) == ("w", 0.3, 0.1)
+    assert s.scenario.extends is None and "extends" not in s.to_toml()
+
+
+def test_a_missing_or_circular_base_is_one_line(write):
+    path = write('[scenario]\nextends = "nope.toml"\n')
+    assert error(path) == f"{path}: scenario.extends: base scenario 'nope.toml' not found next to x.toml"
+    path = write('[scenario]\nextends = "x.toml"\n')
+    assert error(path) == f"{path}: scenario.extends: 'x.toml' extends itself in a cycle"
