@@ -36,7 +36,7 @@ SHOCKS = [{"sector": "oil_gas_supply", "year": 2014, "years": 2, "demand_change"
 
 
 def _documents() -> list[dict[str, Any]]:
-    defaults = Scenario().model_dump(mode="json")
+    defaults = tomllib.loads(Scenario().to_toml())  # TOML has no null: unset options are absent
     docs = [defaults, {"clusters": CLUSTERS, "shocks": SHOCKS}, {**defaults, "clusters": CLUSTERS}]
     for path in sorted((ROOT / "scenarios").glob("*.toml")):
         docs.append(tomllib.loads(path.read_text(encoding="utf-8")))
