@@ -302,3 +302,18 @@ def test_a_missing_or_circular_base_is_one_line(write):
     assert error(path) == f"{path}: scenario.extends: base scenario 'nope.toml' not found next to x.toml"
     path = write('[scenario]\nextends = "x.toml"\n')
     assert error(path) == f"{path}: scenario.extends: 'x.toml' extends itself in a cycle"
+
+
+def test_every_lever_in_the_readme_exists_in_the_schema():
+    import re
+
+    from conftest import ROOT
+
+    keys = {p.key.split("[]")[0] for p in parameters()}
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| lever |"):].split("\n\n")[0]
+    levers = re.findall(r"^\| `([a-z_.<>*]+)`", table, flags=re.M)
+    assert len(levers) > 15
+    for lever in levers:
+        pattern = re.escape(lever).replace("<level>", "arena").replace(r"\*", "resources")
+        assert any(re.fullmatch(pattern.replace("\\.", ".") + r".*", k) for k in keys), lever
