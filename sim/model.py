@@ -38,7 +38,8 @@ class ClusterModel(mesa.Model):
     """Norwegian firms joining innovation clusters, collaborating, innovating and growing.
 
     One step is one year. Firm state lives in ``self.firms`` (columns); ``Firm`` agents are
-    views on its rows. Each phase has its own random stream derived from the seed.
+    views on its rows, made when Mesa's agent sets are asked for. A firm's random draws are
+    keyed by (seed, purpose, year, firm) so that two scenarios give each firm the same luck.
 
     Attributes:
         spec: The validated scenario.

@@ -86,8 +86,9 @@ def _fill(m: ClusterModel) -> np.ndarray:
 def _contracts_and_evaluation(m: ClusterModel, events: YearEvents) -> None:
     p, c, y = m.spec.programme, m.clusters, m.year
     fill = _fill(m)
-    last = c.plan[:, y - 1 - c.first_year]
-    for k in np.flatnonzero(last != INACTIVE):
+    last, now = c.plan[:, y - 1 - c.first_year], c.plan[:, y - c.first_year]
+    # Clusters whose end the history already fixed leave as planned; the operator decides the rest.
+    for k in np.flatnonzero((last != INACTIVE) & (now != INACTIVE)):
         level = int(last[k])
         spec = m.spec.levels.get(LEVELS[level])
         held = c.years_at_level(k, y)

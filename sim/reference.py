@@ -75,10 +75,9 @@ class RefCluster(mesa.Agent):
         room = min(cap - len(self.members), recruits)
         if room < 1:
             return
-        noise = m.spec.membership.choice_noise
         offers = [(u, firm) for firm in m.agents_by_type[RefFirm]
                   if firm.sector == self.sector and firm.cluster is None and firm.left != m.year
-                  and (u := firm.joining_utility(self) + m.rng.gumbel(0.0, noise)) > 0]
+                  and (u := firm.joining_utility(self) + firm.taste) > 0]
         offers.sort(key=lambda offer: -offer[0])
         for _, firm in offers[:room]:
             firm.cluster = self
@@ -283,6 +282,8 @@ class ReferenceModel(mesa.Model):
             cluster.follow_plan()
         firms = self.agents_by_type[RefFirm]
         firms.do("consider_leaving")
+        for firm in firms:  # this year's taste for joining, whichever cluster it considers
+            firm.taste = self.spec.membership.choice_noise * self.rng.gumbel()
         for cluster in self.random.sample(self.clusters, len(self.clusters)):
             cluster.recruit()
         self.collaborate()
