@@ -32,6 +32,12 @@ SCHEMA: dict[str, tuple[type, float]] = {
     "innovated": (np.bool_, False),
     "growth": (np.float64, 0.0),
     "parent": (np.int32, -1),
+    "area": (np.int16, -1),
+    "network_until": (np.int16, -1),
+    "consortium_until": (np.int16, -1),
+    "support_growth": (np.float64, 0.0),
+    "support_innovation": (np.float64, 0.0),
+    "extra_attempts": (np.float64, 0.0),
 }
 
 

@@ -12,12 +12,15 @@ from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.clusters import ClusterTable
 from sim.firms import FirmTable
 from sim.geography import region_distances_km
+from sim.levers import LeverState, levers
 from sim.network import TieSet
 from sim.population import build_firms, build_institutions
 from sim.register import Register
 from sim.scenario import LEVELS, Scenario
 
-PHASES = ("programme", "membership", "collaboration", "innovation", "growth", "demography")
+# The yearly phases in order (DESIGN.md); each updates all firms at once.
+PHASES = (phases.programme, levers, phases.membership, phases.collaboration, phases.innovation,
+          phases.growth, phases.demography)
 
 
 def stream(seed: int, name: str, year: int = 0) -> np.random.Generator:
@@ -73,6 +76,8 @@ class ClusterModel(mesa.Model):
         self.institution_options = _institution_options(self)
         self.startups = 0
         self.funding_factor = 1.0  # share of level funding paid this year (below 1 after a cut)
+        self.startups_extra = 0  # firms opened by levers this year (restructuring, foreign entry)
+        self.lever_state = LeverState()
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}
@@ -85,8 +90,9 @@ class ClusterModel(mesa.Model):
         """Simulate one year: every phase in order, then record it."""
         self.sector_demand = self._demand(self.year)
         self._closed = []
-        for name in PHASES:
-            getattr(phases, name)(self)
+        self.startups_extra = 0
+        for phase in PHASES:
+            phase(self)
         closed = np.concatenate(self._closed) if self._closed else np.zeros(0, dtype=np.int64)
         self.register.record(self, closed)
         self.year += 1
@@ -99,6 +105,10 @@ class ClusterModel(mesa.Model):
     def per_cluster(self, name: str) -> np.ndarray:
         """A ``[levels.*]`` parameter for each cluster at its level this year (0 where inactive)."""
         return self.clusters.level_array({lv: getattr(self.spec.levels.get(lv), name) for lv in LEVELS})
+
+    def productivity_index(self) -> float:
+        """Productivity of a new firm this year relative to the start year (the trend so far)."""
+        return float(np.exp(self.spec.growth.productivity_trend * (self.year - self.spec.scenario.start_year)))
 
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Each firm's own uniform draw for one purpose this year (see :mod:`sim.randomness`)."""

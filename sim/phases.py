@@ -106,7 +106,8 @@ def collaboration(m: ClusterModel) -> None:
 
     alive = f.alive_rows()
     rng = m.stream("collaboration.partners")
-    src = np.repeat(alive, rnd.poisson(m.uniform("collaboration.attempts", alive), net.tie_attempts))
+    attempts = net.tie_attempts + f.extra_attempts[alive]
+    src = np.repeat(alive, rnd.poisson(m.uniform("collaboration.attempts", alive), attempts))
     local = rng.random(len(src)) < net.local_share
     dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
 
@@ -141,6 +142,7 @@ def innovation(m: ClusterModel) -> None:
         + inn.rd_weight * f.rd_effort[alive]
         + inn.spillover_weight * f.absorptive[alive] * learned[alive]
         + inn.institution_weight * (f.institution[alive] >= 0)
+        + f.support_innovation[alive]
     )
     f.innovated[:n] = False
     f.innovated[alive] = m.uniform("innovation.success", alive) < -np.expm1(-hazard)
@@ -166,7 +168,8 @@ def growth(m: ClusterModel) -> None:
     # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
     shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
     step = f.innovated[alive] * f.employees[alive] ** -inn.size_elasticity
-    rate = m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * step + access + shock
+    rate = (m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * step + access
+            + f.support_growth[alive] + shock)
     f.growth[alive] = rate
     f.revenue[alive] *= np.exp(rate)
     f.productivity[alive] *= np.exp(
@@ -201,8 +204,7 @@ def demography(m: ClusterModel) -> None:
     rng = m.stream("demography.entry")
     n_new = rng.poisson(d.entry_rate * len(alive))
     cell = rng.choice(n_r * n_s, n_new, p=weight / weight.sum()) if n_new else np.zeros(0, dtype=np.int64)
-    # Start-ups enter at today's productivity, not at the start year's.
-    index = np.exp(m.spec.growth.productivity_trend * (m.year - m.spec.scenario.start_year))
+    index = m.productivity_index()  # start-ups enter at today's productivity, not the start year's
     new = startup_firms(m.spec, rng, n_new, (cell // n_s).astype(np.int16), (cell % n_s).astype(np.int16), m.year, index)
 
     innovators = alive[f.innovated[alive]]
@@ -212,7 +214,7 @@ def demography(m: ClusterModel) -> None:
     spin.update(kx=f.kx[parents], ky=f.ky[parents], parent=parents.astype(np.int32))
     m.open(new)
     m.open(spin)
-    m.startups = n_new + len(parents)
+    m.startups = n_new + len(parents) + m.startups_extra
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class Register:
             m: The model, after all phases of the year.
             closed: Rows of firms that closed this year (kept in the panel with ``alive`` false).
         """
-        f, c, scale = m.firms, m.clusters, m.spec.population.scale
+        f, c, scale, lv = m.firms, m.clusters, m.spec.population.scale, m.lever_events
         alive = f.alive_rows()
         funding = m.per_cluster("programme_funding_nok") * m.funding_factor
         share = m.per_cluster("programme_share")
@@ -69,8 +69,8 @@ class Register:
             "startups": round(m.startups / scale),
             "exits": round(len(closed) / scale),
             "programme_spend_nok": float(funding.sum()),
-            "restructuring_jobs": 0,
-            "restructuring_startups": 0,
+            "restructuring_jobs": lv.restructuring_jobs(f.employees) / scale,
+            "restructuring_startups": round(lv.restructuring_startups / scale),
             "member_employment": f.employees[alive][f.member[alive]].sum() / scale,
             "institution_ties": round(int((f.institution[alive] >= 0).sum()) / scale),
             "programme_budget_nok": budget(m.spec, m.year) if m.spec.programme.enabled else 0.0,
@@ -80,6 +80,12 @@ class Register:
             "contract_ends": m.events.contract_ends,
             "evaluation_exits": m.events.evaluation_exits,
             "budget_exits": m.events.budget_exits,
+            "restructuring_areas": lv.restructuring_areas,
+            "corporate_networks": round(lv.corporate_networks / scale),
+            "corporate_network_firms": round(lv.corporate_network_firms / scale),
+            "green_consortia": round(lv.green_consortia / scale),
+            "foreign_entrants": round(lv.foreign_entrants / scale),
+            "lever_spend_nok": lv.spend_nok,
             **self._member_growth(m, alive),
         }
         self._yearly.append(row)

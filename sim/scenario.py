@@ -282,6 +282,67 @@ class Programme(Section):
     upgrade_min_fill: float = param(0.6, "1 (members / level maximum)", "Clusters that mobilise well move up a level when their contract ends (Arena -> NCE -> GCE).", 0.0, 1.0)
 
 
+class Restructuring(Section):
+    """Regional restructuring: areas with a vulnerable industry structure get a period of support."""
+
+    enabled: bool = Field(True, description="Switch the lever on or off.")
+    from_year: int = param(2000, "year", "The restructuring programme predates the cluster programme (regional policy since the 1980s).", 1990, 2150)
+    areas_per_year: float = param(3.7, "areas per year", "About 22 areas followed up in 2021 with six-year periods (seed 000): 22 / 6.", 0.0, 100.0)
+    period_years: int = param(6, "years", "Typical length of a restructuring period (Innovation Norway).", 1, 30)
+    area_firm_share: float = param(0.03, "1 (share of the county's firms)", "A municipality or group of municipalities inside a county.", 0.0, 1.0)
+    vulnerability_weight: float = param(20.0, "1 per log point of county job growth", "Areas are chosen where jobs have been shrinking (a vulnerable industry structure; seed 000).", 0.0, 1000.0)
+    lookback_years: int = param(3, "years", "Window of county job growth used to judge vulnerability.", 1, 20)
+    budget_nok_per_area: float = param(4_000_000.0, "NOK per area-year", "Typical yearly restructuring budget of a municipality (assumption; programme reports give NOK 2-6 million).", 0.0, 1e9)
+    startups_per_area: float = param(2.2, "start-ups per area-year (full scale)", "49 start-ups from 22 areas in 2021 (seed 000).", 0.0, 100.0)
+    supported_firms_per_area: float = param(5.0, "firms per area-year (full scale)", "Grants go to a handful of firms a year in each area (assumption, sized to the 170 jobs of 2021; seed 000).", 0.0, 1000.0)
+    growth_support: float = param(0.15, "log points of sales, once", "A grant's push to a supported firm's sales in its year of support (assumption, sized to the 170 jobs of 2021).", 0.0, 2.0)
+    extra_tie_attempts: float = param(0.3, "tie attempts per area firm-year", "More collaboration between firms in the area (seed 000: evaluations of Rollag, Tinn, Bindal, Lierne).", 0.0, 20.0)
+
+
+class CorporateNetworks(Section):
+    """Corporate networks: groups of SMEs with growth ambitions collaborate for a few years."""
+
+    enabled: bool = Field(True, description="Switch the lever on or off.")
+    from_year: int = param(2010, "year", "Innovation Norway's corporate network scheme (assumption on its start).", 1990, 2150)
+    networks_per_year: float = param(29.0, "networks per year", "29 new networks in 2021 (seed 000).", 0.0, 1000.0)
+    firms_per_network: int = param(7, "firms", "210 participants in 29 networks in 2021 (seed 000), about 7 each.", 2, 100)
+    min_employees: float = param(5.0, "man-years", "Small and medium-sized enterprises: 5-99 man-years.", 0.0, 1e5)
+    max_employees: float = param(99.0, "man-years", "Small and medium-sized enterprises: 5-99 man-years.", 1.0, 1e6)
+    period_years: int = param(3, "years", "Networks run two to three years (assumption).", 1, 20)
+    innovation_support: float = param(0.1, "hazard per year", "Joint market and product development in the network.", 0.0, 5.0)
+    budget_nok_per_network: float = param(1_000_000.0, "NOK per network-year", "Assumption: about NOK 1 million a year in support.", 0.0, 1e9)
+
+
+class GreenPlatform(Section):
+    """Green Platform consortia: firms join forces on green technology projects."""
+
+    enabled: bool = Field(True, description="Switch the lever on or off.")
+    from_year: int = param(2021, "year", "First Green Platform funding at the end of 2021 (seed 000).", 1990, 2150)
+    consortia_per_year: float = param(12.0, "consortia per year", "12 green consortia funded at the end of 2021 (seed 000).", 0.0, 1000.0)
+    firms_per_consortium: int = param(5, "firms", "Consortia of several companies (seed 000); assumption 5.", 2, 100)
+    sectors: list[str] = Field(default_factory=lambda: ["energy", "maritime", "process_industry", "oil_gas_supply"], description="Sectors that green consortia come from (green transition; seed 000).")
+    period_years: int = param(3, "years", "Project length (assumption).", 1, 20)
+    innovation_support: float = param(0.3, "hazard per year", "Funding, networks and expertise for ambitious joint projects (seed 000).", 0.0, 5.0)
+    budget_nok_per_consortium: float = param(15_000_000.0, "NOK per consortium-year", "Assumption: Green Platform grants of NOK 20-80 million over three years.", 0.0, 1e10)
+
+
+class ClusterLink(Section):
+    """Cluster-to-cluster collaboration between two cluster organisations (seed 002)."""
+
+    clusters: tuple[str, str] = Field(description="Names of the two clusters.")
+    from_year: int = param(2016, "year", "First year of joint projects.", 1990, 2150)
+    tie_attempts: float = param(0.3, "tie attempts per member-year", "Brokered searches across the two clusters' members.", 0.0, 20.0)
+
+
+class ForeignInvestment(Section):
+    """Foreign firms locate where a strong cluster is (seed 002: GCE Subsea attracts foreign investment)."""
+
+    enabled: bool = Field(True, description="Switch the lever on or off.")
+    entrants_per_gce: float = param(2.0, "firms per GCE-year (full scale)", "Assumption: a world-leading cluster attracts a couple of foreign subsidiaries a year.", 0.0, 100.0)
+    entrants_per_nce: float = param(0.5, "firms per NCE-year (full scale)", "Assumption: national clusters attract fewer.", 0.0, 100.0)
+    employees: float = param(25.0, "man-years", "Size of a foreign subsidiary on arrival (assumption).", 1.0, 1e5)
+
+
 class SectorShock(Section):
     sector: str = Field(description="Sector hit: a key of [sectors].")
     year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
@@ -310,6 +371,11 @@ class Scenario(Section):
     demography: Demography = Field(default_factory=Demography)
     levels: Levels = Field(default_factory=Levels)
     programme: Programme = Field(default_factory=Programme)
+    restructuring: Restructuring = Field(default_factory=Restructuring)
+    corporate_networks: CorporateNetworks = Field(default_factory=CorporateNetworks)
+    green_platform: GreenPlatform = Field(default_factory=GreenPlatform)
+    cluster_links: list[ClusterLink] = Field(default_factory=list)
+    foreign_investment: ForeignInvestment = Field(default_factory=ForeignInvestment)
     clusters: list[ClusterSpec] = Field(default_factory=list)
     shocks: list[SectorShock] = Field(default_factory=list)
     output: Output = Field(default_factory=Output)
@@ -335,6 +401,12 @@ class Scenario(Section):
                 _known(f"knowledge_institutions.{i}.fields.{j}", f, self.sectors)
         for i, s in enumerate(self.shocks):
             _known(f"shocks.{i}.sector", s.sector, self.sectors)
+        for i, s in enumerate(self.green_platform.sectors):
+            _known(f"green_platform.sectors.{i}", s, self.sectors)
+        names = {c.name: c for c in self.all_clusters}
+        for i, link in enumerate(self.cluster_links):
+            for j, name in enumerate(link.clusters):
+                _known(f"cluster_links.{i}.clusters.{j}", name, names)
         for i, s in enumerate(self.programme.excluded_sectors):
             _known(f"programme.excluded_sectors.{i}", s, self.sectors)
         for name, s in self.sectors.items():

@@ -31,7 +31,10 @@ def small(scale: float = 0.01, end_year: int = 2012, **sections) -> Scenario:
         "shocks": [{"sector": "oil_gas_supply", "year": 2005, "years": 2, "demand_change": -0.1}],
     }
     for key, value in sections.items():
-        data.setdefault(key, {}).update(value)
+        if isinstance(value, dict):
+            data.setdefault(key, {}).update(value)
+        else:
+            data[key] = value
     return validate(data, "<test>")
 
 

@@ -155,7 +155,7 @@ def test_odd_keys_are_quoted_on_one_line(write):
     path = write('[population]\n"sc\\nale" = 1\n')
     assert error(path) == f'{path}: population."sc\\nale": unknown key "sc\\nale"; did you mean \'scale\'?'
     path = write('"" = 1\n')
-    assert error(path).startswith(f'{path}: "": unknown key ""; allowed: clusters, ')
+    assert error(path).startswith(f'{path}: "": unknown key ""; allowed: cluster_links, clusters, ')
 
 
 def test_unreadable_file_without_root(write, monkeypatch):

@@ -1,0 +1,244 @@
+"""Policy instruments beside the cluster programme (seeds 000, 002).
+
+Regional restructuring, corporate networks, Green Platform consortia, cluster-to-cluster
+collaboration and foreign investment attracted to strong clusters. Each is switched and sized in
+its scenario table. This phase runs after the programme operator and leaves its effects in three
+per-firm columns that the later phases read: ``support_growth`` (log points of sales this year),
+``support_innovation`` (innovation hazard) and ``extra_attempts`` (partner searches); networks
+and consortia also add their members' ties directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim import randomness as rnd
+from sim.population import startup_firms
+from sim.programme import GCE, NCE
+
+if TYPE_CHECKING:
+    from sim.model import ClusterModel
+
+
+@dataclass
+class LeverState:
+    """What the levers hold from year to year."""
+
+    area_region: list[int] = field(default_factory=list)
+    area_start: list[int] = field(default_factory=list)
+    county_employment: dict[int, np.ndarray] = field(default_factory=dict)
+    network_ends: list[int] = field(default_factory=list)
+    consortium_ends: list[int] = field(default_factory=list)
+
+    def running(self, ends: list[int], year: int) -> int:
+        """How many networks or consortia with these last years are running in ``year``."""
+        return sum(end >= year for end in ends)
+
+
+@dataclass
+class LeverEvents:
+    """What the levers did in one year (simulated units; the register scales them)."""
+
+    restructuring_areas: int = 0
+    restructuring_startups: int = 0
+    startup_jobs: float = 0.0
+    supported: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    supported_before: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    corporate_networks: int = 0
+    corporate_network_firms: int = 0
+    green_consortia: int = 0
+    foreign_entrants: int = 0
+    spend_nok: float = 0.0
+
+    def restructuring_jobs(self, employees: np.ndarray) -> float:
+        """Jobs in restructuring start-ups plus the employment change of supported firms."""
+        return self.startup_jobs + float((employees[self.supported] - self.supported_before).sum())
+
+
+def levers(m: ClusterModel) -> None:
+    """Run every instrument for this year; record what it did in ``m.lever_events``."""
+    f = m.firms
+    f.support_growth[: f.n] = 0.0
+    f.support_innovation[: f.n] = 0.0
+    f.extra_attempts[: f.n] = 0.0
+    events = LeverEvents()
+    _remember_county_jobs(m)
+    if m.spec.restructuring.enabled and m.year >= m.spec.restructuring.from_year:
+        _restructuring(m, events)
+    if m.spec.corporate_networks.enabled and m.year >= m.spec.corporate_networks.from_year:
+        _corporate_networks(m, events)
+    if m.spec.green_platform.enabled and m.year >= m.spec.green_platform.from_year:
+        _green_platform(m, events)
+    _cluster_links(m)
+    if m.spec.foreign_investment.enabled:
+        _foreign_investment(m, events)
+    m.lever_events = events
+
+
+def _count(m: ClusterModel, name: str, mean: float) -> int:
+    """A whole number of events with the right mean (scaled populations get fractions)."""
+    return int(np.floor(mean + m.stream(name).random()))
+
+
+def _remember_county_jobs(m: ClusterModel) -> None:
+    f = m.firms
+    alive = f.alive_rows()
+    m.lever_state.county_employment[m.year] = np.bincount(f.region[alive], f.employees[alive], len(m.region_names))
+
+
+# --- regional restructuring -----------------------------------------------------------------------
+
+def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
+    r, f, state, scale = m.spec.restructuring, m.firms, m.lever_state, m.spec.population.scale
+    for _ in range(_count(m, "restructuring.new", r.areas_per_year)):
+        _designate_area(m)
+    active = [a for a, start in enumerate(state.area_start) if start <= m.year < start + r.period_years]
+    events.restructuring_areas = len(active)
+    events.spend_nok += len(active) * r.budget_nok_per_area
+    alive = f.alive_rows()
+    in_area = np.isin(f.area[alive], active)
+    f.extra_attempts[alive[in_area]] += r.extra_tie_attempts
+    supported, new_rows = [], []
+    for a in active:
+        firms = alive[f.area[alive] == a]
+        if len(firms) == 0:
+            continue
+        rng = m.stream(f"restructuring.area.{a}")
+        n_support = min(len(firms), _count(m, f"restructuring.support.{a}", r.supported_firms_per_area * scale))
+        supported.append(rng.choice(firms, n_support, replace=False))
+        n_new = _count(m, f"restructuring.startups.{a}", r.startups_per_area * scale)
+        sectors = f.sector[rng.choice(firms, n_new)]  # start-ups follow the area's industry mix
+        cols = startup_firms(m.spec, rng, n_new, np.full(n_new, state.area_region[a], dtype=np.int16), sectors, m.year, m.productivity_index())
+        rows = m.open(cols)
+        f.area[rows] = a
+        new_rows.append(rows)
+    events.supported = np.concatenate(supported) if supported else events.supported
+    f.support_growth[events.supported] += r.growth_support
+    events.supported_before = f.employees[events.supported].copy()
+    started = np.concatenate(new_rows) if new_rows else np.zeros(0, dtype=np.int64)
+    events.restructuring_startups = len(started)
+    events.startup_jobs = float(f.employees[started].sum())
+    m.startups_extra += len(started)
+
+
+def _designate_area(m: ClusterModel) -> None:
+    """A new area in a county whose jobs have grown least (or shrunk) lately."""
+    r, f, state = m.spec.restructuring, m.firms, m.lever_state
+    now = state.county_employment[m.year]
+    then = state.county_employment.get(m.year - r.lookback_years, now)
+    growth = np.log(np.maximum(now, 1e-9) / np.maximum(then, 1e-9))
+    alive = f.alive_rows()
+    firms = np.bincount(f.region[alive], minlength=len(m.region_names)).astype(float)
+    weight = firms * np.exp(-r.vulnerability_weight * (growth - growth.max()))
+    area = len(state.area_start)
+    region = int(m.stream(f"restructuring.county.{area}").choice(len(weight), p=weight / weight.sum()))
+    state.area_region.append(region)
+    state.area_start.append(m.year)
+    local = alive[(f.region[alive] == region) & (f.area[alive] < 0)]
+    inside = local[m.uniform(f"restructuring.area.{area}", local) < r.area_firm_share]
+    f.area[inside] = area
+
+
+# --- corporate networks and Green Platform consortia ------------------------------------------------
+
+def _corporate_networks(m: ClusterModel, events: LeverEvents) -> None:
+    c, f = m.spec.corporate_networks, m.firms
+    alive = f.alive_rows()
+    active = alive[f.network_until[alive] >= m.year]
+    f.support_innovation[active] += c.innovation_support
+    pool = alive[(f.employees[alive] >= c.min_employees) & (f.employees[alive] <= c.max_employees)
+                 & (f.network_until[alive] < m.year) & (f.potential[alive] > 0)]  # growth ambitions
+    n = _count(m, "networks.new", c.networks_per_year * m.spec.population.scale)
+    groups = _form_groups(m, "networks", pool, n, c.firms_per_network, f.region)
+    for group in groups:
+        f.network_until[group] = m.year + c.period_years - 1
+        f.support_innovation[group] += c.innovation_support
+        m.lever_state.network_ends.append(m.year + c.period_years - 1)
+    events.corporate_networks = len(groups)
+    events.corporate_network_firms = sum(len(g) for g in groups)
+    # Simulated networks stand for 1 / scale real ones; money is in real NOK.
+    running = m.lever_state.running(m.lever_state.network_ends, m.year)
+    events.spend_nok += running / m.spec.population.scale * c.budget_nok_per_network
+
+
+def _green_platform(m: ClusterModel, events: LeverEvents) -> None:
+    g, f = m.spec.green_platform, m.firms
+    alive = f.alive_rows()
+    active = alive[f.consortium_until[alive] >= m.year]
+    f.support_innovation[active] += g.innovation_support
+    green = [m.sector_names.index(s) for s in g.sectors]
+    # Cluster members first: consortia grow out of clusters (seed 000).
+    pool = alive[np.isin(f.sector[alive], green) & (f.consortium_until[alive] < m.year) & f.member[alive]]
+    n = _count(m, "green.new", g.consortia_per_year * m.spec.population.scale)
+    groups = _form_groups(m, "green", pool, n, g.firms_per_consortium, f.cluster)
+    for group in groups:
+        f.consortium_until[group] = m.year + g.period_years - 1
+        f.support_innovation[group] += g.innovation_support
+        m.lever_state.consortium_ends.append(m.year + g.period_years - 1)
+    events.green_consortia = len(groups)
+    running = m.lever_state.running(m.lever_state.consortium_ends, m.year)
+    events.spend_nok += running / m.spec.population.scale * g.budget_nok_per_consortium
+
+
+def _form_groups(m: ClusterModel, name: str, pool: np.ndarray, n: int, size: int, group_by: np.ndarray) -> list[np.ndarray]:
+    """Up to ``n`` groups of ``size`` firms from ``pool``, each around a seed firm and drawn from
+    firms sharing its ``group_by`` value (county or cluster); every pair in a group gets a tie."""
+    rng = m.stream(f"{name}.groups")
+    free = np.ones(len(pool), dtype=bool)
+    groups = []
+    for _ in range(n):
+        if free.sum() < size:
+            break
+        seed = rng.choice(np.flatnonzero(free))
+        near = np.flatnonzero(free & (group_by[pool] == group_by[pool[seed]]))
+        if len(near) < size:
+            continue
+        chosen = rng.choice(near, size, replace=False)
+        free[chosen] = False
+        group = pool[chosen]
+        a, b = np.triu_indices(size, 1)
+        m.ties.add(group[a], group[b])
+        groups.append(group)
+    m.ties.sort()
+    return groups
+
+
+# --- cluster-to-cluster collaboration and foreign investment -----------------------------------------
+
+def _cluster_links(m: ClusterModel) -> None:
+    from sim.phases import _acceptance, _draw_same  # the same search and acceptance as other ties
+
+    f, c = m.firms, m.clusters
+    for i, link in enumerate(m.spec.cluster_links):
+        ka, kb = (c.names.index(name) for name in link.clusters)
+        if m.year < link.from_year or not (c.active[ka] and c.active[kb]):
+            continue
+        alive = f.alive_rows()
+        members = alive[f.member[alive]]
+        a_side, b_side = members[f.cluster[members] == ka], members[f.cluster[members] == kb]
+        src = np.repeat(a_side, rnd.poisson(m.uniform(f"links.{i}", a_side), link.tie_attempts))
+        dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), m.stream(f"links.{i}"))
+        accept = m.stream(f"links.{i}.accept").random(len(src)) < _acceptance(m, src, dst)
+        m.ties.add(src[accept], dst[accept])
+    m.ties.sort()
+
+
+def _foreign_investment(m: ClusterModel, events: LeverEvents) -> None:
+    fi, f, c, scale = m.spec.foreign_investment, m.firms, m.clusters, m.spec.population.scale
+    rate = np.where(c.level == GCE, fi.entrants_per_gce, np.where(c.level == NCE, fi.entrants_per_nce, 0.0))
+    for k in np.flatnonzero(rate > 0):
+        n = _count(m, f"fdi.{k}", rate[k] * scale)
+        if n == 0:
+            continue
+        cols = startup_firms(m.spec, m.stream(f"fdi.firms.{k}"), n, np.full(n, c.region[k], dtype=np.int16),
+                             np.full(n, c.sector[k], dtype=np.int16), m.year, m.productivity_index())
+        cols["revenue"] = cols["revenue"] * fi.employees / cols["employees"]
+        cols["employees"] = np.full(n, fi.employees)
+        cols["intl"] = np.ones(n)  # foreign-owned: international by definition
+        rows = m.open(cols)
+        f.member[rows], f.cluster[rows], f.join_year[rows] = True, k, m.year
+        events.foreign_entrants += n
+    m.startups_extra += events.foreign_entrants

@@ -1,0 +1,98 @@
+"""Restructuring, corporate networks, Green Platform, cluster links and foreign investment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import small
+
+from sim import ClusterModel, run
+
+
+def yearly(seed: int = 0, scale: float = 0.05, end_year: int = 2022, **sections):
+    return run(small(scale=scale, end_year=end_year, **sections), seed=seed).yearly.set_index("year")
+
+
+def test_restructuring_areas_settle_at_yearly_designations_times_the_period():
+    y = yearly(end_year=2020)
+    # 3.7 new areas a year for six years: about 22 running once the first period is over.
+    assert y.loc[2008:, "restructuring_areas"].mean() == pytest.approx(3.7 * 6, abs=2.5)
+
+
+def test_restructuring_start_ups_have_their_configured_mean():
+    y = yearly(scale=0.1, end_year=2020, restructuring={"startups_per_area": 4.0})
+    per_area = y.loc[2008:, "restructuring_startups"] / y.loc[2008:, "restructuring_areas"]
+    assert per_area.mean() == pytest.approx(4.0, rel=0.2)
+
+
+def test_areas_go_to_counties_whose_jobs_shrink():
+    model = ClusterModel(small(scale=0.05, end_year=2012, shocks=[], restructuring={"vulnerability_weight": 200.0}), rng=1)
+    for _ in range(13):
+        model.step()
+    state = model.lever_state
+    growth = {r: np.log(state.county_employment[y][r] / state.county_employment[max(y - 3, 2000)][r])
+              for r, y in zip(state.area_region, state.area_start)}
+    chosen = np.mean(list(growth.values()))
+    everyone = np.mean([np.log(state.county_employment[y] / state.county_employment[max(y - 3, 2000)]).mean()
+                        for y in state.area_start])
+    assert chosen < everyone
+
+
+def test_corporate_networks_are_cliques_of_growing_smes():
+    scn = small(scale=0.05, end_year=2011)
+    model = ClusterModel(scn, rng=2)
+    for _ in range(12):
+        model.step()
+    f = model.firms
+    members = np.flatnonzero(f.network_until[: f.n] == 2011 + scn.corporate_networks.period_years - 1)
+    assert len(members) % scn.corporate_networks.firms_per_network == 0 and len(members) > 0
+    assert ((f.employees[members] >= 4.0) & (f.employees[members] <= 120)).all()  # SMEs (one year of growth later)
+    ties = set(zip(model.ties.a.tolist(), model.ties.b.tolist()))
+    group = members[f.region[members] == f.region[members[0]]][:2]
+    assert tuple(sorted(group.tolist())) in ties or len(group) < 2
+
+
+def test_green_platform_starts_in_2021_with_about_twelve_consortia():
+    y = yearly(scale=0.2, end_year=2022)
+    assert y.loc[:2020, "green_consortia"].eq(0).all()
+    assert y.loc[2021:2022, "green_consortia"].mean() == pytest.approx(12, abs=6)
+
+
+def test_switched_off_levers_do_nothing():
+    off = {"enabled": False}
+    y = yearly(end_year=2022, restructuring=off, corporate_networks=off, green_platform=off, foreign_investment=off)
+    columns = ["restructuring_areas", "restructuring_startups", "corporate_networks", "green_consortia",
+               "foreign_entrants", "lever_spend_nok"]
+    assert (y[columns] == 0).all().all()
+
+
+def test_foreign_entrants_join_strong_clusters():
+    scn = small(scale=0.05, end_year=2016, foreign_investment={"entrants_per_nce": 20.0, "entrants_per_gce": 20.0})
+    result = run(scn, seed=3)
+    f = result.firms
+    # Foreign subsidiaries join in the year they arrive, with 25 man-years (start-ups have 1-4).
+    joined = f[(f["join_year"] == f["year"]) & (f["birth_year"] == f["year"]) & (f["employees"] > 10)]
+    levels = result.clusters.set_index(["cluster_id", "year"])["level"]
+    assert len(joined) > 0
+    assert all(levels[(c, y)] in ("nce", "gce") for c, y in zip(joined["cluster_id"], joined["year"]))
+
+
+def test_cluster_link_adds_ties_between_the_two_clusters():
+    from sim import phases
+    from sim.levers import levers
+
+    link = [{"clusters": ["GCE Blue Maritime", "NCE Raufoss"], "from_year": 2011, "tie_attempts": 20.0}]
+    model = ClusterModel(small(scale=0.1, end_year=2012, cluster_links=link), rng=4)
+    for _ in range(11):
+        model.step()
+
+    def cross_ties() -> int:
+        f, t = model.firms, model.ties
+        ca, cb = f.cluster[t.a], f.cluster[t.b]
+        return int((((ca == 0) & (cb == 1)) | ((ca == 1) & (cb == 0))).sum())
+
+    phases.programme(model)
+    before = cross_ties()
+    levers(model)
+    # About 8 x 4 members, 20 searches each, accepted 6 % of the time (270 km, related sectors).
+    assert before == 0 and cross_ties() >= 5
