@@ -75,7 +75,8 @@ def outcomes(yearly: pd.DataFrame, since: int) -> pd.DataFrame:
         "value_added_end_nok": end["value_added_nok"],
         "members_end": end["members"],
         "startups_total": window["startups"].sum(),
-        "programme_cost_total_nok": window["programme_spend_nok"].sum(),
+        "restructuring_jobs_total": window["restructuring_jobs"].sum(),
+        "programme_cost_total_nok": window["programme_spend_nok"].sum() + window["lever_spend_nok"].sum(),
     })
 
 

@@ -17,6 +17,7 @@ from sim.network import TieSet
 from sim.population import build_firms, build_institutions
 from sim.register import Register
 from sim.scenario import LEVELS, Scenario
+from sim.validation import scenarios_by_year
 
 # The yearly phases in order (DESIGN.md); each updates all firms at once.
 PHASES = (phases.programme, levers, phases.membership, phases.collaboration, phases.innovation,
@@ -78,6 +79,7 @@ class ClusterModel(mesa.Model):
         self.funding_factor = 1.0  # share of level funding paid this year (below 1 after a cut)
         self.startups_extra = 0  # firms opened by levers this year (restructuring, foreign entry)
         self.lever_state = LeverState()
+        self._changes = scenarios_by_year(spec)
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}
@@ -88,6 +90,7 @@ class ClusterModel(mesa.Model):
 
     def step(self) -> None:
         """Simulate one year: every phase in order, then record it."""
+        self.spec = self._changes.get(self.year, self.spec)  # policy changes from this year on
         self.sector_demand = self._demand(self.year)
         self._closed = []
         self.startups_extra = 0

@@ -143,6 +143,7 @@ def innovation(m: ClusterModel) -> None:
         + inn.spillover_weight * f.absorptive[alive] * learned[alive]
         + inn.institution_weight * (f.institution[alive] >= 0)
         + f.support_innovation[alive]
+        + _member_value(m, m.per_cluster("advisory_innovation") * m.funding_factor, alive)
     )
     f.innovated[:n] = False
     f.innovated[alive] = m.uniform("innovation.success", alive) < -np.expm1(-hazard)
@@ -161,9 +162,7 @@ def growth(m: ClusterModel) -> None:
     shocks; productivity grows; employment moves toward what value added needs, with frictions."""
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     alive = f.alive_rows()
-    market = m.per_cluster("market_access_growth") * m.funding_factor
-    member = f.member[alive]
-    access = np.where(member, market[np.where(member, f.cluster[alive], 0)] if len(market) else 0.0, 0.0)
+    access = _member_value(m, m.per_cluster("market_access_growth") * m.funding_factor, alive)
     b = np.minimum(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
     # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
     shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
@@ -224,6 +223,15 @@ def _leave(m: ClusterModel, rows: np.ndarray) -> None:
     f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
 
 
+def _member_value(m: ClusterModel, per_cluster: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each firm's value of a per-cluster quantity through its membership (0 for non-members)."""
+    f = m.firms
+    member = f.member[rows]
+    if len(per_cluster) == 0:
+        return np.zeros(len(rows))
+    return np.where(member, per_cluster[np.where(member, f.cluster[rows], 0)], 0.0)
+
+
 def _candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]:
     """The parts of the joining utility that do not depend on the cluster, for a pool of firms.
 
@@ -269,7 +277,8 @@ def _institution_ties(m: ClusterModel, alive: np.ndarray) -> None:
     has = alive[f.institution[alive] >= 0]
     f.institution[has[m.uniform("institutions.lapse", has) < net.institution_decay_rate]] = -1
     seekers = alive[f.institution[alive] < 0]
-    rate = net.institution_tie_rate * f.rd_effort[seekers] * (1.0 + net.member_institution_boost * f.member[seekers])
+    boost = net.member_institution_boost * m.funding_factor  # a service, so it shrinks with the money
+    rate = net.institution_tie_rate * f.rd_effort[seekers] * (1.0 + boost * f.member[seekers])
     seekers = seekers[m.uniform("institutions.seek", seekers) < rate]
     options, counts = m.institution_options
     cell = f.region[seekers].astype(np.int64) * options.shape[1] + f.sector[seekers]

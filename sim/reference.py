@@ -203,7 +203,8 @@ class RefFirm(mesa.Agent):
             pull_x, pull_y = pull_x + dx, pull_y + dy
         hazard = (inn.base_rate + inn.rd_weight * self.rd_effort
                   + inn.spillover_weight * self.absorptive * learned
-                  + inn.institution_weight * (self.institution is not None))
+                  + inn.institution_weight * (self.institution is not None)
+                  + (self.cluster.spec.advisory_innovation if self.cluster is not None else 0.0))
         self.innovated = rnd.random() < -math.expm1(-hazard)
         pull = inn.convergence_rate / max(len(self.partners), 1)
         self._next_k = (min(max(self.kx + pull * pull_x + rnd.gauss(0.0, inn.drift_sd), 0.0), 1.0),

@@ -200,6 +200,7 @@ class LevelSpec(Section):
     programme_share: float = param(0.5, "1", "Programme pays up to 50 %; members 40 % hours and 10 % cash (FACTS.md).", 0.01, 1.0)
     facilitation_ties: float = param(1.0, "tie attempts per member-year", "Matchmaking by the cluster organisation (seed 002: facilitator).", 0.0, 20.0)
     market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003).", 0.0, 0.5)
+    advisory_innovation: float = param(0.02, "hazard per member-year", "Advisory services and business acceleration help members' innovation projects (seeds 002, 003).", 0.0, 5.0)
     recruits_per_year: float = param(10.0, "firms per cluster-year (full scale)", "Recruitment capacity of the cluster organisation.", 0.0, 1000.0)
     max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (FACTS.md: GCE Blue Maritime about 200, NODE 50-60).", 0.0, 10000.0)
     max_duration_years: int = param(5, "years", "Contract length: Arena 3-5, Arena Pro 5, NCE 10, GCE 10 (seed 003; FACTS.md).", 1, 50)
@@ -213,16 +214,16 @@ def _level(**kw: float) -> LevelSpec:
 
 class Levels(Section):
     arena: LevelSpec = Field(default_factory=lambda: _level(
-        programme_funding_nok=2_200_000, facilitation_ties=1.0, market_access_growth=0.015,
+        programme_funding_nok=2_200_000, advisory_innovation=0.02, facilitation_ties=1.0, market_access_growth=0.015,
         recruits_per_year=10, max_members=45, max_duration_years=5, available_from=2002, max_clusters=30))
     arena_pro: LevelSpec = Field(default_factory=lambda: _level(
-        programme_funding_nok=4_500_000, facilitation_ties=1.2, market_access_growth=0.02,
+        programme_funding_nok=4_500_000, advisory_innovation=0.025, facilitation_ties=1.2, market_access_growth=0.02,
         recruits_per_year=15, max_members=100, max_duration_years=5, available_from=2019, max_clusters=12))
     nce: LevelSpec = Field(default_factory=lambda: _level(
-        programme_funding_nok=5_000_000, facilitation_ties=1.5, market_access_growth=0.025,
+        programme_funding_nok=5_000_000, advisory_innovation=0.03, facilitation_ties=1.5, market_access_growth=0.025,
         recruits_per_year=15, max_members=80, max_duration_years=10, available_from=2006, max_clusters=14))
     gce: LevelSpec = Field(default_factory=lambda: _level(
-        programme_funding_nok=10_000_000, facilitation_ties=2.0, market_access_growth=0.03,
+        programme_funding_nok=10_000_000, advisory_innovation=0.04, facilitation_ties=2.0, market_access_growth=0.03,
         recruits_per_year=25, max_members=180, max_duration_years=10, available_from=2014, max_clusters=3))
 
     def get(self, level: str) -> LevelSpec:
@@ -343,6 +344,20 @@ class ForeignInvestment(Section):
     employees: float = param(25.0, "man-years", "Size of a foreign subsidiary on arrival (assumption).", 1.0, 1e5)
 
 
+# Tables a policy change may touch during a run; the rest (population, geography, the history)
+# shapes the world at the start and cannot change mid-run.
+CHANGEABLE = ("membership", "network", "innovation", "growth", "demography", "levels", "programme",
+              "restructuring", "corporate_networks", "green_platform", "foreign_investment")
+
+
+class PolicyChange(Section):
+    """Values that change from a year on, e.g. ``{ "restructuring.areas_per_year" = 7.4 }``."""
+
+    year: int = param(2022, "year", "First year the new values hold.", 1990, 2150)
+    set: dict[str, Any] = Field(description="Dotted keys (as for --set) and their new values.",
+                                json_schema_extra={"unit": "-", "source": "The what-if being asked."})
+
+
 class SectorShock(Section):
     sector: str = Field(description="Sector hit: a key of [sectors].")
     year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
@@ -378,6 +393,7 @@ class Scenario(Section):
     foreign_investment: ForeignInvestment = Field(default_factory=ForeignInvestment)
     clusters: list[ClusterSpec] = Field(default_factory=list)
     shocks: list[SectorShock] = Field(default_factory=list)
+    changes: list[PolicyChange] = Field(default_factory=list, description="Policy changes from a year on, applied in year order.")
     output: Output = Field(default_factory=Output)
 
     @property

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from sim.scenario import ReferenceError_, Scenario
+from sim.scenario import CHANGEABLE, ReferenceError_, Scenario
 
 
 class ScenarioError(ValueError):
@@ -96,11 +96,44 @@ def validate(data: dict[str, Any], source: str = "<dict>") -> Scenario:
     if problem is not None:
         raise ScenarioError(source, *problem)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _explain_error(exc, source) from None
     except RecursionError:
         raise ScenarioError(source, "", "values are nested too deeply") from None
+    scenarios_by_year(scenario, source)  # every policy change must give a valid scenario too
+    return scenario
+
+
+def scenarios_by_year(scenario: Scenario, source: str = "<scenario>") -> dict[int, Scenario]:
+    """The scenario in force from each year with a policy change (``[[changes]]``) on.
+
+    Args:
+        scenario: The scenario as it starts.
+        source: Name used in error messages.
+
+    Returns:
+        Year -> scenario from that year (changes accumulate in year order).
+
+    Raises:
+        ScenarioError: A change names a key outside the changeable tables or gives a bad value.
+    """
+    out: dict[int, Scenario] = {}
+    data = scenario.model_dump(mode="json", exclude={"changes"})
+    for i, change in sorted(enumerate(scenario.changes), key=lambda item: item[1].year):
+        for key, value in change.set.items():
+            where = f"changes.{i}.set.{_name(key)}"
+            if key.split(".")[0] not in CHANGEABLE:
+                raise ScenarioError(source, where, f"cannot change during a run; allowed tables: {', '.join(CHANGEABLE)}")
+            try:
+                _assign(data, key, value, source)
+            except ScenarioError as exc:
+                raise ScenarioError(source, where, exc.message) from None
+        try:
+            out[change.year] = validate(copy.deepcopy(data), source)
+        except ScenarioError as exc:
+            raise ScenarioError(source, f"changes.{i}.set", f"{exc.key}: {exc.message}" if exc.key else exc.message) from None
+    return out
 
 
 def parse_assignment(text: str, source: str = "--set") -> tuple[str, Any]:

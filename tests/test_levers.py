@@ -96,3 +96,11 @@ def test_cluster_link_adds_ties_between_the_two_clusters():
     levers(model)
     # About 8 x 4 members, 20 searches each, accepted 6 % of the time (270 km, related sectors).
     assert before == 0 and cross_ties() >= 5
+
+
+def test_a_policy_change_applies_from_its_year_and_not_before():
+    change = [{"year": 2010, "set": {"restructuring.areas_per_year": 10.0}}]
+    base, changed = yearly(seed=5, end_year=2014), yearly(seed=5, end_year=2014, changes=change)
+    # Common random numbers: identical histories until the change, then more areas.
+    assert changed.loc[:2009].equals(base.loc[:2009])
+    assert changed.loc[2014, "restructuring_areas"] > base.loc[2014, "restructuring_areas"] + 15
