@@ -33,10 +33,14 @@ COMPARED = ("firms", "members", "employment_growth", "innovations_per_firm", "ti
             "startups_per_firm", "exits_per_firm", "institution_ties_per_firm")
 
 
+LEVERS_OFF = {name: {"enabled": False} for name in ("restructuring", "corporate_networks", "green_platform", "foreign_investment")}
+
+
 def scenario(end_year: int = 2010) -> Scenario:
-    """The comparison scenario: small, with roomy clusters that firms like to join."""
+    """The comparison scenario: small, with roomy clusters that firms like to join, the replayed
+    history only (the reference states the firm-level rules; it has no operator and no levers)."""
     return small(scale=0.004, end_year=end_year, levels=ROOMY_LEVELS,
-                 membership={"base_utility": 3.0})
+                 membership={"base_utility": 3.0}, programme={"history_until": end_year}, **LEVERS_OFF)
 
 
 def statistics(yearly: pd.DataFrame) -> dict[str, float]:
