@@ -18,6 +18,7 @@ import numpy as np
 from sim import randomness as rnd
 from sim.population import startup_firms
 from sim.programme import GCE, NCE
+from sim.scenario import CorporateNetworks, GreenPlatform
 
 if TYPE_CHECKING:
     from sim.model import ClusterModel
@@ -32,10 +33,6 @@ class LeverState:
     county_employment: dict[int, np.ndarray] = field(default_factory=dict)
     network_ends: list[int] = field(default_factory=list)
     consortium_ends: list[int] = field(default_factory=list)
-
-    def running(self, ends: list[int], year: int) -> int:
-        """How many networks or consortia with these last years are running in ``year``."""
-        return sum(end >= year for end in ends)
 
 
 @dataclass
@@ -147,40 +144,57 @@ def _designate_area(m: ClusterModel) -> None:
 def _corporate_networks(m: ClusterModel, events: LeverEvents) -> None:
     c, f = m.spec.corporate_networks, m.firms
     alive = f.alive_rows()
-    active = alive[f.network_until[alive] >= m.year]
-    f.support_innovation[active] += c.innovation_support
     pool = alive[(f.employees[alive] >= c.min_employees) & (f.employees[alive] <= c.max_employees)
                  & (f.network_until[alive] < m.year) & (f.potential[alive] > 0)]  # growth ambitions
-    n = _count(m, "networks.new", c.networks_per_year * m.spec.population.scale)
-    groups = _form_groups(m, "networks", pool, n, c.firms_per_network, f.region)
-    for group in groups:
-        f.network_until[group] = m.year + c.period_years - 1
-        f.support_innovation[group] += c.innovation_support
-        m.lever_state.network_ends.append(m.year + c.period_years - 1)
+    groups, spend = _groups(m, "networks", pool, c.networks_per_year, c.firms_per_network, f.region,
+                            f.network_until, m.lever_state.network_ends, c)
     events.corporate_networks = len(groups)
     events.corporate_network_firms = sum(len(g) for g in groups)
-    # Simulated networks stand for 1 / scale real ones; money is in real NOK.
-    running = m.lever_state.running(m.lever_state.network_ends, m.year)
-    events.spend_nok += running / m.spec.population.scale * c.budget_nok_per_network
+    events.spend_nok += spend
 
 
 def _green_platform(m: ClusterModel, events: LeverEvents) -> None:
     g, f = m.spec.green_platform, m.firms
     alive = f.alive_rows()
-    active = alive[f.consortium_until[alive] >= m.year]
-    f.support_innovation[active] += g.innovation_support
     green = [m.sector_names.index(s) for s in g.sectors]
-    # Cluster members first: consortia grow out of clusters (seed 000).
+    # Consortia grow out of the clusters (seed 000): cluster members of one green sector.
     pool = alive[np.isin(f.sector[alive], green) & (f.consortium_until[alive] < m.year) & f.member[alive]]
-    n = _count(m, "green.new", g.consortia_per_year * m.spec.population.scale)
-    groups = _form_groups(m, "green", pool, n, g.firms_per_consortium, f.cluster)
-    for group in groups:
-        f.consortium_until[group] = m.year + g.period_years - 1
-        f.support_innovation[group] += g.innovation_support
-        m.lever_state.consortium_ends.append(m.year + g.period_years - 1)
+    groups, spend = _groups(m, "green", pool, g.consortia_per_year, g.firms_per_consortium, f.sector,
+                            f.consortium_until, m.lever_state.consortium_ends, g)
     events.green_consortia = len(groups)
-    running = m.lever_state.running(m.lever_state.consortium_ends, m.year)
-    events.spend_nok += running / m.spec.population.scale * g.budget_nok_per_consortium
+    events.spend_nok += spend
+
+
+def _groups(m: ClusterModel, name: str, pool: np.ndarray, per_year: float, size: int, group_by: np.ndarray,
+            until: np.ndarray, ends: list[int], spec: CorporateNetworks | GreenPlatform) -> tuple[list[np.ndarray], float]:
+    """Run a group instrument for a year: support running groups, form new ones, pay for all.
+
+    Args:
+        m: The model.
+        name: Name of the instrument's random streams.
+        pool: Firms that may join a new group.
+        per_year: New groups a year (real units).
+        size: Firms per group.
+        group_by: Column whose value a group shares (county or cluster).
+        until: Column holding each firm's last year in a group.
+        ends: Last years of every group formed so far (appended to).
+        spec: The instrument's scenario table (period, innovation support, budget).
+
+    Returns:
+        The new groups and this year's spending in real NOK.
+    """
+    f, scale = m.firms, m.spec.population.scale
+    alive = f.alive_rows()
+    f.support_innovation[alive[until[alive] >= m.year]] += spec.innovation_support
+    groups = _form_groups(m, name, pool, _count(m, f"{name}.new", per_year * scale), size, group_by)
+    last = m.year + spec.period_years - 1
+    for group in groups:
+        until[group] = last
+        f.support_innovation[group] += spec.innovation_support
+        ends.append(last)
+    budget = spec.budget_nok_per_network if isinstance(spec, CorporateNetworks) else spec.budget_nok_per_consortium
+    # Simulated groups stand for 1 / scale real ones; money is in real NOK.
+    return groups, sum(end >= m.year for end in ends) / scale * budget
 
 
 def _form_groups(m: ClusterModel, name: str, pool: np.ndarray, n: int, size: int, group_by: np.ndarray) -> list[np.ndarray]:

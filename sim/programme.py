@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.clusters import INACTIVE
-from sim.scenario import LEVELS, Scenario
+from sim.scenario import LEVELS, LevelSpec, Scenario
 
 if TYPE_CHECKING:
     from sim.model import ClusterModel
@@ -99,9 +99,14 @@ def _contracts_and_evaluation(m: ClusterModel, events: YearEvents) -> None:
                 events.contract_ends += 1
             else:
                 events.upgrades += 1
-        elif held >= p.evaluation_grace_years and fill[k] < p.evaluation_min_fill:
+        elif held >= p.evaluation_grace_years and fill[k] < p.evaluation_min_fill * _reachable(spec, held):
             c.set_from(k, y, INACTIVE)
             events.evaluation_exits += 1
+
+
+def _reachable(spec: LevelSpec, held: int) -> float:
+    """The fill a cluster could have reached recruiting at full capacity for ``held`` years."""
+    return min(1.0, held * spec.recruits_per_year / spec.max_members) if spec.max_members > 0 else 1.0
 
 
 def _next_level(m: ClusterModel, level: int, fill: float) -> int | None:

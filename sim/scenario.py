@@ -276,7 +276,7 @@ class Programme(Section):
     weight_position: float = param(1.0, "score per s.d.", "Call criterion: position in the industry (seed 003).", 0.0, 10.0)
     weight_participation: float = param(1.0, "score per s.d.", "Call criterion: firms' participation and common ownership (seed 003).", 0.0, 10.0)
     weight_strategy: float = param(1.0, "score per s.d.", "Call criterion: strategy and implementation plan, unobserved by the model (a random draw).", 0.0, 10.0)
-    evaluation_min_fill: float = param(0.25, "1 (members / level maximum)", "Annual evaluation ends clusters that fail to mobilise firms (seed 003: poor delivery ends participation).", 0.0, 1.0)
+    evaluation_min_fill: float = param(0.25, "1 (share of the members it could have recruited)", "Annual evaluation ends clusters that fail to mobilise firms (seed 003: poor delivery ends participation); judged against what its recruitment capacity allowed since it reached its level.", 0.0, 1.0)
     evaluation_grace_years: int = param(2, "years", "Years at a level before the participation test applies.", 0, 50)
     excluded_sectors: list[str] = Field(default_factory=lambda: ["other"], description="Sectors that cannot form a cluster initiative (the catch-all 'other' is no knowledge base).")
     added_clusters: list[ClusterSpec] = Field(default_factory=list, description="Clusters a what-if adds to the [[clusters]] history (e.g. a new cluster in Northern Norway).")

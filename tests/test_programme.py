@@ -110,7 +110,8 @@ def test_budget_cut_pays_clusters_less_before_closing_them():
 def test_difference_table_gives_paired_means_and_t_intervals():
     years = [2021, 2022]
     a = pd.DataFrame({"seed": [0, 0, 1, 1], "year": years * 2, "employment": [10, 100, 10, 110],
-                      "value_added_nok": 1.0, "members": 5, "startups": 1, "programme_spend_nok": [0, 50, 0, 70]})
+                      "value_added_nok": 1.0, "members": 5, "startups": 1, "programme_spend_nok": [0, 50, 0, 70],
+                      "lever_spend_nok": 0.0, "restructuring_jobs": 0.0})
     b = a.assign(employment=[10, 90, 10, 106], programme_spend_nok=0)
     table = compare.difference_table(a, b, since=2022).set_index("metric")
     jobs = table.loc["employment_end"]
