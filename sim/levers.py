@@ -75,9 +75,9 @@ def levers(m: ClusterModel) -> None:
     m.lever_events = events
 
 
-def _count(m: ClusterModel, name: str, mean: float) -> int:
+def _count(rng: np.random.Generator, mean: float) -> int:
     """A whole number of events with the right mean (scaled populations get fractions)."""
-    return int(np.floor(mean + m.stream(name).random()))
+    return int(np.floor(mean + rng.random()))
 
 
 def _remember_county_jobs(m: ClusterModel) -> None:
@@ -90,38 +90,46 @@ def _remember_county_jobs(m: ClusterModel) -> None:
 
 def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
     r, f, state, scale = m.spec.restructuring, m.firms, m.lever_state, m.spec.population.scale
-    for _ in range(_count(m, "restructuring.new", r.areas_per_year)):
-        _designate_area(m)
+    # One stream a year for the whole instrument, used area by area in a fixed order.
+    rng = m.stream("restructuring")
+    for _ in range(_count(rng, r.areas_per_year)):
+        _designate_area(m, rng)
     active = [a for a, start in enumerate(state.area_start) if start <= m.year < start + r.period_years]
     events.restructuring_areas = len(active)
     events.spend_nok += len(active) * r.budget_nok_per_area
     alive = f.alive_rows()
     in_area = np.isin(f.area[alive], active)
     f.extra_attempts[alive[in_area]] += r.extra_tie_attempts
-    supported, new_rows = [], []
+    supported, born_area, born_sector = [], [], []
     for a in active:
         firms = alive[f.area[alive] == a]
         if len(firms) == 0:
             continue
-        rng = m.stream(f"restructuring.area.{a}")
-        n_support = min(len(firms), _count(m, f"restructuring.support.{a}", r.supported_firms_per_area * scale))
+        n_support = min(len(firms), _count(rng, r.supported_firms_per_area * scale))
         supported.append(rng.choice(firms, n_support, replace=False))
-        n_new = _count(m, f"restructuring.startups.{a}", r.startups_per_area * scale)
-        sectors = f.sector[rng.choice(firms, n_new)]  # start-ups follow the area's industry mix
-        cols = startup_firms(m.spec, rng, n_new, np.full(n_new, state.area_region[a], dtype=np.int16), sectors, m.year, m.productivity_index())
-        rows = m.open(cols)
-        f.area[rows] = a
-        new_rows.append(rows)
+        n_new = _count(rng, r.startups_per_area * scale)
+        born_sector.append(f.sector[rng.choice(firms, n_new)])  # start-ups follow the area's industry mix
+        born_area.append(np.full(n_new, a, dtype=np.int16))
+    started = _open_in_areas(m, rng, np.concatenate(born_area or [np.zeros(0, np.int16)]),
+                             np.concatenate(born_sector or [np.zeros(0, np.int16)]))
     events.supported = np.concatenate(supported) if supported else events.supported
     f.support_growth[events.supported] += r.growth_support
     events.supported_before = f.employees[events.supported].copy()
-    started = np.concatenate(new_rows) if new_rows else np.zeros(0, dtype=np.int64)
     events.restructuring_startups = len(started)
     events.startup_jobs = float(f.employees[started].sum())
     m.startups_extra += len(started)
 
 
-def _designate_area(m: ClusterModel) -> None:
+def _open_in_areas(m: ClusterModel, rng: np.random.Generator, area: np.ndarray, sector: np.ndarray) -> np.ndarray:
+    """Open start-ups in restructuring areas (one call for all areas: start-up creation has a
+    fixed cost); return their rows."""
+    region = np.array(m.lever_state.area_region, dtype=np.int16)[area.astype(np.int64)]
+    rows = m.open(startup_firms(m.spec, rng, len(area), region, sector.astype(np.int16), m.year, m.productivity_index()))
+    m.firms.area[rows] = area
+    return rows
+
+
+def _designate_area(m: ClusterModel, rng: np.random.Generator) -> None:
     """A new area in a county whose jobs have grown least (or shrunk) lately."""
     r, f, state = m.spec.restructuring, m.firms, m.lever_state
     now = state.county_employment[m.year]
@@ -131,7 +139,7 @@ def _designate_area(m: ClusterModel) -> None:
     firms = np.bincount(f.region[alive], minlength=len(m.region_names)).astype(float)
     weight = firms * np.exp(-r.vulnerability_weight * (growth - growth.max()))
     area = len(state.area_start)
-    region = int(m.stream(f"restructuring.county.{area}").choice(len(weight), p=weight / weight.sum()))
+    region = int(rng.choice(len(weight), p=weight / weight.sum()))
     state.area_region.append(region)
     state.area_start.append(m.year)
     local = alive[(f.region[alive] == region) & (f.area[alive] < 0)]
@@ -186,7 +194,8 @@ def _groups(m: ClusterModel, name: str, pool: np.ndarray, per_year: float, size:
     f, scale = m.firms, m.spec.population.scale
     alive = f.alive_rows()
     f.support_innovation[alive[until[alive] >= m.year]] += spec.innovation_support
-    groups = _form_groups(m, name, pool, _count(m, f"{name}.new", per_year * scale), size, group_by)
+    rng = m.stream(name)
+    groups = _form_groups(rng, m, pool, _count(rng, per_year * scale), size, group_by)
     last = m.year + spec.period_years - 1
     for group in groups:
         until[group] = last
@@ -197,10 +206,10 @@ def _groups(m: ClusterModel, name: str, pool: np.ndarray, per_year: float, size:
     return groups, sum(end >= m.year for end in ends) / scale * budget
 
 
-def _form_groups(m: ClusterModel, name: str, pool: np.ndarray, n: int, size: int, group_by: np.ndarray) -> list[np.ndarray]:
+def _form_groups(rng: np.random.Generator, m: ClusterModel, pool: np.ndarray, n: int, size: int,
+                 group_by: np.ndarray) -> list[np.ndarray]:
     """Up to ``n`` groups of ``size`` firms from ``pool``, each around a seed firm and drawn from
-    firms sharing its ``group_by`` value (county or cluster); every pair in a group gets a tie."""
-    rng = m.stream(f"{name}.groups")
+    firms sharing its ``group_by`` value (county or sector); every pair in a group gets a tie."""
     free = np.ones(len(pool), dtype=bool)
     groups = []
     for _ in range(n):
@@ -234,8 +243,9 @@ def _cluster_links(m: ClusterModel) -> None:
         members = alive[f.member[alive]]
         a_side, b_side = members[f.cluster[members] == ka], members[f.cluster[members] == kb]
         src = np.repeat(a_side, rnd.poisson(m.uniform(f"links.{i}", a_side), link.tie_attempts))
-        dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), m.stream(f"links.{i}"))
-        accept = m.stream(f"links.{i}.accept").random(len(src)) < _acceptance(m, src, dst)
+        rng = m.stream(f"links.{i}")
+        dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), rng)
+        accept = rng.random(len(src)) < _acceptance(m, src, dst)
         m.ties.add(src[accept], dst[accept])
     m.ties.sort()
 
@@ -243,11 +253,12 @@ def _cluster_links(m: ClusterModel) -> None:
 def _foreign_investment(m: ClusterModel, events: LeverEvents) -> None:
     fi, f, c, scale = m.spec.foreign_investment, m.firms, m.clusters, m.spec.population.scale
     rate = np.where(c.level == GCE, fi.entrants_per_gce, np.where(c.level == NCE, fi.entrants_per_nce, 0.0))
+    rng = m.stream("foreign_investment")
     for k in np.flatnonzero(rate > 0):
-        n = _count(m, f"fdi.{k}", rate[k] * scale)
+        n = _count(rng, rate[k] * scale)
         if n == 0:
             continue
-        cols = startup_firms(m.spec, m.stream(f"fdi.firms.{k}"), n, np.full(n, c.region[k], dtype=np.int16),
+        cols = startup_firms(m.spec, rng, n, np.full(n, c.region[k], dtype=np.int16),
                              np.full(n, c.sector[k], dtype=np.int16), m.year, m.productivity_index())
         cols["revenue"] = cols["revenue"] * fi.employees / cols["employees"]
         cols["employees"] = np.full(n, fi.employees)

@@ -218,16 +218,18 @@ def _mappings(scn: Scenario) -> _Mappings:
     Returns:
         The mapping constants.
     """
-    key = scn.population.model_dump_json() + "".join(s.model_dump_json() for s in scn.sectors.values())
-    if key not in _MAPPINGS:
+    # Keyed by the (immutable) tables the solution depends on; holding them keeps ids unique.
+    key = (id(scn.population), id(scn.sectors))
+    entry = _MAPPINGS.get(key)
+    if entry is None or entry[0] is not scn.population or entry[1] is not scn.sectors:
         if len(_MAPPINGS) >= _MAPPINGS_KEPT:
             _MAPPINGS.clear()
-        _MAPPINGS[key] = _solve_mappings(scn)
-    return _MAPPINGS[key]
+        entry = _MAPPINGS[key] = (scn.population, scn.sectors, _solve_mappings(scn))
+    return entry[2]
 
 
-# Solved mappings by scenario inputs; a sweep touches a few scenarios at a time.
-_MAPPINGS: dict[str, _Mappings] = {}
+# Solved mappings by scenario tables; a sweep touches a few scenarios at a time.
+_MAPPINGS: dict[tuple[int, int], tuple[object, object, _Mappings]] = {}
 _MAPPINGS_KEPT = 64
 
 
