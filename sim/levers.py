@@ -41,18 +41,12 @@ class LeverEvents:
 
     restructuring_areas: int = 0
     restructuring_startups: int = 0
-    startup_jobs: float = 0.0
-    supported: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    supported_before: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    restructuring_jobs: float = 0.0
     corporate_networks: int = 0
     corporate_network_firms: int = 0
     green_consortia: int = 0
     foreign_entrants: int = 0
     spend_nok: float = 0.0
-
-    def restructuring_jobs(self, employees: np.ndarray) -> float:
-        """Jobs in restructuring start-ups plus the employment change of supported firms."""
-        return self.startup_jobs + float((employees[self.supported] - self.supported_before).sum())
 
 
 def levers(m: ClusterModel) -> None:
@@ -105,18 +99,22 @@ def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
         firms = alive[f.area[alive] == a]
         if len(firms) == 0:
             continue
-        n_support = min(len(firms), _count(rng, r.supported_firms_per_area * scale))
-        supported.append(rng.choice(firms, n_support, replace=False))
+        smes = firms[f.employees[firms] <= r.max_supported_employees]
+        n_support = min(len(smes), _count(rng, r.supported_firms_per_area * scale))
+        supported.append(rng.choice(smes, n_support, replace=False))
         n_new = _count(rng, r.startups_per_area * scale)
         born_sector.append(f.sector[rng.choice(firms, n_new)])  # start-ups follow the area's industry mix
         born_area.append(np.full(n_new, a, dtype=np.int16))
     started = _open_in_areas(m, rng, np.concatenate(born_area or [np.zeros(0, np.int16)]),
                              np.concatenate(born_sector or [np.zeros(0, np.int16)]))
-    events.supported = np.concatenate(supported) if supported else events.supported
-    f.support_growth[events.supported] += r.growth_support
-    events.supported_before = f.employees[events.supported].copy()
+    supported = np.concatenate(supported) if supported else np.zeros(0, dtype=np.int64)
+    f.support_growth[supported] += r.growth_support
     events.restructuring_startups = len(started)
-    events.startup_jobs = float(f.employees[started].sum())
+    # Jobs the programme can claim, as its reports count them: the start-ups' man-years plus the
+    # hiring that the sales push to supported firms sets off this year (frictions as in growth),
+    # not the supported firms' whole employment change, which their own luck dominates.
+    pushed = f.employees[supported].sum() * np.expm1(r.growth_support) * m.spec.growth.hire_rate
+    events.restructuring_jobs = float(f.employees[started].sum() + pushed)
     m.startups_extra += len(started)
 
 

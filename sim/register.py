@@ -69,7 +69,7 @@ class Register:
             "startups": round(m.startups / scale),
             "exits": round(len(closed) / scale),
             "programme_spend_nok": float(funding.sum()),
-            "restructuring_jobs": lv.restructuring_jobs(f.employees) / scale,
+            "restructuring_jobs": lv.restructuring_jobs / scale,
             "restructuring_startups": round(lv.restructuring_startups / scale),
             "member_employment": f.employees[alive][f.member[alive]].sum() / scale,
             "institution_ties": round(int((f.institution[alive] >= 0).sum()) / scale),

@@ -296,6 +296,7 @@ class Restructuring(Section):
     budget_nok_per_area: float = param(4_000_000.0, "NOK per area-year", "Typical yearly restructuring budget of a municipality (assumption; programme reports give NOK 2-6 million).", 0.0, 1e9)
     startups_per_area: float = param(2.2, "start-ups per area-year (full scale)", "49 start-ups from 22 areas in 2021 (seed 000).", 0.0, 100.0)
     supported_firms_per_area: float = param(5.0, "firms per area-year (full scale)", "Grants go to a handful of firms a year in each area (assumption, sized to the 170 jobs of 2021; seed 000).", 0.0, 1000.0)
+    max_supported_employees: float = param(99.0, "man-years", "Restructuring grants go to small and medium-sized enterprises (EU SME definition: under 100 man-years).", 1.0, 1e6)
     growth_support: float = param(0.15, "log points of sales, once", "A grant's push to a supported firm's sales in its year of support (assumption, sized to the 170 jobs of 2021).", 0.0, 2.0)
     extra_tie_attempts: float = param(0.3, "tie attempts per area firm-year", "More collaboration between firms in the area (seed 000: evaluations of Rollag, Tinn, Bindal, Lierne).", 0.0, 20.0)
 

@@ -39,17 +39,23 @@ def test_areas_go_to_counties_whose_jobs_shrink():
 
 
 def test_corporate_networks_are_cliques_of_growing_smes():
-    scn = small(scale=0.05, end_year=2011)
+    from sim import phases
+    from sim.levers import levers
+
+    scn = small(scale=0.1, end_year=2012)
     model = ClusterModel(scn, rng=2)
-    for _ in range(12):
+    for _ in range(11):
         model.step()
-    f = model.firms
-    members = np.flatnonzero(f.network_until[: f.n] == 2011 + scn.corporate_networks.period_years - 1)
-    assert len(members) % scn.corporate_networks.firms_per_network == 0 and len(members) > 0
-    assert ((f.employees[members] >= 4.0) & (f.employees[members] <= 120)).all()  # SMEs (one year of growth later)
-    ties = set(zip(model.ties.a.tolist(), model.ties.b.tolist()))
-    group = members[f.region[members] == f.region[members[0]]][:2]
-    assert tuple(sorted(group.tolist())) in ties or len(group) < 2
+    phases.programme(model)
+    levers(model)
+    f, net = model.firms, scn.corporate_networks
+    new = np.flatnonzero(f.network_until[: f.n] == 2011 + net.period_years - 1)
+    groups = model.lever_events.corporate_networks
+    assert groups > 0 and len(new) == groups * net.firms_per_network
+    assert ((f.employees[new] >= net.min_employees) & (f.employees[new] <= net.max_employees)).all()
+    assert (f.potential[new] > 0).all()  # growth ambitions
+    inside = np.isin(model.ties.a, new) & np.isin(model.ties.b, new)
+    assert inside.sum() >= groups * net.firms_per_network * (net.firms_per_network - 1) // 2
 
 
 def test_green_platform_starts_in_2021_with_about_twelve_consortia():
