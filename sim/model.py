@@ -80,6 +80,9 @@ class ClusterModel(mesa.Model):
         self.startups_extra = 0  # firms opened by levers this year (restructuring, foreign entry)
         self.lever_state = LeverState()
         self._changes = scenarios_by_year(spec)
+        early = [year for year in self._changes if year < self.year]
+        if early:  # a change dated before the start holds from the start
+            self._changes.setdefault(self.year, self._changes[max(early)])
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}

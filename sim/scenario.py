@@ -349,6 +349,8 @@ class ForeignInvestment(Section):
 # shapes the world at the start and cannot change mid-run.
 CHANGEABLE = ("membership", "network", "innovation", "growth", "demography", "levels", "programme",
               "restructuring", "corporate_networks", "green_platform", "foreign_investment")
+# Keys in those tables that set up the world at the start (the cluster table and its plan).
+FIXED_AT_START = ("programme.enabled", "programme.history_until", "programme.added_clusters")
 
 
 class PolicyChange(Section):

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from sim.scenario import CHANGEABLE, ReferenceError_, Scenario
+from sim.scenario import CHANGEABLE, FIXED_AT_START, ReferenceError_, Scenario
 
 
 class ScenarioError(ValueError):
@@ -123,8 +123,9 @@ def scenarios_by_year(scenario: Scenario, source: str = "<scenario>") -> dict[in
     for i, change in sorted(enumerate(scenario.changes), key=lambda item: item[1].year):
         for key, value in change.set.items():
             where = f"changes.{i}.set.{_name(key)}"
-            if key.split(".")[0] not in CHANGEABLE:
-                raise ScenarioError(source, where, f"cannot change during a run; allowed tables: {', '.join(CHANGEABLE)}")
+            if key.split(".")[0] not in CHANGEABLE or key.startswith(FIXED_AT_START):
+                raise ScenarioError(source, where, f"cannot change during a run; allowed tables: {', '.join(CHANGEABLE)} "
+                                    f"(except {', '.join(FIXED_AT_START)})")
             try:
                 _assign(data, key, value, source)
             except ScenarioError as exc:
