@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCENARIO ?= scenarios/baseline_2021.toml
 
-.PHONY: run test bench clean
+.PHONY: run test app bench clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
@@ -15,11 +15,18 @@ $(VENV)/.test: $(VENV)/.base
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+$(VENV)/.app: $(VENV)/.base
+	$(PY) -m pip install -q -e '.[app]'
+	touch $@
+
 run: $(VENV)/.base
 	$(PY) run.py run $(SCENARIO)
 
 test: $(VENV)/.test
 	$(PY) -m pytest
+
+app: $(VENV)/.app
+	$(PY) run.py app
 
 bench: $(VENV)/.base
 	$(PY) benchmarks/throughput.py

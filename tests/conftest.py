@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,19 @@ def small(scale: float = 0.01, end_year: int = 2012, **sections) -> Scenario:
 @pytest.fixture
 def small_scenario() -> Scenario:
     return small()
+
+
+# In CI (.ci/run sets NIC_SIM_CI=1) a test may not skip for want of a server or browser that CI
+# installs: such a skip fails instead, so a broken install cannot pass silently.
+CI_REQUIRED = ("chromium", "PostgreSQL", "solara", "playwright")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("NIC_SIM_CI") == "1":
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if any(word in reason for word in CI_REQUIRED):
+            report.outcome = "failed"
+            report.longrepr = f"CI must run this test, but it skipped: {reason}"

@@ -1,0 +1,243 @@
+"""The classroom app without a browser: lessons, levers, the three worlds and the Solara views.
+
+Views are rendered with Solara's test support (``solara.render`` into widgets, clicked and read
+in Python), as the Solara documentation recommends for everything but front-end code.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import ipyvuetify as v
+import ipywidgets
+import numpy as np
+import pandas as pd
+import pytest
+
+solara = pytest.importorskip("solara", reason="the app extra is not installed: pip install -e '.[app]'")
+
+from solara.components.echarts import EchartsWidget  # noqa: E402
+
+from sim import app  # noqa: E402
+from sim.app_charts import selection_chart, series_chart  # noqa: E402
+from sim.app_lessons import load_lessons  # noqa: E402
+from sim.app_levers import BY_NAME, overrides  # noqa: E402
+from sim.app_session import NO_SERVICES, Session  # noqa: E402
+from sim.cli import main  # noqa: E402
+from sim.scenario import LEVELS  # noqa: E402
+from sim.validation import ScenarioError  # noqa: E402
+
+SELECTION = "3_selection_or_treatment"
+FACILITATION = "2_facilitation_and_money"
+
+
+@pytest.fixture(scope="module")
+def lessons():
+    return load_lessons()
+
+
+@pytest.fixture
+def rendered(lessons):
+    """The app around a fresh session, rendered into widgets; closed after the test."""
+    session = Session(lessons=lessons)
+
+    @solara.component
+    def Root():
+        with solara.AppLayout():
+            app.App(session)
+
+    _, rc = solara.render(Root(), handle_error=False)
+    yield session, rc
+    rc.close()
+
+
+def _click(rc, label: str) -> None:
+    rc.find(v.Btn, children=[label]).widget.click()
+
+
+def _texts(rc) -> list[str]:
+    """Every text in the rendered widget tree (text children, and Markdown rendered to HTML)."""
+    found, stack = [], [rc.container]
+    while stack:
+        widget = stack.pop()
+        for child in getattr(widget, "children", None) or []:
+            (found if isinstance(child, str) else stack).append(child)
+        found += [getattr(widget, "value", None)] if isinstance(getattr(widget, "value", None), str) else []
+    return found
+
+
+def _chart(rc, title_start: str) -> dict:
+    options = [w.option for w in rc.find(EchartsWidget).widgets]
+    return next(o for o in options if o["title"]["text"].startswith(title_start))
+
+
+# --- lessons and levers -------------------------------------------------------------------------
+
+def test_every_lesson_extends_the_classroom_and_explains_itself(lessons):
+    assert [lesson.key for lesson in lessons][:1] == ["classroom"]
+    assert len(lessons) >= 5
+    for lesson in lessons[1:]:
+        assert lesson.title.endswith("?"), lesson.title
+        assert lesson.text.count("\n\n") >= 2, f"{lesson.key}: a few paragraphs"
+        scenario = lesson.scenario()
+        assert scenario.population.scale == 0.02 and len(scenario.clusters) == 12
+
+
+def test_levers_show_the_lesson_values(lessons):
+    assert Session(SELECTION, lessons=lessons).lever_value("membership.potential_weight") == 60.0
+    facilitation = Session(FACILITATION, lessons=lessons)
+    assert facilitation.lever_value("facilitation") == 0.0
+    assert facilitation.lever_value("cluster_size") == 200.0
+    assert facilitation.lever_value("oil_shock") is True
+
+
+def test_level_lever_scales_every_level_from_the_standard_values():
+    values = overrides({"facilitation": 50.0})
+    assert values == {"levels.arena.facilitation_ties": 0.5, "levels.arena_pro.facilitation_ties": 0.6,
+                      "levels.nce.facilitation_ties": 0.75, "levels.gce.facilitation_ties": 1.0}
+
+
+def test_switching_off_the_oil_shock_removes_it(lessons):
+    assert BY_NAME["oil_shock"].write(False) == {"shocks": []}
+    assert lessons[0].scenario(BY_NAME["oil_shock"].write(False)).shocks == []
+
+
+# --- the session's three worlds -----------------------------------------------------------------
+
+def test_a_moved_lever_acts_on_the_running_worlds_from_the_next_year(lessons):
+    session = Session(lessons=lessons)
+    session.step(3)
+    session.set_lever("network.geo_scale_km", 25.0)
+    main, twin, reference = (session.worlds[w] for w in ("main", "twin", "reference"))
+    assert main.spec.network.geo_scale_km == twin.spec.network.geo_scale_km == 25.0
+    assert reference.spec.network.geo_scale_km == 150.0
+    assert session.events == [(2002, BY_NAME["network.geo_scale_km"].label)]
+    assert main.year == 2003  # the next step simulates 2003 with the new reach
+
+
+def test_twin_world_gives_members_none_of_the_services(lessons):
+    twin = Session(lessons=lessons).worlds["twin"].spec
+    for lv in LEVELS:
+        assert twin.levels.get(lv).facilitation_ties == twin.levels.get(lv).market_access_growth == 0.0
+    assert twin.network.member_institution_boost == twin.network.shared_member_retention == 0.0
+    assert set(NO_SERVICES) >= {f"levels.{lv}.market_access_growth" for lv in LEVELS}
+
+
+def test_raw_gap_exceeds_the_true_effect_when_growing_firms_join(lessons):
+    session = Session(SELECTION, lessons=lessons)
+    session.step(31)
+    effects = session.effects_table().dropna()
+    assert effects["year"].iloc[-1] == 2030 and not session.running
+    assert (effects["true_effect_pp"] > 0).all()
+    assert effects["raw_gap_pp"].mean() > 1.5 * effects["true_effect_pp"].mean()
+
+
+def test_same_seed_gives_the_same_run_and_another_seed_another(lessons):
+    runs = []
+    for seed in (4, 4, 5):
+        session = Session(seed=seed, lessons=lessons)
+        session.step(4)
+        runs.append(session.yearly()["employment"].to_numpy())
+    assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
+
+
+def test_an_invalid_lever_value_is_refused_in_one_line_and_changes_nothing(lessons):
+    session = Session(lessons=lessons)
+    with pytest.raises(ScenarioError, match=r"network\.geo_scale_km: must be 1-5000, got -5"):
+        session.set_lever("network.geo_scale_km", -5.0)
+    assert session.moved == {} and session.scenario.network.geo_scale_km == 150.0
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+def test_selection_chart_states_the_selection_share():
+    effects = pd.DataFrame({"year": [2001, 2002], "raw_gap_pp": [3.0, 5.0], "true_effect_pp": [1.0, 1.0]})
+    option = selection_chart(effects, range(2000, 2004), [])
+    assert option["title"]["text"] == "Raw gap +4.0, true effect +1.0 pp: 75% selection"
+    assert option["series"][0]["data"] == [None, 3.0, 4.0, None]
+
+
+def test_series_chart_draws_the_reference_dashed_and_marks_lever_changes():
+    yearly = pd.DataFrame({"year": [2000, 2001], "employment": [2_000_000.0, 2_100_000.0]})
+    reference = yearly.assign(employment=[2_000_000.0, 2_050_000.0])
+    option = series_chart("Employment", "employment", yearly, reference, range(2000, 2003), [(2000, "x")])
+    mine, ref = option["series"]
+    assert mine["data"] == [2000.0, 2100.0, None] and ref["data"] == [2000.0, 2050.0, None]
+    assert ref["lineStyle"]["type"] == "dashed"
+    assert mine["markLine"]["data"] == [{"xAxis": "2001", "name": "x"}]
+
+
+# --- the Solara views ----------------------------------------------------------------------------
+
+def test_step_simulates_one_year_and_redraws_the_charts(rendered):
+    session, rc = rendered
+    _click(rc, "Step")
+    employment = session.yearly()["employment"].iloc[0] / 1e3
+    assert "Year 2000 (2000-2030)" in _texts(rc)
+    data = _chart(rc, "Employment")["series"][0]["data"]
+    assert data[0] == pytest.approx(employment, rel=1e-3) and data[1] is None
+
+
+def test_run_simulates_five_years_and_reset_starts_again(rendered):
+    session, rc = rendered
+    _click(rc, "Run 5 years")
+    assert session.year == 2004 and "Year 2004 (2000-2030)" in _texts(rc)
+    assert sum(x is not None for x in _chart(rc, "Cluster organisations")["series"][0]["data"]) == 5
+    _click(rc, "Reset")
+    assert session.year is None and "Year - (2000-2030)" in _texts(rc)
+
+
+def test_moving_a_slider_changes_the_scenario_and_its_label(rendered):
+    session, rc = rendered
+    slider = rc.find(v.Slider).widgets[2]  # Reach of collaboration (km)
+    slider.v_model = 400.0
+    assert session.scenario.network.geo_scale_km == 400.0
+    assert "Reach of collaboration (km): 400" in _texts(rc)
+
+
+def test_choosing_a_lesson_shows_its_text_and_its_lever_values(rendered):
+    session, rc = rendered
+    select = rc.find(v.Select, label="Lesson").widget
+    select.v_model = next(title for title in select.items if title.startswith("Do clusters make firms grow"))
+    assert session.lesson.key == SELECTION
+    assert rc.find(v.Slider).widgets[1].v_model == 60.0
+    assert f"Lesson: {session.lesson.title}" in _texts(rc)
+
+
+def test_map_is_drawn_as_a_png_of_norway(rendered):
+    _, rc = rendered
+    _click(rc, "Step")
+    (image,) = rc.find(ipywidgets.Image).widgets  # the map; the network tab is not drawn until opened
+    png = bytes(image.value)
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--port", "0"], "error: argument --port: must be 1-65535, got 0"),
+    (["--port", "http"], "error: argument --port: must be a whole number 1-65535, got 'http'"),
+    (["--host", "no such host"], "error: --host: unknown address 'no such host'"),
+])
+def test_app_command_refuses_bad_input_in_one_line(args, expected, capsys):
+    assert _exit_status(["app", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == 1
+
+
+def test_app_command_refuses_a_port_in_use_in_one_line(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert _exit_status(["app", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --port: {port} on 127.0.0.1 is not free") and err.count("\n") == 1
+
+
+def _exit_status(argv: list[str]) -> int:
+    """Run ``run.py`` in this process (argparse leaves by SystemExit on usage errors)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code)
