@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
+from multiprocessing import forkserver
 import os
-import resource
 import signal
 import socket
 import sys
@@ -151,8 +151,13 @@ def failed(run_id: str, error: str, trace: str | None = None) -> Outcome:
     return Outcome(run_id, error=" ".join(error.split()) or "failed", traceback=trace)
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process in MiB (``ru_maxrss``: KiB on Linux, bytes on
+    macOS); ``None`` where there is no ``resource`` module (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
@@ -182,7 +187,8 @@ class LocalPool:
     """Worker processes on this machine, each running one task at a time.
 
     Workers are started by a fork server that has imported ``sim`` once, so starting (or
-    replacing) a worker costs milliseconds, and no worker inherits the coordinator's threads.
+    replacing) a worker costs milliseconds, and no worker inherits the coordinator's threads
+    (where there is no fork server, on Windows, workers are spawned).
 
     Args:
         workers: Number of worker processes; ``None`` means all cores.
@@ -196,6 +202,13 @@ class LocalPool:
         self.workers = workers or default_workers()
         self.runner = runner
         self.tasks_per_worker = tasks_per_worker
+        if "forkserver" in mp.get_all_start_methods():
+            self.ctx = mp.get_context("forkserver")
+            self.ctx.set_forkserver_preload(["sim.executors", "sim.runner", "sim.sweep"])
+            # Start the fork server now: it imports sim while the coordinator reads the sweep.
+            forkserver.ensure_running()
+        else:  # Windows: each worker imports sim itself
+            self.ctx = mp.get_context("spawn")
 
     def map(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         """Run tasks and yield their outcomes as they finish.
@@ -206,24 +219,20 @@ class LocalPool:
         Yields:
             One outcome per task.
         """
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.executors", "sim.runner", "sim.sweep"])
         pending = iter(tasks)
-        slots = [_Slot(ctx, self.runner) for _ in range(self.workers)]
+        slots = [_Slot(self.ctx, self.runner) for _ in range(self.workers)]
         try:
-            while True:
-                for slot in slots:
-                    if slot.task is None and (task := next(pending, None)) is not None:
-                        slot.send(task)
-                busy = [s for s in slots if s.task is not None]
-                if not busy:
-                    return
+            for slot in slots:
+                slot.feed(pending)
+            while busy := [s for s in slots if s.task is not None]:
                 ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy]))
                 for slot in busy:
                     if slot.conn in ready or slot.proc.sentinel in ready:
-                        yield slot.receive()
+                        outcome = slot.receive()
                         if self.tasks_per_worker and slot.done >= self.tasks_per_worker:
                             slot.restart()
+                        slot.feed(pending)  # before yielding: the worker runs while the outcome is recorded
+                        yield outcome
         finally:
             for slot in slots:
                 slot.stop()
@@ -244,11 +253,19 @@ class _Slot:
         child.close()  # the worker holds the other end; EOF then means the worker is gone
         self.done = 0
 
+    def feed(self, pending: Iterator[Task]) -> None:
+        """Give the worker the next task, if there is one."""
+        task = next(pending, None)
+        if task is not None:
+            self.send(task)
+
     def send(self, task: Task) -> None:
+        if not self.proc.is_alive():  # died while idle (killed from outside): not this task's fault
+            self.restart()
         self.task = task
         try:
             self.conn.send(task)
-        except OSError:  # the worker died while idle; the next wait() sees it and fails this task
+        except OSError:  # died just now; the next wait() sees it and fails this task
             pass
 
     def receive(self) -> Outcome:
@@ -311,8 +328,11 @@ def _serve(conn: Connection, runner: Runner) -> None:
 class DaskPool:
     """Tasks on a Dask distributed cluster (``--dask-address tcp://HOST:PORT``).
 
-    Workers need ``nic-sim`` installed in the same version. At most about two tasks per worker
-    thread are submitted at a time (re-read every few seconds, as clusters scale).
+    Workers need ``nic-sim`` installed in the same version. One task per worker thread is in
+    flight at a time (the count is re-read every few seconds, as clusters scale), so a run that
+    kills its worker takes no other run with it. Dask retries such a run on other workers up to
+    ``distributed.scheduler.allowed-failures`` times (default 3; set on the scheduler) before it
+    is recorded as failed with ``KilledWorker``.
 
     Args:
         address: The scheduler's address, or a ``distributed.Client`` to use as is.
@@ -333,7 +353,7 @@ class DaskPool:
 
         client = self.address if isinstance(self.address, Client) else _connect(self.address)
         pending, in_flight = iter(tasks), {}
-        finished = as_completed()
+        finished = as_completed(loop=client.loop)
 
         def submit(task: Task) -> None:
             key = f"nic-sim-{task.run_id.replace('/', '-')}-{uuid.uuid4().hex[:8]}"
@@ -352,11 +372,11 @@ class DaskPool:
                 except Exception as exc:  # KilledWorker, lost connection: the run, not the sweep
                     outcome = failed(task.run_id, f"{type(exc).__name__}: {exc}")
                 future.release()
-                yield outcome
                 if time.monotonic() - checked > 5:
                     window, checked = _window(client), time.monotonic()
                 for task in islice(pending, max(window - len(in_flight), 0)):
-                    submit(task)
+                    submit(task)  # before yielding: workers run while the outcome is recorded
+                yield outcome
         finally:
             client.cancel(list(in_flight))
             if client is not self.address:
@@ -374,4 +394,6 @@ def _connect(address: str) -> Any:
 
 
 def _window(client: Any) -> int:
-    return max(2 * sum(client.nthreads().values()), 2)
+    # One task per worker thread and no more: a task waiting on a worker dies with it when
+    # another run kills that worker, and would be blamed (KilledWorker) for a death not its own.
+    return max(sum(client.nthreads().values()), 1)

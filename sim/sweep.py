@@ -54,8 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.stats import qmc
 
 from sim.results import YEARLY_COLUMNS
 from sim.scenario import Scenario
@@ -119,6 +117,8 @@ class Parameter:
         """
         if self.dist is None:  # equally likely choices
             return [self.values[i] for i in np.minimum((u * len(self.values)).astype(int), len(self.values) - 1)]
+        from scipy import stats  # here, not at import: scipy.stats takes a second to load
+
         a = self.args
         if self.integer:
             lo, hi = int(a["low"]), int(a["high"])
@@ -197,6 +197,8 @@ class Sweep:
         names = [p.name for p in self.parameters]
         if self.design == "factorial":
             return [dict(zip(names, combo)) for combo in itertools.product(*(p.levels() for p in self.parameters))]
+        from scipy.stats import qmc
+
         rng = np.random.default_rng(self._seed_sequences()[0])
         sampler = (qmc.Sobol(len(names), scramble=True, rng=rng) if self.design == "sobol"
                    else qmc.LatinHypercube(len(names), rng=rng))
@@ -273,7 +275,8 @@ def load_sweep(path: str | Path) -> Sweep:
 
     name = check.string("name", path.stem)
     if not re.fullmatch(NAME_PATTERN, name):
-        raise ScenarioError(source, "sweep.name", f"must be 1-100 letters, digits, '_', '.' or '-', got {_show(name)}")
+        raise ScenarioError(source, "sweep.name",
+                            f"must be 1-100 letters, digits, '_', '.' or '-', got {_show(name)}")
     design = check.choice("design", DESIGNS, "factorial")
     samples = check.integer("samples", None, 1, 10_000_000)
     if design == "factorial" and samples is not None:
@@ -282,7 +285,8 @@ def load_sweep(path: str | Path) -> Sweep:
     if design != "factorial" and samples is None:
         raise ScenarioError(source, "sweep.samples", f"required for design '{design}', e.g. samples = 64")
     if design == "sobol" and samples & (samples - 1):
-        raise ScenarioError(source, "sweep.samples", f"must be a power of 2 for design 'sobol' (e.g. 64), got {samples}")
+        raise ScenarioError(source, "sweep.samples",
+                            f"must be a power of 2 for design 'sobol' (e.g. 64), got {samples}")
     outputs = check.choices("outputs", OUTPUTS, ["yearly"])
 
     fixed = _flatten(_table(data, "fixed", source), leaf=lambda v: not isinstance(v, dict) or not v)
@@ -400,7 +404,8 @@ def _base_scenario(path: Path, scenario: str, fixed: dict[str, Any], outputs: li
 def _parameters(table: dict[str, Any], design: str, fixed: dict[str, Any], source: str) -> tuple[Parameter, ...]:
     flat = _flatten(table, leaf=lambda v: not isinstance(v, dict) or not v or bool(SPEC_KEYS & v.keys()))
     if not flat:
-        raise ScenarioError(source, "parameters", "needs at least one parameter, e.g. membership.leave_rate = [0.05, 0.1]")
+        raise ScenarioError(source, "parameters",
+                            "needs at least one parameter, e.g. membership.leave_rate = [0.05, 0.1]")
     params = []
     for name, spec in flat.items():
         if name in fixed:
@@ -420,8 +425,8 @@ def _parameter(name: str, spec: Any, design: str, key: str, source: str) -> Para
                                          f"{{dist = 'uniform', low, high}}, got {_show(spec)}")
     dist = spec.get("dist", "uniform")
     if dist not in DISTRIBUTIONS:
-        allowed = ", ".join(DISTRIBUTIONS)
-        raise ScenarioError(source, f"{key}.dist", f"must be one of {allowed}{_did_you_mean(str(dist), list(DISTRIBUTIONS))}, got {_show(dist)}")
+        allowed = ", ".join(DISTRIBUTIONS) + _did_you_mean(str(dist), list(DISTRIBUTIONS))
+        raise ScenarioError(source, f"{key}.dist", f"must be one of {allowed}, got {_show(dist)}")
     required, optional = DISTRIBUTIONS[dist]
     is_range = "dist" not in spec
     allowed_keys = (*required, *optional, *(("steps",) if is_range else ("dist",)))
@@ -444,7 +449,8 @@ def _parameter(name: str, spec: Any, design: str, key: str, source: str) -> Para
         raise ScenarioError(source, f"{key}.steps", "required for a range in a factorial design, e.g. steps = 5")
     if steps is not None:
         if design != "factorial":
-            raise ScenarioError(source, f"{key}.steps", f"only applies to a factorial design; design '{design}' samples the range")
+            raise ScenarioError(source, f"{key}.steps",
+                                f"only applies to a factorial design; design '{design}' samples the range")
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 10_000:
             raise ScenarioError(source, f"{key}.steps", f"must be an integer 1-10000, got {_show(steps)}")
     integer = is_range and all(isinstance(args[a], int) for a in ("low", "high"))
@@ -455,7 +461,8 @@ def _check_args(dist: str, a: dict[str, float], key: str, source: str) -> None:
     if "low" in a and "high" in a and not a["low"] < a["high"]:
         raise ScenarioError(source, f"{key}.high", f"must be above low ({_show(a['low'])}), got {_show(a['high'])}")
     if dist == "loguniform" and a["low"] <= 0:
-        raise ScenarioError(source, f"{key}.low", f"must be above 0 for a loguniform distribution, got {_show(a['low'])}")
+        raise ScenarioError(source, f"{key}.low",
+                            f"must be above 0 for a loguniform distribution, got {_show(a['low'])}")
     if dist == "normal" and a["sd"] <= 0:
         raise ScenarioError(source, f"{key}.sd", f"must be above 0, got {_show(a['sd'])}")
     if dist == "triangular" and not a["low"] <= a["mode"] <= a["high"]:
@@ -495,6 +502,8 @@ def _check_values(sweep: Sweep) -> None:
             except ScenarioError as exc:
                 key = exc.key if exc.key.startswith(p.name) else p.name
                 message = exc.message if exc.key.startswith(p.name) else f"{exc.key}: {exc.message}"
+                if p.dist == "normal":
+                    message += " (a sampled value: truncate the distribution with low and high)"
                 raise ScenarioError(sweep.source, f"parameters.{key}", message) from None
 
 

@@ -1,0 +1,122 @@
+"""The results database on PostgreSQL: single runs, sweeps, two sweeps at once, export.
+
+Needs a scratch database in NIC_SIM_TEST_POSTGRES_URL (``eval "$(scripts/ci-postgres.sh)"``
+starts one on loopback, as ``.ci/run`` does); without it these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+from sweep_helpers import cli, write_sweep
+
+from sim import registry
+from sim.cli import main
+from sim.coordinator import run_sweep
+from sim.executors import LocalPool
+from sim.store import load_runs
+from sim.sweep import load_sweep
+from sim.validation import ScenarioError
+
+URL = os.environ.get("NIC_SIM_TEST_POSTGRES_URL")
+
+
+def _unreachable(url: str) -> str | None:
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        return " ".join(str(exc).split())[:200]
+    return None
+
+
+pytestmark = [
+    pytest.mark.skipif(URL is None, reason="no PostgreSQL: set NIC_SIM_TEST_POSTGRES_URL to a scratch database "
+                                           "(eval \"$(scripts/ci-postgres.sh)\" starts one on loopback)"),
+]
+
+
+@pytest.fixture(scope="module")
+def pg() -> str:
+    problem = _unreachable(URL)
+    if problem:
+        pytest.skip(f"PostgreSQL at NIC_SIM_TEST_POSTGRES_URL not reachable: {problem}")
+    return URL
+
+
+def unique(prefix: str) -> str:
+    """Experiment names unique to this test session, so reruns on one database never collide."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def test_run_command_records_a_run_on_postgres(pg, tmp_path):
+    assert main(["run", "scenarios/classroom.toml", "--set", "population.scale=0.003", "--set", "scenario.end_year=2004",
+                 "--out", str(tmp_path / "run"), "--db", pg, "--quiet"]) == 0
+    assert str(tmp_path / "run") in load_runs(pg)["out_dir"].tolist()
+
+
+def test_sweep_on_postgres_records_every_run_and_resumes(pg, tmp_path):
+    name = unique("pg_sweep")
+    sweep = load_sweep(write_sweep(tmp_path, name))
+    first = run_sweep(sweep, LocalPool(2), pg, tmp_path, progress=False)
+    again = run_sweep(sweep, LocalPool(2), pg, tmp_path, progress=False)
+    runs = registry.load_runs(registry.open_registry(pg), name)
+    assert (first.done, again.done, again.skipped) == (8, 0, 8)
+    assert runs["status"].tolist() == ["done"] * 8 and (runs["attempts"] == 1).all()
+
+
+def test_postgres_and_sqlite_hold_the_same_numbers(pg, tmp_path):
+    name = unique("pg_same")
+    sweep = load_sweep(write_sweep(tmp_path, name, replications=1))
+    sqlite = f"sqlite:///{tmp_path / 'r.db'}"
+    for db in (pg, sqlite):
+        run_sweep(sweep, LocalPool(2), db, tmp_path, progress=False)
+    tables = []
+    for db in (pg, sqlite):
+        engine = registry.open_registry(db)
+        tables.append(registry.load_outputs(engine, registry.load_runs(engine, name)["run_id"], "clusters"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_two_sweeps_write_one_postgres_database_at_once(pg, tmp_path):
+    other, mine = unique("pg_other"), unique("pg_mine")
+    rates = [0.01 * i for i in range(1, 9)]
+    proc = cli("sweep", str(write_sweep(tmp_path, other, leave_rates=rates)), "--db", pg, "--workers", "1",
+               "--out", str(tmp_path / other), "--quiet", wait=False)
+    engine = registry.open_registry(pg)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not _done(engine, other):
+        time.sleep(0.05)  # until the other coordinator is recording runs
+    run_sweep(load_sweep(write_sweep(tmp_path, mine, leave_rates=rates[:2])), LocalPool(1), pg, tmp_path / mine,
+              progress=False)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    runs = {n: registry.load_runs(engine, n) for n in (other, mine)}
+    assert [len(runs[other]), len(runs[mine])] == [32, 8]
+    for n in runs:
+        assert (runs[n]["status"] == "done").all()
+        assert registry.load_outputs(engine, runs[n]["run_id"])["run_id"].nunique() == len(runs[n])
+    assert runs[mine]["finished_at"].min() < runs[other]["finished_at"].max()  # they overlapped
+
+
+def _done(engine, experiment: str) -> bool:
+    try:
+        return bool((registry.load_runs(engine, experiment)["status"] == "done").any())
+    except ScenarioError:  # not registered yet
+        return False
+
+
+def test_export_reads_from_postgres(pg, tmp_path, capsys):
+    name = unique("pg_export")
+    run_sweep(load_sweep(write_sweep(tmp_path, name, replications=1)), LocalPool(2), pg, tmp_path, progress=False)
+    assert main(["export", name, "--db", pg, "--format", "csv", "--out", str(tmp_path / "x")]) == 0
+    capsys.readouterr()
+    yearly = pd.read_csv(tmp_path / "x" / "yearly.csv")
+    assert yearly["run_id"].nunique() == 4 and "membership.leave_rate" in yearly.columns
