@@ -17,7 +17,6 @@ from sim.store import StoreError
 from sim.validation import ScenarioError
 
 EXIT_BAD_INPUT = 2
-EXIT_FAILURE = 1
 
 
 class _Parser(argparse.ArgumentParser):

@@ -21,7 +21,6 @@ from sim import randomness as rnd
 from sim.agents import ClusterOrganisation
 from sim.population import startup_firms
 from sim.programme import run_operator
-from sim.scenario import LEVELS
 
 if TYPE_CHECKING:
     from sim.model import ClusterModel
