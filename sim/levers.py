@@ -233,12 +233,11 @@ def _cluster_links(m: ClusterModel) -> None:
     from sim.phases import _acceptance, _draw_same  # the same search and acceptance as other ties
 
     f, c = m.firms, m.clusters
+    members = np.flatnonzero(f.member[: f.n])  # closed firms leave their cluster, so all are open
     for i, link in enumerate(m.spec.cluster_links):
         ka, kb = (c.names.index(name) for name in link.clusters)
         if m.year < link.from_year or not (c.active[ka] and c.active[kb]):
             continue
-        alive = f.alive_rows()
-        members = alive[f.member[alive]]
         a_side, b_side = members[f.cluster[members] == ka], members[f.cluster[members] == kb]
         src = np.repeat(a_side, rnd.poisson(m.uniform(f"links.{i}", a_side), link.tie_attempts))
         rng = m.stream(f"links.{i}")

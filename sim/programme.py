@@ -78,8 +78,7 @@ def _fill(m: ClusterModel) -> np.ndarray:
     c, f = m.clusters, m.firms
     rows = np.flatnonzero(f.member[: f.n])
     members = np.bincount(f.cluster[rows], minlength=len(c))
-    levels = m.spec.levels
-    cap = c.level_array({lv: levels.get(lv).max_members * m.spec.population.scale for lv in LEVELS})
+    cap = m.per_cluster("max_members") * m.spec.population.scale
     return np.divide(members, cap, out=np.zeros(len(c)), where=cap > 0)
 
 
