@@ -146,8 +146,9 @@ def _scenario(size: str, first: int, last: int, panel: bool):
     from sim.validation import load_scenario
 
     scale = 1.0 if size == "full" else min(1.0, int(size) / FULL_SCALE_FIRMS)
+    # The engine alone: no effect measurement, so no twin world beside it.
     overrides = {"population.scale": scale, "scenario.start_year": first,
-                 "scenario.end_year": last, "output.firm_panel": panel}
+                 "scenario.end_year": last, "output.firm_panel": panel, "measurement.effects": False}
     if BASELINE.exists():
         return load_scenario(BASELINE, overrides)
     return load_scenario(None, {**overrides, "clusters": FALLBACK_CLUSTERS})

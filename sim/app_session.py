@@ -4,10 +4,10 @@ The app shows three worlds that share a seed, and so, firm by firm, the same ran
 (:mod:`sim.randomness`):
 
 * ``main``: the lesson's scenario with the user's levers;
-* ``twin``: the same, except that members get none of the programme's services
-  (:data:`NO_SERVICES`). The members of ``main`` grow differently there only because of the
-  services, so the gap between a member's growth in the two worlds is the true effect of
-  membership, which the raw member-vs-non-member gap mixes with selection;
+* ``twin``: the twin world of ``main`` (:class:`sim.twin.TwinModel`): the same firms, members
+  and luck, but members get nothing from their membership. A member's growth in ``main`` minus
+  its growth in the twin is the true effect of membership, which the raw member-vs-non-member
+  gap mixes with selection;
 * ``reference``: the classroom scenario as shipped, drawn dashed where the lesson or the levers
   made ``main`` differ from it.
 
@@ -27,26 +27,13 @@ from sim.app_lessons import FREE_PLAY, Lesson, load_lessons
 from sim.app_levers import BY_NAME, Value, overrides
 from sim.model import ClusterModel
 from sim.results import YEARLY_COLUMNS
-from sim.scenario import LEVELS, Scenario
+from sim.twin import TwinModel
 
 PERCENT = 100.0
 WORLDS = ("main", "twin", "reference")
 # The columns the views read, for the empty table before the first year.
 EMPTY_YEARLY = (*YEARLY_COLUMNS, *(f"growth_{who}_{var}_pct" for who in ("members", "nonmembers")
                                    for var in ("employees", "value_added_nok")))
-# Attributes a firm is born with and keeps: together they identify it across worlds.
-FIXED_COLUMNS = ("birth_year", "region", "sector", "rd_effort", "absorptive", "intl")
-
-# Every channel through which membership changes a firm's path: the cluster's matchmaking and
-# market access (DESIGN.md), the slower lapse of ties between co-members and the brokered R&D
-# ties to institutions. Spin-offs of members only add new firms, but they are a service too.
-NO_SERVICES: dict[str, float] = {
-    **{f"levels.{lv}.facilitation_ties": 0.0 for lv in LEVELS},
-    **{f"levels.{lv}.market_access_growth": 0.0 for lv in LEVELS},
-    "network.shared_member_retention": 0.0,
-    "network.member_institution_boost": 0.0,
-    "demography.spinoff_member_boost": 0.0,
-}
 
 
 @dataclass(frozen=True)
@@ -105,9 +92,9 @@ class Session:
         with self._lock:
             self.lesson_scenario = self.lesson.scenario()
             self.scenario = self.lesson.scenario(overrides(self.moved))
-            plain = self.lessons[0].scenario()
-            specs = {"main": self.scenario, "twin": self._twin_scenario(), "reference": plain}
-            self.worlds = {name: ClusterModel(specs[name], rng=self.seed, keep_panel=False) for name in WORLDS}
+            main = ClusterModel(self.scenario, rng=self.seed, keep_panel=False)
+            reference = ClusterModel(self.lessons[0].scenario(), rng=self.seed, keep_panel=False)
+            self.worlds = {"main": main, "twin": TwinModel(main, keep_panel=False), "reference": reference}
             self.events: list[tuple[int, str]] = []
             self.effects: list[Effect] = []
             self._previous = {name: _snapshot(self.worlds[name]) for name in ("main", "twin")}
@@ -164,9 +151,8 @@ class Session:
             scenario = self.lesson.scenario(overrides(moved))
             self.moved, self.scenario = moved, scenario
             # The phases read model.spec afresh every year, so a new scenario takes effect from
-            # the next step; firms, clusters and ties carry on.
+            # the next step; firms, clusters and ties carry on, and the twin follows its world.
             self.worlds["main"].spec = scenario
-            self.worlds["twin"].spec = self._twin_scenario()
             if self.year is not None:
                 self.events.append((self.year, BY_NAME[name].label))
             self._changed()
@@ -216,15 +202,12 @@ class Session:
                 return lesson
         raise KeyError(f"no lesson '{key}'; lessons: {', '.join(x.key for x in self.lessons)}")
 
-    def _twin_scenario(self) -> Scenario:
-        return self.lesson.scenario({**overrides(self.moved), **NO_SERVICES})
-
     def _effect(self) -> Effect:
         """Members' raw gap and true effect in the year just simulated."""
-        main, twin = self.worlds["main"], self.worlds["twin"]
+        main = self.worlds["main"]
         now = {name: _snapshot(self.worlds[name]) for name in ("main", "twin")}
-        rows = min(len(self._previous["main"]["va"]), len(self._previous["twin"]["va"]))
-        both = _same_firms(main, twin, rows)
+        rows = len(self._previous["main"]["va"])  # a firm has the same row in both worlds
+        both = np.ones(rows, dtype=bool)
         for name in now:
             before = self._previous[name]
             both &= now[name]["alive"][:rows] & before["alive"][:rows] & (before["va"][:rows] > 0)
@@ -258,17 +241,3 @@ def _snapshot(model: ClusterModel) -> dict[str, np.ndarray]:
     """Value added and open status of every firm row."""
     f = model.firms
     return {"va": f.value_added.copy(), "alive": f.alive[: f.n].copy()}
-
-
-def _same_firms(a: ClusterModel, b: ClusterModel, rows: int) -> np.ndarray:
-    """Which of the first ``rows`` rows hold the same firm in two worlds.
-
-    The initial population is identical, but start-ups are appended in whatever number each
-    world draws, so later rows can hold different firms. Firms drawn with the same random
-    numbers share their fixed attributes exactly; two different firms virtually never do.
-    """
-    fa, fb = a.firms, b.firms
-    same = np.ones(rows, dtype=bool)
-    for column in FIXED_COLUMNS:
-        same &= getattr(fa, column)[:rows] == getattr(fb, column)[:rows]
-    return same

@@ -41,8 +41,10 @@ def run_pair(a: Scenario, b: Scenario, seeds: list[int], workers: int | None = N
     Returns:
         The yearly tables of A and of B, each with a ``seed`` column.
     """
-    no_panel = {"output": a.output.model_copy(update={"firm_panel": False, "plots": False})}
-    a, b = a.model_copy(update=no_panel), b.model_copy(update=no_panel)
+    # Totals only: no firm panel, plots or effect measurement (and so no twin world) per run.
+    lean = {"output": a.output.model_copy(update={"firm_panel": False, "plots": False}),
+            "measurement": a.measurement.model_copy(update={"effects": False})}
+    a, b = a.model_copy(update=lean), b.model_copy(update=lean)
     jobs = [(label, scn, seed) for seed in seeds for label, scn in (("a", a), ("b", b))]
     out: dict[str, list[pd.DataFrame]] = {"a": [], "b": []}
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:

@@ -90,6 +90,10 @@ class FirmTable:
             setattr(self, name, new)
         self._capacity = new_cap
 
+    def take(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Copies of every column for rows ``start:stop`` (as :meth:`append` takes them)."""
+        return {name: getattr(self, name)[start:stop].copy() for name in SCHEMA}
+
     def alive_rows(self) -> np.ndarray:
         """Row numbers of firms that are open."""
         return np.flatnonzero(self.alive[: self.n])

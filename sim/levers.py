@@ -47,6 +47,8 @@ class LeverEvents:
     green_consortia: int = 0
     foreign_entrants: int = 0
     spend_nok: float = 0.0
+    network_groups: list[np.ndarray] = field(default_factory=list)  # firm rows of each new network
+    green_groups: list[np.ndarray] = field(default_factory=list)  # firm rows of each new consortium
 
 
 def levers(m: ClusterModel) -> None:
@@ -63,9 +65,9 @@ def levers(m: ClusterModel) -> None:
         _corporate_networks(m, events)
     if m.spec.green_platform.enabled and m.year >= m.spec.green_platform.from_year:
         _green_platform(m, events)
-    _cluster_links(m)
     if m.spec.foreign_investment.enabled:
         _foreign_investment(m, events)
+    cluster_links(m)  # after foreign entry: a subsidiary that joins a cluster takes part in its projects
     m.lever_events = events
 
 
@@ -154,6 +156,7 @@ def _corporate_networks(m: ClusterModel, events: LeverEvents) -> None:
                  & (f.network_until[alive] < m.year) & (f.potential[alive] > 0)]  # growth ambitions
     groups, spend = _groups(m, "networks", pool, c.networks_per_year, c.firms_per_network, f.region,
                             f.network_until, m.lever_state.network_ends, c)
+    events.network_groups = groups
     events.corporate_networks = len(groups)
     events.corporate_network_firms = sum(len(g) for g in groups)
     events.spend_nok += spend
@@ -167,6 +170,7 @@ def _green_platform(m: ClusterModel, events: LeverEvents) -> None:
     pool = alive[np.isin(f.sector[alive], green) & (f.consortium_until[alive] < m.year) & f.member[alive]]
     groups, spend = _groups(m, "green", pool, g.consortia_per_year, g.firms_per_consortium, f.sector,
                             f.consortium_until, m.lever_state.consortium_ends, g)
+    events.green_groups = groups
     events.green_consortia = len(groups)
     events.spend_nok += spend
 
@@ -220,16 +224,22 @@ def _form_groups(rng: np.random.Generator, m: ClusterModel, pool: np.ndarray, n:
         chosen = rng.choice(near, size, replace=False)
         free[chosen] = False
         group = pool[chosen]
-        a, b = np.triu_indices(size, 1)
-        m.ties.add(group[a], group[b])
+        tie_group(m, group)
         groups.append(group)
     m.ties.sort()
     return groups
 
 
+def tie_group(m: ClusterModel, group: np.ndarray) -> None:
+    """Tie every pair of firms in a network or consortium."""
+    a, b = np.triu_indices(len(group), 1)
+    m.ties.add(group[a], group[b])
+
+
 # --- cluster-to-cluster collaboration and foreign investment -----------------------------------------
 
-def _cluster_links(m: ClusterModel) -> None:
+def cluster_links(m: ClusterModel) -> None:
+    """Brokered partner searches between the members of linked clusters (cluster-to-cluster projects)."""
     from sim.phases import _acceptance, _draw_same  # the same search and acceptance as other ties
 
     f, c = m.firms, m.clusters

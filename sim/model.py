@@ -52,7 +52,11 @@ class ClusterModel(mesa.Model):
         clusters: Cluster organisations and their level plan.
         ties: Firm-firm collaboration ties.
         register: Everything recorded so far.
+        observer: Called as ``observer(model, phase, rows_before)`` after each phase, where
+            ``rows_before`` is the firm count before it (the twin world records what it mirrors).
     """
+
+    phases = PHASES
 
     def __init__(self, scenario: Scenario | None = None, rng: int | np.random.Generator | None = 0,
                  keep_panel: bool | None = None):
@@ -86,6 +90,7 @@ class ClusterModel(mesa.Model):
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}
+        self.observer = None
         for i, inst in enumerate(self.institutions):
             KnowledgeInstitution(self, i, inst["name"], inst["region"], inst["fields"])
         for k in range(len(self.clusters)):
@@ -97,8 +102,11 @@ class ClusterModel(mesa.Model):
         self.sector_demand = self._demand(self.year)
         self._closed = []
         self.startups_extra = 0
-        for phase in PHASES:
+        for phase in self.phases:
+            rows_before = self.firms.n
             phase(self)
+            if self.observer is not None:
+                self.observer(self, phase, rows_before)
         closed = np.concatenate(self._closed) if self._closed else np.zeros(0, dtype=np.int64)
         self.register.record(self, closed)
         self.year += 1

@@ -34,6 +34,12 @@ MAX_LAPLACE_SCALE = 0.9
 def programme(m: ClusterModel) -> None:
     """The operator decides this year's clusters; members of clusters that left drop out."""
     m.events = run_operator(m)
+    start_cluster_year(m)
+
+
+def start_cluster_year(m: ClusterModel) -> None:
+    """Give admitted clusters their agents, make this year's levels current and let members of
+    clusters that left the programme drop out."""
     for k in m.events.admitted:
         ClusterOrganisation(m, k)
     m.clusters.set_year(m.year)
@@ -186,13 +192,8 @@ def growth(m: ClusterModel) -> None:
 def demography(m: ClusterModel) -> None:
     """Firms close (small and shrinking ones more often), start up (more where a cluster is
     active) and spin off from innovators (more from members)."""
+    alive = exits(m)
     d, f = m.spec.demography, m.firms
-    alive = f.alive_rows()
-    hazard = d.exit_rate * f.employees[alive] ** -d.exit_size_elasticity * np.exp(-d.exit_growth_sensitivity * f.growth[alive])
-    closing = (m.uniform("demography.exit", alive) < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
-    m.close(alive[closing])
-    alive = alive[~closing]
-
     n_r, n_s = len(m.spec.regions), len(m.spec.sectors)
     cells = np.bincount(f.region[alive].astype(np.int64) * n_s + f.sector[alive], minlength=n_r * n_s).astype(float)
     hub = np.zeros(n_r * n_s)
@@ -213,6 +214,16 @@ def demography(m: ClusterModel) -> None:
     m.open(new)
     m.open(spin)
     m.startups = n_new + len(parents) + m.startups_extra
+
+
+def exits(m: ClusterModel) -> np.ndarray:
+    """Close firms (small and shrinking ones more often); return the rows still open."""
+    d, f = m.spec.demography, m.firms
+    alive = f.alive_rows()
+    hazard = d.exit_rate * f.employees[alive] ** -d.exit_size_elasticity * np.exp(-d.exit_growth_sensitivity * f.growth[alive])
+    closing = (m.uniform("demography.exit", alive) < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
+    m.close(alive[closing])
+    return alive[~closing]
 
 
 # --- helpers ------------------------------------------------------------------------------------

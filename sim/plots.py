@@ -133,7 +133,40 @@ def economy_figure(yearly: pd.DataFrame) -> Figure:
     return fig
 
 
-def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path) -> list[Path]:
+ESTIMATOR_LABELS = {"matched_did": "Matched comparison (as published)", "true_effect": "True effect (twin world)"}
+METRIC_LABELS = {"value_added": "Value added", "revenue": "Sales", "man_years": "Man-years"}
+
+
+def effects_figure(by_year: pd.DataFrame) -> Figure:
+    """The membership gap by years since joining, as published and as it truly is.
+
+    Args:
+        by_year: ``effects_by_year.csv`` (``metric, estimator, years_since_joining, gap_pp,
+            ci_low, ci_high``).
+
+    Returns:
+        A figure with one axes per metric, one line (with its 95 % band) per estimator.
+    """
+    fig = _figure()
+    axes = fig.subplots(1, len(METRIC_LABELS), sharey=True)
+    for ax, (metric, title) in zip(axes, METRIC_LABELS.items()):
+        for estimator, label in ESTIMATOR_LABELS.items():
+            rows = by_year[(by_year["metric"] == metric) & (by_year["estimator"] == estimator)]
+            if rows.empty:
+                continue
+            line, = ax.plot(rows["years_since_joining"], rows["gap_pp"], marker="o", label=label)
+            ax.fill_between(rows["years_since_joining"], rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.2)
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set(title=title, xlabel="Years since joining")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel("Members' growth minus matched (pp per year)")
+    axes[0].legend(loc="best", fontsize="small")
+    fig.suptitle("The membership effect: measured gap and true effect (95 % intervals)")
+    return fig
+
+
+def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
+                effect_tables: dict[str, pd.DataFrame] | None = None) -> list[Path]:
     """Write the standard plots of a run as PNG files.
 
     Args:
@@ -141,10 +174,11 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path)
         firms: Firm-year panel, or ``None``; used for the member growth plot only when the yearly
             table lacks the growth columns (the plot is skipped if both lack them).
         out_dir: Folder to write into; must exist.
+        effect_tables: The measured effects (``effects_by_year`` is plotted), if any.
 
     Returns:
-        The paths written: ``clusters_by_level.png``, ``economy.png`` and, with a firm panel,
-        ``member_growth.png``.
+        The paths written: ``clusters_by_level.png``, ``economy.png``, ``member_growth.png``
+        when growth is known and ``effects.png`` when effects were measured.
     """
     figures = {
         "clusters_by_level": clusters_by_level_figure(yearly),
@@ -155,6 +189,8 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path)
         growth = member_growth(firms)
     if growth is not None:
         figures["member_growth"] = member_growth_figure(growth)
+    if effect_tables is not None and not effect_tables["effects_by_year"].empty:
+        figures["effects"] = effects_figure(effect_tables["effects_by_year"])
     return [save(fig, Path(out_dir) / f"{name}.png") for name, fig in figures.items()]
 
 

@@ -35,6 +35,7 @@ FIRM_COLUMNS: tuple[str, ...] = (
 CLUSTER_COLUMNS: tuple[str, ...] = (
     "cluster_id", "name", "year", "region", "sector", "level", "members", "budget_nok",
 )  # fmt: skip
+EFFECT_COLUMNS: tuple[str, ...] = ("metric", "estimator", "gap_pp", "ci_low", "ci_high", "n_treated")
 
 # Compact parquet types for the firm panel: a full-scale panel has millions of firm-years, and
 # float32 keeps 7 significant digits, more than any register figure is measured to.
@@ -65,6 +66,8 @@ class RunResult:
         clusters: One row per cluster organisation and year, columns :data:`CLUSTER_COLUMNS`.
         summary: Headline figures, versions and timings; JSON-able.
         scenario_toml: The resolved scenario as TOML text, or ``""`` if not available.
+        effect_tables: The measured membership effects (:meth:`sim.measurement.Effects.tables`:
+            file stem -> table), or ``None`` when the scenario measured none.
     """
 
     scenario_name: str
@@ -74,12 +77,43 @@ class RunResult:
     clusters: pd.DataFrame
     summary: dict
     scenario_toml: str = ""
+    effect_tables: dict[str, pd.DataFrame] | None = None
+
+    @property
+    def effects(self) -> pd.DataFrame | None:
+        """``effects.csv``: the gap by metric and estimator (``matched_did``, ``true_effect``)."""
+        return None if self.effect_tables is None else self.effect_tables["effects"]
 
     def __post_init__(self) -> None:
         self.yearly = conform(self.yearly, YEARLY_COLUMNS, "yearly")
         self.clusters = conform(self.clusters, CLUSTER_COLUMNS, "clusters")
         if self.firms is not None:
             self.firms = conform(self.firms, FIRM_COLUMNS, "firms")
+        if self.effect_tables is not None:
+            self.effect_tables["effects"] = conform(self.effect_tables["effects"], EFFECT_COLUMNS, "effects")
+
+
+def effect_headline(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Headline figures of the measured effects, for ``summary.json``.
+
+    Args:
+        tables: :attr:`RunResult.effect_tables`.
+
+    Returns:
+        ``gap_<metric>_pp`` (the published estimator) and, by year since joining,
+        ``gap_<metric>_pp_year<k>``; ``true_<metric>_pp`` likewise from the twin world;
+        ``selection_share_<metric>``; ``effect_members`` (members measured).
+    """
+    prefix = {"matched_did": "gap", "true_effect": "true"}
+    out: dict[str, float] = {}
+    for row in tables["effects"].itertuples():
+        out[f"{prefix[row.estimator]}_{row.metric}_pp"] = float(row.gap_pp)
+    for row in tables["effects_by_year"].itertuples():
+        out[f"{prefix[row.estimator]}_{row.metric}_pp_year{row.years_since_joining}"] = float(row.gap_pp)
+    for row in tables["selection"].itertuples():
+        out[f"selection_share_{row.metric}"] = float(row.selection_share)
+    out["effect_members"] = int(tables["effects"]["n_treated"].max()) if len(tables["effects"]) else 0
+    return out
 
 
 def conform(table: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataFrame:
@@ -169,8 +203,9 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     """Write the files of a run folder.
 
     Writes ``yearly.csv``, ``clusters.csv``, ``firms.parquet`` (unless ``result.firms`` is
-    ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty)
-    and the PNG plots of :mod:`sim.plots`. Existing files of the same names are overwritten.
+    ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty),
+    the effect tables (``effects.csv``, ``effects_by_year.csv``, ... when measured) and the PNG
+    plots of :mod:`sim.plots`. Existing files of the same names are overwritten.
 
     Args:
         result: The run to write.
@@ -191,8 +226,10 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     written.append(_write_text(summary_json(result.summary), out_dir / "summary.json"))
     if result.scenario_toml:
         written.append(_write_text(result.scenario_toml, out_dir / "scenario.toml"))
+    for stem, table in (result.effect_tables or {}).items():
+        written.append(_write_csv(table, out_dir / f"{stem}.csv"))
     if with_plots:
-        written.extend(plots.write_plots(result.yearly, result.firms, out_dir))
+        written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables))
     return written
 
 

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from importlib.metadata import version
 
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from sim.model import ClusterModel
-from sim.results import RunResult
+from sim.results import RunResult, effect_headline
 from sim.scenario import Scenario
+from sim.twin import TwinModel
 
 HEADLINE_YEARS = (2019, 2021)
 
@@ -31,29 +33,64 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         The yearly, cluster and firm-panel tables and a summary.
     """
     started = time.perf_counter()
-    model = ClusterModel(scenario, rng=seed)
+    measurement = scenario.measurement
+    model = ClusterModel(scenario, rng=seed, keep_panel=scenario.output.firm_panel or measurement.effects)
+    twin = TwinModel(model) if measurement.effects and measurement.twin else None
     years = range(scenario.scenario.start_year, scenario.scenario.end_year + 1)
-    bar = tqdm(years, desc=scenario.scenario.name, unit="year", disable=not progress, leave=False)
+    desc = scenario.scenario.name + (" + twin" if twin is not None else "")
+    bar = tqdm(years, desc=desc, unit="year", disable=not progress, leave=False)
     for _ in bar:
         model.step()
+        if twin is not None:
+            twin.step()
         bar.set_postfix(firms=int(model.firms.alive[: model.firms.n].sum()))
         if on_year is not None:
             on_year(model)
     yearly = model.register.yearly()
+    panel = model.register.firms(model.region_names, model.sector_names)
+    clusters = model.register.clusters(model)
+    effects = None
+    if measurement.effects:
+        from sim.measurement import measure  # scikit-learn takes a second to load
+
+        twin_panel = twin.register.firms(twin.region_names, twin.sector_names) if twin is not None else None
+        effects = measure(panel, clusters, measurement, seed, twin_panel)
+    if twin is not None:
+        yearly = with_untreated(yearly, twin.register.yearly())
     result = RunResult(
         scenario_name=scenario.scenario.name,
         seed=seed,
         yearly=yearly,
-        firms=model.register.firms(model.region_names, model.sector_names),
-        clusters=model.register.clusters(model),
+        firms=panel if scenario.output.firm_panel else None,
+        clusters=clusters,
         summary={},
         scenario_toml=scenario.to_toml(),
+        effect_tables=effects.tables() if effects is not None else None,
     )
-    result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started)
+    result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
     return result
 
 
-def summarise(scenario: Scenario, seed: int, yearly, wall_time_s: float) -> dict:
+def with_untreated(yearly: pd.DataFrame, twin_yearly: pd.DataFrame) -> pd.DataFrame:
+    """The yearly table with the twin world's totals and the jobs that membership made.
+
+    Args:
+        yearly: The factual yearly table.
+        twin_yearly: The twin's, where members got nothing from membership (:mod:`sim.twin`).
+
+    Returns:
+        ``yearly`` plus ``untreated_employment``, ``untreated_value_added_nok`` and
+        ``treatment_jobs`` (employment minus untreated employment, man-years).
+    """
+    return yearly.assign(
+        untreated_employment=twin_yearly["employment"].to_numpy(),
+        untreated_value_added_nok=twin_yearly["value_added_nok"].to_numpy(),
+        treatment_jobs=yearly["employment"].to_numpy() - twin_yearly["employment"].to_numpy(),
+    )
+
+
+def summarise(scenario: Scenario, seed: int, yearly: pd.DataFrame, wall_time_s: float,
+              effect_tables: dict[str, pd.DataFrame] | None = None) -> dict:
     """Scenario, seed, versions, wall time and headline figures (full-scale units).
 
     Args:
@@ -61,6 +98,7 @@ def summarise(scenario: Scenario, seed: int, yearly, wall_time_s: float) -> dict
         seed: Its seed.
         yearly: The yearly table.
         wall_time_s: Seconds the run took.
+        effect_tables: The measured membership effects, if any (:func:`sim.results.effect_headline`).
 
     Returns:
         A JSON-able dictionary.
@@ -79,6 +117,12 @@ def summarise(scenario: Scenario, seed: int, yearly, wall_time_s: float) -> dict
         if len(row):
             headline[f"clusters_{y}"] = int(row["clusters"].iloc[0])
             headline[f"members_{y}"] = int(row["members"].iloc[0])
+            if "treatment_jobs" in row:
+                headline[f"treatment_jobs_{y}"] = float(row["treatment_jobs"].iloc[0])
+    if "treatment_jobs" in yearly:
+        headline["treatment_jobs_end"] = float(last["treatment_jobs"])
+    if effect_tables is not None:
+        headline |= effect_headline(effect_tables)
     return {
         "scenario": scenario.scenario.name,
         "seed": seed,

@@ -373,6 +373,31 @@ class Output(Section):
     plots: bool = Field(True, description="Write PNG plots.")
 
 
+_SSB = "Economics Norway with Statistics Norway, as reported in seeds 000, 001 and FACTS.md"
+
+
+class Measurement(Section):
+    """The membership effect as Statistics Norway measured it, and the truth from a twin world."""
+
+    effects: bool = Field(True, description="Estimate the membership effect after the run (effects.csv).")
+    twin: bool = Field(True, description="Also run the untreated twin world in lockstep for the true effect (about doubles run time).")
+    first_cohort: int = param(2003, "year", "Earliest joining year measured; needs two pre-entry years in the register.", 1990, 2150)
+    last_cohort: int = param(2018, "year", f"Latest joining year measured: the three-year window then ends with the 2021 figures ({_SSB}).", 1990, 2150)
+    window_years: int = param(3, "years", f"Average yearly growth over the first three years of membership ({_SSB}).", 1, 10)
+    max_years_since: int = param(5, "years", "Years since joining in the by-year table.", 1, 15)
+    neighbours: int = param(5, "controls per member", "Nearest-neighbour propensity-score matching with replacement (Abadie & Imbens 2006 use 4).", 1, 50)
+    caliper_sd: float = param(0.2, "s.d. of the logit of the propensity score", "Austin (2011): 0.2 s.d. of the logit removes most bias.", 0.001, 10.0)
+    controls_per_treated: float = param(50.0, "firms", "Non-members sampled per member and cohort-sector cell as the control pool (Statistics Norway drew a representative selection of non-members).", 1.0, 10000.0)
+    winsorize: float = param(0.01, "1 (share in each tail)", "Yearly growth rates are winsorised at these quantiles so that a few tiny firms do not dominate means.", 0.0, 0.25)
+    bootstrap: int = param(200, "resamples", "Pairs bootstrap over members (each with its matched controls) for 95 % intervals.", 0, 100000)
+
+    @model_validator(mode="after")
+    def _cohorts_ordered(self) -> Measurement:
+        if self.last_cohort < self.first_cohort:
+            raise ValueError(f"last_cohort ({self.last_cohort}) must not be before first_cohort ({self.first_cohort})")
+        return self
+
+
 class Scenario(Section):
     """A complete, validated scenario."""
 
@@ -398,6 +423,7 @@ class Scenario(Section):
     shocks: list[SectorShock] = Field(default_factory=list)
     changes: list[PolicyChange] = Field(default_factory=list, description="Policy changes from a year on, applied in year order.")
     output: Output = Field(default_factory=Output)
+    measurement: Measurement = Field(default_factory=Measurement)
 
     @property
     def all_clusters(self) -> list[ClusterSpec]:

@@ -73,6 +73,17 @@ def _run_table(name: str, columns: Sequence[str]) -> Table:
 
 yearly = _run_table("yearly", YEARLY_COLUMNS)
 clusters = _run_table("clusters", CLUSTER_COLUMNS)
+effects = Table(
+    "effects",
+    metadata_obj,
+    Column("run_id", ForeignKey("runs.run_id"), primary_key=True),
+    Column("metric", String(32), primary_key=True),
+    Column("estimator", String(32), primary_key=True),
+    Column("gap_pp", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("n_treated", BigInteger),
+)
 
 
 class StoreError(RuntimeError):
@@ -147,7 +158,7 @@ def save_run(
     started_at: datetime | None = None,
     status: str = "done",
 ) -> None:
-    """Record a run: its ``runs`` row and its yearly and cluster rows, in one transaction.
+    """Record a run: its ``runs`` row and its yearly, cluster and effect rows, in one transaction.
 
     Saving a ``run_id`` that exists replaces all its rows, so a re-run never duplicates.
 
@@ -176,10 +187,13 @@ def save_run(
     }
     try:
         with _opened(db_url) as engine, engine.begin() as conn:
-            for table in (yearly, clusters, runs):  # children first: they reference runs
+            for table in (yearly, clusters, effects, runs):  # children first: they reference runs
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(insert(runs), [row])
-            for table, frame in ((yearly, result.yearly), (clusters, result.clusters)):
+            frames = [(yearly, result.yearly), (clusters, result.clusters)]
+            if result.effects is not None:
+                frames.append((effects, result.effects))
+            for table, frame in frames:
                 rows = _records(frame, table, run_id)
                 if rows:  # executemany with an empty list is an error
                     conn.execute(insert(table), rows)
@@ -260,6 +274,24 @@ def load_clusters(
         StoreError: If the database cannot be opened or read.
     """
     return _load(_select_runs(clusters, run_ids, clusters.c.cluster_id, clusters.c.year), db_url)
+
+
+def load_effects(
+    db_url: str | Engine | None = None, run_ids: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Membership effects of recorded runs (``effects.csv`` rows).
+
+    Args:
+        db_url: SQLAlchemy URL or engine; ``None`` is the default database.
+        run_ids: Runs to load; ``None`` loads all.
+
+    Returns:
+        ``run_id`` followed by :data:`sim.results.EFFECT_COLUMNS`, sorted by run, metric, estimator.
+
+    Raises:
+        StoreError: If the database cannot be opened or read.
+    """
+    return _load(_select_runs(effects, run_ids, effects.c.metric, effects.c.estimator), db_url)
 
 
 def _select_runs(table: Table, run_ids: Iterable[str] | None, *order: Column) -> Select:

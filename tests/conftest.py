@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,14 @@ def small(scale: float = 0.01, end_year: int = 2012, **sections) -> Scenario:
 @pytest.fixture
 def small_scenario() -> Scenario:
     return small()
+
+
+def cli(*args: str, wait: bool = True, cwd: Path = ROOT, **kwargs):
+    """``run.py`` in a fresh process (a finished process, or a running one with ``wait=False``)."""
+    command = [sys.executable, str(ROOT / "run.py"), *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs)
 
 
 # In CI (.ci/run sets NIC_SIM_CI=1) a test may not skip for want of a server or browser that CI

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, cli  # noqa: F401 - cli is re-exported for the sweep tests
 
 from sim.executors import Task, execute
 
@@ -53,11 +51,3 @@ def faulty(task: Task):
     if rate == KILLS:
         os.kill(os.getpid(), signal.SIGKILL)
     return execute(task)
-
-
-def cli(*args: str, wait: bool = True, **kwargs):
-    """``run.py`` in a fresh process (a finished process, or a running one with ``wait=False``)."""
-    command = [sys.executable, str(ROOT / "run.py"), *args]
-    if not wait:
-        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)

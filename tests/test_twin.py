@@ -1,0 +1,76 @@
+"""The twin world: the same economy and luck, members untreated (sim.twin)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import small
+
+from sim.model import ClusterModel
+from sim.twin import TwinModel, withhold_services
+
+
+def lockstep(scenario, seed: int = 0, withhold: bool = True) -> tuple[ClusterModel, TwinModel]:
+    model = ClusterModel(scenario, rng=seed)
+    twin = TwinModel(model, withhold=withhold)
+    while model.running:
+        model.step()
+        twin.step()
+    return model, twin
+
+
+def panels(model: ClusterModel, twin: TwinModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (model.register.firms(model.region_names, model.sector_names),
+            twin.register.firms(twin.region_names, twin.sector_names))
+
+
+def test_twin_with_nothing_withheld_reproduces_the_factual_run_exactly():
+    scenario = small(scale=0.02, end_year=2014)
+    model, twin = lockstep(scenario, seed=4, withhold=False)
+    pd.testing.assert_frame_equal(model.register.yearly(), twin.register.yearly())
+    factual, copy = panels(model, twin)
+    pd.testing.assert_frame_equal(factual, copy)
+    assert np.array_equal(model.ties.a, twin.ties.a) and np.array_equal(model.ties.b, twin.ties.b)
+
+
+def test_twin_has_the_same_members_and_firms_but_no_services():
+    scenario = small(scale=0.05, end_year=2014)
+    model, twin = lockstep(scenario, seed=1)
+    factual, untreated = panels(model, twin)
+    # Every firm keeps its row: the same start-ups enter in both worlds.
+    assert model.firms.n == twin.firms.n
+    assert np.array_equal(model.firms.birth_year[: model.firms.n], twin.firms.birth_year[: twin.firms.n])
+    # Members are the factual ones (where the firm is open in the twin world too).
+    both = factual.merge(untreated, on=["firm_id", "year"], suffixes=("", "_twin"))
+    open_in_both = both["alive"] & both["alive_twin"]
+    assert (both.loc[open_in_both, "member"] == both.loc[open_in_both, "member_twin"]).all()
+    assert both["member"].sum() > 50  # member-years
+    # Before the first cluster (2002) the worlds are one; afterwards members grow less untreated.
+    a, b = model.register.yearly().set_index("year"), twin.register.yearly().set_index("year")
+    assert a.loc[2000:2001].equals(b.loc[2000:2001])
+    assert (a.loc[2008:, "member_employment"] > b.loc[2008:, "member_employment"]).all()
+
+
+def test_withholding_switches_off_every_service_of_membership():
+    spec = withhold_services(small())
+    for level in ("arena", "arena_pro", "nce", "gce"):
+        lv = spec.levels.get(level)
+        assert lv.facilitation_ties == lv.market_access_growth == lv.advisory_innovation == 0.0
+        assert lv.programme_funding_nok > 0  # the money still flows: the same programme decisions
+    assert spec.network.member_institution_boost == spec.network.shared_member_retention == 0.0
+    assert spec.cluster_links == []
+
+
+def test_a_twin_is_made_before_its_factual_model_steps():
+    model = ClusterModel(small(), rng=0)
+    model.step()
+    with pytest.raises(ValueError, match="before its factual model steps"):
+        TwinModel(model)
+
+
+def test_a_twin_steps_only_right_after_its_factual_model():
+    model = ClusterModel(small(), rng=0)
+    twin = TwinModel(model)
+    with pytest.raises(RuntimeError, match="right after its factual model"):
+        twin.step()
