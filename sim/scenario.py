@@ -104,7 +104,7 @@ class Population(Section):
     max_employees: int = param(20_000, "man-years", "Equinor-sized upper bound on one enterprise.", 250, 200_000)
     productivity_sd: float = param(0.45, "log points", "Within-sector dispersion of labour productivity (Syverson 2011: 90/10 ratio about 2-4).", 0.0, 2.0)
     knowledge_sd: float = param(0.08, "knowledge-space units", "Spread of firms around their sector's knowledge position; chosen so sectors overlap a little.", 0.0, 0.5)
-    growth_potential_sd: float = param(0.04, "log points per year", "Latent, unobserved growth potential (drives joining and growth; the source of selection bias). Calibrated in issue 5.", 0.0, 0.5)
+    growth_potential_sd: float = param(0.04, "log points per year", "Latent, unobserved growth potential (drives joining and growth; the source of selection bias). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 0.5)
     rd_effort_mean: float = param(0.15, "1 (share of firms' effort)", "Mean own R&D and innovation effort; Norway's CIS innovation-active share is about 0.3.", 0.0, 1.0)
     beta_concentration: float = param(4.0, "1 (alpha + beta)", "Spread of R&D effort and export intensity around a firm's mean; most firms near zero with a long tail, as in R&D surveys.", 0.5, 100.0)
     rd_size_elasticity: float = param(0.4, "log-odds per log man-year", "CIS (SSB innovation survey): innovation-active share about 0.3 at 10-49 vs 0.65 at 250+ employees.", 0.0, 3.0)
@@ -135,7 +135,7 @@ class Population(Section):
 
 class Membership(Section):
     base_utility: float = param(-2.0, "utils", "Intercept of the joining decision; calibrated so members reach about 2000 in 2021 (FACTS.md).", -20.0, 20.0)
-    potential_weight: float = param(25.0, "utils per log point of yearly growth potential", "Firms expecting to grow seek partners more (selection on the unobservable; FACTS.md measurement note).", -500.0, 500.0)
+    potential_weight: float = param(25.0, "utils per log point of yearly growth potential", "Firms expecting to grow seek partners more (selection on the unobservable; FACTS.md measurement note). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", -500.0, 500.0)
     size_weight: float = param(0.4, "utils per log man-year", "Larger firms join more often (programme evaluations).", -5.0, 5.0)
     international_weight: float = param(1.0, "utils per unit international orientation", "Exporters value the clusters' internationalisation and profiling services (seed 003 common goals).", -10.0, 10.0)
     rd_weight: float = param(2.0, "utils per unit R&D effort", "Innovating firms value knowledge access (seed 003: innovation capacity through R&D collaboration).", -10.0, 10.0)
@@ -169,7 +169,7 @@ class Innovation(Section):
     optimal_distance: float = param(0.15, "knowledge-space units", "Cognitive distance where partners teach the most (inverted U; Nooteboom et al. 2007).", 0.01, 2.0)
     convergence_rate: float = param(0.15, "1 (share of the gap to partners' mean closed per year)", "Partners' knowledge converges, so novelty falls and effects peak early (seed 000).", 0.0, 1.0)
     drift_sd: float = param(0.01, "knowledge-space units per year", "Firms' own search keeps knowledge diverse.", 0.0, 0.5)
-    productivity_gain: float = param(0.05, "log points (one man-year firm)", "Productivity step of an innovation.", 0.0, 1.0)
+    productivity_gain: float = param(0.05, "log points (one man-year firm)", "Productivity step of an innovation. The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1.0)
     demand_gain: float = param(0.06, "log points (one man-year firm)", "Sales step of an innovation (new products).", 0.0, 1.0)
     size_elasticity: float = param(0.2, "1", "An innovation is a smaller share of a large firm's sales: steps scale as size^-e, like growth volatility (Stanley et al. 1996).", 0.0, 1.0)
 
@@ -180,7 +180,7 @@ class Growth(Section):
     potential_persistence: float = param(0.85, "1 (AR(1) coefficient per year)", "Growth opportunities fade; firm growth shows weak persistence (Coad 2007).", 0.0, 1.0)
     productivity_trend: float = param(0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).", -0.2, 0.2)
     productivity_noise_sd: float = param(0.03, "log points per year", "Idiosyncratic productivity changes.", 0.0, 1.0)
-    hire_rate: float = param(0.5, "1 per year", "Share of a labour shortfall closed in a year (hiring frictions).", 0.0, 1.0)
+    hire_rate: float = param(0.5, "1 per year", "Share of a labour shortfall closed in a year (hiring frictions). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1.0)
     fire_rate: float = param(0.3, "1 per year", "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
     min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
 
@@ -199,7 +199,7 @@ class LevelSpec(Section):
     programme_funding_nok: float = param(2_200_000.0, "NOK per cluster-year", "FACTS.md: Arena about 2.2 m, NCE about 5 m, Arena Pro 3 m base plus up to 3 m for projects (4.5 m taken); GCE not published, assumed twice NCE.", 0.0, 1e9)
     programme_share: float = param(0.5, "1", "Programme pays up to 50 %; members 40 % hours and 10 % cash (FACTS.md).", 0.01, 1.0)
     facilitation_ties: float = param(1.0, "tie attempts per member-year", "Matchmaking by the cluster organisation (seed 002: facilitator).", 0.0, 20.0)
-    market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003).", 0.0, 0.5)
+    market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003). The baseline's values are fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 0.5)
     advisory_innovation: float = param(0.02, "hazard per member-year", "Advisory services and business acceleration help members' innovation projects (seeds 002, 003).", 0.0, 5.0)
     recruits_per_year: float = param(10.0, "firms per cluster-year (full scale)", "Recruitment capacity of the cluster organisation.", 0.0, 1000.0)
     max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (FACTS.md: GCE Blue Maritime about 200, NODE 50-60).", 0.0, 10000.0)
@@ -295,7 +295,7 @@ class Restructuring(Section):
     lookback_years: int = param(3, "years", "Window of county job growth used to judge vulnerability.", 1, 20)
     budget_nok_per_area: float = param(4_000_000.0, "NOK per area-year", "Typical yearly restructuring budget of a municipality (assumption; programme reports give NOK 2-6 million).", 0.0, 1e9)
     startups_per_area: float = param(2.2, "start-ups per area-year (full scale)", "49 start-ups from 22 areas in 2021 (seed 000).", 0.0, 100.0)
-    supported_firms_per_area: float = param(5.0, "firms per area-year (full scale)", "Grants go to a handful of firms a year in each area (assumption, sized to the 170 jobs of 2021; seed 000).", 0.0, 1000.0)
+    supported_firms_per_area: float = param(5.0, "firms per area-year (full scale)", "Grants go to a handful of firms a year in each area (assumption, sized to the 170 jobs of 2021; seed 000). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1000.0)
     max_supported_employees: float = param(99.0, "man-years", "Restructuring grants go to small and medium-sized enterprises (EU SME definition: under 100 man-years).", 1.0, 1e6)
     growth_support: float = param(0.15, "log points of sales, once", "A grant's push to a supported firm's sales in its year of support (assumption, sized to the 170 jobs of 2021).", 0.0, 2.0)
     extra_tie_attempts: float = param(0.3, "tie attempts per area firm-year", "More collaboration between firms in the area (seed 000: evaluations of Rollag, Tinn, Bindal, Lierne).", 0.0, 20.0)

@@ -323,14 +323,43 @@ def _strict_scalars(
 
 # --- turning pydantic's errors into one line -------------------------------------------------
 
-def _explain_error(exc: ValidationError, source: str) -> ScenarioError:
+def validate_table(model: type[BaseModel], data: Any, source: str, prefix: str = "") -> Any:
+    """Validate one table of a settings file (calibration, targets) against a pydantic model.
+
+    Args:
+        model: The table's model (``extra="forbid"``).
+        data: The table as parsed from TOML.
+        source: The file, for messages.
+        prefix: Dotted key of the table in the file (``"calibration"``), for messages.
+
+    Returns:
+        The validated model instance.
+
+    Raises:
+        ScenarioError: The first problem, as one line with the file and the key.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError(source, prefix, f"must be a table, got {_show(data)}")
+    for name in data:  # a misspelt key first: it explains the "missing" key that follows from it
+        if name not in model.model_fields:
+            key = ".".join(filter(None, [prefix, name]))
+            near = difflib.get_close_matches(name, list(model.model_fields), n=1)
+            hint = f"did you mean '{near[0]}'?" if near else "allowed: " + ", ".join(model.model_fields)
+            raise ScenarioError(source, key, f"unknown key {_name(name)}; {hint}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _explain_error(exc, source, model, prefix) from None
+
+
+def _explain_error(exc: ValidationError, source: str, root: type[BaseModel] = Scenario, prefix: str = "") -> ScenarioError:
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err["loc"]]
     kind, given = err["type"], err.get("input")
     ctx = err.get("ctx") or {}
     cause = ctx.get("error")
-    tp, info, parent = _walk(loc)
-    key = _dotted(loc)
+    tp, info, parent = _walk(loc, root)
+    key = ".".join(filter(None, [prefix, _dotted(loc)]))
 
     if isinstance(cause, ReferenceError_):
         return ScenarioError(source, ".".join(filter(None, [key, cause.loc])), _reference_message(str(cause)))
@@ -339,11 +368,11 @@ def _explain_error(exc: ValidationError, source: str) -> ScenarioError:
         if _is_model(tp):  # raised by a model validator: name the field the message starts with
             first = re.match(r"\s*([A-Za-z_]\w*)", msg)
             if first and first.group(1) in tp.model_fields:
-                key = _dotted(loc + [first.group(1)])
+                key = ".".join(filter(None, [prefix, _dotted(loc + [first.group(1)])]))
             return ScenarioError(source, key, msg)
         return ScenarioError(source, key, f"{msg}, got {_show(given)}")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], root)
         near = difflib.get_close_matches(loc[-1], allowed, n=1)
         if near:
             return ScenarioError(source, key, f"unknown key {_name(loc[-1])}; did you mean '{near[0]}'?")
@@ -351,7 +380,7 @@ def _explain_error(exc: ValidationError, source: str) -> ScenarioError:
     if kind == "missing":
         if typing.get_origin(parent) is tuple:
             want = _want(parent, None)
-            return ScenarioError(source, _dotted(loc[:-1]), f"missing item {loc[-1]}; expected {want}")
+            return ScenarioError(source, ".".join(filter(None, [prefix, _dotted(loc[:-1])])), f"missing item {loc[-1]}; expected {want}")
         return ScenarioError(source, key, "required key is missing")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         rng = allowed_range(info) if info is not None and info.metadata else None
@@ -410,14 +439,14 @@ def _want(tp: Any, info: FieldInfo | None) -> str:
     return f"of type {getattr(tp, '__name__', str(tp))}"
 
 
-def _walk(loc: list[str]) -> tuple[Any, FieldInfo | None, Any]:
-    """Follow a location through the schema.
+def _walk(loc: list[str], root: type[BaseModel] = Scenario) -> tuple[Any, FieldInfo | None, Any]:
+    """Follow a location through the schema (of a scenario, or of another settings model).
 
     Returns:
         The type found there, its field info (only when the last step was a model field) and the
         type of its container; ``(None, None, container)`` when the location leaves the schema.
     """
-    tp: Any = Scenario
+    tp: Any = root
     info: FieldInfo | None = None
     parent: Any = None
     for part in loc:
@@ -455,8 +484,8 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def _allowed_keys(loc: list[str]) -> list[str]:
-    tp = _walk(loc)[0]
+def _allowed_keys(loc: list[str], root: type[BaseModel] = Scenario) -> list[str]:
+    tp = _walk(loc, root)[0]
     return sorted(tp.model_fields) if _is_model(tp) else []
 
 

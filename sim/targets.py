@@ -1,0 +1,138 @@
+"""Observed figures the model is held to (``calibration/targets.toml``) and how runs meet them.
+
+A target names a *statistic* of a run:
+
+- a headline figure of ``summary.json``, e.g. ``gap_value_added_pp`` (the published estimator);
+- ``yearly.<column>@<year>`` or ``yearly.<column>@<first>-<last>`` (the mean over those years);
+- ``peak_lead.<prefix>``: the largest of ``<prefix>_year1..3`` minus the largest of the later
+  years, positive when a gap peaks in the first three years of membership.
+
+Runs are summarised by the statistic's *inputs* (plain numbers per run, averaged over seeds) and
+the statistic is computed from the averages, so that a peak is judged on the mean profile and not
+on the noise of single runs. Compare ``equal`` is met within ``value +- tolerance``; ``at_least``
+is met at ``value`` or more. The calibration loss is the squared shortfall in tolerances.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sim.validation import ScenarioError, _read_toml, validate_table
+
+EARLY_YEARS = 3  # "the highest development in the first three years" (seed 000)
+_YEARLY = re.compile(r"yearly\.(\w+)@(\d{4})(?:-(\d{4}))?")
+_PEAK = re.compile(r"peak_lead\.(\w+)")
+_HEADLINE = re.compile(r"\w+")
+
+
+class Target(BaseModel):
+    """One observed figure and how a run's statistic is compared with it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    value: float
+    tolerance: float = Field(gt=0)
+    statistic: str
+    compare: Literal["equal", "at_least"] = "equal"
+    scenario: str | None = None
+    calibrate: bool = False
+    source: str = Field(min_length=1)
+
+    @field_validator("statistic")
+    @classmethod
+    def _known_form(cls, text: str) -> str:
+        if not (_YEARLY.fullmatch(text) or _PEAK.fullmatch(text) or _HEADLINE.fullmatch(text)):
+            raise ValueError("must be a headline figure, 'yearly.<column>@<year>[-<year>]' or 'peak_lead.<prefix>'")
+        return text
+
+    def inputs(self, available: Iterable[str]) -> list[str]:
+        """The per-run numbers this statistic needs, among the ``available`` headline names."""
+        peak = _PEAK.fullmatch(self.statistic)
+        if peak:
+            return sorted((n for n in available if re.fullmatch(rf"{peak[1]}_year\d+", n)), key=_year_of)
+        return [self.statistic]
+
+    def reduce(self, means: Mapping[str, float]) -> float:
+        """The statistic from the seed-averaged inputs."""
+        peak = _PEAK.fullmatch(self.statistic)
+        if not peak:
+            return float(means.get(self.statistic, np.nan))
+        profile = {_year_of(name): v for name, v in means.items() if name in self.inputs(means)}
+        early = [v for k, v in profile.items() if k <= EARLY_YEARS]
+        late = [v for k, v in profile.items() if k > EARLY_YEARS]
+        return float(max(early) - max(late)) if early and late else np.nan
+
+    def met(self, x: float) -> bool:
+        """Whether a statistic meets the target."""
+        if not np.isfinite(x):
+            return False
+        return x >= self.value if self.compare == "at_least" else abs(x - self.value) <= self.tolerance
+
+    def loss(self, x: float) -> float:
+        """Squared distance in tolerances (only the shortfall for ``at_least``); large if undefined."""
+        if not np.isfinite(x):
+            return MISSING_LOSS
+        gap = min(0.0, x - self.value) if self.compare == "at_least" else x - self.value
+        return float((gap / self.tolerance) ** 2)
+
+
+MISSING_LOSS = 1e4  # a statistic a run could not produce (e.g. no member to measure)
+
+
+def _year_of(name: str) -> int:
+    return int(name.rsplit("_year", 1)[1])
+
+
+def load_targets(path: str | Path) -> list[Target]:
+    """Read and validate a targets file.
+
+    Raises:
+        ScenarioError: The file is unreadable or a target is malformed (one line naming it).
+    """
+    source = str(path)
+    data = _read_toml(Path(path), source)
+    targets = []
+    for name, table in data.items():
+        if isinstance(table, dict) and "name" in table:
+            raise ScenarioError(source, f"{name}.name", "unknown key 'name': a target is named by its table")
+        targets.append(validate_table(Target, {"name": name, **table} if isinstance(table, dict) else table, source, name))
+    return targets
+
+
+def observe(headline: Mapping[str, float], yearly: pd.DataFrame, names: Iterable[str]) -> dict[str, float]:
+    """One run's value of each input (headline figures and yearly columns).
+
+    Args:
+        headline: The run's ``summary["headline"]``.
+        yearly: The run's yearly table.
+        names: Inputs of the targets (:meth:`Target.inputs`).
+
+    Returns:
+        Name -> value (NaN where the run lacks it).
+    """
+    by_year = yearly.set_index("year")
+    out = {}
+    for name in names:
+        match = _YEARLY.fullmatch(name)
+        if match:
+            column, first, last = match[1], int(match[2]), int(match[3] or match[2])
+            ok = column in by_year.columns and first in by_year.index and last in by_year.index
+            out[name] = float(by_year.loc[first:last, column].mean()) if ok else np.nan
+        else:
+            value = headline.get(name)
+            out[name] = float(value) if isinstance(value, int | float) else np.nan
+    return out
+
+
+def inputs_of(targets: Iterable[Target], headline_names: Iterable[str]) -> list[str]:
+    """Every input the targets need, in first-use order."""
+    names = list(headline_names)
+    return list(dict.fromkeys(n for t in targets for n in t.inputs(names)))
