@@ -25,6 +25,13 @@ integer bounds give integers) or a distribution parsed from data, never evaluate
 and/or high) and ``triangular`` (low, mode, high). A factorial design crosses the levels; Latin
 hypercube and Sobol (``scipy.stats.qmc``) draw ``samples`` points in the unit cube and map each
 coordinate through the parameter's inverse distribution (a list becomes equally likely choices).
+The sensitivity designs come from SALib in the same unit cube: ``morris`` (``trajectories``
+trajectories of k + 1 points on a grid of ``levels`` levels, for elementary effects) and
+``saltelli`` (``samples`` = N, a power of 2: N (k + 2) points for first-order and total Sobol
+indices, N (2k + 2) with ``second_order = true``); ``run.py sensitivity`` analyses them.
+
+Outcomes are yearly columns (``members@2021``) or headline figures of the runs' summaries
+(``summary.gap_value_added_pp``, ``summary.true_value_added_pp``, ``summary.treatment_jobs_2021``).
 
 Seeds: ``design_seq, seeds_seq = SeedSequence(seed).spawn(2)``; the design is drawn from
 ``design_seq``. With ``seeds = "common"`` (the default) replication ``r`` runs with
@@ -59,13 +66,15 @@ from sim.results import YEARLY_COLUMNS
 from sim.scenario import Scenario
 from sim.validation import ScenarioError, _assign, _read_toml, _show, load_scenario, validate
 
-DESIGNS = ("factorial", "latin_hypercube", "sobol")
+DESIGNS = ("factorial", "latin_hypercube", "sobol", "morris", "saltelli")
+SALIB_DESIGNS = ("morris", "saltelli")  # designs made for a sensitivity analysis (``run.py sensitivity``)
 OUTPUTS = ("yearly", "clusters", "firms")
 SEED_MODES = ("common", "independent")
 DEFAULT_OUTCOMES = ("members", "employment", "value_added_nok")
 SECTIONS = ("sweep", "fixed", "parameters")
-SWEEP_KEYS = ("name", "description", "scenario", "design", "samples", "replications", "seed",
-              "seeds", "outputs", "outcomes")  # fmt: skip
+SWEEP_KEYS = ("name", "description", "scenario", "design", "samples", "trajectories", "levels",
+              "second_order", "replications", "seed", "seeds", "outputs", "outcomes")  # fmt: skip
+SUMMARY_PREFIX = "summary."  # an outcome read from the runs' headline figures (summary.json)
 # Distribution name -> (required, optional) arguments.
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "uniform": (("low", "high"), ()),
@@ -167,12 +176,17 @@ class Sweep:
         base: The resolved base scenario with ``[fixed]`` applied (``Scenario.model_dump()``).
         base_toml: The same as TOML text, stored with the experiment.
         design: One of :data:`DESIGNS`.
-        samples: Design points of a Latin hypercube or Sobol design.
+        samples: Design points of a Latin hypercube or Sobol design; base samples N of a Saltelli
+            design (N (k + 2) points for k parameters, N (2k + 2) with second-order indices).
+        trajectories: Trajectories of a Morris design (k + 1 points each).
+        levels: Grid levels of a Morris design.
+        second_order: A Saltelli design also estimates second-order indices.
         replications: Runs per design point.
         seed: Root seed.
         seeds: ``common`` or ``independent`` (see the module docstring).
         outputs: Tables kept per run (``yearly`` always).
-        outcomes: ``(yearly column, year)`` pairs for the summary plot.
+        outcomes: ``(yearly column, year)`` pairs, or ``("summary.<figure>", None)`` for a headline
+            figure of the runs' summaries, for the summary plot and the sensitivity analysis.
         parameters: The swept parameters, in file order.
         description: Free text.
     """
@@ -188,23 +202,51 @@ class Sweep:
     seed: int
     seeds: str
     outputs: tuple[str, ...]
-    outcomes: tuple[tuple[str, int], ...]
+    outcomes: tuple[tuple[str, int | None], ...]
     parameters: tuple[Parameter, ...]
     description: str = ""
+    trajectories: int | None = None
+    levels: int = 4
+    second_order: bool = False
 
     def points(self) -> list[dict[str, Any]]:
         """The design points: one ``{parameter: value}`` dict each, in design order."""
         names = [p.name for p in self.parameters]
         if self.design == "factorial":
             return [dict(zip(names, combo)) for combo in itertools.product(*(p.levels() for p in self.parameters))]
-        from scipy.stats import qmc
-
-        rng = np.random.default_rng(self._seed_sequences()[0])
-        sampler = (qmc.Sobol(len(names), scramble=True, rng=rng) if self.design == "sobol"
-                   else qmc.LatinHypercube(len(names), rng=rng))
-        unit = sampler.random(self.samples or 0)
+        unit = self.unit_design()
         columns = [p.at(unit[:, j]) for j, p in enumerate(self.parameters)]
         return [dict(zip(names, row)) for row in zip(*columns)]
+
+    def unit_design(self) -> np.ndarray:
+        """The design in the unit cube, ``float[points, parameters]`` (not for factorial designs).
+
+        Latin hypercube and Sobol points come from ``scipy.stats.qmc``, Morris trajectories and
+        Saltelli's scheme from SALib; each coordinate is then mapped through its parameter's
+        inverse distribution (:meth:`Parameter.at`), so SALib's analysis works in this cube.
+        """
+        k = len(self.parameters)
+        seed = self._seed_sequences()[0]
+        if self.design in SALIB_DESIGNS:
+            from SALib.sample import morris, sobol
+
+            problem = self.salib_problem()
+            salib_seed = int(seed.generate_state(1)[0])
+            if self.design == "morris":
+                unit = morris.sample(problem, self.trajectories or 0, num_levels=self.levels, seed=salib_seed)
+            else:
+                unit = sobol.sample(problem, self.samples or 0, calc_second_order=self.second_order, seed=salib_seed)
+            return np.clip(unit, 0.0, 1.0)
+        from scipy.stats import qmc
+
+        rng = np.random.default_rng(seed)
+        sampler = qmc.Sobol(k, scramble=True, rng=rng) if self.design == "sobol" else qmc.LatinHypercube(k, rng=rng)
+        return sampler.random(self.samples or 0)
+
+    def salib_problem(self) -> dict[str, Any]:
+        """The SALib problem: every parameter on the unit interval (see :meth:`unit_design`)."""
+        return {"num_vars": len(self.parameters), "names": [p.name for p in self.parameters],
+                "bounds": [[0.0, 1.0]] * len(self.parameters)}
 
     def runs(self) -> list[RunSpec]:
         """Every run, replication by replication (a stopped sweep has covered all points evenly)."""
@@ -279,14 +321,10 @@ def load_sweep(path: str | Path) -> Sweep:
                             f"must be 1-100 letters, digits, '_', '.' or '-', got {_show(name)}")
     design = check.choice("design", DESIGNS, "factorial")
     samples = check.integer("samples", None, 1, 10_000_000)
-    if design == "factorial" and samples is not None:
-        raise ScenarioError(source, "sweep.samples", "only applies to designs latin_hypercube and sobol; "
-                                                     "a factorial design crosses the levels")
-    if design != "factorial" and samples is None:
-        raise ScenarioError(source, "sweep.samples", f"required for design '{design}', e.g. samples = 64")
-    if design == "sobol" and samples & (samples - 1):
-        raise ScenarioError(source, "sweep.samples",
-                            f"must be a power of 2 for design 'sobol' (e.g. 64), got {samples}")
+    trajectories = check.integer("trajectories", None, 2, 100_000)
+    levels = check.integer("levels", 4, 2, 100)
+    second_order = check.boolean("second_order", False)
+    _design_keys(meta, design, samples, trajectories, source)
     outputs = check.choices("outputs", OUTPUTS, ["yearly"])
 
     fixed = _flatten(_table(data, "fixed", source), leaf=lambda v: not isinstance(v, dict) or not v)
@@ -300,9 +338,31 @@ def load_sweep(path: str | Path) -> Sweep:
         outputs=tuple(o for o in OUTPUTS if o == "yearly" or o in outputs),
         outcomes=_outcomes(check.strings("outcomes", list(DEFAULT_OUTCOMES)), base, source),
         parameters=parameters, description=check.string("description", ""),
+        trajectories=trajectories, levels=levels, second_order=second_order,
     )  # fmt: skip
     _check_values(sweep)
     return sweep
+
+
+# Keys that only some designs take.
+_DESIGN_KEYS = {"samples": ("latin_hypercube", "sobol", "saltelli"), "trajectories": ("morris",),
+                "levels": ("morris",), "second_order": ("saltelli",)}
+
+
+def _design_keys(meta: dict[str, Any], design: str, samples: int | None, trajectories: int | None, source: str) -> None:
+    """Each design's own keys: present where required, absent where they mean nothing."""
+    for key, designs in _DESIGN_KEYS.items():
+        if key in meta and design not in designs:
+            what = "a factorial design crosses the levels" if design == "factorial" else f"not design '{design}'"
+            named = " and ".join([", ".join(designs[:-1]), designs[-1]] if len(designs) > 1 else designs)
+            raise ScenarioError(source, f"sweep.{key}", f"only applies to design{'s' * (len(designs) > 1)} {named}; {what}")
+    if design in _DESIGN_KEYS["samples"] and samples is None:
+        raise ScenarioError(source, "sweep.samples", f"required for design '{design}', e.g. samples = 64")
+    if design in ("sobol", "saltelli") and samples & (samples - 1):
+        raise ScenarioError(source, "sweep.samples",
+                            f"must be a power of 2 for design '{design}' (e.g. 64), got {samples}")
+    if design == "morris" and trajectories is None:
+        raise ScenarioError(source, "sweep.trajectories", "required for design 'morris', e.g. trajectories = 10")
 
 
 # --- the sections ----------------------------------------------------------------------------
@@ -330,6 +390,12 @@ class _Checker:
             raise self._fail(key, f"an integer {lo}-{hi}")
         if not lo <= value <= hi:
             raise self._fail(key, f"{lo}-{hi}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false")
         return value
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
@@ -469,11 +535,16 @@ def _check_args(dist: str, a: dict[str, float], key: str, source: str) -> None:
         raise ScenarioError(source, f"{key}.mode", f"must be within low-high, got {_show(a['mode'])}")
 
 
-def _outcomes(names: list[str], base: Scenario, source: str) -> tuple[tuple[str, int], ...]:
-    """Parse ``column`` or ``column@year`` (a yearly column; the last year when none is given)."""
+def _outcomes(names: list[str], base: Scenario, source: str) -> tuple[tuple[str, int | None], ...]:
+    """Parse ``column`` or ``column@year`` (a yearly column; the last year when none is given) and
+    ``summary.<figure>`` (a headline figure of the runs' summaries, e.g. ``summary.gap_value_added_pp``)."""
     first, last = base.scenario.start_year, base.scenario.end_year
-    parsed = []
+    parsed: list[tuple[str, int | None]] = []
     for text in names:
+        if text.startswith(SUMMARY_PREFIX):
+            _summary_outcome(text, base, source)
+            parsed.append((text, None))
+            continue
         column, _, year = text.partition("@")
         if column not in YEARLY_COLUMNS or column == "year":
             allowed = [c for c in YEARLY_COLUMNS if c != "year"]
@@ -483,6 +554,19 @@ def _outcomes(names: list[str], base: Scenario, source: str) -> tuple[tuple[str,
             raise ScenarioError(source, "sweep.outcomes", f"year in {_show(text)} must be {first}-{last}")
         parsed.append((column, int(year) if year else last))
     return tuple(parsed)
+
+
+def _summary_outcome(text: str, base: Scenario, source: str) -> None:
+    """A headline figure must be a name, and an effect must be measured (the truth needs the twin)."""
+    figure = text.removeprefix(SUMMARY_PREFIX)
+    if not re.fullmatch(r"[A-Za-z_]\w*", figure):
+        raise ScenarioError(source, "sweep.outcomes", f"{_show(text)} must be summary.<headline figure>, "
+                                                      "e.g. summary.gap_value_added_pp")
+    m = base.measurement
+    needs = "measurement.twin" if figure.startswith(("true_", "selection_share_", "treatment_jobs")) else (
+        "measurement.effects" if figure.startswith("gap_") else None)
+    if needs and not (m.effects and (m.twin or needs == "measurement.effects")):
+        raise ScenarioError(source, "sweep.outcomes", f"{_show(text)} needs {needs} = true in the base scenario or [fixed]")
 
 
 def _check_values(sweep: Sweep) -> None:

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import Engine
 
 from sim import registry
+from sim.sweep import SUMMARY_PREFIX
 
 PANEL_SIZE = (3.4, 2.6)  # inches
 DPI = 100
@@ -34,19 +35,24 @@ def outcome_table(engine: Engine, experiment: str) -> tuple[pd.DataFrame, list[s
 
     Returns:
         The table (one row per done run), the parameter columns and the outcome columns
-        (named ``column@year``).
+        (named ``column@year``, or ``summary.<figure>`` for a headline figure).
     """
     meta = registry.load_experiment(engine, experiment)
     runs = registry.load_runs(engine, experiment)
     parameters = runs.attrs["parameters"]
     runs = runs[runs["status"] == "done"]
-    names = [f"{column}@{year}" for column, year in meta["outcomes"]]
+    names = [column if year is None else f"{column}@{year}" for column, year in meta["outcomes"]]
     if runs.empty:
         return runs, parameters, names
-    yearly = registry.load_outputs(engine, runs["run_id"], "yearly", {c for c, _ in meta["outcomes"]})
+    yearly_columns = {c for c, year in meta["outcomes"] if year is not None}
+    yearly = registry.load_outputs(engine, runs["run_id"], "yearly", yearly_columns) if yearly_columns else None
     table = runs[["run_id", "point", "replication", *parameters]].set_index("run_id")
     for (column, year), name in zip(meta["outcomes"], names):
-        table[name] = yearly[yearly["year"] == year].set_index("run_id")[column]
+        if year is None:  # a headline figure: load_runs has a column per figure of the summaries
+            figure = column.removeprefix(SUMMARY_PREFIX)
+            table[name] = runs.set_index("run_id")[figure] if figure in runs else np.nan
+        else:
+            table[name] = yearly[yearly["year"] == year].set_index("run_id")[column]
     return table.reset_index(), parameters, names
 
 

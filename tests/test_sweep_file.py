@@ -115,7 +115,7 @@ def test_shipped_sweep_files_validate():
     ('design = "sobol"\nsamples = 100', "membership.leave_rate = {low = 0.0, high = 0.1}",
      "sweep.samples: must be a power of 2 for design 'sobol' (e.g. 64), got 100"),
     ('design = "lhs"', "membership.leave_rate = [0.1]",
-     "sweep.design: must be one of 'factorial', 'latin_hypercube', 'sobol', got 'lhs'"),
+     "sweep.design: must be one of 'factorial', 'latin_hypercube', 'sobol', 'morris', 'saltelli', got 'lhs'"),
     ("replications = 0", "membership.leave_rate = [0.1]", "sweep.replications: must be 1-100000, got 0"),
     ('replications = "3"', "membership.leave_rate = [0.1]", "sweep.replications: must be an integer 1-100000, got '3'"),
     ("replicates = 3", "membership.leave_rate = [0.1]", "sweep.replicates: unknown key 'replicates'; did you mean 'replications'?"),
