@@ -179,8 +179,12 @@ def markdown(report: FitReport, out_dir: Path) -> str:
         "",
         "| parameter | value | range | sets | source |",
         "|---|---|---|---|---|",
-        *[f"| {name} | {report.best.get(name, np.nan):.4g} | {p.low:g}-{p.high:g}{' (factor)' if p.factor else ''} | "
+        *[f"| {name} | {report.best.get(name, np.nan):.4g}{_bound_note(report.best.get(name, np.nan), p)} | "
+          f"{p.low:g}-{p.high:g}{' (factor)' if p.factor else ''} | "
           f"{', '.join(f'`{k}`' for k in p.keys)} | {p.source} |" for name, p in c.parameters.items()],
+        "",
+        "A value within 2 % of the range's width from an end is marked: the fit would move it further if "
+        "the range allowed, so the range is doing work there.",
         "",
         f"## Targets ({met} of {len(fit)} met; mean over the check's seeds, 95 % interval)",
         "",
@@ -219,6 +223,18 @@ def _identified(report: FitReport) -> list[str]:
               "the parameter ranges of `parameters.toml` allow. `python run.py sensitivity` shows which "
               "parameters move each.", ""]
     return lines
+
+
+BOUND_SHARE = 0.02  # a fitted value this close to an end of its range (share of the width) is flagged
+
+
+def _bound_note(value: float, p) -> str:
+    width = p.high - p.low
+    if value - p.low <= BOUND_SHARE * width:
+        return " (at low end)"
+    if p.high - value <= BOUND_SHARE * width:
+        return " (at high end)"
+    return ""
 
 
 def _observed(row) -> str:

@@ -163,16 +163,20 @@ def innovation(m: ClusterModel) -> None:
 
 
 def growth(m: ClusterModel) -> None:
-    """Sales follow sector demand, potential, innovation, cluster market access and fat-tailed
-    shocks; productivity grows; employment moves toward what value added needs, with frictions."""
+    """Sales follow sector demand, expected growth from potential, innovation, cluster market
+    access (fading with years of membership) and fat-tailed shocks; productivity grows;
+    employment moves toward what value added needs, with frictions."""
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     alive = f.alive_rows()
-    access = _member_value(m, m.per_cluster("market_access_growth") * m.funding_factor, alive)
+    # The service opens new markets mostly in a member's first years (join_year is -1 off members,
+    # whose access is 0 anyway).
+    tenure = np.maximum(m.year - f.join_year[alive], 0)
+    access = _member_value(m, m.per_cluster("market_access_growth") * m.funding_factor, alive) * np.exp(-g.market_access_fade * tenure)
     b = np.minimum(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
     # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
     shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
     step = f.innovated[alive] * f.employees[alive] ** -inn.size_elasticity
-    rate = (m.sector_demand[f.sector[alive]] + f.potential[alive] + inn.demand_gain * step + access
+    rate = (m.sector_demand[f.sector[alive]] + expected_growth(m, alive) + inn.demand_gain * step + access
             + f.support_growth[alive] + shock)
     f.growth[alive] = rate
     f.revenue[alive] *= np.exp(rate)
@@ -233,6 +237,12 @@ def _leave(m: ClusterModel, rows: np.ndarray) -> None:
     f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
 
 
+def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:
+    """Each firm's expected extra growth from its latent potential: smaller for larger firms."""
+    f = m.firms
+    return f.potential[rows] * f.employees[rows] ** -m.spec.growth.potential_size_elasticity
+
+
 def _member_value(m: ClusterModel, per_cluster: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Each firm's value of a per-cluster quantity through its membership (0 for non-members)."""
     f = m.firms
@@ -252,7 +262,7 @@ def _candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]
     p, f = m.spec.membership, m.firms
     own = (
         p.base_utility
-        + p.potential_weight * f.potential[pool]
+        + p.potential_weight * expected_growth(m, pool)
         + p.size_weight * np.log(f.employees[pool])
         + p.rd_weight * f.rd_effort[pool]
         + p.international_weight * f.intl[pool]

@@ -80,7 +80,7 @@ class RefCluster(mesa.Agent):
                   and (u := firm.joining_utility(self) + firm.taste) > 0]
         offers.sort(key=lambda offer: -offer[0])
         for _, firm in offers[:room]:
-            firm.cluster = self
+            firm.cluster, firm.join_year = self, m.year
             self.members.add(firm)
 
 
@@ -102,6 +102,7 @@ class RefFirm(mesa.Agent):
         self.absorptive, self.intl = float(row["absorptive"]), float(row["intl"])
         self.kx, self.ky = float(row["kx"]), float(row["ky"])
         self.cluster: RefCluster | None = None
+        self.join_year = -1  # year it joined its current cluster
         self.left: int | None = None  # year it last left a cluster of its own accord
         self.partners: set[RefFirm] = set()
         self.institution: int | None = None
@@ -129,6 +130,10 @@ class RefFirm(mesa.Agent):
             self.leave()
             self.left = self.model.year
 
+    def expected_growth(self) -> float:
+        """Extra growth the firm expects from its potential: smaller for a larger firm."""
+        return self.potential * self.employees**-self.model.spec.growth.potential_size_elasticity
+
     def joining_utility(self, cluster: RefCluster) -> float:
         """Deterministic part of the utility of joining ``cluster``: the level's expected benefit,
         growth potential, size, R&D effort and international orientation against hours and fees
@@ -138,7 +143,7 @@ class RefFirm(mesa.Agent):
         fee = p.cash_share * budget / max(lv.max_members, 1.0)  # cash split over full-scale members
         cost = p.hours_per_member * p.hourly_cost_nok + fee
         km = self.model.distance_km[self.region, cluster.region]
-        return (p.base_utility + p.potential_weight * self.potential
+        return (p.base_utility + p.potential_weight * self.expected_growth()
                 + p.size_weight * math.log(self.employees) + p.rd_weight * self.rd_effort
                 + p.international_weight * self.intl
                 + p.benefit_weight * lv.market_access_growth
@@ -219,12 +224,14 @@ class RefFirm(mesa.Agent):
         market access and a fat-tailed shock; productivity grows; employment closes part of the
         gap to what value added needs."""
         m, g, inn = self.model, self.model.spec.growth, self.model.spec.innovation
-        access = self.cluster.spec.market_access_growth if self.cluster is not None else 0.0
+        access = 0.0
+        if self.cluster is not None:  # the service's push fades with years of membership
+            access = self.cluster.spec.market_access_growth * math.exp(-g.market_access_fade * (m.year - self.join_year))
         sd = g.shock_sd * self.employees**-g.shock_size_elasticity
         b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
         shock = m.rng.laplace(0.0, b) + math.log1p(-b * b)  # minus log E[exp(shock)]: mean one
         step = self.innovated * self.employees**-inn.size_elasticity
-        self.growth = demand[self.sector] + self.potential + inn.demand_gain * step + access + shock
+        self.growth = demand[self.sector] + self.expected_growth() + inn.demand_gain * step + access + shock
         self.revenue *= math.exp(self.growth)
         self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * step
                                       + m.random.gauss(0.0, g.productivity_noise_sd))

@@ -178,6 +178,8 @@ class Growth(Section):
     shock_sd: float = param(0.25, "log points per year (one man-year firm)", "Idiosyncratic sales shocks, Laplace-distributed as firm growth rates are (Bottazzi & Secchi 2006).", 0.0, 2.0)
     shock_size_elasticity: float = param(0.2, "1", "Growth volatility falls with size, sd ~ size^-0.2 (Stanley et al. 1996).", 0.0, 1.0)
     potential_persistence: float = param(0.85, "1 (AR(1) coefficient per year)", "Growth opportunities fade; firm growth shows weak persistence (Coad 2007).", 0.0, 1.0)
+    potential_size_elasticity: float = param(0.2, "1", "Growth opportunities shrink with size as growth volatility does (Stanley et al. 1996): a firm's expected extra growth is its potential times man-years^-e, so no firm outgrows the economy.", 0.0, 1.0)
+    market_access_fade: float = param(0.3, "per year of membership", "The profiling and market-access service opens a member's new markets mostly in its first years (seed 000: the highest development in the first three years): its push is market_access_growth x exp(-fade x years since joining).", 0.0, 5.0)
     productivity_trend: float = param(0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).", -0.2, 0.2)
     productivity_noise_sd: float = param(0.03, "log points per year", "Idiosyncratic productivity changes.", 0.0, 1.0)
     hire_rate: float = param(0.5, "1 per year", "Share of a labour shortfall closed in a year (hiring frictions). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1.0)

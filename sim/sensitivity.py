@@ -128,6 +128,7 @@ def figure(indices: pd.DataFrame, title: str) -> Figure:
                     xerr=conf.loc[order, index].fillna(0.0) if index in conf else None, error_kw={"lw": 0.8})
         ax.set_yticks(y, order, fontsize=7)
         ax.set_title(outcome.removeprefix("summary."), fontsize=9)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
         ax.set_xlabel("effect of the whole range (outcome units)" if morris else "share of variance")
         ax.legend(fontsize="x-small")
     fig.suptitle(title)

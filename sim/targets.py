@@ -4,6 +4,8 @@ A target names a *statistic* of a run:
 
 - a headline figure of ``summary.json``, e.g. ``gap_value_added_pp`` (the published estimator);
 - ``yearly.<column>@<year>`` or ``yearly.<column>@<first>-<last>`` (the mean over those years);
+- ``growth.<column>@<first>-<last>``: the yearly column's average growth between two years, in
+  percent a year (``100 ((x_last / x_first)^(1 / years) - 1)``);
 - ``peak_lead.<prefix>``: the largest of ``<prefix>_year1..3`` minus the largest of the later
   years, positive when a gap peaks in the first three years of membership.
 
@@ -29,6 +31,7 @@ from sim.validation import ScenarioError, _read_toml, validate_table
 EARLY_YEARS = 3  # "the highest development in the first three years" (seed 000)
 _YEARLY = re.compile(r"yearly\.(\w+)@(\d{4})(?:-(\d{4}))?")
 _PEAK = re.compile(r"peak_lead\.(\w+)")
+_GROWTH = re.compile(r"growth\.(\w+)@(\d{4})-(\d{4})")
 _HEADLINE = re.compile(r"\w+")
 
 
@@ -49,8 +52,12 @@ class Target(BaseModel):
     @field_validator("statistic")
     @classmethod
     def _known_form(cls, text: str) -> str:
-        if not (_YEARLY.fullmatch(text) or _PEAK.fullmatch(text) or _HEADLINE.fullmatch(text)):
-            raise ValueError("must be a headline figure, 'yearly.<column>@<year>[-<year>]' or 'peak_lead.<prefix>'")
+        if not any(p.fullmatch(text) for p in (_YEARLY, _GROWTH, _PEAK, _HEADLINE)):
+            raise ValueError("must be a headline figure, 'yearly.<column>@<year>[-<year>]', "
+                             "'growth.<column>@<year>-<year>' or 'peak_lead.<prefix>'")
+        growth = _GROWTH.fullmatch(text)
+        if growth and not int(growth[2]) < int(growth[3]):
+            raise ValueError("growth needs a first year before the last, e.g. growth.employment@2000-2019")
         return text
 
     def inputs(self, available: Iterable[str]) -> list[str]:
@@ -58,10 +65,17 @@ class Target(BaseModel):
         peak = _PEAK.fullmatch(self.statistic)
         if peak:
             return sorted((n for n in available if re.fullmatch(rf"{peak[1]}_year\d+", n)), key=_year_of)
+        growth = _GROWTH.fullmatch(self.statistic)
+        if growth:
+            return [f"yearly.{growth[1]}@{growth[2]}", f"yearly.{growth[1]}@{growth[3]}"]
         return [self.statistic]
 
     def reduce(self, means: Mapping[str, float]) -> float:
         """The statistic from the seed-averaged inputs."""
+        growth = _GROWTH.fullmatch(self.statistic)
+        if growth:
+            first, last = (means.get(name, np.nan) for name in self.inputs(means))
+            return float(100.0 * ((last / first) ** (1.0 / (int(growth[3]) - int(growth[2]))) - 1.0))
         peak = _PEAK.fullmatch(self.statistic)
         if not peak:
             return float(means.get(self.statistic, np.nan))

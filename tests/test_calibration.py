@@ -7,84 +7,12 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-import tomli_w
-from conftest import SMALL_CLUSTERS, cli
+from calibration_helpers import PARAMETERS, setup, study_trials
+from conftest import cli
 
 from sim.calibration import committed_values, load_calibration
 from sim.targets import Target, load_targets
 from sim.validation import ScenarioError
-
-TARGETS = """
-[gap_value_added_pp]
-value = 6.0
-tolerance = 2.0
-statistic = "gap_value_added_pp"
-calibrate = true
-source = "a test figure"
-
-[gap_peaks_early]
-value = 0.0
-tolerance = 1.0
-statistic = "peak_lead.gap_value_added_pp"
-compare = "at_least"
-calibrate = true
-source = "a test figure"
-
-[members_2010]
-value = 300
-tolerance = 200
-statistic = "yearly.members@2010"
-source = "a test figure"
-"""
-
-PARAMETERS = """
-[calibration]
-scenario = "tiny.toml"
-study = "tiny"
-trials = 3
-seeds = 2
-seed = 5
-startup_trials = 2
-
-[calibration.fixed]
-measurement.bootstrap = 0
-output.firm_panel = false
-
-[check]
-seeds = 2
-
-[check.fixed]
-measurement.bootstrap = 0
-
-[parameters.growth_potential_sd]
-keys = ["population.growth_potential_sd"]
-low = 0.02
-high = 0.08
-source = "test range"
-
-[parameters.market_access]
-keys = ["levels.arena.market_access_growth", "levels.nce.market_access_growth"]
-factor = true
-low = 0.5
-high = 2.0
-source = "test range"
-"""
-
-
-def setup(folder: Path, parameters: str = PARAMETERS, extends: str = "calibrated.toml") -> Path:
-    """A tiny scenario that extends calibrated.toml, its targets and a calibration file."""
-    scenario = {"scenario": {"extends": extends, "name": "tiny", "end_year": 2014},
-                "population": {"scale": 0.04}, "clusters": SMALL_CLUSTERS}
-    (folder / "tiny.toml").write_text(tomli_w.dumps(scenario))
-    (folder / "calibrated.toml").write_text("# not yet calibrated\n")
-    (folder / "targets.toml").write_text(TARGETS)
-    (folder / "parameters.toml").write_text(parameters)
-    return folder / "parameters.toml"
-
-
-def study_trials(db: Path, name: str = "tiny") -> list:
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{db}").get_trials()
-
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory) -> tuple[Path, Path, object]:
@@ -178,6 +106,16 @@ def test_a_peak_lead_compares_the_first_three_years_with_the_later_ones():
     assert t.inputs(means) == ["gap_year1", "gap_year2", "gap_year3", "gap_year4", "gap_year5"]
     assert t.reduce(means) == 2.0 and t.met(2.0) and t.loss(2.0) == 0.0
     assert not t.met(-0.5) and t.loss(-0.5) == pytest.approx(0.25)
+
+
+def test_a_growth_target_compares_average_yearly_growth_of_the_seed_means():
+    t = target(statistic="growth.employment@2000-2010", value=1.0, tolerance=0.5)
+    assert t.inputs({}) == ["yearly.employment@2000", "yearly.employment@2010"]
+    means = {"yearly.employment@2000": 100.0, "yearly.employment@2010": 100.0 * 1.02**10}
+    assert t.reduce(means) == pytest.approx(2.0)
+    assert not t.met(2.0) and t.loss(2.0) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="first year before the last"):
+        target(statistic="growth.employment@2010-2000")
 
 
 def test_an_equal_target_is_met_within_its_tolerance_and_scores_in_tolerances():

@@ -144,3 +144,44 @@ def test_register_growth_columns_match_the_firm_panel(small_scenario):
     assert len(common) >= 15
     # The panel stores float32, so the two agree to about 1e-4 percentage points.
     pd.testing.assert_frame_equal(from_yearly.loc[common], from_panel.loc[common], atol=1e-3, check_dtype=False, check_index_type=False)
+
+
+def test_the_potentials_push_shrinks_with_size():
+    """Same firms, same shocks: in the first year growth differs by exactly pi (1 - E^-e)."""
+    flat, shrinking = (ClusterModel(small(growth={"potential_size_elasticity": e}), rng=2) for e in (0.0, 0.5))
+    n = flat.firms.n  # the firms open at the start (start-ups join at the end of the year)
+    employees, potential = flat.firms.employees[:n].copy(), flat.firms.potential[:n].copy()
+    flat.step()
+    shrinking.step()
+    rows = np.flatnonzero(shrinking.firms.alive[:n] & flat.firms.alive[:n])
+    expected = potential[rows] * (1.0 - employees[rows] ** -0.5)
+    difference = flat.firms.growth[rows] - shrinking.firms.growth[rows]
+    assert difference == pytest.approx(expected, abs=1e-12)
+
+
+def test_market_access_fades_with_years_of_membership():
+    """In its first year of membership a member gets the full push, a year later exp(-fade) of it."""
+    busy = {"arena": {"recruits_per_year": 200.0, "max_members": 500.0}}  # many members from the first year
+    models = [ClusterModel(small(scale=0.05, levels=busy, growth={"market_access_fade": fade}), rng=5)
+              for fade in (0.0, 0.7)]
+    f = models[0].firms
+    while not f.member[: f.n].any():  # until the first members join: both worlds are still one
+        for m in models:
+            m.step()
+    joined = f.member[: f.n].copy()
+    assert joined.sum() >= 3
+    assert np.array_equal(models[0].firms.growth[: f.n], models[1].firms.growth[: f.n])
+    for m in models:
+        m.step()
+    stayed = joined & f.member[: len(joined)] & models[1].firms.member[: len(joined)]
+    assert stayed.sum() >= 3
+    access = models[0].per_cluster("market_access_growth")[f.cluster[: len(joined)][stayed]]
+    difference = f.growth[: len(joined)][stayed] - models[1].firms.growth[: len(joined)][stayed]
+    assert difference == pytest.approx(access * (1.0 - np.exp(-0.7)), abs=1e-12)
+
+
+def test_a_shorter_run_is_the_start_of_a_longer_one():
+    """A year's draws do not depend on the end year, so the calibration may stop its runs in 2025."""
+    short, long = (run(small(scale=0.02, end_year=end, measurement={"effects": False}, programme={"history_until": 2006}),
+                       seed=4) for end in (2010, 2014))  # the operator runs the programme from 2007
+    pd.testing.assert_frame_equal(short.yearly, long.yearly[long.yearly["year"] <= 2010])

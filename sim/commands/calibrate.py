@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.commands.sweep import _positive
+from sim.commands.sweep import _positive, add_executor_options, executor_from
 from sim.store import DEFAULT_DB_URL
 
 ORDER = 5
@@ -25,9 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"calibration file (default {DEFAULT_SPEC})")
     p.add_argument("--trials", type=_positive, help="finished trials wanted in the study (default: the file's)")
     p.add_argument("--study", help="optuna study name (default: the file's); a new name starts afresh")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
-    where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL, holds the study (default {DEFAULT_DB_URL})")
     p.add_argument("--out", type=Path, help="folder of the report's tables and plots (default results/calibration/<study>/)")
     step = p.add_mutually_exclusive_group()
@@ -40,12 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Optimise (resuming), write the calibrated values, check them, write the report."""
     from sim import calibration, fit_report
-    from sim.executors import DaskPool, ExecutorError, LocalPool
+    from sim.executors import ExecutorError
 
     spec = calibration.load_calibration(args.spec, args.study)
     progress = not args.quiet
     try:
-        executor = DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
+        executor = executor_from(args)
         timings: dict[str, float] = {}
         study = calibration.open_study(spec, args.db)
         if not args.check_only:
@@ -64,6 +62,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     trials = calibration.trials_table(study, spec)
+    if not trials.empty:  # the whole study, over every session that ran it
+        span = (trials["finished"].max() - trials["started"].min()).total_seconds()
+        timings = {f"{len(trials)} trials, first start to last finish": span, **timings}
     report = fit_report.FitReport(spec, trials, calibration.committed_values(spec),
                                   calibration.fit_table(spec, per_seed), per_seed, timings)
     out = args.out or Path("results") / "calibration" / spec.study

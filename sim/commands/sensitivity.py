@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.commands.sweep import _positive
+from sim.commands.sweep import add_executor_options, executor_from
 from sim.store import DEFAULT_DB_URL
 
 ORDER = 6
@@ -25,9 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sensitivity", help="Morris screening and Sobol indices (SALib) over a sweep")
     p.add_argument("sweeps", nargs="*", default=list(DEFAULT_SWEEPS),
                    help="sweep files with design morris or saltelli (default: " + ", ".join(DEFAULT_SWEEPS) + ")")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
-    where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
     p.add_argument("--out", type=Path, help="folder of the indices and plots (default results/sensitivity/<sweep name>/)")
     p.add_argument("--analyse-only", action="store_true", help="run nothing: analyse the runs already recorded")
@@ -39,7 +37,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Run (resuming) and analyse each sensitivity sweep; write CSV and PNG; print the ranking."""
     from sim import registry, sensitivity
     from sim.coordinator import run_sweep
-    from sim.executors import DaskPool, ExecutorError, LocalPool
+    from sim.executors import ExecutorError
     from sim.sweep import SALIB_DESIGNS, load_sweep
     from sim.validation import ScenarioError
 
@@ -48,7 +46,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         if sweep.design not in SALIB_DESIGNS:
             raise ScenarioError(sweep.source, "sweep.design", f"must be 'morris' or 'saltelli' for run.py sensitivity, got '{sweep.design}'")
     failed = 0
-    executor = None if args.analyse_only else (DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers))
+    executor = None if args.analyse_only else executor_from(args)
     for sweep in sweeps:
         out = args.out if args.out and len(sweeps) == 1 else (args.out or Path("results") / "sensitivity") / sweep.name
         if executor is not None:

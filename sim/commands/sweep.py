@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sim.store import DEFAULT_DB_URL
 
 if TYPE_CHECKING:
+    from sim.executors import DaskPool, LocalPool
     from sim.sweep import Sweep
 
 ORDER = 3
@@ -26,15 +27,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` sub-command."""
     p = sub.add_parser("sweep", help="run a sweep file (many runs; re-running resumes)")
     p.add_argument("sweep", help="sweep file (TOML), e.g. scenarios/sweeps/classroom_small.toml")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
-    where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
     p.add_argument("--out", type=Path, help="folder for the summary plot and firm panels (default results/sweeps/<name>/)")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--dry-run", action="store_true", help="check the file and list its runs; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_sweep)
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` or ``--dask-address ADDR``: where a command's runs execute."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
+    where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
+def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
+    """The executor the options of :func:`add_executor_options` ask for (imported late: Dask is slow to load)."""
+    from sim.executors import DaskPool, LocalPool
+
+    return DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
 
 
 def _positive(text: str) -> int:
@@ -50,14 +63,14 @@ def _positive(text: str) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Validate the sweep, run what is left of it, print a summary."""
     # Imported here, not at the top: scipy.stats, Dask and matplotlib would slow down --help.
-    from sim.executors import DaskPool, ExecutorError, LocalPool
+    from sim.executors import ExecutorError
     from sim.sweep import load_sweep
 
     if args.dry_run:
         print(describe(load_sweep(args.sweep)))
         return 0
     # The pool first: its workers' fork server loads the model while the sweep is read and checked.
-    executor = DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
+    executor = executor_from(args)
     sweep = load_sweep(args.sweep)
     from sim.coordinator import run_sweep
 
