@@ -88,17 +88,23 @@ def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
     r, f, state, scale = m.spec.restructuring, m.firms, m.lever_state, m.spec.population.scale
     # One stream a year for the whole instrument, used area by area in a fixed order.
     rng = m.stream("restructuring")
-    for _ in range(_count(rng, r.areas_per_year)):
-        _designate_area(m, rng)
+    alive = f.alive_rows()
+    new_areas = _count(rng, r.areas_per_year)
+    if new_areas:
+        chance = _vulnerability(m, alive)
+        for _ in range(new_areas):
+            _designate_area(m, rng, alive, chance)
     active = [a for a, start in enumerate(state.area_start) if start <= m.year < start + r.period_years]
     events.restructuring_areas = len(active)
     events.spend_nok += len(active) * r.budget_nok_per_area
-    alive = f.alive_rows()
-    in_area = np.isin(f.area[alive], active)
-    f.extra_attempts[alive[in_area]] += r.extra_tie_attempts
+    area_of = f.area[alive]
+    f.extra_attempts[alive[np.isin(area_of, active)]] += r.extra_tie_attempts
+    # Open firms grouped by area, each group in row order (a stable sort of ascending rows).
+    by_area = np.argsort(area_of, kind="stable")
+    bounds = np.searchsorted(area_of[by_area], [active, np.add(active, 1)])
     supported, born_area, born_sector = [], [], []
-    for a in active:
-        firms = alive[f.area[alive] == a]
+    for a, lo, hi in zip(active, *bounds):
+        firms = alive[by_area[lo:hi]]
         if len(firms) == 0:
             continue
         smes = firms[f.employees[firms] <= r.max_supported_employees]
@@ -129,17 +135,22 @@ def _open_in_areas(m: ClusterModel, rng: np.random.Generator, area: np.ndarray, 
     return rows
 
 
-def _designate_area(m: ClusterModel, rng: np.random.Generator) -> None:
-    """A new area in a county whose jobs have grown least (or shrunk) lately."""
+def _vulnerability(m: ClusterModel, alive: np.ndarray) -> np.ndarray:
+    """Each county's chance of the next new area: more firms, and jobs that grew least lately."""
     r, f, state = m.spec.restructuring, m.firms, m.lever_state
     now = state.county_employment[m.year]
     then = state.county_employment.get(m.year - r.lookback_years, now)
     growth = np.log(np.maximum(now, 1e-9) / np.maximum(then, 1e-9))
-    alive = f.alive_rows()
     firms = np.bincount(f.region[alive], minlength=len(m.region_names)).astype(float)
     weight = firms * np.exp(-r.vulnerability_weight * (growth - growth.max()))
+    return weight / weight.sum()
+
+
+def _designate_area(m: ClusterModel, rng: np.random.Generator, alive: np.ndarray, chance: np.ndarray) -> None:
+    """A new area in a county drawn with ``chance``: a share of its open firms not yet in an area."""
+    r, f, state = m.spec.restructuring, m.firms, m.lever_state
     area = len(state.area_start)
-    region = int(rng.choice(len(weight), p=weight / weight.sum()))
+    region = int(rng.choice(len(chance), p=chance))
     state.area_region.append(region)
     state.area_start.append(m.year)
     local = alive[(f.region[alive] == region) & (f.area[alive] < 0)]
@@ -226,7 +237,6 @@ def _form_groups(rng: np.random.Generator, m: ClusterModel, pool: np.ndarray, n:
         group = pool[chosen]
         tie_group(m, group)
         groups.append(group)
-    m.ties.sort()
     return groups
 
 
@@ -254,7 +264,6 @@ def cluster_links(m: ClusterModel) -> None:
         dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), rng)
         accept = rng.random(len(src)) < _acceptance(m, src, dst)
         m.ties.add(src[accept], dst[accept])
-    m.ties.sort()
 
 
 def _foreign_investment(m: ClusterModel, events: LeverEvents) -> None:

@@ -125,7 +125,6 @@ def collaboration(m: ClusterModel) -> None:
     src, dst = np.concatenate([src, msrc]), np.concatenate([dst, mdst])
     accept = rng.random(len(src)) < _acceptance(m, src, dst)
     ties.add(src[accept], dst[accept])
-    ties.sort()
     _institution_ties(m, alive)
 
 
@@ -168,25 +167,27 @@ def growth(m: ClusterModel) -> None:
     employment moves toward what value added needs, with frictions."""
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     alive = f.alive_rows()
+    employees = f.employees[alive]
     # The service opens new markets mostly in a member's first years (join_year is -1 off members,
     # whose access is 0 anyway).
     tenure = np.maximum(m.year - f.join_year[alive], 0)
     access = _member_value(m, m.per_cluster("market_access_growth") * m.funding_factor, alive) * np.exp(-g.market_access_fade * tenure)
-    b = np.minimum(g.shock_sd * f.employees[alive] ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
+    b = np.minimum(g.shock_sd * employees ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
     # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
     shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
-    step = f.innovated[alive] * f.employees[alive] ** -inn.size_elasticity
-    rate = (m.sector_demand[f.sector[alive]] + expected_growth(m, alive) + inn.demand_gain * step + access
+    step = f.innovated[alive] * employees ** -inn.size_elasticity
+    expected = f.potential[alive] * employees ** -g.potential_size_elasticity  # as expected_growth()
+    rate = (m.sector_demand[f.sector[alive]] + expected + inn.demand_gain * step + access
             + f.support_growth[alive] + shock)
     f.growth[alive] = rate
-    f.revenue[alive] *= np.exp(rate)
-    f.productivity[alive] *= np.exp(
+    revenue = f.revenue[alive] * np.exp(rate)
+    productivity = f.productivity[alive] * np.exp(
         g.productivity_trend + inn.productivity_gain * step
         + g.productivity_noise_sd * rnd.normal(m.uniform("growth.productivity", alive))
     )
-    need = f.revenue[alive] * f.va_share[alive] / f.productivity[alive]
-    gap = need - f.employees[alive]
-    f.employees[alive] += np.where(gap > 0, g.hire_rate, g.fire_rate) * gap
+    f.revenue[alive], f.productivity[alive] = revenue, productivity
+    gap = revenue * f.va_share[alive] / productivity - employees
+    f.employees[alive] = employees + np.where(gap > 0, g.hire_rate, g.fire_rate) * gap
 
     rho, sd = g.potential_persistence, m.spec.population.growth_potential_sd
     renewal = sd * rnd.normal(m.uniform("growth.potential", alive))

@@ -86,7 +86,7 @@ class Register:
             "green_consortia": round(lv.green_consortia / scale),
             "foreign_entrants": round(lv.foreign_entrants / scale),
             "lever_spend_nok": lv.spend_nok,
-            **self._member_growth(m, alive),
+            **self._member_growth(m, alive, va),
         }
         self._yearly.append(row)
         active = np.flatnonzero(c.active)
@@ -98,20 +98,22 @@ class Register:
         if self.keep_panel:
             self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
 
-    def _member_growth(self, m: ClusterModel, alive: np.ndarray) -> dict[str, float]:
+    def _member_growth(self, m: ClusterModel, alive: np.ndarray, value_added: np.ndarray) -> dict[str, float]:
         """Mean yearly growth (%) of members and non-members alive in both years."""
         f = m.firms
-        now = {"employees": f.employees[: f.n].copy(), "value_added_nok": f.value_added}
-        previous, self._previous = self._previous, now | {"alive": f.alive[: f.n].copy()}
-        out = {f"growth_{who}_{var}_pct": np.nan for who in ("members", "nonmembers") for var in now}
+        now = {"rows": alive, "employees": f.employees[alive], "value_added_nok": value_added}
+        previous, self._previous = self._previous, now
+        out = {f"growth_{who}_{var}_pct": np.nan for who in ("members", "nonmembers") for var in list(now)[1:]}
         if previous is None:
             return out
-        both = alive[alive < len(previous["alive"])]
-        both = both[previous["alive"][both]]
-        member = f.member[both]
-        for var, values in now.items():
-            before = previous[var][both]
-            growth = np.where(before > 0, values[both] / np.where(before > 0, before, 1.0) - 1.0, np.nan)
+        # Rows are sorted in both years: find this year's open firms among last year's.
+        at = np.searchsorted(previous["rows"], alive)
+        both = at < len(previous["rows"])
+        both[both] = previous["rows"][at[both]] == alive[both]
+        member = f.member[alive[both]]
+        for var in list(now)[1:]:
+            before, values = previous[var][at[both]], now[var][both]
+            growth = np.where(before > 0, values / np.where(before > 0, before, 1.0) - 1.0, np.nan)
             for who, mask in (("members", member), ("nonmembers", ~member)):
                 out[f"growth_{who}_{var}_pct"] = 100.0 * float(np.nanmean(growth[mask])) if mask.any() else np.nan
         return out
