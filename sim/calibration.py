@@ -23,6 +23,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -39,7 +40,7 @@ from sim.executors import Outcome, Task
 from sim.scenario import Scenario
 from sim.sweep import NAME_PATTERN, _flatten, scenario_for, seed_int
 from sim.targets import Target, inputs_of, load_targets, observe
-from sim.validation import ScenarioError, _read_toml, _show, load_scenario, validate_table
+from sim.validation import ScenarioError, _read_toml, _show, extends_chain, load_scenario, validate_table
 
 TARGETS_FILE = "targets.toml"
 OBJECTIVE_ATTR, MEANS_ATTR, SEEDS_ATTR, ERROR_ATTR = "objective", "means", "per_seed", "error"
@@ -131,10 +132,17 @@ class Calibration:
         """Whether a target is measured on the fitted scenario (not on another what-if)."""
         return target.scenario is None or (self.source.parent / target.scenario).resolve() == self.scenario_path
 
-    def overrides(self, values: dict[str, float]) -> dict[str, float]:
-        """Scenario keys and values for parameter values (factors times the schema default)."""
+    def overrides(self, values: dict[str, float], only: str | None = None) -> dict[str, float]:
+        """Scenario keys and values for parameter values (factors times the schema default).
+
+        Args:
+            values: Parameter name -> value.
+            only: Just this parameter's keys (the others are then not needed in ``values``).
+        """
         out: dict[str, float] = {}
         for name, p in self.parameters.items():
+            if only is not None and name != only:
+                continue
             for key in p.keys:
                 out[key] = values[name] * _default(key) if p.factor else values[name]
         return out
@@ -222,7 +230,35 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
         check_seeds=tuple(range(check.seeds)), check_fixed=_flatten(check.fixed, _leaf),
     )
     _check_ranges(calibration, source)
+    _check_targets(calibration, source)
+    _check_output(calibration, source, meta.output)
     return calibration
+
+
+def _check_targets(c: Calibration, source: str) -> None:
+    """Something to fit, every target's scenario present, every year inside the runs."""
+    targets_file = str(c.source.parent / TARGETS_FILE)
+    if not c.objective_targets:
+        raise ScenarioError(targets_file, "", f"no target with calibrate = true is measured on {c.scenario_path.name}: nothing to fit")
+    first, last = c.base["scenario"]["start_year"], c.base["scenario"]["end_year"]
+    for t in c.targets:
+        if t.scenario is not None and not (c.source.parent / t.scenario).is_file():
+            raise ScenarioError(targets_file, f"{t.name}.scenario", f"scenario not found: {t.scenario}")
+        years = [y for y in t.years() if not first <= y <= last]
+        if c.measured_here(t) and years:
+            raise ScenarioError(targets_file, f"{t.name}.statistic", f"year {years[0]} is outside the calibration's "
+                                                                      f"runs ({first}-{last}; see calibration.fixed in {source})")
+
+
+def _check_output(c: Calibration, source: str, written: str) -> None:
+    """The calibrated file must be one the fitted scenario extends, in a folder that exists."""
+    if not c.output.parent.is_dir():
+        raise ScenarioError(source, "calibration.output", f"folder not found for {written}")
+    if c.output.resolve() not in extends_chain(c.scenario_path):
+        relative = os.path.relpath(c.output.resolve(), c.scenario_path.parent)
+        raise ScenarioError(source, "calibration.output", f"{c.scenario_path.name} does not extend {written}, so it "
+                                                          f"would never use the fitted values; give it [scenario] "
+                                                          f"extends = \"{relative}\"")
 
 
 def _leaf(value: Any) -> bool:
@@ -239,12 +275,12 @@ def _with_fixed(scenario_path: Path, fixed: dict[str, Any], source: str, where: 
 
 
 def _check_ranges(c: Calibration, source: str) -> None:
-    """Every parameter must give a valid scenario at both ends of its range."""
+    """Every parameter must give a valid scenario at both ends of its range (bounds are per key,
+    so each parameter is checked alone, the others at their values in the scenario)."""
     for name, p in c.parameters.items():
         for end in ("low", "high"):
-            values = {n: (getattr(p, end) if n == name else q.low) for n, q in c.parameters.items()}
             try:
-                scenario_for(c.base, c.overrides(values), source)
+                scenario_for(c.base, c.overrides({name: getattr(p, end)}, only=name), source)
             except KeyError as exc:  # a factor's key has no default to multiply
                 raise ScenarioError(source, f"parameters.{name}.keys", f"unknown scenario key {exc}") from None
             except ScenarioError as exc:
@@ -346,6 +382,8 @@ def optimise(c: Calibration, executor: Any, db_url: str | None, trials: int | No
                 continue
             del pending[number]
             ok = _finish(c, study, trial, outcomes)
+            if ok and not report.trials_run:
+                _check_measured(c, outcomes[0])
             report.trials_run += ok
             report.trials_failed += not ok
             bar.update(ok)
@@ -385,6 +423,18 @@ def _finish(c: Calibration, study: Any, trial: Any, outcomes: dict[int, Outcome]
     trial.set_user_attr(SEEDS_ATTR, per_seed.to_dict("list"))
     study.tell(trial, value)
     return True
+
+
+def _check_measured(c: Calibration, outcome: Outcome) -> None:
+    """Stop after the first trial if a target reads what the runs do not have (a misspelt column)."""
+    headline, columns = outcome.summary["headline"], set(outcome.yearly.columns)
+    for t in c.objective_targets:
+        for name in t.inputs(headline):
+            column = name.removeprefix("yearly.").split("@")[0]
+            if (column not in columns) if name.startswith("yearly.") else (name not in headline):
+                raise ScenarioError(str(c.source.parent / TARGETS_FILE), f"{t.name}.statistic",
+                                    f"the runs have no '{name}' (a column of yearly.csv or a headline figure "
+                                    "of summary.json; effects need measurement.effects, the truth the twin)")
 
 
 def seed_inputs(targets: Iterable[Target], outcomes: list[Outcome]) -> pd.DataFrame:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.calibration import Calibration
 from sim.plots import METRIC_LABELS, _figure, save
@@ -39,7 +41,8 @@ class FitReport:
     timings: dict[str, float]
 
     def truth(self) -> pd.DataFrame:
-        """Measured gap, true effect and selection share per metric: mean and 95 % range over seeds."""
+        """Measured gap, true effect and selection share per metric: mean over seeds and the 95 %
+        interval of that mean."""
         rows = []
         for metric, label in EFFECT_ROWS.items():
             for kind, column in (("measured gap (pp)", f"gap_{metric}_pp"), ("true effect (pp)", f"true_{metric}_pp"),
@@ -63,15 +66,17 @@ class FitReport:
                                    and "_year" not in c]]]
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """A t interval of the mean over seeds."""
-    from scipy import stats
+RESAMPLES = 2000
 
+
+def _mean_ci(values: np.ndarray) -> tuple[float, float]:
+    """A 95 % interval of the mean over seeds: a bootstrap over seeds, as in the fit table."""
     values = values[np.isfinite(values)]
     if len(values) < 2:
         return np.nan, np.nan
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean() - half), float(values.mean() + half)
+    draws = np.random.default_rng(0).integers(0, len(values), size=(RESAMPLES, len(values)))
+    lo, hi = np.quantile(values[draws].mean(axis=1), [0.025, 0.975])
+    return float(lo), float(hi)
 
 
 def convergence_figure(report: FitReport) -> Figure:
@@ -84,21 +89,29 @@ def convergence_figure(report: FitReport) -> Figure:
         A figure with two axes.
     """
     fig = _figure()
+    fig.set_size_inches(9.0, 5.5)
     left, right = fig.subplots(1, 2)
     trials = report.trials
+    targets = report.calibration.objective_targets
     if not trials.empty:
         best = trials["objective"].cummin()
         left.scatter(trials["trial"], trials["objective"], s=8, alpha=0.4, label="trial")
         left.plot(trials["trial"], best, color="tab:red", label="best so far")
         left.set_yscale("log")
         incumbent = trials.loc[[trials["objective"].iloc[: i + 1].idxmin() for i in range(len(trials))]]
-        for t in report.calibration.objective_targets:
-            right.plot(trials["trial"], (incumbent[t.name].to_numpy() - t.value) / t.tolerance, label=t.name)
+        colours = matplotlib.colormaps["tab20"].colors
+        for i, t in enumerate(targets):
+            miss = (incumbent[t.name].to_numpy() - t.value) / t.tolerance
+            if t.compare == "at_least":  # only a shortfall misses
+                miss = np.minimum(miss, 0.0)
+            right.plot(trials["trial"], miss, label=t.name, color=colours[i % len(colours)])
+        left.legend(fontsize="small")
+        fig.legend(*right.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="x-small")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set(title="Objective", xlabel="Trial", ylabel="Sum of squared misses (tolerances)")
-    left.legend(fontsize="small")
     right.axhspan(-1, 1, color="grey", alpha=0.15)
     right.set(title="Best trial so far: target misses", xlabel="Trial", ylabel="(simulated - observed) / tolerance")
-    right.legend(fontsize="x-small")
     return fig
 
 
@@ -134,12 +147,13 @@ def profile_figure(report: FitReport) -> Figure:
     return fig
 
 
-def write(report: FitReport, out_dir: Path) -> list[Path]:
-    """Write the Markdown report (``calibration.report``), CSV tables and PNG plots.
+def write(report: FitReport, out_dir: Path, markdown_path: Path | None = None) -> list[Path]:
+    """Write the Markdown report, CSV tables and PNG plots.
 
     Args:
         report: The report.
         out_dir: Folder of the CSV and PNG files.
+        markdown_path: Where the Markdown goes (default ``calibration.report``).
 
     Returns:
         The files written.
@@ -153,7 +167,7 @@ def write(report: FitReport, out_dir: Path) -> list[Path]:
         table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
     written = [*files, save(convergence_figure(report), out_dir / "convergence.png"),
                save(profile_figure(report), out_dir / "profile.png")]
-    path = report.calibration.report
+    path = markdown_path or report.calibration.report
     path.write_text(markdown(report, out_dir), encoding="utf-8", newline="\n")
     return [*written, path]
 

@@ -10,8 +10,8 @@ anyway, and the matching sees only what a register holds, never the latent growt
 
 The steps, all from the firm-year panel of the register (:func:`matched_did`):
 
-1. **Units.** A *member* of cohort J first joined a cluster in year J and was open in J-2 and
-   J-1. Its *control pool* is the open firms of the same years that had not joined by
+1. **Units.** A *member* of cohort J first joined a cluster in year J and was open in J-2, J-1
+   and J. Its *control pool* is the firms open in the same years that had not joined by
    J - 1 + ``max_years_since``; ``controls_per_treated`` of them are sampled per member in each
    cohort-sector cell (a representative selection, as Statistics Norway drew).
 2. **Propensity score.** A logit (scikit-learn) of membership on pre-entry size, sales,
@@ -51,6 +51,16 @@ COVARIATES = ("log_man_years", "log_sales", "log_productivity", "man_years_growt
               "sales_growth", "value_added_growth", "log_age")  # fmt: skip
 # Inverse regularisation of the logit: large, so the score is close to maximum likelihood, but
 # finite so that a cell where a dummy predicts membership perfectly still converges.
+_GAP = ("gap_pp", "ci_low", "ci_high", "n_treated")
+#: Columns of each effect table (``effects`` is the DESIGN.md contract).
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "effects": EFFECT_COLUMNS,
+    "by_year": ("metric", "estimator", "years_since_joining", *_GAP),
+    "by_level": ("metric", "estimator", "level", *_GAP),
+    "by_region": ("metric", "estimator", "region", *_GAP),
+    "selection": ("metric", "matched_did_pp", "true_effect_pp", "selection_pp", "ci_low", "ci_high",
+                  "selection_share", "n_treated"),
+}
 LOGIT_C = 100.0
 LOGIT_MAX_ITER = 2000
 CI_LEVEL = 0.95
@@ -298,7 +308,8 @@ def _dummies(codes: np.ndarray) -> np.ndarray:
 
 
 def growth_paths(index: PanelIndex, sample: Sample, column: str, years: int, units: np.ndarray | None = None) -> np.ndarray:
-    """Yearly growth from the base year J-1 on: ``g[u, k-1] = x_{J-2+k} / x_{J-3+k} - 1``, k = 1..years.
+    """Yearly growth from the base year J-1 on: ``g[u, k-1] = x_{J-1+k} / x_{J-2+k} - 1``, k = 1..years
+    (k = 1 is the first year of membership, J-1 to J).
 
     Args:
         index: The indexed panel (factual or twin).
@@ -374,7 +385,7 @@ class _Bootstrap:
         if n == 0:
             return np.nan, np.nan, np.nan, 0
         mean = 100.0 * float(values[use].mean())
-        if self.draws is None:
+        if self.draws is None or n < 2:  # one member has no spread to resample
             return mean, np.nan, np.nan, n
         picked = self.draws
         weight = use[picked]
@@ -436,9 +447,8 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings
                         rows[f"by_{what}"].append(key | {what: label} | _row(boot, window_values, matched & (codes == code)))
         if twin is not None:
             rows["selection"].append(_selection_row(boot, metric, per_estimator, matched))
-    frames = {name: pd.DataFrame(r) for name, r in rows.items()}
-    if frames["effects"].empty:
-        frames["effects"] = pd.DataFrame(columns=list(EFFECT_COLUMNS))
+    # Named columns even without rows, so that an empty table is still a readable CSV file.
+    frames = {name: pd.DataFrame(r, columns=list(TABLE_COLUMNS[name])) for name, r in rows.items()}
     return Effects(frames["effects"], frames["by_year"], frames["by_level"], frames["by_region"],
                    frames["selection"], balance_table(sample))
 

@@ -160,8 +160,9 @@ def effects_figure(by_year: pd.DataFrame) -> Figure:
         ax.set(title=title, xlabel="Years since joining")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("Members' growth minus matched (pp per year)")
-    axes[0].legend(loc="best", fontsize="small")
-    fig.suptitle("The membership effect: measured gap and true effect (95 % intervals)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
+    bands = " (95 % intervals)" if by_year["ci_low"].notna().any() else ""
+    fig.suptitle(f"The membership effect: measured gap and true effect{bands}")
     return fig
 
 
@@ -178,7 +179,7 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
 
     Returns:
         The paths written: ``clusters_by_level.png``, ``economy.png``, ``member_growth.png``
-        when growth is known and ``effects.png`` when effects were measured.
+        when growth is known and ``effects.png`` when some member's effect was measured.
     """
     figures = {
         "clusters_by_level": clusters_by_level_figure(yearly),
@@ -189,7 +190,7 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
         growth = member_growth(firms)
     if growth is not None:
         figures["member_growth"] = member_growth_figure(growth)
-    if effect_tables is not None and not effect_tables["effects_by_year"].empty:
+    if effect_tables is not None and effect_tables["effects_by_year"]["gap_pp"].notna().any():
         figures["effects"] = effects_figure(effect_tables["effects_by_year"])
     return [save(fig, Path(out_dir) / f"{name}.png") for name, fig in figures.items()]
 

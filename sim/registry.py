@@ -371,7 +371,7 @@ def load_experiment(engine: Engine, experiment: str) -> dict[str, Any]:
     if row is None:
         names = experiment_names(engine)
         near = difflib.get_close_matches(experiment, names, n=1)
-        listed = "experiments: " + ", ".join(names) if names else "it has none"
+        listed = "experiments: " + ", ".join(names) if names else "it holds no experiment yet (run the sweep first)"
         hint = f"did you mean '{near[0]}'?" if near else listed
         raise ScenarioError(_shown(engine), "", f"no experiment '{experiment}'; {hint}")
     return dict(row) | {"outcomes": [tuple(o) for o in json.loads(row["outcomes_json"])],

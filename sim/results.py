@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -91,6 +92,28 @@ class RunResult:
             self.firms = conform(self.firms, FIRM_COLUMNS, "firms")
         if self.effect_tables is not None:
             self.effect_tables["effects"] = conform(self.effect_tables["effects"], EFFECT_COLUMNS, "effects")
+
+
+EFFECT_HEADLINE_PREFIXES = ("gap_", "true_", "selection_share_", "effect_members")
+#: Years whose clusters, members and jobs made by membership the summary reports.
+HEADLINE_YEARS = (2019, 2021)
+_METRIC = "(value_added|revenue|man_years)"
+_HEADLINE_FIGURE = re.compile("|".join([
+    "firms_end|employment_end|value_added_end_nok|employment_growth_pct_per_year|programme_spend_total_nok",
+    "effect_members|treatment_jobs_end", rf"(clusters|members|treatment_jobs)_({'|'.join(map(str, HEADLINE_YEARS))})",
+    rf"(gap|true)_{_METRIC}_pp(_year\d+)?", rf"selection_share_{_METRIC}",
+]))
+
+
+def is_headline_figure(name: str) -> bool:
+    """Whether a run's ``summary["headline"]`` can hold this figure (effects and jobs need measurement)."""
+    return _HEADLINE_FIGURE.fullmatch(name) is not None
+
+
+def with_effect_headline(headline: dict, tables: dict[str, pd.DataFrame]) -> dict:
+    """A summary's headline with its effect figures replaced by those of ``tables``."""
+    kept = {k: v for k, v in headline.items() if not k.startswith(EFFECT_HEADLINE_PREFIXES)}
+    return kept | effect_headline(tables)
 
 
 def effect_headline(tables: dict[str, pd.DataFrame]) -> dict[str, float]:

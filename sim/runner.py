@@ -12,11 +12,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.model import ClusterModel
-from sim.results import RunResult, effect_headline
+from sim.results import HEADLINE_YEARS, RunResult, effect_headline
 from sim.scenario import Scenario
 from sim.twin import TwinModel
 
-HEADLINE_YEARS = (2019, 2021)
 
 
 def run(scenario: Scenario, seed: int = 0, progress: bool = False,

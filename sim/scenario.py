@@ -384,7 +384,7 @@ class Measurement(Section):
     effects: bool = Field(True, description="Estimate the membership effect after the run (effects.csv).")
     twin: bool = Field(True, description="Also run the untreated twin world in lockstep for the true effect (about doubles run time).")
     first_cohort: int = param(2003, "year", "Earliest joining year measured; needs two pre-entry years in the register.", 1990, 2150)
-    last_cohort: int = param(2018, "year", f"Latest joining year measured: the three-year window then ends with the 2021 figures ({_SSB}).", 1990, 2150)
+    last_cohort: int = param(2018, "year", f"Latest joining year measured: its three-year window ends in 2020, the latest register year a report of 2021 could use ({_SSB}).", 1990, 2150)
     window_years: int = param(3, "years", f"Average yearly growth over the first three years of membership ({_SSB}).", 1, 10)
     max_years_since: int = param(5, "years", "Years since joining in the by-year table.", 1, 15)
     neighbours: int = param(5, "controls per member", "Nearest-neighbour propensity-score matching with replacement (Abadie & Imbens 2006 use 4).", 1, 50)
@@ -397,6 +397,9 @@ class Measurement(Section):
     def _cohorts_ordered(self) -> Measurement:
         if self.last_cohort < self.first_cohort:
             raise ValueError(f"last_cohort ({self.last_cohort}) must not be before first_cohort ({self.first_cohort})")
+        if self.max_years_since < self.window_years:
+            # Controls must stay out of the clusters for the whole window they are compared over.
+            raise ValueError(f"max_years_since ({self.max_years_since}) must be at least window_years ({self.window_years})")
         return self
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
 from sqlalchemy import Engine
 
 from sim.plots import _figure, save
@@ -128,7 +129,7 @@ def figure(indices: pd.DataFrame, title: str) -> Figure:
                     xerr=conf.loc[order, index].fillna(0.0) if index in conf else None, error_kw={"lw": 0.8})
         ax.set_yticks(y, order, fontsize=7)
         ax.set_title(outcome.removeprefix("summary."), fontsize=9)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 77k jobs, not an offset label
         ax.set_xlabel("effect of the whole range (outcome units)" if morris else "share of variance")
         ax.legend(fontsize="x-small")
     fig.suptitle(title)

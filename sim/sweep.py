@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.results import YEARLY_COLUMNS
+from sim.results import YEARLY_COLUMNS, is_headline_figure
 from sim.scenario import Scenario
 from sim.validation import ScenarioError, _assign, _read_toml, _show, load_scenario, validate
 
@@ -336,7 +336,7 @@ def load_sweep(path: str | Path) -> Sweep:
         replications=check.integer("replications", 1, 1, 100_000),
         seed=check.integer("seed", 0, 0, MAX_SEED), seeds=check.choice("seeds", SEED_MODES, "common"),
         outputs=tuple(o for o in OUTPUTS if o == "yearly" or o in outputs),
-        outcomes=_outcomes(check.strings("outcomes", list(DEFAULT_OUTCOMES)), base, source),
+        outcomes=_outcomes(check.strings("outcomes", list(DEFAULT_OUTCOMES), non_empty=True), base, source),
         parameters=parameters, description=check.string("description", ""),
         trajectories=trajectories, levels=levels, second_order=second_order,
     )  # fmt: skip
@@ -363,6 +363,9 @@ def _design_keys(meta: dict[str, Any], design: str, samples: int | None, traject
                             f"must be a power of 2 for design '{design}' (e.g. 64), got {samples}")
     if design == "morris" and trajectories is None:
         raise ScenarioError(source, "sweep.trajectories", "required for design 'morris', e.g. trajectories = 10")
+    if design == "morris" and meta.get("levels", 4) % 2:
+        # Morris' step of levels / (2 (levels - 1)) lands on the grid only for an even number of levels.
+        raise ScenarioError(source, "sweep.levels", f"must be an even number for design 'morris' (e.g. 4), got {meta['levels']}")
 
 
 # --- the sections ----------------------------------------------------------------------------
@@ -404,10 +407,10 @@ class _Checker:
             raise self._fail(key, "one of " + ", ".join(f"'{a}'" for a in allowed) + _did_you_mean(value, allowed))
         return value
 
-    def strings(self, key: str, default: list[str]) -> list[str]:
+    def strings(self, key: str, default: list[str], non_empty: bool = False) -> list[str]:
         value = self.table.get(key, default)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self._fail(key, "a list of strings")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (non_empty and not value):
+            raise self._fail(key, "a non-empty list of strings" if non_empty else "a list of strings")
         return value
 
     def choices(self, key: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
@@ -559,9 +562,10 @@ def _outcomes(names: list[str], base: Scenario, source: str) -> tuple[tuple[str,
 def _summary_outcome(text: str, base: Scenario, source: str) -> None:
     """A headline figure must be a name, and an effect must be measured (the truth needs the twin)."""
     figure = text.removeprefix(SUMMARY_PREFIX)
-    if not re.fullmatch(r"[A-Za-z_]\w*", figure):
-        raise ScenarioError(source, "sweep.outcomes", f"{_show(text)} must be summary.<headline figure>, "
-                                                      "e.g. summary.gap_value_added_pp")
+    if not is_headline_figure(figure):
+        raise ScenarioError(source, "sweep.outcomes", f"unknown headline figure {_show(text)}; e.g. "
+                                                      "summary.gap_value_added_pp, summary.true_man_years_pp_year2, "
+                                                      "summary.treatment_jobs_2021 (see a run's summary.json)")
     m = base.measurement
     needs = "measurement.twin" if figure.startswith(("true_", "selection_share_", "treatment_jobs")) else (
         "measurement.effects" if figure.startswith("gap_") else None)

@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sim.results import is_headline_figure
 from sim.validation import ScenarioError, _read_toml, validate_table
 
 EARLY_YEARS = 3  # "the highest development in the first three years" (seed 000)
 _YEARLY = re.compile(r"yearly\.(\w+)@(\d{4})(?:-(\d{4}))?")
 _PEAK = re.compile(r"peak_lead\.(\w+)")
 _GROWTH = re.compile(r"growth\.(\w+)@(\d{4})-(\d{4})")
+_BY_YEAR = re.compile(r"(gap|true)_(value_added|revenue|man_years)_pp")  # prefixes with _year<k> figures
 _HEADLINE = re.compile(r"\w+")
 
 
@@ -58,7 +60,21 @@ class Target(BaseModel):
         growth = _GROWTH.fullmatch(text)
         if growth and not int(growth[2]) < int(growth[3]):
             raise ValueError("growth needs a first year before the last, e.g. growth.employment@2000-2019")
+        yearly = _YEARLY.fullmatch(text)
+        if yearly and yearly[3] and not int(yearly[2]) <= int(yearly[3]):
+            raise ValueError(f"years must run forward, e.g. yearly.{yearly[1]}@{yearly[3]}-{yearly[2]}")
+        peak = _PEAK.fullmatch(text)
+        if peak and not _BY_YEAR.fullmatch(peak[1]):
+            raise ValueError("peak_lead needs a gap by year since joining, e.g. peak_lead.gap_value_added_pp")
+        if not (yearly or growth or peak) and not is_headline_figure(text):
+            raise ValueError(f"unknown headline figure '{text}'; e.g. gap_value_added_pp, true_man_years_pp, "
+                             "treatment_jobs_2021 (see a run's summary.json)")
         return text
+
+    def years(self) -> list[int]:
+        """The years a yearly or growth statistic reads (none for a headline figure)."""
+        match = _YEARLY.fullmatch(self.statistic) or _GROWTH.fullmatch(self.statistic)
+        return [int(y) for y in match.groups()[1:] if y] if match else []
 
     def inputs(self, available: Iterable[str]) -> list[str]:
         """The per-run numbers this statistic needs, among the ``available`` headline names."""

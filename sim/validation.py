@@ -226,6 +226,23 @@ def _read_with_base(path: Path, source: str, seen: tuple[Path, ...]) -> dict[str
     return _merge(_read_with_base(base_path, str(base_path), (*seen, path.resolve())), data, Scenario)
 
 
+def extends_chain(path: str | Path) -> list[Path]:
+    """A scenario file and the base files it extends, nearest first (resolved paths).
+
+    Raises:
+        ScenarioError: A file in the chain cannot be read.
+    """
+    chain, path = [], Path(path).resolve()
+    while path not in chain:
+        chain.append(path)
+        meta = _read_toml(path, str(path)).get("scenario")
+        base = meta.get("extends") if isinstance(meta, dict) else None
+        if not isinstance(base, str):
+            break
+        path = (path.parent / base).resolve()
+    return chain
+
+
 @functools.cache
 def _default_dump() -> dict[str, Any]:
     return Scenario().model_dump()
@@ -423,7 +440,8 @@ def _want(tp: Any, info: FieldInfo | None) -> str:
     if tp is bool:
         return "true or false"
     if tp in (int, float):
-        return ("an integer" if tp is int else "a number") + (f" in {rng}" if rng else "")
+        within = "" if not rng else (f" {rng}" if rng[0] in "<>" else f" in {rng}")  # "a number > 0", "a number in 0-1"
+        return ("an integer" if tp is int else "a number") + within
     if tp is str:
         return "a string"
     if origin is Literal:

@@ -85,25 +85,57 @@ def test_bad_calibration_files_fail_in_one_line(tmp_path, change, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_a_scenario_that_ignores_the_calibrated_file_is_refused(tmp_path):
-    spec = setup(tmp_path, PARAMETERS.replace("trials = 3", "trials = 1").replace("seeds = 2\nseed", "seeds = 1\nseed"),
-                 extends="elsewhere.toml")
+def test_a_scenario_that_ignores_the_calibrated_file_is_refused_before_any_trial(tmp_path):
+    spec = setup(tmp_path, extends="elsewhere.toml")
     (tmp_path / "elsewhere.toml").write_text("")
+    with pytest.raises(ScenarioError, match='tiny.toml does not extend calibrated.toml.*extends = "calibrated.toml"'):
+        load_calibration(spec)
+
+
+def test_a_bad_range_names_its_own_parameter(tmp_path):
+    spec = setup(tmp_path, PARAMETERS.replace("low = 0.5", "low = -5.0"))
+    with pytest.raises(ScenarioError, match=r"parameters\.market_access\.low: levels\.arena\.market_access_growth: must be 0-0\.5"):
+        load_calibration(spec)
+
+
+@pytest.mark.parametrize(("targets", "message"), [
+    ("", "no target with calibrate = true is measured on tiny.toml: nothing to fit"),
+    ('[t]\nvalue = 1\ntolerance = 1\nstatistic = "gap_value_add_pp"\ncalibrate = true\nsource = "s"\n',
+     "t.statistic: unknown headline figure 'gap_value_add_pp'"),
+    ('[t]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.members@2030"\ncalibrate = true\nsource = "s"\n',
+     "t.statistic: year 2030 is outside the calibration's runs (2000-2014"),
+    ('[t]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.members@2010"\nscenario = "gone.toml"\nsource = "s"\n'
+     '[u]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.members@2010"\ncalibrate = true\nsource = "s"\n',
+     "t.scenario: scenario not found: gone.toml"),
+])
+def test_targets_that_cannot_be_fitted_are_refused_before_any_trial(tmp_path, targets, message):
+    spec = setup(tmp_path)
+    (tmp_path / "targets.toml").write_text(targets)
+    with pytest.raises(ScenarioError) as caught:
+        load_calibration(spec)
+    assert message in str(caught.value)
+
+
+def test_a_target_the_runs_do_not_have_stops_after_the_first_trial(tmp_path):
+    spec = setup(tmp_path, PARAMETERS.replace("trials = 3", "trials = 2").replace("seeds = 2\nseed", "seeds = 1\nseed"))
+    (tmp_path / "targets.toml").write_text('[t]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.memberz@2010"\n'
+                                           'calibrate = true\nsource = "s"\n')
     done = cli("calibrate", str(spec), "--db", f"sqlite:///{tmp_path / 'c.db'}", "--workers", "1", "--quiet")
     assert done.returncode == 2
-    assert "tiny.toml does not take its values from calibrated.toml" in done.stderr
+    assert "t.statistic: the runs have no 'yearly.memberz@2010'" in done.stderr
 
 
 # --- targets ---------------------------------------------------------------------------------
 
 def target(**kw) -> Target:
-    return Target(**({"name": "t", "value": 0.0, "tolerance": 1.0, "statistic": "x", "source": "s"} | kw))
+    return Target(**({"name": "t", "value": 0.0, "tolerance": 1.0, "statistic": "gap_value_added_pp", "source": "s"} | kw))
 
 
 def test_a_peak_lead_compares_the_first_three_years_with_the_later_ones():
-    t = target(statistic="peak_lead.gap", compare="at_least")
-    means = {"gap_year1": 9.0, "gap_year2": 12.0, "gap_year3": 8.0, "gap_year4": 10.0, "gap_year5": 4.0, "other": 99.0}
-    assert t.inputs(means) == ["gap_year1", "gap_year2", "gap_year3", "gap_year4", "gap_year5"]
+    t = target(statistic="peak_lead.gap_man_years_pp", compare="at_least")
+    by_year = dict(zip((f"gap_man_years_pp_year{k}" for k in range(1, 6)), (9.0, 12.0, 8.0, 10.0, 4.0)))
+    means = by_year | {"gap_man_years_pp": 99.0}
+    assert t.inputs(means) == list(by_year)
     assert t.reduce(means) == 2.0 and t.met(2.0) and t.loss(2.0) == 0.0
     assert not t.met(-0.5) and t.loss(-0.5) == pytest.approx(0.25)
 

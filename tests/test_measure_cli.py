@@ -76,10 +76,21 @@ def test_measure_without_twin_reads_the_panel_and_gives_the_published_estimator(
     assert effects["ci_low"].isna().all()  # no bootstrap asked for
 
 
+def test_measuring_without_twin_after_the_twin_leaves_no_stale_truth(measured_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(measured_run[0], run_dir)
+    assert cli("measure", str(run_dir), "--no-twin", "--quiet").returncode == 0
+    headline = json.loads((run_dir / "summary.json").read_text())["headline"]
+    assert "gap_value_added_pp" in headline and not any(k.startswith(("true_", "selection_share_")) for k in headline)
+    selection = pd.read_csv(run_dir / "selection.csv")  # a header, no rows: still a readable table
+    assert selection.empty and "selection_share" in selection.columns
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["measure", "/nonexistent/run"], "not a run folder: scenario.toml is missing"),
     (["measure", "{run}", "--set", "population.scale=1"], "measure changes only [measurement] settings"),
     (["measure", "{run}", "--set", "measurement.neighbours=0"], "measurement.neighbours: must be 1-50, got 0"),
+    (["measure", "{run}", "--set", "measurement.twin=false"], "use --no-twin to skip the twin world"),
 ])
 def test_measure_rejects_bad_input_in_one_line(measured_run, args, message):
     done = cli(*[a.replace("{run}", str(measured_run[0])) for a in args])
@@ -96,3 +107,23 @@ def test_measure_refuses_a_folder_whose_run_it_cannot_reproduce(measured_run, tm
     done = cli("measure", str(run_dir), "--quiet")
     assert done.returncode == 2
     assert "differs from this folder's run" in done.stderr
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("clusters", "clusters.csv is missing"),
+    ("parquet", "cannot read the run's tables (ArrowInvalid"),
+    ("seed", "seed: must be a whole number >= 0"),
+])
+def test_measure_reports_a_damaged_run_folder_in_one_line(measured_run, tmp_path, damage, message):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(measured_run[0], run_dir)
+    if damage == "clusters":
+        (run_dir / "clusters.csv").unlink()
+    elif damage == "parquet":
+        (run_dir / "firms.parquet").write_text("not parquet")
+    else:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        (run_dir / "summary.json").write_text(json.dumps(summary | {"seed": -1}))
+    done = cli("measure", str(run_dir), "--no-twin", "--quiet")
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1

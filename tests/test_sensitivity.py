@@ -108,6 +108,19 @@ def test_bad_sensitivity_designs_fail_in_one_line(tmp_path, extra, message):
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ((f"outcomes = {OUTCOMES}", "outcomes = []"), "sweep.outcomes: must be a non-empty list of strings"),
+    (("summary.true_value_added_pp", "summary.true_valu_pp"), "sweep.outcomes: unknown headline figure 'summary.true_valu_pp'"),
+    (("trajectories = 3", "trajectories = 3\nlevels = 3"), "sweep.levels: must be an even number for design 'morris'"),
+])
+def test_bad_outcomes_and_levels_fail_before_any_run(tmp_path, change, message):
+    path = write_study(tmp_path, "morris", "trajectories = 3")
+    path.write_text(path.read_text().replace(*change))
+    with pytest.raises(ScenarioError) as caught:
+        load_sweep(path)
+    assert message in str(caught.value)
+
+
 def test_a_saltelli_design_needs_a_power_of_two(tmp_path):
     with pytest.raises(ScenarioError, match="must be a power of 2 for design 'saltelli'"):
         load_sweep(write_study(tmp_path, "saltelli", "samples = 6"))

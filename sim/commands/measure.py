@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_measure(args: argparse.Namespace) -> int:
     """Measure, write the effect tables and plot into the run folder, print the headline."""
     from sim.plots import effects_figure, save
-    from sim.results import effect_headline, summary_json
+    from sim.results import summary_json, with_effect_headline
 
     run_dir = args.run_dir
     scenario_file, summary_file = run_dir / "scenario.toml", run_dir / "summary.json"
@@ -48,6 +48,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     for key, _ in settings:
         if not key.startswith("measurement."):
             raise ScenarioError("--set", key, "measure changes only [measurement] settings; to change the run, run it again")
+        if key in ("measurement.effects", "measurement.twin"):
+            raise ScenarioError("--set", key, "measure always estimates the effects; use --no-twin to skip the twin world")
     summary = _read_summary(summary_file)
     scenario = load_scenario(scenario_file, dict(settings) | {"measurement.effects": True,
                                                               "measurement.twin": not args.no_twin})
@@ -55,9 +57,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
     tables = _from_panel(run_dir, scenario, seed) if args.no_twin else _simulated(run_dir, scenario, seed, not args.quiet)
     for stem, table in tables.items():
         table.to_csv(run_dir / f"{stem}.csv", index=False, float_format="%.15g", lineterminator="\n")
-    if not tables["effects_by_year"].empty:
+    if tables["effects_by_year"]["gap_pp"].notna().any():
         save(effects_figure(tables["effects_by_year"]), run_dir / "effects.png")
-    summary["headline"] |= effect_headline(tables)
+    summary["headline"] = with_effect_headline(summary["headline"], tables)  # no stale truth after --no-twin
     summary_file.write_text(summary_json(summary), encoding="utf-8", newline="\n")
     if not args.quiet:
         print(_report(tables, run_dir))
@@ -68,12 +70,17 @@ def _from_panel(run_dir: Path, scenario: Scenario, seed: int) -> dict[str, pd.Da
     """The published estimator on the folder's firm panel."""
     from sim.measurement import measure
 
-    panel_file = run_dir / "firms.parquet"
+    panel_file, clusters_file = run_dir / "firms.parquet", run_dir / "clusters.csv"
     if not panel_file.is_file():
         raise ScenarioError(str(run_dir), "", "firms.parquet is missing: run with output.firm_panel = true, "
                                               "or measure without --no-twin")
-    clusters = pd.read_csv(run_dir / "clusters.csv")
-    return measure(pd.read_parquet(panel_file), clusters, scenario.measurement, seed).tables()
+    if not clusters_file.is_file():
+        raise ScenarioError(str(run_dir), "", "clusters.csv is missing: not a complete run folder")
+    try:
+        panel, clusters = pd.read_parquet(panel_file), pd.read_csv(clusters_file)
+    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors or OSErrors
+        raise ScenarioError(str(run_dir), "", f"cannot read the run's tables ({type(exc).__name__}: {exc})") from None
+    return measure(panel, clusters, scenario.measurement, seed).tables()
 
 
 def _simulated(run_dir: Path, scenario: Scenario, seed: int, progress: bool) -> dict[str, pd.DataFrame]:
@@ -91,8 +98,9 @@ def _read_summary(path: Path) -> dict:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError(str(path), "", f"not a readable summary ({type(exc).__name__})") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("seed"), int):
-        raise ScenarioError(str(path), "seed", "missing: not a summary written by 'run.py run'")
+    seed = summary.get("seed") if isinstance(summary, dict) else None
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ScenarioError(str(path), "seed", f"must be a whole number >= 0 (a summary written by 'run.py run'), got {seed!r}")
     summary.setdefault("headline", {})
     return summary
 

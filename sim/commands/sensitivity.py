@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sweep files with design morris or saltelli (default: " + ", ".join(DEFAULT_SWEEPS) + ")")
     add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
-    p.add_argument("--out", type=Path, help="folder of the indices and plots (default results/sensitivity/<sweep name>/)")
+    p.add_argument("--out", type=Path, help="folder of the indices and plots (default results/sensitivity/<sweep name>/; "
+                                             "with several sweeps, <out>/<sweep name>/)")
     p.add_argument("--analyse-only", action="store_true", help="run nothing: analyse the runs already recorded")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_sensitivity)
