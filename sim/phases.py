@@ -176,8 +176,7 @@ def growth(m: ClusterModel) -> None:
     # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
     shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
     step = f.innovated[alive] * employees ** -inn.size_elasticity
-    expected = f.potential[alive] * employees ** -g.potential_size_elasticity  # as expected_growth()
-    rate = (m.sector_demand[f.sector[alive]] + expected + inn.demand_gain * step + access
+    rate = (m.sector_demand[f.sector[alive]] + expected_growth(m, alive) + inn.demand_gain * step + access
             + f.support_growth[alive] + shock)
     f.growth[alive] = rate
     revenue = f.revenue[alive] * np.exp(rate)

@@ -27,6 +27,9 @@ PANEL_DTYPES = {
 }
 
 
+GROWTH_VARIABLES = ("employees", "value_added_nok")  # members' and non-members' growth in yearly.csv
+
+
 class Register:
     """Collects one yearly row, one row per active cluster and (optionally) the firm panel."""
 
@@ -103,7 +106,7 @@ class Register:
         f = m.firms
         now = {"rows": alive, "employees": f.employees[alive], "value_added_nok": value_added}
         previous, self._previous = self._previous, now
-        out = {f"growth_{who}_{var}_pct": np.nan for who in ("members", "nonmembers") for var in list(now)[1:]}
+        out = {f"growth_{who}_{var}_pct": np.nan for who in ("members", "nonmembers") for var in GROWTH_VARIABLES}
         if previous is None:
             return out
         # Rows are sorted in both years: find this year's open firms among last year's.
@@ -111,7 +114,7 @@ class Register:
         both = at < len(previous["rows"])
         both[both] = previous["rows"][at[both]] == alive[both]
         member = f.member[alive[both]]
-        for var in list(now)[1:]:
+        for var in GROWTH_VARIABLES:
             before, values = previous[var][at[both]], now[var][both]
             growth = np.where(before > 0, values / np.where(before > 0, before, 1.0) - 1.0, np.nan)
             for who, mask in (("members", member), ("nonmembers", ~member)):

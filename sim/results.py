@@ -240,8 +240,8 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [_write_csv(result.yearly, out_dir / "yearly.csv")]
-    written.append(_write_csv(result.clusters, out_dir / "clusters.csv"))
+    written = [write_csv(result.yearly, out_dir / "yearly.csv")]
+    written.append(write_csv(result.clusters, out_dir / "clusters.csv"))
     if result.firms is not None:
         path = out_dir / "firms.parquet"
         compact_firms(result.firms).to_parquet(path, engine="pyarrow", index=False)
@@ -250,13 +250,14 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     if result.scenario_toml:
         written.append(_write_text(result.scenario_toml, out_dir / "scenario.toml"))
     for stem, table in (result.effect_tables or {}).items():
-        written.append(_write_csv(table, out_dir / f"{stem}.csv"))
+        written.append(write_csv(table, out_dir / f"{stem}.csv"))
     if with_plots:
         written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables))
     return written
 
 
-def _write_csv(table: pd.DataFrame, path: Path) -> Path:
+def write_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write a table as the run folder's CSV files are written (same bytes for the same numbers)."""
     table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
     return path
 

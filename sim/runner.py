@@ -17,7 +17,6 @@ from sim.scenario import Scenario
 from sim.twin import TwinModel
 
 
-
 def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         on_year: Callable[[ClusterModel], None] | None = None) -> RunResult:
     """Simulate a scenario for all its years.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.results import CSV_FLOAT_FORMAT, summary_json, with_effect_headline, write_csv
 from sim.scenario import Scenario
 from sim.validation import ScenarioError, load_scenario, parse_assignment
 
@@ -37,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_measure(args: argparse.Namespace) -> int:
     """Measure, write the effect tables and plot into the run folder, print the headline."""
     from sim.plots import effects_figure, save
-    from sim.results import summary_json, with_effect_headline
 
     run_dir = args.run_dir
     scenario_file, summary_file = run_dir / "scenario.toml", run_dir / "summary.json"
@@ -56,7 +56,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     seed = int(summary["seed"])
     tables = _from_panel(run_dir, scenario, seed) if args.no_twin else _simulated(run_dir, scenario, seed, not args.quiet)
     for stem, table in tables.items():
-        table.to_csv(run_dir / f"{stem}.csv", index=False, float_format="%.15g", lineterminator="\n")
+        write_csv(table, run_dir / f"{stem}.csv")
     if tables["effects_by_year"]["gap_pp"].notna().any():
         save(effects_figure(tables["effects_by_year"]), run_dir / "effects.png")
     summary["headline"] = with_effect_headline(summary["headline"], tables)  # no stale truth after --no-twin
@@ -110,7 +110,7 @@ def _check_same_run(yearly_file: Path, yearly: pd.DataFrame) -> None:
     if not yearly_file.is_file():
         return
     before = pd.read_csv(yearly_file, dtype=str)
-    now = pd.read_csv(StringIO(yearly.to_csv(index=False, float_format="%.15g")), dtype=str)
+    now = pd.read_csv(StringIO(yearly.to_csv(index=False, float_format=CSV_FLOAT_FORMAT)), dtype=str)
     common = [c for c in before.columns if c in now.columns]
     if len(before) != len(now) or not before[common].equals(now[common]):
         raise ScenarioError(str(yearly_file), "", "the run simulated again differs from this folder's run "
