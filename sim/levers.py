@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import randomness as rnd
+from sim.phases import _accept, _draw_same  # the same search and acceptance as other ties
 from sim.population import startup_firms
 from sim.programme import GCE, NCE
 from sim.scenario import CorporateNetworks, GreenPlatform
@@ -76,6 +77,25 @@ def _count(rng: np.random.Generator, mean: float) -> int:
     return int(np.floor(mean + rng.random()))
 
 
+def _counts(rng: np.random.Generator, mean: float, n: int) -> np.ndarray:
+    """``n`` whole numbers of events, each with the right mean (see :func:`_count`)."""
+    return np.floor(mean + rng.random(n)).astype(np.int64)
+
+
+def _sample_per_group(rng: np.random.Generator, rows: np.ndarray, group: np.ndarray, n_groups: int,
+                      wanted: np.ndarray) -> np.ndarray:
+    """From each group, ``wanted`` of its rows (all if fewer) drawn without replacement.
+
+    Every row gets a uniform key; a group's rows with the smallest keys are its sample, which
+    makes every subset of the wanted size equally likely.
+    """
+    order = np.lexsort((rng.random(len(rows)), group))
+    group = group[order]
+    start = np.searchsorted(group, np.arange(n_groups))
+    rank = np.arange(len(rows)) - start[group]
+    return np.sort(rows[order][rank < wanted[group]])
+
+
 def _remember_county_jobs(m: ClusterModel) -> None:
     f = m.firms
     alive = f.alive_rows()
@@ -86,7 +106,7 @@ def _remember_county_jobs(m: ClusterModel) -> None:
 
 def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
     r, f, state, scale = m.spec.restructuring, m.firms, m.lever_state, m.spec.population.scale
-    # One stream a year for the whole instrument, used area by area in a fixed order.
+    # One stream a year for the whole instrument, drawn in a fixed order.
     rng = m.stream("restructuring")
     alive = f.alive_rows()
     new_areas = _count(rng, r.areas_per_year)
@@ -94,28 +114,26 @@ def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
         chance = _vulnerability(m, alive)
         for _ in range(new_areas):
             _designate_area(m, rng, alive, chance)
-    active = [a for a, start in enumerate(state.area_start) if start <= m.year < start + r.period_years]
+    active = np.array([a for a, start in enumerate(state.area_start) if start <= m.year < start + r.period_years],
+                      dtype=np.int64)
     events.restructuring_areas = len(active)
     events.spend_nok += len(active) * r.budget_nok_per_area
-    area_of = f.area[alive]
-    f.extra_attempts[alive[np.isin(area_of, active)]] += r.extra_tie_attempts
-    # Open firms grouped by area, each group in row order (a stable sort of ascending rows).
-    by_area = np.argsort(area_of, kind="stable")
-    bounds = np.searchsorted(area_of[by_area], [active, np.add(active, 1)])
-    supported, born_area, born_sector = [], [], []
-    for a, lo, hi in zip(active, *bounds):
-        firms = alive[by_area[lo:hi]]
-        if len(firms) == 0:
-            continue
-        smes = firms[f.employees[firms] <= r.max_supported_employees]
-        n_support = min(len(smes), _count(rng, r.supported_firms_per_area * scale))
-        supported.append(rng.choice(smes, n_support, replace=False))
-        n_new = _count(rng, r.startups_per_area * scale)
-        born_sector.append(f.sector[rng.choice(firms, n_new)])  # start-ups follow the area's industry mix
-        born_area.append(np.full(n_new, a, dtype=np.int16))
-    started = _open_in_areas(m, rng, np.concatenate(born_area or [np.zeros(0, np.int16)]),
-                             np.concatenate(born_sector or [np.zeros(0, np.int16)]))
-    supported = np.concatenate(supported) if supported else np.zeros(0, dtype=np.int64)
+    # Each active area's place in `active` for its open firms (-1: no active area).
+    place = np.full(len(state.area_start) + 1, -1, dtype=np.int64)
+    place[active] = np.arange(len(active))
+    slot = place[f.area[alive]]  # area -1 reads the last entry, which is -1
+    inside = alive[slot >= 0]
+    f.extra_attempts[inside] += r.extra_tie_attempts
+    group = slot[slot >= 0]
+    sme = f.employees[inside] <= r.max_supported_employees
+    supported = _sample_per_group(rng, inside[sme], group[sme], len(active),
+                                  _counts(rng, r.supported_firms_per_area * scale, len(active)))
+    # Start-ups follow the industry mix of their area: each copies the sector of a random open firm there.
+    n_new = _counts(rng, r.startups_per_area * scale, len(active))
+    n_new[np.bincount(group, minlength=len(active)) == 0] = 0
+    born_area = np.repeat(active, n_new)
+    parent = _draw_same(inside, group, np.repeat(np.arange(len(active)), n_new), rng)
+    started = _open_in_areas(m, rng, born_area.astype(np.int16), f.sector[parent])
     f.support_growth[supported] += r.growth_support
     events.restructuring_startups = len(started)
     # Jobs the programme can claim, as its reports count them: the start-ups' man-years plus the
@@ -250,8 +268,6 @@ def tie_group(m: ClusterModel, group: np.ndarray) -> None:
 
 def cluster_links(m: ClusterModel) -> None:
     """Brokered partner searches between the members of linked clusters (cluster-to-cluster projects)."""
-    from sim.phases import _acceptance, _draw_same  # the same search and acceptance as other ties
-
     f, c = m.firms, m.clusters
     members = np.flatnonzero(f.member[: f.n])  # closed firms leave their cluster, so all are open
     for i, link in enumerate(m.spec.cluster_links):
@@ -262,7 +278,7 @@ def cluster_links(m: ClusterModel) -> None:
         src = np.repeat(a_side, rnd.poisson(m.uniform(f"links.{i}", a_side), link.tie_attempts))
         rng = m.stream(f"links.{i}")
         dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), rng)
-        accept = rng.random(len(src)) < _acceptance(m, src, dst)
+        accept = _accept(m, src, dst, rng)
         m.ties.add(src[accept], dst[accept])
 
 

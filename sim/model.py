@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 import mesa
 import numpy as np
 
@@ -35,7 +33,7 @@ def stream(seed: int, name: str, year: int = 0) -> np.random.Generator:
     Returns:
         A generator that depends only on ``seed``, ``name`` and ``year``.
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()), year)))
+    return randomness.generator(seed, name, year)
 
 
 class ClusterModel(mesa.Model):
@@ -127,6 +125,10 @@ class ClusterModel(mesa.Model):
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Each firm's own uniform draw for one purpose this year (see :mod:`sim.randomness`)."""
         return randomness.uniform(self.seed, name, self.year, rows)
+
+    def keys(self, *names: str) -> np.ndarray:
+        """The hashed keys of this year's draws for some purposes, for the compiled phase kernels."""
+        return np.array([randomness.key(self.seed, name, self.year) for name in names], dtype=np.uint64)
 
     def open(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """Add new firms (start-ups, spin-offs); return their rows."""

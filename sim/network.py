@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.kernels import merge_keys
+
 
 class TieSet:
     """Undirected ties between firm rows, without duplicates or self-ties, ordered by ``(a, b)``."""
@@ -37,17 +39,12 @@ class TieSet:
         """
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         ok = lo != hi
-        keys = np.unique(_key(lo[ok], hi[ok]))
-        # Both key arrays are sorted: find the new ones by binary search and merge them in place.
-        at = np.searchsorted(self._keys, keys)
-        known = at < len(self._keys)
-        known[known] = self._keys[at[known]] == keys[known]
-        keys, at = keys[~known], at[~known]
-        if len(keys):
-            self._keys = np.insert(self._keys, at, keys)
+        before = len(self._keys)
+        self._keys = merge_keys(self._keys, np.sort(_key(lo[ok], hi[ok])))
+        if len(self._keys) > before:
             self.a = (self._keys >> 32).astype(np.int32)
             self.b = (self._keys & 0xFFFFFFFF).astype(np.int32)
-        return len(keys)
+        return len(self._keys) - before
 
     def degree(self, n: int) -> np.ndarray:
         """Number of ties of each of the first ``n`` firm rows."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim import randomness as rnd
 from sim.agents import ClusterOrganisation
 from sim.population import startup_firms
@@ -111,19 +112,18 @@ def collaboration(m: ClusterModel) -> None:
 
     alive = f.alive_rows()
     rng = m.stream("collaboration.partners")
-    attempts = net.tie_attempts + f.extra_attempts[alive]
-    src = np.repeat(alive, rnd.poisson(m.uniform("collaboration.attempts", alive), attempts))
+    src = np.repeat(alive, kernels.searches(alive, m.keys("collaboration.attempts")[0], net.tie_attempts, f.extra_attempts))
     local = rng.random(len(src)) < net.local_share
     dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
 
     members = alive[f.member[alive]]
     facil = m.per_cluster("facilitation_ties") * m.funding_factor
-    brokered = rnd.poisson(m.uniform("collaboration.brokered", members), facil[f.cluster[members]])
+    brokered = kernels.brokered(members, m.keys("collaboration.brokered")[0], _per_cluster_array(facil), f.cluster)
     msrc = np.repeat(members, brokered)
     mdst = _draw_same(members, f.cluster[members], f.cluster[msrc], rng)
 
     src, dst = np.concatenate([src, msrc]), np.concatenate([dst, mdst])
-    accept = rng.random(len(src)) < _acceptance(m, src, dst)
+    accept = _accept(m, src, dst, rng)
     ties.add(src[accept], dst[accept])
     _institution_ties(m, alive)
 
@@ -135,30 +135,12 @@ def innovation(m: ClusterModel) -> None:
     knowledge then converges, so a new tie teaches most in its first years.
     """
     inn, f, ties = m.spec.innovation, m.firms, m.ties
-    n = f.n
-    dx, dy = f.kx[ties.b] - f.kx[ties.a], f.ky[ties.b] - f.ky[ties.a]
-    r = np.hypot(dx, dy) / inn.optimal_distance
-    novelty = r * np.exp(1.0 - r)
-    learned = np.bincount(ties.a, novelty, n) + np.bincount(ties.b, novelty, n)
-    alive = f.alive_rows()
-    hazard = (
-        inn.base_rate
-        + inn.rd_weight * f.rd_effort[alive]
-        + inn.spillover_weight * f.absorptive[alive] * learned[alive]
-        + inn.institution_weight * (f.institution[alive] >= 0)
-        + f.support_innovation[alive]
-        + _member_value(m, m.per_cluster("advisory_innovation") * m.funding_factor, alive)
-    )
-    f.innovated[:n] = False
-    f.innovated[alive] = m.uniform("innovation.success", alive) < -np.expm1(-hazard)
-
-    deg = np.maximum(ties.degree(n), 1)
-    pull_x = (np.bincount(ties.a, dx, n) - np.bincount(ties.b, dx, n)) / deg
-    pull_y = (np.bincount(ties.a, dy, n) - np.bincount(ties.b, dy, n)) / deg
-    drift_x = inn.drift_sd * rnd.normal(m.uniform("innovation.drift_x", alive))
-    drift_y = inn.drift_sd * rnd.normal(m.uniform("innovation.drift_y", alive))
-    f.kx[alive] = np.clip(f.kx[alive] + inn.convergence_rate * pull_x[alive] + drift_x, 0.0, 1.0)
-    f.ky[alive] = np.clip(f.ky[alive] + inn.convergence_rate * pull_y[alive] + drift_y, 0.0, 1.0)
+    advisory = m.per_cluster("advisory_innovation") * m.funding_factor
+    params = (inn.optimal_distance, inn.base_rate, inn.rd_weight, inn.spillover_weight, inn.institution_weight,
+              inn.convergence_rate, inn.drift_sd)
+    kernels.innovate(f.alive_rows(), f.n, m.keys("innovation.success", "innovation.drift_x", "innovation.drift_y"),
+                     ties.a, ties.b, _per_cluster_array(advisory), params, f.kx, f.ky, f.rd_effort, f.absorptive,
+                     f.institution, f.support_innovation, f.member, f.cluster, f.innovated)
 
 
 def growth(m: ClusterModel) -> None:
@@ -166,31 +148,15 @@ def growth(m: ClusterModel) -> None:
     access (fading with years of membership) and fat-tailed shocks; productivity grows;
     employment moves toward what value added needs, with frictions."""
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
-    alive = f.alive_rows()
-    employees = f.employees[alive]
-    # The service opens new markets mostly in a member's first years (join_year is -1 off members,
-    # whose access is 0 anyway).
-    tenure = np.maximum(m.year - f.join_year[alive], 0)
-    access = _member_value(m, m.per_cluster("market_access_growth") * m.funding_factor, alive) * np.exp(-g.market_access_fade * tenure)
-    b = np.minimum(g.shock_sd * employees ** -g.shock_size_elasticity / np.sqrt(2.0), MAX_LAPLACE_SCALE)
-    # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
-    shock = b * rnd.laplace(m.uniform("growth.shock", alive)) + np.log1p(-(b**2))
-    step = f.innovated[alive] * employees ** -inn.size_elasticity
-    rate = (m.sector_demand[f.sector[alive]] + expected_growth(m, alive) + inn.demand_gain * step + access
-            + f.support_growth[alive] + shock)
-    f.growth[alive] = rate
-    revenue = f.revenue[alive] * np.exp(rate)
-    productivity = f.productivity[alive] * np.exp(
-        g.productivity_trend + inn.productivity_gain * step
-        + g.productivity_noise_sd * rnd.normal(m.uniform("growth.productivity", alive))
-    )
-    f.revenue[alive], f.productivity[alive] = revenue, productivity
-    gap = revenue * f.va_share[alive] / productivity - employees
-    f.employees[alive] = employees + np.where(gap > 0, g.hire_rate, g.fire_rate) * gap
-
-    rho, sd = g.potential_persistence, m.spec.population.growth_potential_sd
-    renewal = sd * rnd.normal(m.uniform("growth.potential", alive))
-    f.potential[alive] = rho * f.potential[alive] + np.sqrt(1 - rho**2) * renewal
+    access = m.per_cluster("market_access_growth") * m.funding_factor
+    params = (g.market_access_fade, g.shock_sd, g.shock_size_elasticity, MAX_LAPLACE_SCALE, inn.size_elasticity,
+              inn.demand_gain, g.productivity_trend, inn.productivity_gain, g.productivity_noise_sd, g.hire_rate,
+              g.fire_rate, g.potential_persistence, m.spec.population.growth_potential_sd,
+              g.potential_size_elasticity)
+    kernels.grow(f.alive_rows(), m.keys("growth.shock", "growth.productivity", "growth.potential"), m.year,
+                 np.ascontiguousarray(m.sector_demand, dtype=np.float64), _per_cluster_array(access), params,
+                 f.employees, f.revenue, f.productivity, f.va_share, f.potential, f.innovated, f.sector, f.member,
+                 f.cluster, f.join_year, f.support_growth, f.growth)
 
 
 def demography(m: ClusterModel) -> None:
@@ -224,8 +190,8 @@ def exits(m: ClusterModel) -> np.ndarray:
     """Close firms (small and shrinking ones more often); return the rows still open."""
     d, f = m.spec.demography, m.firms
     alive = f.alive_rows()
-    hazard = d.exit_rate * f.employees[alive] ** -d.exit_size_elasticity * np.exp(-d.exit_growth_sensitivity * f.growth[alive])
-    closing = (m.uniform("demography.exit", alive) < hazard) | (f.employees[alive] < m.spec.growth.min_employees)
+    params = (d.exit_rate, d.exit_size_elasticity, d.exit_growth_sensitivity, m.spec.growth.min_employees)
+    closing = kernels.closing(alive, m.keys("demography.exit")[0], params, f.employees, f.growth)
     m.close(alive[closing])
     return alive[~closing]
 
@@ -241,15 +207,6 @@ def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:
     """Each firm's expected extra growth from its latent potential: smaller for larger firms."""
     f = m.firms
     return f.potential[rows] * f.employees[rows] ** -m.spec.growth.potential_size_elasticity
-
-
-def _member_value(m: ClusterModel, per_cluster: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Each firm's value of a per-cluster quantity through its membership (0 for non-members)."""
-    f = m.firms
-    member = f.member[rows]
-    if len(per_cluster) == 0:
-        return np.zeros(len(rows))
-    return np.where(member, per_cluster[np.where(member, f.cluster[rows], 0)], 0.0)
 
 
 def _candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -272,35 +229,36 @@ def _candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]
 
 
 def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """For each wanted group, a uniformly random member of ``pool`` in that group (-1 if none)."""
+    """For each wanted group, a uniformly random member of ``pool`` in that group (-1 if none).
+
+    Groups are small non-negative integers (counties, clusters).
+    """
     if len(want) == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.argsort(pool_group, kind="stable")
-    sorted_groups = pool_group[order]
-    start = np.searchsorted(sorted_groups, want, "left")
-    count = np.searchsorted(sorted_groups, want, "right") - start
-    pick = start + np.floor(rng.random(len(want)) * count).astype(np.int64)
-    return np.where(count > 0, pool[order][np.minimum(pick, len(pool) - 1)], -1)
+    groups = np.ascontiguousarray(pool_group, dtype=np.int64)
+    want = np.ascontiguousarray(want, dtype=np.int64)
+    n_groups = int(max(groups.max(initial=-1), want.max())) + 1
+    return kernels.pick_in_group(np.ascontiguousarray(pool, dtype=np.int64), groups, n_groups, want,
+                                 rng.random(len(want)))
 
 
-def _acceptance(m: ClusterModel, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+def _accept(m: ClusterModel, src: np.ndarray, dst: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which proposals (``dst`` -1: no partner) become ties, falling with geographic and cognitive distance."""
     net, f = m.spec.network, m.firms
-    ok = dst >= 0
-    dst = np.where(ok, dst, src)
-    km = m.distance_km[f.region[src], f.region[dst]]
-    cog = np.hypot(f.kx[src] - f.kx[dst], f.ky[src] - f.ky[dst])
-    return np.where(ok, np.exp(-km / net.geo_scale_km - cog / net.cognitive_scale), 0.0)
+    return kernels.accepted(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64),
+                            rng.random(len(src)), f.region, f.kx, f.ky, m.distance_km, net.geo_scale_km,
+                            net.cognitive_scale)
+
+
+def _per_cluster_array(values: np.ndarray) -> np.ndarray:
+    """A per-cluster parameter as the kernels take it (one slot even with no clusters)."""
+    return np.ascontiguousarray(values if len(values) else np.zeros(1), dtype=np.float64)
 
 
 def _institution_ties(m: ClusterModel, alive: np.ndarray) -> None:
     net, f = m.spec.network, m.firms
-    has = alive[f.institution[alive] >= 0]
-    f.institution[has[m.uniform("institutions.lapse", has) < net.institution_decay_rate]] = -1
-    seekers = alive[f.institution[alive] < 0]
     boost = net.member_institution_boost * m.funding_factor  # a service, so it shrinks with the money
-    rate = net.institution_tie_rate * f.rd_effort[seekers] * (1.0 + boost * f.member[seekers])
-    seekers = seekers[m.uniform("institutions.seek", seekers) < rate]
     options, counts = m.institution_options
-    cell = f.region[seekers].astype(np.int64) * options.shape[1] + f.sector[seekers]
-    pick = np.floor(m.uniform("institutions.pick", seekers) * counts.ravel()[cell]).astype(np.int64)
-    f.institution[seekers] = options.reshape(-1, options.shape[2])[cell, pick]
+    kernels.institution_ties(alive, m.keys("institutions.lapse", "institutions.seek", "institutions.pick"),
+                             (net.institution_decay_rate, net.institution_tie_rate, boost), f.rd_effort, f.member,
+                             f.region, f.sector, options, counts, f.institution)

