@@ -57,6 +57,7 @@ class FirmTable:
         """
         size = len(next(iter(columns.values())))
         self.n = 0
+        self._open: np.ndarray | None = None  # alive_rows() until firms open or close
         self._capacity = max(16, int(size * 1.5))
         for name, (dtype, fill) in SCHEMA.items():
             setattr(self, name, np.full(self._capacity, fill, dtype=dtype))
@@ -74,11 +75,11 @@ class FirmTable:
         k = len(next(iter(columns.values())))
         if self.n + k > self._capacity:
             self._grow(self.n + k)
-        rows = np.arange(self.n, self.n + k)
         for name, values in columns.items():
-            getattr(self, name)[rows] = values
+            getattr(self, name)[self.n : self.n + k] = values
         self.n += k
-        return rows
+        self._open = None
+        return np.arange(self.n - k, self.n)
 
     def _grow(self, needed: int) -> None:
         # Doubling keeps appends amortised O(1) over a run with steady entry.
@@ -94,9 +95,17 @@ class FirmTable:
         """Copies of every column for rows ``start:stop`` (as :meth:`append` takes them)."""
         return {name: getattr(self, name)[start:stop].copy() for name in SCHEMA}
 
+    def close(self, rows: np.ndarray, year: int) -> None:
+        """Mark firms closed in ``year`` (their rows stay)."""
+        self.alive[rows], self.death_year[rows] = False, year
+        self._open = None
+
     def alive_rows(self) -> np.ndarray:
-        """Row numbers of firms that are open."""
-        return np.flatnonzero(self.alive[: self.n])
+        """Row numbers of firms that are open (do not modify: the array is reused until firms
+        open or close, as a year asks for it a dozen times)."""
+        if self._open is None:
+            self._open = np.flatnonzero(self.alive[: self.n])
+        return self._open
 
     @property
     def value_added(self) -> np.ndarray:

@@ -16,9 +16,11 @@ import math
 import numba
 import numpy as np
 
-from sim.randomness import ndtri, unit
+from sim import vecmath as vm
+from sim.randomness import unit
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"}}
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
+_SQRT_HALF = math.sqrt(0.5)
 # Explicit signatures compile (or load from the cache) at import, not in a simulated year; the
 # types are those of sim.firms.SCHEMA.
 _F, _I16, _I32, _I64, _B = "float64[::1]", "int16[::1]", "int32[::1]", "int64[::1]", "boolean[::1]"
@@ -30,20 +32,15 @@ def _sig(text: str) -> str:
     return text
 
 
-@numba.njit(inline="always")
-def _via_cluster(per_cluster: np.ndarray, member: bool, cluster: int) -> float:
-    """A member's value of a per-cluster quantity; 0 off membership."""
-    return per_cluster[cluster] if member else 0.0
-
-
-@numba.njit(_sig("void({L}, uint64[::1], int64, {F}, {F}, UniTuple(float64, 14), {F}, {F}, {F}, {F}, "
+@numba.njit(_sig("void(int64, {B}, uint64[::1], int64, {F}, {F}, UniTuple(float64, 14), {F}, {F}, {F}, {F}, "
                   "{F}, {B}, {S}, {B}, {I}, {S}, {F}, {F})"), **_JIT)
-def grow(rows, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
+def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
          potential, innovated, sector, member, cluster, join_year, support_growth, growth):
-    """The growth phase for ``rows`` (see :func:`sim.phases.growth` for the rules).
+    """The growth phase for the open firms among the first ``n`` rows (rules: :func:`sim.phases.growth`).
 
     Args:
-        rows: Open firms.
+        n: Rows in use.
+        alive: Firm column: which rows are open (only those change).
         keys: Hashed keys of this year's "growth.shock", "growth.productivity" and
             "growth.potential" draws.
         year: The simulated year.
@@ -59,39 +56,43 @@ def grow(rows, keys, year, demand, access_per_cluster, p, employees, revenue, pr
     (fade, shock_sd, shock_el, max_b, step_el, demand_gain, trend, prod_gain, prod_sd, hire, fire,
      rho, pot_sd, pot_el) = p
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
-    for i in range(rows.shape[0]):
-        r = rows[i]
+    shock_key, productivity_key, potential_key = keys[0], keys[1], keys[2]
+    base = np.empty(n)
+    for r in range(n):  # lookups by sector and cluster apart: a loop with them does not vectorise
+        access = access_per_cluster[cluster[r]] * vm.exp(-fade * max(year - join_year[r], 0)) if member[r] else 0.0
+        base[r] = demand[sector[r]] + access + support_growth[r]
+    for r in range(n):
+        if not alive[r]:
+            continue
         emp = employees[r]
-        log_emp = math.log(emp)  # powers of size as exponentials: a third of the cost of pow
-        access = 0.0
-        if member[r]:
-            access = access_per_cluster[cluster[r]] * math.exp(-fade * max(year - join_year[r], 0))
-        b = min(shock_sd * math.exp(-shock_el * log_emp) / math.sqrt(2.0), max_b)
-        v = unit(keys[0], r) - 0.5
-        laplace = -math.copysign(1.0, v) * math.log1p(-2.0 * abs(v)) if v != 0.0 else 0.0
+        log_emp = vm.log(emp)  # powers of size as exponentials of its logarithm
+        b = min(shock_sd * vm.exp(-shock_el * log_emp) * _SQRT_HALF, max_b)
+        v = unit(shock_key, r) - 0.5
+        laplace = -vm.log1p(-2.0 * abs(v)) * (1.0 if v > 0.0 else -1.0)
         # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
-        shock = b * laplace + math.log1p(-b * b)
-        step = math.exp(-step_el * log_emp) if innovated[r] else 0.0
-        rate = (demand[sector[r]] + potential[r] * math.exp(-pot_el * log_emp) + demand_gain * step + access
-                + support_growth[r] + shock)
+        shock = b * laplace + vm.log1p(-b * b)
+        step = vm.exp(-step_el * log_emp) * (1.0 if innovated[r] else 0.0)
+        rate = base[r] + potential[r] * vm.exp(-pot_el * log_emp) + demand_gain * step + shock
         growth[r] = rate
-        rev = revenue[r] * math.exp(rate)
-        prod = productivity[r] * math.exp(trend + prod_gain * step + prod_sd * ndtri(unit(keys[1], r)))
-        revenue[r], productivity[r] = rev, prod
+        rev = revenue[r] * vm.exp(rate)
+        prod = productivity[r] * vm.exp(trend + prod_gain * step + prod_sd * vm.ndtri(unit(productivity_key, r)))
+        revenue[r] = rev
+        productivity[r] = prod
         gap = rev * va_share[r] / prod - emp
         employees[r] = emp + (hire if gap > 0.0 else fire) * gap
-        potential[r] = rho * potential[r] + renew * ndtri(unit(keys[2], r))
+        potential[r] = rho * potential[r] + renew * vm.ndtri(unit(potential_key, r))
 
 
-@numba.njit(_sig("void({L}, int64, uint64[::1], {I}, {I}, {F}, UniTuple(float64, 7), {F}, {F}, {F}, {F}, "
+@numba.njit(_sig("void(int64, {B}, uint64[::1], {I}, {I}, {F}, UniTuple(float64, 7), {F}, {F}, {F}, {F}, "
                   "{I}, {F}, {B}, {I}, {B})"), **_JIT)
-def innovate(rows, n, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_effort, absorptive,
+def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_effort, absorptive,
              institution, support_innovation, member, cluster, innovated):
-    """The innovation phase for ``rows`` (see :func:`sim.phases.innovation` for the rules).
+    """The innovation phase for the open firms among the first ``n`` rows (rules:
+    :func:`sim.phases.innovation`).
 
     Args:
-        rows: Open firms.
         n: Rows in use.
+        alive: Firm column: which rows are open (only those change).
         keys: Hashed keys of this year's "innovation.success", "innovation.drift_x" and
             "innovation.drift_y" draws.
         tie_a, tie_b: The collaboration ties.
@@ -101,56 +102,67 @@ def innovate(rows, n, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_ef
         kx, ky, rd_effort, absorptive, institution, support_innovation, member, cluster,
         innovated: Firm columns (``kx``, ``ky`` and ``innovated`` updated in place).
     """
-    optimal, base, rd_w, spill_w, inst_w, convergence, drift_sd = p
-    learned = np.zeros(n)
+    optimal, base_rate, rd_w, spill_w, inst_w, convergence, drift_sd = p
+    success_key, drift_x_key, drift_y_key = keys[0], keys[1], keys[2]
+    m = tie_a.shape[0]
+    dx = np.empty(m)
+    dy = np.empty(m)
+    for t in range(m):
+        dx[t] = kx[tie_b[t]] - kx[tie_a[t]]
+        dy[t] = ky[tie_b[t]] - ky[tie_a[t]]
+    novelty = np.empty(m)
+    for t in range(m):  # vectorised: no lookups
+        d = math.sqrt(dx[t] * dx[t] + dy[t] * dy[t]) / optimal
+        novelty[t] = d * vm.exp(1.0 - d)  # peaks at the optimal cognitive distance
+    # hazard holds each firm's knowledge learned over ties, then its innovation hazard.
+    hazard = np.zeros(n)
     pull_x = np.zeros(n)
     pull_y = np.zeros(n)
     degree = np.zeros(n)
-    for t in range(tie_a.shape[0]):
+    for t in range(m):
         a, b = tie_a[t], tie_b[t]
-        dx, dy = kx[b] - kx[a], ky[b] - ky[a]
-        d = math.hypot(dx, dy) / optimal
-        novelty = d * math.exp(1.0 - d)  # peaks at the optimal cognitive distance
-        learned[a] += novelty
-        learned[b] += novelty
-        pull_x[a] += dx
-        pull_x[b] -= dx
-        pull_y[a] += dy
-        pull_y[b] -= dy
+        hazard[a] += novelty[t]
+        hazard[b] += novelty[t]
+        pull_x[a] += dx[t]
+        pull_x[b] -= dx[t]
+        pull_y[a] += dy[t]
+        pull_y[b] -= dy[t]
         degree[a] += 1.0
         degree[b] += 1.0
-    innovated[:n] = False
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        hazard = (base + rd_w * rd_effort[r] + spill_w * absorptive[r] * learned[r]
-                  + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r]
-                  + _via_cluster(advisory_per_cluster, member[r], cluster[r]))
-        innovated[r] = unit(keys[0], r) < -math.expm1(-hazard)
+    for r in range(n):
+        advice = advisory_per_cluster[cluster[r]] if member[r] else 0.0
+        hazard[r] = (base_rate + rd_w * rd_effort[r] + spill_w * absorptive[r] * hazard[r]
+                     + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice)
+    for r in range(n):
+        if not alive[r]:
+            innovated[r] = False
+            continue
+        innovated[r] = unit(success_key, r) < 1.0 - vm.exp(-hazard[r])
         deg = max(degree[r], 1.0)
-        kx[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * ndtri(unit(keys[1], r)), 0.0), 1.0)
-        ky[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * ndtri(unit(keys[2], r)), 0.0), 1.0)
+        kx[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * vm.ndtri(unit(drift_x_key, r)), 0.0), 1.0)
+        ky[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * vm.ndtri(unit(drift_y_key, r)), 0.0), 1.0)
 
 
-@numba.njit(_sig("boolean[::1]({L}, uint64, UniTuple(float64, 4), {F}, {F})"), **_JIT)
-def closing(rows, key, p, employees, growth):
-    """Which of ``rows`` close this year (see :func:`sim.phases.exits` for the rules).
+@numba.njit(_sig("{B}(int64, {B}, uint64, UniTuple(float64, 4), {F}, {F})"), **_JIT)
+def closing(n, alive, key, p, employees, growth):
+    """Which of the first ``n`` rows close this year (rules: :func:`sim.phases.exits`).
 
     Args:
-        rows: Open firms.
+        n: Rows in use.
+        alive: Firm column: which rows are open (closed ones do not close again).
         key: Hashed key of this year's "demography.exit" draw.
         p: ``(exit_rate, exit_size_elasticity, exit_growth_sensitivity, min_employees)``.
         employees, growth: Firm columns.
 
     Returns:
-        A boolean per row of ``rows``.
+        A boolean per row.
     """
     rate, size_el, growth_sens, min_employees = p
-    out = np.empty(rows.shape[0], dtype=np.bool_)
-    for i in range(rows.shape[0]):
-        r = rows[i]
+    out = np.empty(n, dtype=np.bool_)
+    for r in range(n):
         emp = employees[r]
-        hazard = rate * math.exp(-size_el * math.log(emp) - growth_sens * growth[r])
-        out[i] = unit(key, r) < hazard or emp < min_employees
+        hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r])
+        out[r] = alive[r] and (unit(key, r) < hazard or emp < min_employees)
     return out
 
 
@@ -203,21 +215,22 @@ def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_s
     Returns:
         A boolean per proposal.
     """
-    out = np.zeros(src.shape[0], dtype=np.bool_)
-    for i in range(src.shape[0]):
-        a, b = src[i], dst[i]
-        if b < 0:
-            continue
-        km = distance_km[region[a], region[b]]
-        cog = math.hypot(kx[a] - kx[b], ky[a] - ky[b])
-        out[i] = u[i] < math.exp(-km / geo_scale_km - cog / cognitive_scale)
+    k = src.shape[0]
+    exponent = np.empty(k)
+    for i in range(k):  # lookups apart: a loop with them does not vectorise
+        a, b = src[i], max(dst[i], 0)
+        cog = math.sqrt((kx[a] - kx[b]) ** 2 + (ky[a] - ky[b]) ** 2)
+        exponent[i] = -distance_km[region[a], region[b]] / geo_scale_km - cog / cognitive_scale
+    out = np.empty(k, dtype=np.bool_)
+    for i in range(k):
+        out[i] = dst[i] >= 0 and u[i] < vm.exp(exponent[i])
     return out
 
 
 @numba.njit(inline="always")
 def _poisson(u: float, lam: float) -> int:
     """A Poisson count by inverting the distribution function (small means)."""
-    term = math.exp(-lam)
+    term = vm.exp(-lam)
     cdf = term
     n = 0
     # Round-off can leave cdf a hair below u in the far tail; stop when terms vanish.
@@ -354,4 +367,35 @@ def member_growth(before_rows, before_employees, before_va, rows, employees, va,
     for k in range(4):
         if counts[k] > 0.0:
             out[k] = sums[k] / counts[k]
+    return out
+
+
+@numba.njit(_sig("{B}({I}, {I}, {F}, {B}, {I}, float64, float64)"), **_JIT)
+def ties_kept(tie_a, tie_b, u, member, cluster, decay, retention):
+    """Which ties survive the year: each lapses with ``decay``, less between members of one cluster.
+
+    Args:
+        tie_a, tie_b: The ties.
+        u: One uniform per tie.
+        member, cluster: Firm columns.
+        decay: Yearly lapse rate.
+        retention: Share of the lapse rate that shared membership prevents.
+
+    Returns:
+        A boolean per tie.
+    """
+    out = np.empty(tie_a.shape[0], dtype=np.bool_)
+    for t in range(tie_a.shape[0]):
+        a, b = tie_a[t], tie_b[t]
+        shared = member[a] and cluster[a] == cluster[b]
+        out[t] = u[t] >= decay * ((1.0 - retention) if shared else 1.0)
+    return out
+
+
+@numba.njit(_sig("{B}({I}, {I}, {B})"), **_JIT)
+def ties_between_open(tie_a, tie_b, alive):
+    """Which ties join two open firms."""
+    out = np.empty(tie_a.shape[0], dtype=np.bool_)
+    for t in range(tie_a.shape[0]):
+        out[t] = alive[tie_a[t]] and alive[tie_b[t]]
     return out

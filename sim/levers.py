@@ -111,9 +111,11 @@ def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
     alive = f.alive_rows()
     new_areas = _count(rng, r.areas_per_year)
     if new_areas:
-        chance = _vulnerability(m, alive)
+        chance = np.cumsum(_vulnerability(m, alive))
+        free = alive[f.area[alive] < 0]
+        free_region = f.region[free]
         for _ in range(new_areas):
-            _designate_area(m, rng, alive, chance)
+            _designate_area(m, rng, free, free_region, chance)
     active = np.array([a for a, start in enumerate(state.area_start) if start <= m.year < start + r.period_years],
                       dtype=np.int64)
     events.restructuring_areas = len(active)
@@ -164,14 +166,17 @@ def _vulnerability(m: ClusterModel, alive: np.ndarray) -> np.ndarray:
     return weight / weight.sum()
 
 
-def _designate_area(m: ClusterModel, rng: np.random.Generator, alive: np.ndarray, chance: np.ndarray) -> None:
-    """A new area in a county drawn with ``chance``: a share of its open firms not yet in an area."""
+def _designate_area(m: ClusterModel, rng: np.random.Generator, free: np.ndarray, free_region: np.ndarray,
+                    chance: np.ndarray) -> None:
+    """A new area in a county drawn with ``chance`` (cumulative): a share of its open firms not
+    yet in an area (``free``, in counties ``free_region``)."""
     r, f, state = m.spec.restructuring, m.firms, m.lever_state
     area = len(state.area_start)
-    region = int(rng.choice(len(chance), p=chance))
+    region = int(np.searchsorted(chance / chance[-1], rng.random(), side="right"))  # as rng.choice(p=...) draws
     state.area_region.append(region)
     state.area_start.append(m.year)
-    local = alive[(f.region[alive] == region) & (f.area[alive] < 0)]
+    local = free[free_region == region]
+    local = local[f.area[local] < 0]  # not taken by an area designated earlier this year
     inside = local[m.uniform(f"restructuring.area.{area}", local) < r.area_firm_share]
     f.area[inside] = area
 

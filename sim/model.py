@@ -5,7 +5,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import phases, randomness
+from sim import kernels, phases, randomness
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.clusters import ClusterTable
 from sim.firms import FirmTable
@@ -139,11 +139,10 @@ class ClusterModel(mesa.Model):
     def close(self, rows: np.ndarray) -> None:
         """Close firms: they leave their cluster and lose their ties (their agents go at the next sync)."""
         f = self.firms
-        f.alive[rows], f.death_year[rows] = False, self.year
+        f.close(rows, self.year)
         phases._leave(self, rows)
         f.institution[rows] = -1
-        dead = ~f.alive[: f.n]
-        self.ties.keep(~(dead[self.ties.a] | dead[self.ties.b]))
+        self.ties.keep(kernels.ties_between_open(self.ties.a, self.ties.b, f.alive))
         self._closed.append(rows)
 
     @property

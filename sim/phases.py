@@ -106,9 +106,8 @@ def collaboration(m: ClusterModel) -> None:
     distance.
     """
     net, f, ties = m.spec.network, m.firms, m.ties
-    shared = f.member[ties.a] & (f.cluster[ties.a] == f.cluster[ties.b])
-    lapse = net.decay_rate * np.where(shared, 1.0 - net.shared_member_retention, 1.0)
-    ties.keep(m.stream("collaboration.lapse").random(len(ties)) >= lapse)
+    ties.keep(kernels.ties_kept(ties.a, ties.b, m.stream("collaboration.lapse").random(len(ties)), f.member,
+                                f.cluster, net.decay_rate, net.shared_member_retention))
 
     alive = f.alive_rows()
     rng = m.stream("collaboration.partners")
@@ -138,7 +137,7 @@ def innovation(m: ClusterModel) -> None:
     advisory = m.per_cluster("advisory_innovation") * m.funding_factor
     params = (inn.optimal_distance, inn.base_rate, inn.rd_weight, inn.spillover_weight, inn.institution_weight,
               inn.convergence_rate, inn.drift_sd)
-    kernels.innovate(f.alive_rows(), f.n, m.keys("innovation.success", "innovation.drift_x", "innovation.drift_y"),
+    kernels.innovate(f.n, f.alive, m.keys("innovation.success", "innovation.drift_x", "innovation.drift_y"),
                      ties.a, ties.b, _per_cluster_array(advisory), params, f.kx, f.ky, f.rd_effort, f.absorptive,
                      f.institution, f.support_innovation, f.member, f.cluster, f.innovated)
 
@@ -153,7 +152,7 @@ def growth(m: ClusterModel) -> None:
               inn.demand_gain, g.productivity_trend, inn.productivity_gain, g.productivity_noise_sd, g.hire_rate,
               g.fire_rate, g.potential_persistence, m.spec.population.growth_potential_sd,
               g.potential_size_elasticity)
-    kernels.grow(f.alive_rows(), m.keys("growth.shock", "growth.productivity", "growth.potential"), m.year,
+    kernels.grow(f.n, f.alive, m.keys("growth.shock", "growth.productivity", "growth.potential"), m.year,
                  np.ascontiguousarray(m.sector_demand, dtype=np.float64), _per_cluster_array(access), params,
                  f.employees, f.revenue, f.productivity, f.va_share, f.potential, f.innovated, f.sector, f.member,
                  f.cluster, f.join_year, f.support_growth, f.growth)
@@ -172,7 +171,8 @@ def demography(m: ClusterModel) -> None:
     weight = cells * (1.0 + d.cluster_entry_boost * hub)
     rng = m.stream("demography.entry")
     n_new = rng.poisson(d.entry_rate * len(alive))
-    cell = rng.choice(n_r * n_s, n_new, p=weight / weight.sum()) if n_new else np.zeros(0, dtype=np.int64)
+    cdf = np.cumsum(weight / weight.sum())
+    cell = np.searchsorted(cdf / cdf[-1], rng.random(n_new), side="right")  # as rng.choice(p=...) draws
     index = m.productivity_index()  # start-ups enter at today's productivity, not the start year's
     new = startup_firms(m.spec, rng, n_new, (cell // n_s).astype(np.int16), (cell % n_s).astype(np.int16), m.year, index)
 
@@ -191,7 +191,7 @@ def exits(m: ClusterModel) -> np.ndarray:
     d, f = m.spec.demography, m.firms
     alive = f.alive_rows()
     params = (d.exit_rate, d.exit_size_elasticity, d.exit_growth_sensitivity, m.spec.growth.min_employees)
-    closing = kernels.closing(alive, m.keys("demography.exit")[0], params, f.employees, f.growth)
+    closing = kernels.closing(f.n, f.alive, m.keys("demography.exit")[0], params, f.employees, f.growth)[alive]
     m.close(alive[closing])
     return alive[~closing]
 

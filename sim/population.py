@@ -186,16 +186,27 @@ def _solve_intercept(target: float, tilt: np.ndarray, weight: np.ndarray) -> flo
         weight: Grid weights summing to 1.
 
     Returns:
-        The intercept (bisection; the mean is increasing in ``c``).
+        The intercept (Newton's method on the mean, which increases in ``c``; bisection steps
+        keep it inside the bracket where Newton would overshoot).
     """
     lo, hi = -60.0, 60.0
-    for _ in range(64):  # interval 120 / 2**64: below float precision of the intercept
-        mid = 0.5 * (lo + hi)
-        if float(weight @ _logistic(mid + tilt)) < target:
-            lo = mid
+    c = float(np.log(target / (1.0 - target)) - weight @ tilt)
+    for _ in range(100):
+        p = _logistic(c + tilt)
+        gap = float(weight @ p) - target
+        if gap < 0:
+            lo = c
         else:
-            hi = mid
-    return 0.5 * (lo + hi)
+            hi = c
+        slope = float(weight @ (p * (1.0 - p)))
+        step = gap / slope if slope > 0 else np.inf
+        nxt = c - step
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - c) <= 1e-15 * max(1.0, abs(c)) or hi - lo <= 1e-15 * max(1.0, abs(c)):
+            return nxt
+        c = nxt
+    return c
 
 
 @dataclass(frozen=True)
@@ -254,22 +265,27 @@ def _solve_mappings(scn: Scenario) -> _Mappings:
     return _Mappings(rd_c, ex_c, float(w_size @ log_size), table, min(size_classes(scn), key=lambda c: c.lo))
 
 
-def _beta(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
+def _betas(rng: np.random.Generator, means: list[np.ndarray], concentration: float) -> list[np.ndarray]:
     """Beta draws with the given means; means of exactly 0 or 1 give 0 or 1.
+
+    Each draw is ``X / (X + Y)`` with ``X ~ Gamma(k m)`` and ``Y ~ Gamma(k (1 - m))``, which is
+    Beta(k m, k (1 - m)); all of them come from one call to the generator (a start-up batch is a
+    few dozen firms, where numpy's cost per call is most of the work).
 
     Args:
         rng: Random generator.
-        mean: Per-firm means in [0, 1].
-        concentration: ``alpha + beta``.
+        means: Arrays of means in [0, 1].
+        concentration: ``alpha + beta`` (``k``).
 
     Returns:
-        Draws in [0, 1].
+        One array of draws in [0, 1] per array of means.
     """
-    out = mean.astype(float, copy=True)
-    inner = (mean > 0.0) & (mean < 1.0)
-    m = mean[inner]
-    out[inner] = rng.beta(concentration * m, concentration * (1.0 - m))
-    return out
+    m = np.concatenate(means)
+    x, y = rng.standard_gamma(concentration * np.concatenate([m, 1.0 - m])).reshape(2, -1)
+    total = x + y
+    # Shapes of exactly 0 give gamma draws of 0; both underflowing leaves the mean itself.
+    draws = np.divide(x, total, out=m.copy(), where=total > 0.0)
+    return np.split(draws, np.cumsum([len(v) for v in means])[:-1])
 
 
 def _attributes(
@@ -308,25 +324,18 @@ def _attributes(
     log_size = np.log(employees)
     kappa = scn.population.beta_concentration
 
+    # One call for all normal draws: a start-up batch is small, and numpy's cost is per call.
+    z_productivity, z_potential, z_kx, z_ky = rng.standard_normal((4, n))
     # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
     sd = pop.productivity_sd
-    productivity = productivity_index * va_per_my * np.exp(rng.normal(-0.5 * sd * sd, sd, n))
-
-    potential = rng.normal(0.0, pop.growth_potential_sd, n)
+    productivity = productivity_index * va_per_my * np.exp(sd * z_productivity - 0.5 * sd * sd)
+    potential = pop.growth_potential_sd * z_potential
 
     if 0.0 < pop.rd_effort_mean < 1.0:
         rd_mean = _logistic(maps.rd_intercept + scn.population.rd_size_elasticity * log_size
                             + scn.population.rd_science_weight * sec_ky)
     else:
         rd_mean = np.full(n, pop.rd_effort_mean)
-    rd_effort = _beta(rng, rd_mean, kappa)
-
-    # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
-    # in the middle of the scale and the index orders firms rather than fixing a level.
-    absorptive = _logistic(
-        scn.population.absorptive_size_weight * (log_size - maps.ref_log_size)
-        + scn.population.absorptive_rd_weight * (rd_effort - pop.rd_effort_mean))
-
     # Exporters are drawn with a size-tilted probability whose population mean is
     # international_share; an exporter's orientation is Beta around that same probability,
     # so larger firms both export more often and more intensely. Non-exporters have 0.
@@ -335,11 +344,17 @@ def _attributes(
                              + scn.population.export_size_elasticity * log_size)
     else:
         p_export = np.full(n, pop.international_share)
-    exporter = rng.random(n) < p_export
-    intl = np.where(exporter, _beta(rng, p_export, kappa), 0.0)
+    rd_effort, orientation = _betas(rng, [rd_mean, p_export], kappa)
+    intl = np.where(rng.random(n) < p_export, orientation, 0.0)
 
-    kx = np.minimum(np.maximum(sec_kx + rng.normal(0.0, pop.knowledge_sd, n), 0.0), 1.0)
-    ky = np.minimum(np.maximum(sec_ky + rng.normal(0.0, pop.knowledge_sd, n), 0.0), 1.0)
+    # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
+    # in the middle of the scale and the index orders firms rather than fixing a level.
+    absorptive = _logistic(
+        scn.population.absorptive_size_weight * (log_size - maps.ref_log_size)
+        + scn.population.absorptive_rd_weight * (rd_effort - pop.rd_effort_mean))
+
+    kx = np.minimum(np.maximum(sec_kx + pop.knowledge_sd * z_kx, 0.0), 1.0)
+    ky = np.minimum(np.maximum(sec_ky + pop.knowledge_sd * z_ky, 0.0), 1.0)
 
     return {
         "region": region.astype(np.int16),

@@ -10,12 +10,13 @@ are computed, however many firms have closed.
 
 from __future__ import annotations
 
-import math
 import zlib
 
 import numba
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
+
+from sim import vecmath as vm
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -117,49 +118,12 @@ def _hashed_uniforms(key: np.uint64, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-# Wichura's algorithm AS 241 (PPND16, Applied Statistics 37, 1988): the inverse normal
-# distribution function to about 1e-16, as rational functions in three ranges.
-_A = (3.3871328727963666080e0, 1.3314166789178437745e2, 1.9715909503065514427e3, 1.3731693765509461125e4,
-      4.5921953931549871457e4, 6.7265770927008700853e4, 3.3430575583588128105e4, 2.5090809287301226727e3)
-_B = (1.0, 4.2313330701600911252e1, 6.8718700749205790830e2, 5.3941960214247511077e3,
-      2.1213794301586595867e4, 3.9307895800092710610e4, 2.8729085735721942674e4, 5.2264952788528545610e3)
-_C = (1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0, 3.64784832476320460504e0,
-      1.27045825245236838258e0, 2.41780725177450611770e-1, 2.27238449892691845833e-2, 7.74545014278341407640e-4)
-_D = (1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
-      1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4, 1.05075007164441684324e-9)
-_E = (6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0, 2.96560571828504891230e-1,
-      2.65321895265761230930e-2, 1.24266094738807843860e-3, 2.71155556874348757815e-5, 2.01033439929228813265e-7)
-_F = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
-      7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7, 2.04426310338993978564e-15)
-
-
-@numba.njit(inline="always")
-def _poly(c: tuple, x: float) -> float:
-    return ((((((c[7] * x + c[6]) * x + c[5]) * x + c[4]) * x + c[3]) * x + c[2]) * x + c[1]) * x + c[0]
-
-
-@numba.njit(inline="always")
-def ndtri(u: float) -> float:
-    """The standard normal quantile of one uniform in (0, 1), inside compiled code."""
-    q = u - 0.5
-    if abs(q) <= 0.425:
-        r = 0.180625 - q * q
-        return q * _poly(_A, r) / _poly(_B, r)
-    r = math.sqrt(-math.log(u if q < 0.0 else 1.0 - u))
-    if r <= 5.0:
-        r -= 1.6
-        z = _poly(_C, r) / _poly(_D, r)
-    else:
-        r -= 5.0
-        z = _poly(_E, r) / _poly(_F, r)
-    return -z if q < 0.0 else z
-
-
-@numba.njit("float64[::1](float64[::1])", cache=True, nogil=True)
+@numba.njit("float64[::1](float64[::1])", cache=True, nogil=True, error_model="numpy",
+            fastmath={"nsz", "arcp", "contract", "afn"})
 def _normals(u: np.ndarray) -> np.ndarray:
     out = np.empty(u.shape[0], dtype=np.float64)
     for i in range(u.shape[0]):
-        out[i] = ndtri(u[i])
+        out[i] = vm.ndtri(u[i])
     return out
 
 
