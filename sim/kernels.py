@@ -166,6 +166,30 @@ def closing(n, alive, key, p, employees, growth):
     return out
 
 
+@numba.njit(inline="always")
+def _by_group(pool, group_of, n_groups):
+    """``pool`` ordered by group (pool order kept within a group) and where each group starts."""
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(pool.shape[0]):
+        start[group_of[pool[i]] + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    ordered = np.empty(pool.shape[0], dtype=np.int64)
+    for i in range(pool.shape[0]):  # a stable counting sort
+        g = group_of[pool[i]]
+        ordered[fill[g]] = pool[i]
+        fill[g] += 1
+    return ordered, start
+
+
+@numba.njit(inline="always")
+def _pick(ordered, start, g, u):
+    """The member of group ``g`` at position ``floor(u * size)``, or -1 if the group is empty."""
+    count = start[g + 1] - start[g]
+    return ordered[start[g] + min(int(u * count), count - 1)] if count > 0 else -1
+
+
 @numba.njit(_sig("int64[::1]({L}, {L}, int64, {L}, {F})"), **_JIT)
 def pick_in_group(pool, pool_group, n_groups, want, u):
     """For each wanted group, the member of ``pool`` at position ``floor(u * count)`` of that
@@ -181,24 +205,57 @@ def pick_in_group(pool, pool_group, n_groups, want, u):
     Returns:
         ``int64`` firm rows, one per draw.
     """
-    start = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(pool.shape[0]):
-        start[pool_group[i] + 1] += 1
-    for g in range(n_groups):
-        start[g + 1] += start[g]
-    fill = start[:-1].copy()
-    ordered = np.empty(pool.shape[0], dtype=np.int64)
-    for i in range(pool.shape[0]):  # a stable counting sort by group
-        g = pool_group[i]
-        ordered[fill[g]] = pool[i]
-        fill[g] += 1
-    out = np.full(want.shape[0], -1, dtype=np.int64)
+    ordered, start = _by_group(np.arange(pool.shape[0]), pool_group, n_groups)
+    out = np.empty(want.shape[0], dtype=np.int64)
     for j in range(want.shape[0]):
-        g = want[j]
-        count = start[g + 1] - start[g]
-        if count > 0:
-            out[j] = ordered[start[g] + min(int(u[j] * count), count - 1)]
+        at = _pick(ordered, start, want[j], u[j])
+        out[j] = pool[at] if at >= 0 else -1
     return out
+
+
+@numba.njit(_sig("Tuple((int64[::1], int64[::1]))({L}, {L}, {S}, int64, float64, {L}, {L}, {I}, int64, "
+                 "float64[:, ::1])"), **_JIT)
+def propose(alive, searches, region, n_regions, local_share, members, brokered, cluster, n_clusters, u):
+    """This year's partner searches: who proposes to whom (rules: :func:`sim.phases.collaboration`).
+
+    Each open firm's searches look in its own county with probability ``local_share``, else
+    anywhere; each member's brokered searches look among its cluster's members.
+
+    Args:
+        alive: Open firms (sorted).
+        searches: Each open firm's number of searches.
+        region: Firm column.
+        n_regions: Number of counties.
+        local_share: Share of searches in the firm's own county.
+        members: Member firms (sorted).
+        brokered: Each member's number of brokered searches.
+        cluster: Firm column.
+        n_clusters: Number of clusters.
+        u: Uniforms, shape ``(3, total searches)`` or more columns.
+
+    Returns:
+        ``(src, dst)``: proposer and proposed partner of each search (-1: nobody to ask).
+    """
+    total = searches.sum() + brokered.sum()
+    src = np.empty(total, dtype=np.int64)
+    dst = np.empty(total, dtype=np.int64)
+    ordered, start = _by_group(alive, region, n_regions)
+    j = 0
+    for i in range(alive.shape[0]):
+        for _ in range(searches[i]):
+            src[j] = alive[i]
+            if u[0, j] < local_share:
+                dst[j] = _pick(ordered, start, region[alive[i]], u[1, j])
+            else:
+                dst[j] = alive[min(int(u[2, j] * alive.shape[0]), alive.shape[0] - 1)]
+            j += 1
+    ordered, start = _by_group(members, cluster, n_clusters)
+    for i in range(members.shape[0]):
+        for _ in range(brokered[i]):
+            src[j] = members[i]
+            dst[j] = _pick(ordered, start, cluster[members[i]], u[1, j])
+            j += 1
+    return src, dst
 
 
 @numba.njit(_sig("boolean[::1]({L}, {L}, {F}, {S}, {F}, {F}, float64[:, ::1], float64, float64)"), **_JIT)
@@ -227,9 +284,27 @@ def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_s
     return out
 
 
+_POISSON_TERMS = 12  # counts summed without branching; larger ones are counted on
+_INVERSE = np.array([1.0 / max(k, 1) for k in range(_POISSON_TERMS + 1)])
+
+
 @numba.njit(inline="always")
-def _poisson(u: float, lam: float) -> int:
-    """A Poisson count by inverting the distribution function (small means)."""
+def _poisson_head(u: float, lam: float) -> int:
+    """A Poisson count up to ``_POISSON_TERMS`` by inverting the distribution function, without
+    branches so that a loop of these vectorises; ``_POISSON_TERMS`` means "that or more"."""
+    term = vm.exp(-lam)
+    cdf = term
+    n = 0
+    for k in range(1, _POISSON_TERMS + 1):
+        n += 1 if u > cdf else 0
+        term = term * lam * _INVERSE[k]
+        cdf = cdf + term
+    return n
+
+
+@numba.njit(inline="always")
+def _poisson_tail(u: float, lam: float) -> int:
+    """A Poisson count known to be at least ``_POISSON_TERMS``, one term at a time."""
     term = vm.exp(-lam)
     cdf = term
     n = 0
@@ -241,13 +316,23 @@ def _poisson(u: float, lam: float) -> int:
     return n
 
 
-@numba.njit(_sig("{L}({L}, uint64, float64, {F})"), **_JIT)
-def searches(rows, key, base, extra):
-    """Each firm's Poisson number of partner searches, with mean ``base + extra[row]``."""
-    out = np.empty(rows.shape[0], dtype=np.int64)
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        out[i] = _poisson(unit(key, r), base + extra[r])
+@numba.njit(inline="always")
+def _poisson(u: float, lam: float) -> int:
+    """A Poisson count by inverting the distribution function (small means)."""
+    n = _poisson_head(u, lam)
+    return n if n < _POISSON_TERMS else _poisson_tail(u, lam)
+
+
+@numba.njit(_sig("{L}(int64, {B}, uint64, float64, {F})"), **_JIT)
+def searches(n, alive, key, base, extra):
+    """Each of the first ``n`` rows' Poisson number of partner searches, with mean
+    ``base + extra[row]`` (0 for closed firms)."""
+    out = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        out[r] = _poisson_head(unit(key, r), base + extra[r]) if alive[r] else 0
+    for r in range(n):  # the rare long counts
+        if out[r] == _POISSON_TERMS:
+            out[r] = _poisson_tail(unit(key, r), base + extra[r])
     return out
 
 
@@ -399,3 +484,7 @@ def ties_between_open(tie_a, tie_b, alive):
     for t in range(tie_a.shape[0]):
         out[t] = alive[tie_a[t]] and alive[tie_b[t]]
     return out
+
+
+vm.warm_up(grow, innovate, closing, pick_in_group, accepted, searches, brokered, institution_ties, merge_keys,
+           tally, member_growth, ties_kept, ties_between_open)

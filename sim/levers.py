@@ -283,7 +283,7 @@ def cluster_links(m: ClusterModel) -> None:
         src = np.repeat(a_side, rnd.poisson(m.uniform(f"links.{i}", a_side), link.tie_attempts))
         rng = m.stream(f"links.{i}")
         dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), rng)
-        accept = _accept(m, src, dst, rng)
+        accept = _accept(m, src, dst, rng.random(len(src)))
         m.ties.add(src[accept], dst[accept])
 
 

@@ -197,16 +197,14 @@ def _institution_options(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
     """
     n_r, n_s = len(m.region_names), len(m.sector_names)
     insts = m.institutions
+    in_region = [[i for i, k in enumerate(insts) if k["region"] == r] for r in range(n_r)]
     lists = [[[] for _ in range(n_s)] for _ in range(n_r)]
     for r in range(n_r):
-        by_distance = np.argsort(m.distance_km[r], kind="stable")
+        near = next((q for q in np.argsort(m.distance_km[r], kind="stable") if in_region[q]), None)
+        if near is None:
+            continue  # no institutions anywhere
         for s in range(n_s):
-            for near in by_distance:
-                here = [i for i, k in enumerate(insts) if k["region"] == near]
-                fit = [i for i in here if s in insts[i]["fields"]]
-                if fit or here:
-                    lists[r][s] = fit or here
-                    break
+            lists[r][s] = [i for i in in_region[near] if s in insts[i]["fields"]] or in_region[near]
     width = max((len(x) for row in lists for x in row), default=1) or 1
     options = np.full((n_r, n_s, width), -1, dtype=np.int32)
     counts = np.zeros((n_r, n_s), dtype=np.int64)

@@ -110,19 +110,16 @@ def collaboration(m: ClusterModel) -> None:
                                 f.cluster, net.decay_rate, net.shared_member_retention))
 
     alive = f.alive_rows()
-    rng = m.stream("collaboration.partners")
-    src = np.repeat(alive, kernels.searches(alive, m.keys("collaboration.attempts")[0], net.tie_attempts, f.extra_attempts))
-    local = rng.random(len(src)) < net.local_share
-    dst = np.where(local, _draw_same(alive, f.region[alive], f.region[src], rng), alive[rng.integers(0, len(alive), len(src))])
-
+    searches = kernels.searches(f.n, f.alive, m.keys("collaboration.attempts")[0], net.tie_attempts,
+                                f.extra_attempts)[alive]
     members = alive[f.member[alive]]
     facil = m.per_cluster("facilitation_ties") * m.funding_factor
     brokered = kernels.brokered(members, m.keys("collaboration.brokered")[0], _per_cluster_array(facil), f.cluster)
-    msrc = np.repeat(members, brokered)
-    mdst = _draw_same(members, f.cluster[members], f.cluster[msrc], rng)
-
-    src, dst = np.concatenate([src, msrc]), np.concatenate([dst, mdst])
-    accept = _accept(m, src, dst, rng)
+    # Uniforms per search: where to look, whom to pick there, whom to pick anywhere, accept.
+    u = m.stream("collaboration.partners").random((4, searches.sum() + brokered.sum()))
+    src, dst = kernels.propose(alive, searches, f.region, len(m.region_names), net.local_share, members, brokered,
+                               f.cluster, max(len(m.clusters), 1), u)
+    accept = _accept(m, src, dst, u[3])
     ties.add(src[accept], dst[accept])
     _institution_ties(m, alive)
 
@@ -173,16 +170,18 @@ def demography(m: ClusterModel) -> None:
     n_new = rng.poisson(d.entry_rate * len(alive))
     cdf = np.cumsum(weight / weight.sum())
     cell = np.searchsorted(cdf / cdf[-1], rng.random(n_new), side="right")  # as rng.choice(p=...) draws
-    index = m.productivity_index()  # start-ups enter at today's productivity, not the start year's
-    new = startup_firms(m.spec, rng, n_new, (cell // n_s).astype(np.int16), (cell % n_s).astype(np.int16), m.year, index)
-
     innovators = alive[f.innovated[alive]]
     p_spin = d.spinoff_rate * (1.0 + d.spinoff_member_boost * f.member[innovators])
     parents = innovators[m.uniform("demography.spinoff", innovators) < p_spin]
-    spin = startup_firms(m.spec, m.stream("demography.spinoff_firms"), len(parents), f.region[parents], f.sector[parents], m.year, index)
-    spin.update(kx=f.kx[parents], ky=f.ky[parents], parent=parents.astype(np.int32))
-    m.open(new)
-    m.open(spin)
+    # Entrants, then spin-offs in their parents' county and sector, drawn as one batch of start-ups
+    # at today's productivity (not the start year's); a spin-off starts from its parent's knowledge.
+    born = startup_firms(m.spec, rng, n_new + len(parents),
+                         np.concatenate([cell // n_s, f.region[parents]]).astype(np.int16),
+                         np.concatenate([cell % n_s, f.sector[parents]]).astype(np.int16), m.year,
+                         m.productivity_index())
+    born["kx"][n_new:], born["ky"][n_new:] = f.kx[parents], f.ky[parents]
+    born["parent"] = np.concatenate([np.full(n_new, -1), parents]).astype(np.int32)
+    m.open(born)
     m.startups = n_new + len(parents) + m.startups_extra
 
 
@@ -242,11 +241,11 @@ def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: 
                                  rng.random(len(want)))
 
 
-def _accept(m: ClusterModel, src: np.ndarray, dst: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _accept(m: ClusterModel, src: np.ndarray, dst: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Which proposals (``dst`` -1: no partner) become ties, falling with geographic and cognitive distance."""
     net, f = m.spec.network, m.firms
     return kernels.accepted(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64),
-                            rng.random(len(src)), f.region, f.kx, f.ky, m.distance_km, net.geo_scale_km,
+                            u, f.region, f.kx, f.ky, m.distance_km, net.geo_scale_km,
                             net.cognitive_scale)
 
 

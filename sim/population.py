@@ -344,8 +344,10 @@ def _attributes(
                              + scn.population.export_size_elasticity * log_size)
     else:
         p_export = np.full(n, pop.international_share)
-    rd_effort, orientation = _betas(rng, [rd_mean, p_export], kappa)
-    intl = np.where(rng.random(n) < p_export, orientation, 0.0)
+    exporter = rng.random(n) < p_export
+    rd_effort, orientation = _betas(rng, [rd_mean, p_export[exporter]], kappa)
+    intl = np.zeros(n)
+    intl[exporter] = orientation
 
     # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
     # in the middle of the scale and the index orders firms rather than fixing a level.

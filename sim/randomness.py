@@ -10,6 +10,7 @@ are computed, however many firms have closed.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numba
@@ -28,10 +29,19 @@ _GOLDEN_INT = 0x9E3779B97F4A7C15
 
 def key(seed: int, name: str, year: int) -> np.uint64:
     """The hashed key of one purpose's draws in one year (a firm's number is ``unit(key, row)``)."""
-    # Python integers: three scalar mixes cost microseconds, not numpy's scalar overhead.
+    return np.uint64(_key_int(seed, name, year))
+
+
+def _key_int(seed: int, name: str, year: int) -> int:
+    # Python integers: scalar mixes cost microseconds, not numpy's scalar overhead.
+    return _mix_int(((_name_key(seed, name) ^ year) + _GOLDEN_INT) & _MASK)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_key(seed: int, name: str) -> int:
+    """The year-independent part of :func:`key` (a run asks for the same few dozen names every year)."""
     k = _mix_int((seed + _GOLDEN_INT) & _MASK)
-    k = _mix_int(((k ^ zlib.crc32(name.encode())) + _GOLDEN_INT) & _MASK)
-    return np.uint64(_mix_int(((k ^ year) + _GOLDEN_INT) & _MASK))
+    return _mix_int(((k ^ zlib.crc32(name.encode())) + _GOLDEN_INT) & _MASK)
 
 
 class _HashedSeed(ISeedSequence):
@@ -51,8 +61,7 @@ class _HashedSeed(ISeedSequence):
         """``n_words`` words of ``dtype`` (numpy's ``ISeedSequence`` interface)."""
         wide = np.dtype(dtype) == np.uint64
         count = n_words if wide else (n_words + 1) // 2
-        words = np.array([_mix_int((self._key + (i + 1) * _GOLDEN_INT) & _MASK) for i in range(count)],
-                         dtype=np.uint64)
+        words = _hashed_uniform_bits(np.uint64(self._key), count)
         return words if wide else words.view(np.uint32)[:n_words]
 
 
@@ -68,7 +77,7 @@ def generator(seed: int, name: str, year: int) -> np.random.Generator:
         A generator that depends only on ``seed``, ``name`` and ``year``.
     """
     # A prefix keeps a stream apart from firm draws of the same name (their keys are the same hash).
-    return np.random.Generator(np.random.PCG64(_HashedSeed(int(key(seed, f"stream:{name}", year)))))
+    return np.random.Generator(np.random.PCG64(_HashedSeed(_key_int(seed, f"stream:{name}", year))))
 
 
 def _mix_int(z: int) -> int:
@@ -94,18 +103,32 @@ def uniform(seed: int, name: str, year: int, rows: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(inline="always")
-def unit(key: np.uint64, row: np.int64) -> float:
-    """SplitMix64 of ``key + (row + 1) * golden`` as a uniform in (0, 1), inside compiled code.
-
-    Integer arithmetic wraps modulo 2^64, as SplitMix64 requires, so the numbers are the same
-    on every machine. Phase kernels (:mod:`sim.kernels`) call this to draw a firm's number
-    where they use it instead of passing arrays of uniforms around.
-    """
-    z = key + (np.uint64(row) + np.uint64(1)) * _GOLDEN
+def _splitmix(key: np.uint64, i: np.int64) -> np.uint64:
+    """SplitMix64 of ``key + (i + 1) * golden``; integer arithmetic wraps modulo 2^64, as
+    SplitMix64 requires, so the bits are the same on every machine."""
+    z = key + (np.uint64(i) + np.uint64(1)) * _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
-    z = z ^ (z >> np.uint64(31))
-    return (np.float64(z >> np.uint64(11)) + 0.5) * _UNIT
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always")
+def unit(key: np.uint64, row: np.int64) -> float:
+    """A firm's uniform in (0, 1) for one key, inside compiled code.
+
+    Phase kernels (:mod:`sim.kernels`) call this to draw a firm's number where they use it
+    instead of passing arrays of uniforms around.
+    """
+    return (np.float64(_splitmix(key, row) >> np.uint64(11)) + 0.5) * _UNIT
+
+
+@numba.njit("uint64[::1](uint64, int64)", cache=True, nogil=True)
+def _hashed_uniform_bits(key: np.uint64, count: int) -> np.ndarray:
+    """SplitMix64 of ``key + (i + 1) * golden`` for ``i < count``: the 64 bits behind :func:`unit`."""
+    out = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        out[i] = _splitmix(key, i)
+    return out
 
 
 # Compiled when the module is imported (from numba's on-disk cache after the first time), so
@@ -176,3 +199,6 @@ def _invert_poisson(u: np.ndarray, lam: np.ndarray, first: np.ndarray) -> np.nda
             cdf = cdf + term
             k[i] += 1
     return k
+
+
+vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, _invert_poisson)

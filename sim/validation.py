@@ -119,6 +119,8 @@ def scenarios_by_year(scenario: Scenario, source: str = "<scenario>") -> dict[in
         ScenarioError: A change names a key outside the changeable tables or gives a bad value.
     """
     out: dict[int, Scenario] = {}
+    if not scenario.changes:
+        return out
     data = scenario.model_dump(mode="json", exclude={"changes"})
     for i, change in sorted(enumerate(scenario.changes), key=lambda item: item[1].year):
         for key, value in change.set.items():
