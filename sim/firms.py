@@ -59,15 +59,18 @@ class FirmTable:
         self.n = 0
         self._open: np.ndarray | None = None  # alive_rows() until firms open or close
         self._capacity = max(16, int(size * 1.5))
-        for name, (dtype, fill) in SCHEMA.items():
-            setattr(self, name, np.full(self._capacity, fill, dtype=dtype))
+        # Rows past n are never read: append writes every column of the rows it adds. Empty
+        # arrays leave the spare capacity's memory untouched until firms need it.
+        for name, (dtype, _) in SCHEMA.items():
+            setattr(self, name, np.empty(self._capacity, dtype=dtype))
         self.append(columns)
 
     def append(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """Add firms; return their row numbers.
 
         Args:
-            columns: Equal-length arrays keyed by column name.
+            columns: Equal-length arrays keyed by column name; the other columns of the new
+                rows get their defaults.
 
         Returns:
             The new rows, ``np.arange(old_n, new_n)``.
@@ -75,8 +78,9 @@ class FirmTable:
         k = len(next(iter(columns.values())))
         if self.n + k > self._capacity:
             self._grow(self.n + k)
-        for name, values in columns.items():
-            getattr(self, name)[self.n : self.n + k] = values
+        new = slice(self.n, self.n + k)
+        for name, (_, fill) in SCHEMA.items():
+            getattr(self, name)[new] = columns.get(name, fill)
         self.n += k
         self._open = None
         return np.arange(self.n - k, self.n)
@@ -84,10 +88,9 @@ class FirmTable:
     def _grow(self, needed: int) -> None:
         # Doubling keeps appends amortised O(1) over a run with steady entry.
         new_cap = max(needed, 2 * self._capacity)
-        for name, (dtype, fill) in SCHEMA.items():
-            old = getattr(self, name)
-            new = np.full(new_cap, fill, dtype=dtype)
-            new[: self._capacity] = old
+        for name, (dtype, _) in SCHEMA.items():
+            new = np.empty(new_cap, dtype=dtype)
+            new[: self.n] = getattr(self, name)[: self.n]
             setattr(self, name, new)
         self._capacity = new_cap
 

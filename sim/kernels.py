@@ -486,5 +486,66 @@ def ties_between_open(tie_a, tie_b, alive):
     return out
 
 
+
+@numba.njit(_sig("{L}(float64[:, ::1], {L}, {F})"), **_JIT)
+def category_by_row(cdf, row, u):
+    """For each draw, the first category whose cumulative share in its ``row`` of ``cdf``
+    exceeds ``u`` (inverse transform sampling, one distribution per row)."""
+    out = np.empty(u.shape[0], dtype=np.int64)
+    for i in range(u.shape[0]):
+        c = cdf[row[i]]
+        k = 0
+        while k < c.shape[0] - 1 and u[i] >= c[k]:
+            k += 1
+        out[i] = k
+    return out
+
+
+
+@numba.njit(inline="always")
+def _logistic(x: float) -> float:
+    return 0.5 * (1.0 + math.tanh(0.5 * x))  # overflow-free form of 1 / (1 + exp(-x))
+
+
+@numba.njit(_sig("UniTuple(float64[::1], 9)({F}, {L}, float64[:, ::1], float64[:, ::1], UniTuple(float64, 13))"),
+            **_JIT)
+def firm_traits(employees, sector, table, z, p):
+    """The attributes of new firms that need no random numbers beyond ``z`` (rules:
+    :func:`sim.population._attributes`).
+
+    Args:
+        employees: Man-years per firm.
+        sector: Sector per firm.
+        table: Per sector: value added per man-year, value added share, knowledge x and y.
+        z: Standard normals, shape ``(4, n)``: productivity, potential, knowledge x and y.
+        p: ``(productivity index, productivity_sd, growth_potential_sd, knowledge_sd,
+            R&D tilted (1 or 0), rd_effort_mean, R&D intercept, rd_size_elasticity,
+            rd_science_weight, exports tilted (1 or 0), international_share, export intercept,
+            export_size_elasticity)``.
+
+    Returns:
+        ``(log size, productivity, value added share, revenue, potential, kx, ky, mean R&D
+        effort, export probability)``.
+    """
+    (index, prod_sd, pot_sd, know_sd, rd_tilted, rd_mean_all, rd_c, rd_size, rd_sci, ex_tilted, ex_all, ex_c,
+     ex_size) = p
+    n = employees.shape[0]
+    out = [np.empty(n) for _ in range(9)]
+    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = out
+    for i in range(n):
+        s = sector[i]
+        log_size[i] = math.log(employees[i])
+        # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
+        productivity[i] = index * table[s, 0] * math.exp(prod_sd * z[0, i] - 0.5 * prod_sd * prod_sd)
+        va_share[i] = table[s, 1]
+        revenue[i] = employees[i] * productivity[i] / va_share[i]
+        potential[i] = pot_sd * z[1, i]
+        kx[i] = min(max(table[s, 2] + know_sd * z[2, i], 0.0), 1.0)
+        ky[i] = min(max(table[s, 3] + know_sd * z[3, i], 0.0), 1.0)
+        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * table[s, 3]) if rd_tilted else rd_mean_all
+        p_export[i] = _logistic(ex_c + ex_size * log_size[i]) if ex_tilted else ex_all
+    return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export
+
+
 vm.warm_up(grow, innovate, closing, pick_in_group, accepted, searches, brokered, institution_ties, merge_keys,
-           tally, member_growth, ties_kept, ties_between_open)
+           tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import kernels
 from sim.scenario import Scenario
 
 #: Column names and dtypes of a firm table (as returned by :func:`build_firms`).
@@ -268,24 +269,26 @@ def _solve_mappings(scn: Scenario) -> _Mappings:
 def _betas(rng: np.random.Generator, means: list[np.ndarray], concentration: float) -> list[np.ndarray]:
     """Beta draws with the given means; means of exactly 0 or 1 give 0 or 1.
 
-    Each draw is ``X / (X + Y)`` with ``X ~ Gamma(k m)`` and ``Y ~ Gamma(k (1 - m))``, which is
-    Beta(k m, k (1 - m)); all of them come from one call to the generator (a start-up batch is a
-    few dozen firms, where numpy's cost per call is most of the work).
+    All of them come from one call to the generator: a start-up batch is a few dozen firms,
+    where numpy's cost per call is most of the work.
 
     Args:
         rng: Random generator.
         means: Arrays of means in [0, 1].
-        concentration: ``alpha + beta`` (``k``).
+        concentration: ``alpha + beta``.
 
     Returns:
         One array of draws in [0, 1] per array of means.
     """
     m = np.concatenate(means)
-    x, y = rng.standard_gamma(concentration * np.concatenate([m, 1.0 - m])).reshape(2, -1)
-    total = x + y
-    # Shapes of exactly 0 give gamma draws of 0; both underflowing leaves the mean itself.
-    draws = np.divide(x, total, out=m.copy(), where=total > 0.0)
-    return np.split(draws, np.cumsum([len(v) for v in means])[:-1])
+    inner = (m > 0.0) & (m < 1.0)
+    if inner.all():
+        draws = rng.beta(concentration * m, concentration * (1.0 - m))
+    else:
+        draws = m.copy()
+        draws[inner] = rng.beta(concentration * m[inner], concentration * (1.0 - m[inner]))
+    ends = np.cumsum([0] + [len(v) for v in means])
+    return [draws[a:b] for a, b in zip(ends[:-1], ends[1:])]
 
 
 def _attributes(
@@ -320,43 +323,30 @@ def _attributes(
     pop = scn.population
     n = employees.size
     maps = _mappings(scn)
-    va_per_my, va_share, sec_kx, sec_ky = maps.sector_table[sector].T
-    log_size = np.log(employees)
-    kappa = scn.population.beta_concentration
-
-    # One call for all normal draws: a start-up batch is small, and numpy's cost is per call.
-    z_productivity, z_potential, z_kx, z_ky = rng.standard_normal((4, n))
-    # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
-    sd = pop.productivity_sd
-    productivity = productivity_index * va_per_my * np.exp(sd * z_productivity - 0.5 * sd * sd)
-    potential = pop.growth_potential_sd * z_potential
-
-    if 0.0 < pop.rd_effort_mean < 1.0:
-        rd_mean = _logistic(maps.rd_intercept + scn.population.rd_size_elasticity * log_size
-                            + scn.population.rd_science_weight * sec_ky)
-    else:
-        rd_mean = np.full(n, pop.rd_effort_mean)
+    rd_tilted, ex_tilted = 0.0 < pop.rd_effort_mean < 1.0, 0.0 < pop.international_share < 1.0
+    # Productivity is log-normal around the sector's figure; R&D effort's mean and the chance to
+    # export are logistic in log size (R&D also in the sector's science orientation); knowledge
+    # positions scatter around the sector's. One call for all normal draws: a start-up batch is
+    # small, and numpy's cost is per call.
+    params = (productivity_index, pop.productivity_sd, pop.growth_potential_sd, pop.knowledge_sd, float(rd_tilted),
+              pop.rd_effort_mean, maps.rd_intercept, pop.rd_size_elasticity, pop.rd_science_weight,
+              float(ex_tilted), pop.international_share, maps.export_intercept, pop.export_size_elasticity)
+    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = kernels.firm_traits(
+        np.ascontiguousarray(employees, dtype=np.float64), np.ascontiguousarray(sector, dtype=np.int64),
+        maps.sector_table, rng.standard_normal((4, n)), params)
     # Exporters are drawn with a size-tilted probability whose population mean is
     # international_share; an exporter's orientation is Beta around that same probability,
     # so larger firms both export more often and more intensely. Non-exporters have 0.
-    if 0.0 < pop.international_share < 1.0:
-        p_export = _logistic(maps.export_intercept
-                             + scn.population.export_size_elasticity * log_size)
-    else:
-        p_export = np.full(n, pop.international_share)
     exporter = rng.random(n) < p_export
-    rd_effort, orientation = _betas(rng, [rd_mean, p_export[exporter]], kappa)
+    rd_effort, orientation = _betas(rng, [rd_mean, p_export[exporter]], pop.beta_concentration)
     intl = np.zeros(n)
     intl[exporter] = orientation
 
     # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
     # in the middle of the scale and the index orders firms rather than fixing a level.
     absorptive = _logistic(
-        scn.population.absorptive_size_weight * (log_size - maps.ref_log_size)
-        + scn.population.absorptive_rd_weight * (rd_effort - pop.rd_effort_mean))
-
-    kx = np.minimum(np.maximum(sec_kx + pop.knowledge_sd * z_kx, 0.0), 1.0)
-    ky = np.minimum(np.maximum(sec_ky + pop.knowledge_sd * z_ky, 0.0), 1.0)
+        pop.absorptive_size_weight * (log_size - maps.ref_log_size)
+        + pop.absorptive_rd_weight * (rd_effort - pop.rd_effort_mean))
 
     return {
         "region": region.astype(np.int16),
@@ -364,7 +354,7 @@ def _attributes(
         "employees": employees.astype(np.float64),
         "productivity": productivity,
         "va_share": va_share,
-        "revenue": employees * productivity / va_share,
+        "revenue": revenue,
         "potential": potential,
         "rd_effort": rd_effort,
         "absorptive": absorptive,
@@ -423,9 +413,7 @@ def _draw_sector(scn: Scenario, rng: np.random.Generator, n: int) -> np.ndarray:
 def _draw_region(scn: Scenario, rng: np.random.Generator, sector: np.ndarray) -> np.ndarray:
     """Region indices drawn from ``p(region | sector)``, vectorised over firms."""
     cdf = _region_given_sector(scn)
-    u = rng.random(sector.size)
-    # Count the cumulative bounds below u in the firm's own sector row.
-    return (u[:, None] >= cdf[sector]).sum(axis=1)
+    return kernels.category_by_row(cdf, np.ascontiguousarray(sector, dtype=np.int64), rng.random(sector.size))
 
 
 def build_firms(scn: Scenario, rng: np.random.Generator, start_year: int) -> dict[str, np.ndarray]:
