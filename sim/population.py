@@ -478,6 +478,8 @@ def startup_firms(
     if region.shape != (n,) or sector.shape != (n,):
         raise ValueError(
             f"region and sector must have length n={n}, got {region.shape}, {sector.shape}")
+    if n == 0:  # often so in a scaled population; skip the fixed cost of the draws
+        return {name: np.zeros(0, dtype=dtype) for name, dtype in COLUMNS.items()}
     pop = scn.population
     smallest = _mappings(scn).smallest
     employees = smallest.employees(rng.random(n), pop.top_class_pareto_alpha, pop.max_employees)
