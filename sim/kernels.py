@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim import vecmath as vm
-from sim.randomness import unit
+from sim.randomness import POISSON_TERMS, poisson_count, poisson_head, poisson_tail, unit
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 _SQRT_HALF = math.sqrt(0.5)
@@ -284,55 +284,16 @@ def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_s
     return out
 
 
-_POISSON_TERMS = 12  # counts summed without branching; larger ones are counted on
-_INVERSE = np.array([1.0 / max(k, 1) for k in range(_POISSON_TERMS + 1)])
-
-
-@numba.njit(inline="always")
-def _poisson_head(u: float, lam: float) -> int:
-    """A Poisson count up to ``_POISSON_TERMS`` by inverting the distribution function, without
-    branches so that a loop of these vectorises; ``_POISSON_TERMS`` means "that or more"."""
-    term = vm.exp(-lam)
-    cdf = term
-    n = 0
-    for k in range(1, _POISSON_TERMS + 1):
-        n += 1 if u > cdf else 0
-        term = term * lam * _INVERSE[k]
-        cdf = cdf + term
-    return n
-
-
-@numba.njit(inline="always")
-def _poisson_tail(u: float, lam: float) -> int:
-    """A Poisson count known to be at least ``_POISSON_TERMS``, one term at a time."""
-    term = vm.exp(-lam)
-    cdf = term
-    n = 0
-    # Round-off can leave cdf a hair below u in the far tail; stop when terms vanish.
-    while u > cdf and (n == 0 or term > 1e-300):
-        n += 1
-        term = term * lam / n
-        cdf = cdf + term
-    return n
-
-
-@numba.njit(inline="always")
-def _poisson(u: float, lam: float) -> int:
-    """A Poisson count by inverting the distribution function (small means)."""
-    n = _poisson_head(u, lam)
-    return n if n < _POISSON_TERMS else _poisson_tail(u, lam)
-
-
 @numba.njit(_sig("{L}(int64, {B}, uint64, float64, {F})"), **_JIT)
 def searches(n, alive, key, base, extra):
     """Each of the first ``n`` rows' Poisson number of partner searches, with mean
     ``base + extra[row]`` (0 for closed firms)."""
     out = np.empty(n, dtype=np.int64)
     for r in range(n):
-        out[r] = _poisson_head(unit(key, r), base + extra[r]) if alive[r] else 0
+        out[r] = poisson_head(unit(key, r), base + extra[r]) if alive[r] else 0
     for r in range(n):  # the rare long counts
-        if out[r] == _POISSON_TERMS:
-            out[r] = _poisson_tail(unit(key, r), base + extra[r])
+        if out[r] == POISSON_TERMS:
+            out[r] = poisson_tail(unit(key, r), base + extra[r])
     return out
 
 
@@ -342,7 +303,7 @@ def brokered(rows, key, per_cluster, cluster):
     out = np.empty(rows.shape[0], dtype=np.int64)
     for i in range(rows.shape[0]):
         r = rows[i]
-        out[i] = _poisson(unit(key, r), per_cluster[cluster[r]])
+        out[i] = poisson_count(unit(key, r), per_cluster[cluster[r]])
     return out
 
 
@@ -391,13 +352,13 @@ def merge_keys(known, new):
     return out[:n]
 
 
-@numba.njit(_sig("UniTuple(float64, 8)({L}, {F}, {F}, {F}, {B}, {B}, {I})"), **_JIT)
+@numba.njit(_sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I})"), **_JIT)
 def tally(rows, employees, revenue, va_share, member, innovated, institution):
     """The register's sums over open firms.
 
     Returns:
         ``(members, employment, revenue, value added, innovators, member employment,
-        firms with an institution tie, 0)``; the last slot keeps the tuple's width even.
+        firms with an institution tie)``.
     """
     members = emp = rev = va = innovators = member_emp = with_institution = 0.0
     for i in range(rows.shape[0]):
@@ -412,7 +373,7 @@ def tally(rows, employees, revenue, va_share, member, innovated, institution):
             innovators += 1.0
         if institution[r] >= 0:
             with_institution += 1.0
-    return members, emp, rev, va, innovators, member_emp, with_institution, 0.0
+    return members, emp, rev, va, innovators, member_emp, with_institution
 
 
 @numba.njit(_sig("float64[::1]({L}, {F}, {F}, {L}, {F}, {F}, {B})"), **_JIT)

@@ -166,11 +166,47 @@ def gumbel(u: np.ndarray) -> np.ndarray:
     return -np.log(-np.log(u))
 
 
+POISSON_TERMS = 12  # counts summed without branching; larger ones are counted on
+_INVERSE = np.array([1.0 / max(k, 1) for k in range(POISSON_TERMS + 1)])
+
+
+@numba.njit(inline="always")
+def poisson_head(u: float, lam: float) -> int:
+    """A Poisson count up to ``POISSON_TERMS`` by inverting the distribution function, without
+    branches so that a loop of these vectorises; ``POISSON_TERMS`` means "that or more"."""
+    term = vm.exp(-lam)
+    cdf = term
+    n = 0
+    for k in range(1, POISSON_TERMS + 1):
+        n += 1 if u > cdf else 0
+        term = term * lam * _INVERSE[k]
+        cdf = cdf + term
+    return n
+
+
+@numba.njit(inline="always")
+def poisson_tail(u: float, lam: float) -> int:
+    """A Poisson count known to be at least ``POISSON_TERMS``, one term at a time."""
+    term = vm.exp(-lam)
+    cdf = term
+    n = 0
+    # Round-off can leave cdf a hair below u in the far tail; stop when terms vanish.
+    while u > cdf and (n == 0 or term > 1e-300):
+        n += 1
+        term = term * lam / n
+        cdf = cdf + term
+    return n
+
+
+@numba.njit(inline="always")
+def poisson_count(u: float, lam: float) -> int:
+    """A Poisson count by inverting the distribution function (small means)."""
+    n = poisson_head(u, lam)
+    return n if n < POISSON_TERMS else poisson_tail(u, lam)
+
+
 def poisson(u: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
     """Poisson counts from uniforms by inverting the distribution function.
-
-    Meant for the small means of this model (a few events a year): the loop runs once per
-    possible count until every uniform is covered.
 
     Args:
         u: Uniforms.
@@ -180,25 +216,16 @@ def poisson(u: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
         ``int64`` counts.
     """
     lam = np.array(np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape))  # writable, contiguous
-    # exp by numpy, the rest compiled: the same floating-point steps as numpy's would take.
-    return _invert_poisson(np.ascontiguousarray(u, dtype=np.float64), lam, np.exp(-lam))
+    return _poisson_counts(np.ascontiguousarray(u, dtype=np.float64), lam)
 
 
-@numba.njit("int64[::1](float64[::1], float64[::1], float64[::1])", cache=True, nogil=True)
-def _invert_poisson(u: np.ndarray, lam: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Count up the Poisson distribution function from ``first = exp(-lam)`` until it covers ``u``."""
-    k = np.zeros(u.shape[0], dtype=np.int64)
+@numba.njit("int64[::1](float64[::1], float64[::1])", cache=True, nogil=True, error_model="numpy",
+            fastmath={"nsz", "arcp", "contract", "afn"})
+def _poisson_counts(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    out = np.empty(u.shape[0], dtype=np.int64)
     for i in range(u.shape[0]):
-        term = first[i]
-        cdf = term
-        n = 0
-        # Round-off can leave cdf a hair below u in the far tail; stop when terms vanish.
-        while u[i] > cdf and (n == 0 or term > 1e-300):
-            n += 1
-            term = term * lam[i] / n
-            cdf = cdf + term
-            k[i] += 1
-    return k
+        out[i] = poisson_count(u[i], lam[i])
+    return out
 
 
-vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, _invert_poisson)
+vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, _poisson_counts)

@@ -58,7 +58,7 @@ class Register:
         funding = m.per_cluster("programme_funding_nok") * m.funding_factor
         share = m.per_cluster("programme_share")
         members = np.bincount(f.cluster[alive][f.member[alive]], minlength=len(c))
-        n_members, employment, revenue, va, innovators, member_employment, with_institution, _ = kernels.tally(
+        n_members, employment, revenue, va, innovators, member_employment, with_institution = kernels.tally(
             alive, f.employees, f.revenue, f.va_share, f.member, f.innovated, f.institution)
         row = {
             "year": m.year,

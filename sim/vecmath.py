@@ -38,6 +38,19 @@ def _bits_from_float(typingctx, x):
     return types.int64(types.float64), codegen
 
 
+_EXP = tuple(1.0 / math.factorial(k) for k in range(14))  # Taylor coefficients of e**r
+_ATANH = tuple(1.0 / (2 * k + 1) for k in range(12))  # atanh(s) / s as a series in s**2
+
+
+@numba.njit(**_INLINE)
+def _poly(c: tuple, x: float) -> float:
+    """``c[0] + c[1] x + c[2] x**2 + ...`` by Horner's rule (the loop unrolls: ``c`` is a constant tuple)."""
+    p = c[-1]
+    for k in range(len(c) - 2, -1, -1):
+        p = p * x + c[k]
+    return p
+
+
 @numba.njit(**_INLINE)
 def exp(x: float) -> float:
     """``e**x`` (clamped to the normal floating-point range): ``2**k * e**r`` with ``|r| <= ln2 / 2``."""
@@ -45,20 +58,7 @@ def exp(x: float) -> float:
     k = math.floor(x * _INV_LN2 + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO
     # Taylor series to r**13 / 13!: the remainder is below 1e-17 of the result.
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = _poly(_EXP, r)
     return p * _float_from_bits((np.int64(k) + 1023) << 52)
 
 
@@ -74,18 +74,7 @@ def log(x: float) -> float:
     s = (m - 1.0) / (m + 1.0)  # |s| <= 0.172
     s2 = s * s
     # atanh series to s**23: the remainder is below 1e-18.
-    p = 1.0 / 23.0
-    p = p * s2 + 1.0 / 21.0
-    p = p * s2 + 1.0 / 19.0
-    p = p * s2 + 1.0 / 17.0
-    p = p * s2 + 1.0 / 15.0
-    p = p * s2 + 1.0 / 13.0
-    p = p * s2 + 1.0 / 11.0
-    p = p * s2 + 1.0 / 9.0
-    p = p * s2 + 1.0 / 7.0
-    p = p * s2 + 1.0 / 5.0
-    p = p * s2 + 1.0 / 3.0
-    p = p * s2 + 1.0
+    p = _poly(_ATANH, s2)
     return e * _LN2_HI + (e * _LN2_LO + 2.0 * s * p)
 
 
@@ -112,9 +101,6 @@ _F = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.4875361290850
       7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7, 2.04426310338993978564e-15)
 
 
-@numba.njit(**_INLINE)
-def _poly(c: tuple, x: float) -> float:
-    return ((((((c[7] * x + c[6]) * x + c[5]) * x + c[4]) * x + c[3]) * x + c[2]) * x + c[1]) * x + c[0]
 
 
 @numba.njit(**_INLINE)
