@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim import vecmath as vm
-from sim.randomness import POISSON_TERMS, poisson_count, poisson_head, poisson_tail, unit
+from sim.randomness import POISSON_TERMS, laplace_of, poisson_count, poisson_head, poisson_tail, unit
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 _SQRT_HALF = math.sqrt(0.5)
@@ -67,11 +67,10 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         emp = employees[r]
         log_emp = vm.log(emp)  # powers of size as exponentials of its logarithm
         b = min(shock_sd * vm.exp(-shock_el * log_emp) * _SQRT_HALF, max_b)
-        v = unit(shock_key, r) - 0.5
-        laplace = -vm.log1p(-2.0 * abs(v)) * (1.0 if v > 0.0 else -1.0)
         # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
-        shock = b * laplace + vm.log1p(-b * b)
+        shock = b * laplace_of(unit(shock_key, r)) + vm.log1p(-b * b)
         step = vm.exp(-step_el * log_emp) * (1.0 if innovated[r] else 0.0)
+        # potential * size^-elasticity: the firm's expected growth, as phases.expected_growth states it
         rate = base[r] + potential[r] * vm.exp(-pot_el * log_emp) + demand_gain * step + shock
         growth[r] = rate
         rev = revenue[r] * vm.exp(rate)
