@@ -32,6 +32,15 @@ def _sig(text: str) -> str:
     return text
 
 
+@numba.njit("float64[::1](uint64, int64)", **_JIT)
+def _normals(key, n):
+    """Each of the first ``n`` rows' standard normal draw for one key (a loop of its own vectorises)."""
+    out = np.empty(n)
+    for r in range(n):
+        out[r] = vm.ndtri(unit(key, r))
+    return out
+
+
 @numba.njit(_sig("void(int64, {B}, uint64[::1], int64, {F}, {F}, UniTuple(float64, 14), {F}, {F}, {F}, {F}, "
                   "{F}, {B}, {S}, {B}, {I}, {S}, {F}, {F})"), **_JIT)
 def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
@@ -56,30 +65,46 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     (fade, shock_sd, shock_el, max_b, step_el, demand_gain, trend, prod_gain, prod_sd, hire, fire,
      rho, pot_sd, pot_el) = p
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
-    shock_key, productivity_key, potential_key = keys[0], keys[1], keys[2]
-    base = np.empty(n)
-    for r in range(n):  # lookups by sector and cluster apart: a loop with them does not vectorise
-        access = access_per_cluster[cluster[r]] * vm.exp(-fade * max(year - join_year[r], 0)) if member[r] else 0.0
-        base[r] = demand[sector[r]] + access + support_growth[r]
+    # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
+    # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
+    # computed and thrown away in the last loop.
+    base, access = np.empty(n), np.empty(n)
+    for r in range(n):
+        base[r] = demand[sector[r]] + support_growth[r]
+        access[r] = access_per_cluster[cluster[r]] if member[r] else 0.0
+    for r in range(n):
+        base[r] += access[r] * vm.exp(-fade * max(year - join_year[r], 0))
+    log_emp = np.empty(n)
+    for r in range(n):
+        log_emp[r] = vm.log(employees[r])  # powers of size as exponentials of its logarithm
+    rate = np.empty(n)
+    for r in range(n):
+        b = min(shock_sd * vm.exp(-shock_el * log_emp[r]) * _SQRT_HALF, max_b)
+        # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
+        rate[r] = b * laplace_of(unit(keys[0], r)) + vm.log1p(-b * b)
+    step = np.empty(n)
+    for r in range(n):
+        step[r] = vm.exp(-step_el * log_emp[r]) * (1.0 if innovated[r] else 0.0)
+    for r in range(n):
+        # potential * size^-elasticity: the firm's expected growth, as phases.expected_growth states it
+        rate[r] += base[r] + potential[r] * vm.exp(-pot_el * log_emp[r]) + demand_gain * step[r]
+    sales_factor = np.empty(n)
+    for r in range(n):
+        sales_factor[r] = vm.exp(rate[r])
+    prod_factor = _normals(keys[1], n)
+    for r in range(n):
+        prod_factor[r] = vm.exp(trend + prod_gain * step[r] + prod_sd * prod_factor[r])
+    renewal = _normals(keys[2], n)
     for r in range(n):
         if not alive[r]:
             continue
         emp = employees[r]
-        log_emp = vm.log(emp)  # powers of size as exponentials of its logarithm
-        b = min(shock_sd * vm.exp(-shock_el * log_emp) * _SQRT_HALF, max_b)
-        # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
-        shock = b * laplace_of(unit(shock_key, r)) + vm.log1p(-b * b)
-        step = vm.exp(-step_el * log_emp) * (1.0 if innovated[r] else 0.0)
-        # potential * size^-elasticity: the firm's expected growth, as phases.expected_growth states it
-        rate = base[r] + potential[r] * vm.exp(-pot_el * log_emp) + demand_gain * step + shock
-        growth[r] = rate
-        rev = revenue[r] * vm.exp(rate)
-        prod = productivity[r] * vm.exp(trend + prod_gain * step + prod_sd * vm.ndtri(unit(productivity_key, r)))
-        revenue[r] = rev
-        productivity[r] = prod
+        growth[r] = rate[r]
+        revenue[r] = rev = revenue[r] * sales_factor[r]
+        productivity[r] = prod = productivity[r] * prod_factor[r]
         gap = rev * va_share[r] / prod - emp
         employees[r] = emp + (hire if gap > 0.0 else fire) * gap
-        potential[r] = rho * potential[r] + renew * vm.ndtri(unit(potential_key, r))
+        potential[r] = rho * potential[r] + renew * renewal[r]
 
 
 @numba.njit(_sig("void(int64, {B}, uint64[::1], {I}, {I}, {F}, UniTuple(float64, 7), {F}, {F}, {F}, {F}, "
@@ -113,7 +138,8 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
     for t in range(m):  # vectorised: no lookups
         d = math.sqrt(dx[t] * dx[t] + dy[t] * dy[t]) / optimal
         novelty[t] = d * vm.exp(1.0 - d)  # peaks at the optimal cognitive distance
-    # hazard holds each firm's knowledge learned over ties, then its innovation hazard.
+    # hazard holds each firm's knowledge learned over ties, then its innovation hazard, then the
+    # chance that it innovates.
     hazard = np.zeros(n)
     pull_x = np.zeros(n)
     pull_y = np.zeros(n)
@@ -133,13 +159,16 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
         hazard[r] = (base_rate + rd_w * rd_effort[r] + spill_w * absorptive[r] * hazard[r]
                      + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice)
     for r in range(n):
-        if not alive[r]:
-            innovated[r] = False
-            continue
-        innovated[r] = unit(success_key, r) < 1.0 - vm.exp(-hazard[r])
+        hazard[r] = 1.0 - vm.exp(-hazard[r])
+    drift_x, drift_y = _normals(drift_x_key, n), _normals(drift_y_key, n)
+    for r in range(n):
         deg = max(degree[r], 1.0)
-        kx[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * vm.ndtri(unit(drift_x_key, r)), 0.0), 1.0)
-        ky[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * vm.ndtri(unit(drift_y_key, r)), 0.0), 1.0)
+        pull_x[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * drift_x[r], 0.0), 1.0)
+        pull_y[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * drift_y[r], 0.0), 1.0)
+    for r in range(n):
+        innovated[r] = alive[r] and unit(success_key, r) < hazard[r]
+        kx[r] = pull_x[r] if alive[r] else kx[r]
+        ky[r] = pull_y[r] if alive[r] else ky[r]
 
 
 @numba.njit(_sig("{B}(int64, {B}, uint64, UniTuple(float64, 4), {F}, {F})"), **_JIT)
@@ -464,7 +493,7 @@ def category_by_row(cdf, row, u):
 
 @numba.njit(inline="always")
 def _logistic(x: float) -> float:
-    return 0.5 * (1.0 + math.tanh(0.5 * x))  # overflow-free form of 1 / (1 + exp(-x))
+    return 1.0 / (1.0 + vm.exp(-x))  # vm.exp clamps its argument: no overflow
 
 
 @numba.njit(_sig("UniTuple(float64[::1], 9)({F}, {L}, float64[:, ::1], float64[:, ::1], UniTuple(float64, 13))"),
@@ -492,17 +521,25 @@ def firm_traits(employees, sector, table, z, p):
     n = employees.shape[0]
     out = [np.empty(n) for _ in range(9)]
     log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = out
-    for i in range(n):
+    x_of, y_of = np.empty(n), np.empty(n)
+    for i in range(n):  # the sector lookups in a loop of their own; the arithmetic below vectorises
         s = sector[i]
-        log_size[i] = math.log(employees[i])
-        # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
-        productivity[i] = index * table[s, 0] * math.exp(prod_sd * z[0, i] - 0.5 * prod_sd * prod_sd)
+        productivity[i] = table[s, 0]
         va_share[i] = table[s, 1]
+        x_of[i] = table[s, 2]
+        y_of[i] = table[s, 3]
+    for i in range(n):
+        log_size[i] = vm.log(employees[i])
+    for i in range(n):
+        # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
+        productivity[i] *= index * vm.exp(prod_sd * z[0, i] - 0.5 * prod_sd * prod_sd)
         revenue[i] = employees[i] * productivity[i] / va_share[i]
         potential[i] = pot_sd * z[1, i]
-        kx[i] = min(max(table[s, 2] + know_sd * z[2, i], 0.0), 1.0)
-        ky[i] = min(max(table[s, 3] + know_sd * z[3, i], 0.0), 1.0)
-        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * table[s, 3]) if rd_tilted else rd_mean_all
+        kx[i] = min(max(x_of[i] + know_sd * z[2, i], 0.0), 1.0)
+        ky[i] = min(max(y_of[i] + know_sd * z[3, i], 0.0), 1.0)
+    for i in range(n):
+        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * y_of[i]) if rd_tilted else rd_mean_all
+    for i in range(n):
         p_export[i] = _logistic(ex_c + ex_size * log_size[i]) if ex_tilted else ex_all
     return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import kernels
+from sim import randomness as rnd
 from sim.scenario import Scenario
 
 #: Column names and dtypes of a firm table (as returned by :func:`build_firms`).
@@ -266,29 +267,22 @@ def _solve_mappings(scn: Scenario) -> _Mappings:
     return _Mappings(rd_c, ex_c, float(w_size @ log_size), table, min(size_classes(scn), key=lambda c: c.lo))
 
 
-def _betas(rng: np.random.Generator, means: list[np.ndarray], concentration: float) -> list[np.ndarray]:
+def _betas(rng: np.random.Generator, means: np.ndarray, concentration: float) -> np.ndarray:
     """Beta draws with the given means; means of exactly 0 or 1 give 0 or 1.
 
-    All of them come from one call to the generator: a start-up batch is a few dozen firms,
-    where numpy's cost per call is most of the work.
-
     Args:
-        rng: Random generator.
-        means: Arrays of means in [0, 1].
+        rng: Random generator (gives the draws' key).
+        means: Means in [0, 1].
         concentration: ``alpha + beta``.
 
     Returns:
-        One array of draws in [0, 1] per array of means.
+        One draw in [0, 1] per mean.
     """
-    m = np.concatenate(means)
-    inner = (m > 0.0) & (m < 1.0)
-    if inner.all():
-        draws = rng.beta(concentration * m, concentration * (1.0 - m))
-    else:
-        draws = m.copy()
-        draws[inner] = rng.beta(concentration * m[inner], concentration * (1.0 - m[inner]))
-    ends = np.cumsum([0] + [len(v) for v in means])
-    return [draws[a:b] for a, b in zip(ends[:-1], ends[1:])]
+    inner = (means > 0.0) & (means < 1.0)
+    draws = means.copy()
+    m = means[inner]
+    draws[inner] = rnd.beta(rng.bit_generator.random_raw(), concentration * m, concentration * (1.0 - m))
+    return draws
 
 
 def _attributes(
@@ -338,9 +332,11 @@ def _attributes(
     # international_share; an exporter's orientation is Beta around that same probability,
     # so larger firms both export more often and more intensely. Non-exporters have 0.
     exporter = rng.random(n) < p_export
-    rd_effort, orientation = _betas(rng, [rd_mean, p_export[exporter]], pop.beta_concentration)
+    # One call for both: a start-up batch is a few dozen firms, and a call has a fixed cost.
+    draws = _betas(rng, np.concatenate([rd_mean, p_export[exporter]]), pop.beta_concentration)
+    rd_effort = draws[:n]
     intl = np.zeros(n)
-    intl[exporter] = orientation
+    intl[exporter] = draws[n:]
 
     # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
     # in the middle of the scale and the index orders firms rather than fixing a level.

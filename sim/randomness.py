@@ -11,6 +11,7 @@ are computed, however many firms have closed.
 from __future__ import annotations
 
 import functools
+import math
 import zlib
 
 import numba
@@ -243,4 +244,71 @@ def _poisson_counts(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
-vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, _laplaces, _poisson_counts)
+def beta(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Beta(a, b) numbers as ratios of gamma numbers drawn from one hashed key.
+
+    Each gamma is Marsaglia and Tsang's (2000) squeeze for shape ``s + 1``, times ``U**(1/s)``
+    for shape ``s`` (their boost, which works for any ``s > 0``). One attempt per number runs
+    as a loop that vectorises; the few rejected ones (under 5 %) try again one at a time.
+    numpy's ``Generator.beta`` costs 100 ns a number and its call about 20 us; this costs a
+    third of that.
+
+    Args:
+        key: A 64-bit key (e.g. ``rng.bit_generator.random_raw()``); the numbers depend only
+            on it and the shapes.
+        a, b: Positive shapes, one pair per number.
+
+    Returns:
+        ``float64`` numbers in [0, 1].
+    """
+    return _betas(np.uint64(key), np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64))
+
+
+@numba.njit(inline="always")
+def _gamma_try(shape: float, z: float, u: float) -> tuple[float, bool]:
+    """One Marsaglia-Tsang attempt at a Gamma(shape >= 1) number from a normal and a uniform."""
+    d = shape - 1.0 / 3.0
+    v = 1.0 + z / math.sqrt(9.0 * d)
+    v3 = v * v * v
+    accept = (v > 0.0) & (vm.log(u) < 0.5 * z * z + d - d * v3 + d * vm.log(max(v3, 1e-300)))
+    return d * v3, accept
+
+
+@numba.njit(inline="always")
+def _gamma_retry(key: np.uint64, slot: int, shape: float) -> float:
+    """Attempts 2, 3, ... at the Gamma(shape >= 1) number of one slot, until one is accepted."""
+    attempt = 2
+    while True:
+        k = _splitmix(key, attempt)
+        x, accept = _gamma_try(shape, vm.ndtri(unit(k, 2 * slot)), unit(k, 2 * slot + 1))
+        if accept:
+            return x
+        attempt += 1
+
+
+@numba.njit("float64[::1](uint64, float64[::1], float64[::1])", cache=True, nogil=True, error_model="numpy",
+            fastmath={"nsz", "arcp", "contract", "afn"})
+def _betas(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # Slots 2i and 2i + 1 are number i's two gammas; attempt j draws from the key mixed with j,
+    # and the boost's uniforms from the key mixed with 0.
+    n = a.shape[0]
+    boost, first = _splitmix(key, 0), _splitmix(key, 1)
+    ga, gb = np.empty(n), np.empty(n)
+    ok_a, ok_b = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        ga[i], ok_a[i] = _gamma_try(a[i] + 1.0, vm.ndtri(unit(first, 4 * i)), unit(first, 4 * i + 1))
+        gb[i], ok_b[i] = _gamma_try(b[i] + 1.0, vm.ndtri(unit(first, 4 * i + 2)), unit(first, 4 * i + 3))
+    for i in range(n):
+        if not ok_a[i]:
+            ga[i] = _gamma_retry(key, 2 * i, a[i] + 1.0)
+        if not ok_b[i]:
+            gb[i] = _gamma_retry(key, 2 * i + 1, b[i] + 1.0)
+    out = np.empty(n)
+    for i in range(n):  # x / (x + y) from the logarithms: x alone underflows for tiny shapes
+        log_x = vm.log(ga[i]) + vm.log(unit(boost, 2 * i)) / a[i]
+        log_y = vm.log(gb[i]) + vm.log(unit(boost, 2 * i + 1)) / b[i]
+        out[i] = 1.0 / (1.0 + vm.exp(log_y - log_x))
+    return out
+
+
+vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, _laplaces, _poisson_counts, _betas)

@@ -59,3 +59,18 @@ def test_poisson_takes_one_mean_per_firm():
     k = rnd.poisson(rnd.uniform(4, "p", 2000, ROWS), lam)
     assert k[lam == 0].max() == 0
     assert k[lam == 3].mean() == pytest.approx(3.0, rel=0.02)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.6, 3.4), (0.05, 3.95), (2.0, 2.0), (0.3, 0.2), (40.0, 60.0)])
+def test_beta_numbers_have_the_beta_distribution(a, b):
+    x = rnd.beta(np.uint64(11), np.full(len(ROWS), a), np.full(len(ROWS), b))
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 0.001
+    assert x.mean() == pytest.approx(a / (a + b), rel=0.02)
+
+
+def test_beta_numbers_depend_only_on_key_and_shapes():
+    a, b = np.linspace(0.1, 5.0, 1000), np.linspace(3.0, 0.2, 1000)
+    np.testing.assert_array_equal(rnd.beta(np.uint64(3), a, b), rnd.beta(np.uint64(3), a, b))
+    same = np.full(len(ROWS), 2.0)
+    assert abs(np.corrcoef(rnd.beta(np.uint64(3), same, same), rnd.beta(np.uint64(4), same, same))[0, 1]) < 0.01
