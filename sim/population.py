@@ -502,7 +502,7 @@ def build_institutions(scn: Scenario) -> list[dict]:
             "name": k.name,
             "region": region_index[k.region],
             "fields": [sector_index[f] for f in k.fields],
-            "kx": float(np.mean([f.knowledge_x for f in fields])),
-            "ky": float(np.mean([f.knowledge_y for f in fields])),
+            "kx": sum(f.knowledge_x for f in fields) / len(fields),
+            "ky": sum(f.knowledge_y for f in fields) / len(fields),
         })
     return out
