@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim import vecmath as vm
-from sim.randomness import POISSON_TERMS, laplace_of, poisson_count, poisson_head, poisson_tail, unit
+from sim.randomness import POISSON_TERMS, laplace_of, normals_of, poisson_count, poisson_head, poisson_tail, unit
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 _SQRT_HALF = math.sqrt(0.5)
@@ -30,15 +30,6 @@ def _sig(text: str) -> str:
     for short, full in (("F", _F), ("S", _I16), ("I", _I32), ("L", _I64), ("B", _B)):
         text = text.replace(f"{{{short}}}", full)
     return text
-
-
-@numba.njit("float64[::1](uint64, int64)", **_JIT)
-def _normals(key, n):
-    """Each of the first ``n`` rows' standard normal draw for one key (a loop of its own vectorises)."""
-    out = np.empty(n)
-    for r in range(n):
-        out[r] = vm.ndtri(unit(key, r))
-    return out
 
 
 @numba.njit(_sig("void(int64, {B}, uint64[::1], int64, {F}, {F}, UniTuple(float64, 14), {F}, {F}, {F}, {F}, "
@@ -91,10 +82,10 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     sales_factor = np.empty(n)
     for r in range(n):
         sales_factor[r] = vm.exp(rate[r])
-    prod_factor = _normals(keys[1], n)
+    prod_factor = normals_of(keys[1], n)
     for r in range(n):
         prod_factor[r] = vm.exp(trend + prod_gain * step[r] + prod_sd * prod_factor[r])
-    renewal = _normals(keys[2], n)
+    renewal = normals_of(keys[2], n)
     for r in range(n):
         if not alive[r]:
             continue
@@ -160,7 +151,7 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
                      + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice)
     for r in range(n):
         hazard[r] = 1.0 - vm.exp(-hazard[r])
-    drift_x, drift_y = _normals(drift_x_key, n), _normals(drift_y_key, n)
+    drift_x, drift_y = normals_of(drift_x_key, n), normals_of(drift_y_key, n)
     for r in range(n):
         deg = max(degree[r], 1.0)
         pull_x[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * drift_x[r], 0.0), 1.0)

@@ -108,21 +108,41 @@ _F = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.4875361290850
 
 
 
-@numba.njit(**_INLINE)
-def ndtri(u: float) -> float:
-    """The standard normal quantile of ``u`` in (0, 1).
+_CENTRAL_HALF_WIDTH = 0.425  # AS 241's central range: |u - 1/2| <= 0.425
 
-    All three ranges are computed and one is selected, so that a loop of these vectorises.
-    """
+
+@numba.njit(**_INLINE)
+def ndtri_central(u: float) -> float:
+    """The standard normal quantile of ``u`` with ``|u - 1/2| <= 0.425`` (AS 241's first range)."""
     q = u - 0.5
     r = 0.180625 - q * q
-    central = q * _poly(_A, r) / _poly(_B, r)
+    return q * _poly(_A, r) / _poly(_B, r)
+
+
+@numba.njit(**_INLINE)
+def in_tail(u: float) -> bool:
+    """Whether ``u`` lies outside the central range, where :func:`ndtri_tail` applies."""
+    return abs(u - 0.5) > _CENTRAL_HALF_WIDTH
+
+
+@numba.njit(**_INLINE)
+def ndtri_tail(u: float) -> float:
+    """The standard normal quantile of ``u`` with ``|u - 1/2| > 0.425`` (AS 241's other two ranges)."""
     t = math.sqrt(-log(min(u, 1.0 - u)))
     near = _poly(_C, t - 1.6) / _poly(_D, t - 1.6)
     far = _poly(_E, t - 5.0) / _poly(_F, t - 5.0)
     tail = near if t <= 5.0 else far
-    tail = -tail if q < 0.0 else tail
-    return central if abs(q) <= 0.425 else tail
+    return -tail if u < 0.5 else tail
+
+
+@numba.njit(**_INLINE)
+def ndtri(u: float) -> float:
+    """The standard normal quantile of ``u`` in (0, 1).
+
+    All three ranges are computed and one is selected, so that a loop of these vectorises
+    (:func:`sim.randomness.normals_of` computes the tails only where they are needed).
+    """
+    return ndtri_tail(u) if in_tail(u) else ndtri_central(u)
 
 
 def warm_up(*dispatchers: numba.core.registry.CPUDispatcher) -> None:
