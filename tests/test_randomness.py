@@ -74,3 +74,15 @@ def test_beta_numbers_depend_only_on_key_and_shapes():
     np.testing.assert_array_equal(rnd.beta(np.uint64(3), a, b), rnd.beta(np.uint64(3), a, b))
     same = np.full(len(ROWS), 2.0)
     assert abs(np.corrcoef(rnd.beta(np.uint64(3), same, same), rnd.beta(np.uint64(4), same, same))[0, 1]) < 0.01
+
+
+def test_blocked_normals_equal_the_quantile_of_each_firms_uniform():
+    # Across block edges (1,024 rows) and both tails: the blocked path computes the central and
+    # the tail formulas separately and must give ndtri of each row's uniform.
+    n = 5_000
+    u = rnd._hashed_uniforms(np.uint64(9), np.arange(n))
+    expected = stats.norm.ppf(u)
+    np.testing.assert_allclose(rnd.normals_of(np.uint64(9), n), expected, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(rnd.normal(u), expected, rtol=0, atol=1e-13)
+    tails = np.array([1e-300, 1e-12, 0.01, 0.07, 0.075, 0.5, 0.925, 0.93, 0.99, 1 - 1e-12])
+    np.testing.assert_allclose(rnd.normal(tails), stats.norm.ppf(tails), rtol=1e-14, atol=1e-13)
