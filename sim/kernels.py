@@ -162,27 +162,46 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
         ky[r] = pull_y[r] if alive[r] else ky[r]
 
 
-@numba.njit(_sig("{B}(int64, {B}, uint64, UniTuple(float64, 4), {F}, {F})"), **_JIT)
-def closing(n, alive, key, p, employees, growth):
-    """Which of the first ``n`` rows close this year (rules: :func:`sim.phases.exits`).
+@numba.njit(_sig("Tuple((int64[::1], float64[::1], int64[::1]))(int64, {B}, uint64[::1], UniTuple(float64, 6), {F}, "
+                 "{F}, {B}, {B}, {S}, {S}, int64, int64)"), **_JIT)
+def exits(n, alive, keys, p, employees, growth, innovated, member, region, sector, n_regions, n_sectors):
+    """This year's exits among the first ``n`` rows, and what entry needs of the survivors
+    (rules: :func:`sim.phases.demography`), in one pass.
 
     Args:
         n: Rows in use.
         alive: Firm column: which rows are open (closed ones do not close again).
-        key: Hashed key of this year's "demography.exit" draw.
-        p: ``(exit_rate, exit_size_elasticity, exit_growth_sensitivity, min_employees)``.
-        employees, growth: Firm columns.
+        keys: Hashed keys of this year's "demography.exit" and "demography.spinoff" draws.
+        p: ``(exit_rate, exit_size_elasticity, exit_growth_sensitivity, min_employees,
+            spinoff_rate, spinoff_member_boost)``.
+        employees, growth, innovated, member, region, sector: Firm columns.
+        n_regions, n_sectors: Numbers of counties and sectors.
 
     Returns:
-        A boolean per row.
+        ``(closing, cells, parents)``: the rows that close (sorted); the surviving firms per
+        (county, sector), ``county * n_sectors + sector``; the survivors that spin off a firm
+        (innovators, members more often; sorted).
     """
-    rate, size_el, growth_sens, min_employees = p
-    out = np.empty(n, dtype=np.bool_)
-    for r in range(n):
+    rate, size_el, growth_sens, min_employees, spin_rate, spin_boost = p
+    closes = np.empty(n, dtype=np.bool_)
+    for r in range(n):  # vectorised: no lookups
         emp = employees[r]
         hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r])
-        out[r] = alive[r] and (unit(key, r) < hazard or emp < min_employees)
-    return out
+        closes[r] = alive[r] and (unit(keys[0], r) < hazard or emp < min_employees)
+    closing = np.empty(n, dtype=np.int64)
+    parents = np.empty(n, dtype=np.int64)
+    cells = np.zeros(n_regions * n_sectors)
+    n_closing = n_parents = 0
+    for r in range(n):
+        if closes[r]:
+            closing[n_closing] = r
+            n_closing += 1
+        elif alive[r]:
+            cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
+            if innovated[r] and unit(keys[1], r) < spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0)):
+                parents[n_parents] = r
+                n_parents += 1
+    return closing[:n_closing].copy(), cells, parents[:n_parents].copy()
 
 
 @numba.njit(inline="always")
@@ -371,14 +390,20 @@ def merge_keys(known, new):
     return out[:n]
 
 
-@numba.njit(_sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I})"), **_JIT)
-def tally(rows, employees, revenue, va_share, member, innovated, institution):
+@numba.njit(_sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I}, {I}, {L})"), **_JIT)
+def tally(rows, employees, revenue, va_share, member, innovated, institution, cluster, members_per_cluster):
     """The register's sums over open firms.
+
+    Args:
+        rows: Open firms.
+        employees, revenue, va_share, member, innovated, institution, cluster: Firm columns.
+        members_per_cluster: Filled with each cluster's number of members.
 
     Returns:
         ``(members, employment, revenue, value added, innovators, member employment,
         firms with an institution tie)``.
     """
+    members_per_cluster[:] = 0
     members = emp = rev = va = innovators = member_emp = with_institution = 0.0
     for i in range(rows.shape[0]):
         r = rows[i]
@@ -388,6 +413,7 @@ def tally(rows, employees, revenue, va_share, member, innovated, institution):
         if member[r]:
             members += 1.0
             member_emp += employees[r]
+            members_per_cluster[cluster[r]] += 1
         if innovated[r]:
             innovators += 1.0
         if institution[r] >= 0:
@@ -395,21 +421,27 @@ def tally(rows, employees, revenue, va_share, member, innovated, institution):
     return members, emp, rev, va, innovators, member_emp, with_institution
 
 
-@numba.njit(_sig("float64[::1]({L}, {F}, {F}, {L}, {F}, {F}, {B})"), **_JIT)
-def member_growth(before_rows, before_employees, before_va, rows, employees, va, member):
+@numba.njit(_sig("Tuple((float64[::1], float64[::1], float64[::1]))({L}, {F}, {F}, {L}, {F}, {F}, {F}, {B})"),
+            **_JIT)
+def member_growth(before_rows, before_employees, before_va, rows, employees, revenue, va_share, member):
     """Mean yearly growth of members and non-members open in both years.
 
     Args:
         before_rows: Last year's open firms (sorted), with their employees and value added.
         before_employees, before_va: Their values then.
         rows: This year's open firms (sorted).
-        employees, va: Their values now, one per row of ``rows``.
-        member: Firm column (this year's membership).
+        employees, revenue, va_share, member: Firm columns (this year's values and membership).
 
     Returns:
-        ``[members' employment, members' value added, non-members' employment, non-members'
-        value added]`` growth as fractions (NaN where no firm counts).
+        ``(growth, employees now, value added now)``: ``[members' employment, members' value
+        added, non-members' employment, non-members' value added]`` growth as fractions (NaN
+        where no firm counts), and the values of ``rows`` to compare next year's with.
     """
+    now_employees = np.empty(rows.shape[0])
+    now_va = np.empty(rows.shape[0])
+    for i in range(rows.shape[0]):
+        now_employees[i] = employees[rows[i]]
+        now_va[i] = revenue[rows[i]] * va_share[rows[i]]
     sums = np.zeros(4)
     counts = np.zeros(4)
     j = 0
@@ -423,16 +455,16 @@ def member_growth(before_rows, before_employees, before_va, rows, employees, va,
             continue
         side = 0 if member[r] else 2
         if before_employees[j] > 0.0:
-            sums[side] += employees[i] / before_employees[j] - 1.0
+            sums[side] += now_employees[i] / before_employees[j] - 1.0
             counts[side] += 1.0
         if before_va[j] > 0.0:
-            sums[side + 1] += va[i] / before_va[j] - 1.0
+            sums[side + 1] += now_va[i] / before_va[j] - 1.0
             counts[side + 1] += 1.0
     out = np.full(4, np.nan)
     for k in range(4):
         if counts[k] > 0.0:
             out[k] = sums[k] / counts[k]
-    return out
+    return out, now_employees, now_va
 
 
 @numba.njit(_sig("{B}({I}, {I}, {F}, {B}, {I}, float64, float64)"), **_JIT)
@@ -535,5 +567,5 @@ def firm_traits(employees, sector, table, z, p):
     return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export
 
 
-vm.warm_up(grow, innovate, closing, pick_in_group, accepted, searches, brokered, institution_ties, merge_keys,
+vm.warm_up(grow, innovate, exits, pick_in_group, accepted, searches, brokered, institution_ties, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits)

@@ -32,6 +32,7 @@ class LeverState:
     area_region: list[int] = field(default_factory=list)
     area_start: list[int] = field(default_factory=list)
     county_employment: dict[int, np.ndarray] = field(default_factory=dict)
+    track_county_jobs: bool = True  # restructuring needs the history (false if it never runs)
     network_ends: list[int] = field(default_factory=list)
     consortium_ends: list[int] = field(default_factory=list)
 
@@ -59,7 +60,8 @@ def levers(m: ClusterModel) -> None:
     f.support_innovation[: f.n] = 0.0
     f.extra_attempts[: f.n] = 0.0
     events = LeverEvents()
-    _remember_county_jobs(m)
+    if m.lever_state.track_county_jobs:
+        _remember_county_jobs(m)
     if m.spec.restructuring.enabled and m.year >= m.spec.restructuring.from_year:
         _restructuring(m, events)
     if m.spec.corporate_networks.enabled and m.year >= m.spec.corporate_networks.from_year:
@@ -274,6 +276,8 @@ def tie_group(m: ClusterModel, group: np.ndarray) -> None:
 def cluster_links(m: ClusterModel) -> None:
     """Brokered partner searches between the members of linked clusters (cluster-to-cluster projects)."""
     f, c = m.firms, m.clusters
+    if not m.spec.cluster_links:
+        return
     members = np.flatnonzero(f.member[: f.n])  # closed firms leave their cluster, so all are open
     for i, link in enumerate(m.spec.cluster_links):
         ka, kb = (c.names.index(name) for name in link.clusters)

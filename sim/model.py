@@ -80,11 +80,12 @@ class ClusterModel(mesa.Model):
         self.startups = 0
         self.funding_factor = 1.0  # share of level funding paid this year (below 1 after a cut)
         self.startups_extra = 0  # firms opened by levers this year (restructuring, foreign entry)
-        self.lever_state = LeverState()
         self._changes = scenarios_by_year(spec)
         early = [year for year in self._changes if year < self.year]
         if early:  # a change dated before the start holds from the start
             self._changes.setdefault(self.year, self._changes[max(early)])
+        self.lever_state = LeverState(
+            track_county_jobs=any(s.restructuring.enabled for s in (spec, *self._changes.values())))
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}

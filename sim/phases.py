@@ -158,21 +158,17 @@ def growth(m: ClusterModel) -> None:
 def demography(m: ClusterModel) -> None:
     """Firms close (small and shrinking ones more often), start up (more where a cluster is
     active) and spin off from innovators (more from members)."""
-    alive = exits(m)
+    cells, parents = exits(m)
     d, f = m.spec.demography, m.firms
-    n_r, n_s = len(m.spec.regions), len(m.spec.sectors)
-    cells = np.bincount(f.region[alive].astype(np.int64) * n_s + f.sector[alive], minlength=n_r * n_s).astype(float)
-    hub = np.zeros(n_r * n_s)
+    n_s = len(m.spec.sectors)
+    hub = np.zeros(len(cells))
     active = m.clusters.active
     hub[m.clusters.region[active].astype(np.int64) * n_s + m.clusters.sector[active]] = 1.0
     weight = cells * (1.0 + d.cluster_entry_boost * hub)
     rng = m.stream("demography.entry")
-    n_new = rng.poisson(d.entry_rate * len(alive))
+    n_new = rng.poisson(d.entry_rate * cells.sum())
     cdf = np.cumsum(weight / weight.sum())
     cell = np.searchsorted(cdf / cdf[-1], rng.random(n_new), side="right")  # as rng.choice(p=...) draws
-    innovators = alive[f.innovated[alive]]
-    p_spin = d.spinoff_rate * (1.0 + d.spinoff_member_boost * f.member[innovators])
-    parents = innovators[m.uniform("demography.spinoff", innovators) < p_spin]
     # Entrants, then spin-offs in their parents' county and sector, drawn as one batch of start-ups
     # at today's productivity (not the start year's); a spin-off starts from its parent's knowledge.
     born = startup_firms(m.spec, rng, n_new + len(parents),
@@ -185,14 +181,21 @@ def demography(m: ClusterModel) -> None:
     m.startups = n_new + len(parents) + m.startups_extra
 
 
-def exits(m: ClusterModel) -> np.ndarray:
-    """Close firms (small and shrinking ones more often); return the rows still open."""
+def exits(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
+    """Close firms (small and shrinking ones more often).
+
+    Returns:
+        ``(cells, parents)``: open firms per (county, sector) after the exits, as
+        ``county * sectors + sector``, and the survivors that spin off a firm this year.
+    """
     d, f = m.spec.demography, m.firms
-    alive = f.alive_rows()
-    params = (d.exit_rate, d.exit_size_elasticity, d.exit_growth_sensitivity, m.spec.growth.min_employees)
-    closing = kernels.closing(f.n, f.alive, m.keys("demography.exit")[0], params, f.employees, f.growth)[alive]
-    m.close(alive[closing])
-    return alive[~closing]
+    params = (d.exit_rate, d.exit_size_elasticity, d.exit_growth_sensitivity, m.spec.growth.min_employees,
+              d.spinoff_rate, d.spinoff_member_boost)
+    closing, cells, parents = kernels.exits(f.n, f.alive, m.keys("demography.exit", "demography.spinoff"), params,
+                                            f.employees, f.growth, f.innovated, f.member, f.region, f.sector,
+                                            len(m.spec.regions), len(m.spec.sectors))
+    m.close(closing)
+    return cells, parents
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -57,9 +57,9 @@ class Register:
         alive = f.alive_rows()
         funding = m.per_cluster("programme_funding_nok") * m.funding_factor
         share = m.per_cluster("programme_share")
-        members = np.bincount(f.cluster[alive][f.member[alive]], minlength=len(c))
+        members = np.empty(len(c), dtype=np.int64)
         n_members, employment, revenue, va, innovators, member_employment, with_institution = kernels.tally(
-            alive, f.employees, f.revenue, f.va_share, f.member, f.innovated, f.institution)
+            alive, f.employees, f.revenue, f.va_share, f.member, f.innovated, f.institution, f.cluster, members)
         row = {
             "year": m.year,
             "firms": round(len(alive) / scale),
@@ -106,12 +106,10 @@ class Register:
     def _member_growth(self, m: ClusterModel, alive: np.ndarray) -> dict[str, float]:
         """Mean yearly growth (%) of members and non-members alive in both years."""
         f = m.firms
-        now = (alive, f.employees[alive], f.revenue[alive] * f.va_share[alive])
-        previous, self._previous = self._previous, now
         names = [f"growth_{who}_{var}_pct" for who in ("members", "nonmembers") for var in GROWTH_VARIABLES]
-        if previous is None:
-            return dict.fromkeys(names, np.nan)
-        growth = kernels.member_growth(*previous, *now, f.member)
+        previous = self._previous or (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))  # NaN the first year
+        growth, employees, va = kernels.member_growth(*previous, alive, f.employees, f.revenue, f.va_share, f.member)
+        self._previous = (alive, employees, va)
         return {name: 100.0 * float(g) for name, g in zip(names, growth)}
 
     @staticmethod

@@ -1,0 +1,77 @@
+"""The compiled phase kernels state the same rules as the numpy expressions they replace."""
+
+import numpy as np
+
+from sim import kernels
+from sim import randomness as rnd
+
+N = 20_000
+
+
+def _firms(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "alive": rng.random(N) < 0.9,
+        "employees": np.exp(rng.normal(1.0, 1.2, N)),
+        "growth": rng.normal(0.0, 0.2, N),
+        "innovated": rng.random(N) < 0.4,
+        "member": rng.random(N) < 0.2,
+        "region": rng.integers(0, 11, N).astype(np.int16),
+        "sector": rng.integers(0, 12, N).astype(np.int16),
+    }
+
+
+def test_exits_close_as_the_hazard_says_and_count_the_survivors_cells_and_spin_offs():
+    f = _firms()
+    keys = np.array([rnd.key(0, "demography.exit", 2001), rnd.key(0, "demography.spinoff", 2001)], dtype=np.uint64)
+    rate, size_el, growth_sens, min_employees, spin, boost = 0.08, 0.3, 1.5, 1.0, 0.05, 1.0
+    closing, cells, parents = kernels.exits(N, f["alive"], keys, (rate, size_el, growth_sens, min_employees, spin, boost),
+                                            f["employees"], f["growth"], f["innovated"], f["member"], f["region"],
+                                            f["sector"], 11, 12)
+    rows = np.arange(N)
+    hazard = rate * f["employees"] ** -size_el * np.exp(-growth_sens * f["growth"])
+    closes = f["alive"] & ((rnd.uniform(0, "demography.exit", 2001, rows) < hazard) | (f["employees"] < min_employees))
+    np.testing.assert_array_equal(closing, np.flatnonzero(closes))
+    survivors = rows[f["alive"] & ~closes]
+    np.testing.assert_array_equal(
+        cells, np.bincount(f["region"][survivors] * 12 + f["sector"][survivors], minlength=132))
+    innovators = survivors[f["innovated"][survivors]]
+    p_spin = spin * (1.0 + boost * f["member"][innovators])
+    np.testing.assert_array_equal(parents, innovators[rnd.uniform(0, "demography.spinoff", 2001, innovators) < p_spin])
+    assert 0.04 < len(parents) / len(innovators) < 0.08  # 5 % of non-members, 10 % of members
+
+
+def test_tally_sums_open_firms_and_counts_members_per_cluster():
+    f = _firms(1)
+    revenue, va_share = f["employees"] * 1e6, np.full(N, 0.4)
+    institution = np.where(f["innovated"], 3, -1).astype(np.int32)
+    cluster = np.where(f["member"], f["region"] % 5, -1).astype(np.int32)
+    rows = np.flatnonzero(f["alive"])
+    per_cluster = np.full(5, -7, dtype=np.int64)
+    sums = kernels.tally(rows, f["employees"], revenue, va_share, f["member"], f["innovated"], institution, cluster,
+                         per_cluster)
+    member = f["member"][rows]
+    np.testing.assert_array_equal(per_cluster, np.bincount(cluster[rows][member], minlength=5))
+    assert sums[0] == member.sum() == per_cluster.sum()
+    np.testing.assert_allclose(sums[1:4], [f["employees"][rows].sum(), revenue[rows].sum(), 0.4 * revenue[rows].sum()],
+                               rtol=1e-12)
+    assert (sums[4], sums[6]) == (f["innovated"][rows].sum(), f["innovated"][rows].sum())
+    np.testing.assert_allclose(sums[5], f["employees"][rows][member].sum(), rtol=1e-12)
+
+
+def test_member_growth_compares_firms_open_in_both_years_and_returns_this_years_values():
+    before_rows = np.array([0, 1, 2, 4])
+    rows = np.array([1, 2, 3, 4])  # 0 closed, 3 opened
+    employees = np.array([9.0, 3.0, 4.0, 7.0, 12.0])
+    revenue, va_share = employees * 10.0, np.full(5, 0.5)
+    member = np.array([False, True, False, False, True])
+    growth, now_employees, now_va = kernels.member_growth(
+        before_rows, np.array([1.0, 2.0, 5.0, 10.0]), np.array([5.0, 10.0, 25.0, 50.0]), rows, employees, revenue,
+        va_share, member)
+    # members 1 and 4: employees 2 -> 3 and 10 -> 12; non-member 2: 5 -> 4
+    np.testing.assert_allclose(growth, [(0.5 + 0.2) / 2, (0.5 + 0.2) / 2, -0.2, -0.2])
+    np.testing.assert_array_equal(now_employees, [3.0, 4.0, 7.0, 12.0])
+    np.testing.assert_array_equal(now_va, [15.0, 20.0, 35.0, 60.0])
+    first, _, _ = kernels.member_growth(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), rows, employees,
+                                        revenue, va_share, member)
+    assert np.isnan(first).all()
