@@ -372,9 +372,22 @@ def institution_ties(rows, keys, p, rd_effort, member, region, sector, options, 
             institution[r] = options[region[r], sector[r], min(int(unit(keys[2], r) * k), max(k - 1, 0))]
 
 
-@numba.njit(_sig("int64[::1](int64[::1], int64[::1])"), **_JIT)
+@numba.njit(_sig("{L}({L}, {L})"), **_JIT)
+def tie_keys(src, dst):
+    """The key ``lo << 32 | hi`` of each tie ``src``-``dst`` (``lo < hi``), self-ties dropped."""
+    out = np.empty(src.shape[0], dtype=np.int64)
+    k = 0
+    for i in range(src.shape[0]):
+        lo, hi = min(src[i], dst[i]), max(src[i], dst[i])
+        out[k] = (lo << 32) | hi
+        k += lo != hi
+    return out[:k]
+
+
+@numba.njit(_sig("Tuple(({L}, {I}, {I}))({L}, {L})"), **_JIT)
 def merge_keys(known, new):
-    """The sorted union of sorted unique ``known`` and sorted ``new`` (duplicates dropped)."""
+    """The sorted union of sorted unique tie keys ``known`` and sorted keys ``new`` (duplicates
+    dropped), with the two ends of each tie."""
     out = np.empty(known.shape[0] + new.shape[0], dtype=np.int64)
     i = j = n = 0
     while i < known.shape[0] or j < new.shape[0]:
@@ -387,7 +400,10 @@ def merge_keys(known, new):
         if n == 0 or out[n - 1] != v:
             out[n] = v
             n += 1
-    return out[:n]
+    a, b = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+    for t in range(n):
+        a[t], b[t] = out[t] >> 32, out[t] & 0xFFFFFFFF
+    return out[:n].copy(), a, b
 
 
 @numba.njit(_sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I}, {I}, {L})"), **_JIT)
@@ -567,5 +583,5 @@ def firm_traits(employees, sector, table, z, p):
     return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export
 
 
-vm.warm_up(grow, innovate, exits, pick_in_group, accepted, searches, brokered, institution_ties, merge_keys,
+vm.warm_up(grow, innovate, exits, pick_in_group, accepted, searches, brokered, institution_ties, tie_keys, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits)

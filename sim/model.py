@@ -89,11 +89,8 @@ class ClusterModel(mesa.Model):
         self._closed: list[np.ndarray] = []
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}
+        self._cluster_agents = -1  # clusters with their ClusterOrganisation agent so far (-1: no views yet)
         self.observer = None
-        for i, inst in enumerate(self.institutions):
-            KnowledgeInstitution(self, i, inst["name"], inst["region"], inst["fields"])
-        for k in range(len(self.clusters)):
-            ClusterOrganisation(self, k)
 
     def step(self) -> None:
         """Simulate one year: every phase in order, then record it."""
@@ -147,25 +144,34 @@ class ClusterModel(mesa.Model):
         self._closed.append(rows)
 
     @property
-    def agents(self):  # noqa: D102 - Mesa's property, with firm agents brought up to date
-        self.sync_firm_agents()
+    def agents(self):  # noqa: D102 - Mesa's property, with the view agents brought up to date
+        self.sync_agents()
         return super().agents
 
     @property
-    def agents_by_type(self):  # noqa: D102 - Mesa's property, with firm agents brought up to date
-        self.sync_firm_agents()
+    def agents_by_type(self):  # noqa: D102 - Mesa's property, with the view agents brought up to date
+        self.sync_agents()
         return super().agents_by_type
 
-    def sync_firm_agents(self) -> None:
-        """Give every open firm a ``Firm`` agent and remove the agents of closed firms.
+    def sync_agents(self) -> None:
+        """Bring the view agents up to date with the tables.
 
-        Firm agents are views that the phases never need, so they are made when Mesa's agent
-        sets are asked for (by a user, the app or a data collector), not as firms enter and
-        exit: creating and removing 750,000 Mesa agents over a full-scale run would cost a
-        third of its time.
+        Every knowledge institution and every cluster in the cluster table (listed or admitted
+        by the operator) gets its agent; every open firm gets a ``Firm`` agent and the agents of
+        closed firms are removed. The phases never need these views, so they are made when
+        Mesa's agent sets are asked for (by a user, the app or a data collector), not as firms
+        enter and exit: creating and removing 750,000 Mesa agents over a full-scale run would
+        cost a third of its time.
         """
         if "firms" not in self.__dict__:
             return  # still inside mesa.Model.__init__
+        if self._cluster_agents < 0:
+            for i, inst in enumerate(self.institutions):
+                KnowledgeInstitution(self, i, inst["name"], inst["region"], inst["fields"])
+            self._cluster_agents = 0
+        for k in range(self._cluster_agents, len(self.clusters)):
+            ClusterOrganisation(self, k)
+        self._cluster_agents = len(self.clusters)
         alive = self.firms.alive[: self.firms.n]
         for row in [r for r in self._firm_agents if not alive[r]]:
             self._firm_agents.pop(row).remove()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.kernels import merge_keys
+from sim.kernels import merge_keys, tie_keys
 
 
 class TieSet:
@@ -37,19 +37,12 @@ class TieSet:
         Returns:
             How many new ties were added.
         """
-        lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-        ok = lo != hi
         before = len(self._keys)
-        self._keys = merge_keys(self._keys, np.sort(_key(lo[ok], hi[ok])))
-        if len(self._keys) > before:
-            self.a = (self._keys >> 32).astype(np.int32)
-            self.b = (self._keys & 0xFFFFFFFF).astype(np.int32)
+        new = np.sort(tie_keys(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)))
+        self._keys, self.a, self.b = merge_keys(self._keys, new)
         return len(self._keys) - before
 
     def degree(self, n: int) -> np.ndarray:
         """Number of ties of each of the first ``n`` firm rows."""
         return np.bincount(self.a, minlength=n) + np.bincount(self.b, minlength=n)
 
-
-def _key(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return (lo.astype(np.int64) << 32) | hi.astype(np.int64)

@@ -19,7 +19,6 @@ import numpy as np
 
 from sim import kernels
 from sim import randomness as rnd
-from sim.agents import ClusterOrganisation
 from sim.population import startup_firms
 from sim.programme import run_operator
 
@@ -39,10 +38,8 @@ def programme(m: ClusterModel) -> None:
 
 
 def start_cluster_year(m: ClusterModel) -> None:
-    """Give admitted clusters their agents, make this year's levels current and let members of
-    clusters that left the programme drop out."""
-    for k in m.events.admitted:
-        ClusterOrganisation(m, k)
+    """Make this year's levels current and let members of clusters that left the programme drop
+    out (admitted clusters get their agents when Mesa's agent sets are next asked for)."""
     m.clusters.set_year(m.year)
     f = m.firms
     rows = np.flatnonzero(f.member[: f.n])

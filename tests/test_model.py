@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import small
 
-from sim import ClusterModel, Firm, run
+from sim import ClusterModel, ClusterOrganisation, Firm, KnowledgeInstitution, run
 from sim.population import build_firms
 from sim.model import stream
 
@@ -95,6 +95,22 @@ def test_firm_agents_are_views_on_their_rows():
     agent.employees = 42.0
     assert model.firms.employees[agent.row] == 42.0
     assert agent.cluster_id >= 0 and agent.join_year >= 2002
+
+
+def test_cluster_and_institution_agents_view_every_row_including_clusters_the_operator_admits():
+    scn = small(scale=0.02, end_year=2016, programme={"history_until": 2008, "min_firms": 20.0,
+                                                       "admissions_per_year": 2, "application_rate": 1.0})
+    model = ClusterModel(scn, rng=0)
+    listed = len(model.clusters)
+    assert sorted(a.index for a in model.agents_by_type[ClusterOrganisation]) == list(range(listed))
+    while model.running:
+        model.step()
+    assert len(model.clusters) > listed  # the operator admitted some
+    organisations = model.agents_by_type[ClusterOrganisation]
+    assert sorted(a.index for a in organisations) == list(range(len(model.clusters)))
+    assert {a.name for a in organisations} == set(model.clusters.names)
+    institutions = model.agents_by_type[KnowledgeInstitution]
+    assert sorted(a.index for a in institutions) == list(range(len(model.institutions)))
 
 
 def test_ties_are_unique_and_never_self_ties(small_scenario):
