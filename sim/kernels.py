@@ -251,29 +251,10 @@ def pick_in_group(pool, pool_group, n_groups, want, u):
     return out
 
 
-@numba.njit(_sig("Tuple((int64[::1], int64[::1]))({L}, {L}, {S}, int64, float64, {L}, {L}, {I}, int64, "
-                 "float64[:, ::1])"), **_JIT)
-def propose(alive, searches, region, n_regions, local_share, members, brokered, cluster, n_clusters, u):
-    """This year's partner searches: who proposes to whom (rules: :func:`sim.phases.collaboration`).
-
-    Each open firm's searches look in its own county with probability ``local_share``, else
-    anywhere; each member's brokered searches look among its cluster's members.
-
-    Args:
-        alive: Open firms (sorted).
-        searches: Each open firm's number of searches.
-        region: Firm column.
-        n_regions: Number of counties.
-        local_share: Share of searches in the firm's own county.
-        members: Member firms (sorted).
-        brokered: Each member's number of brokered searches.
-        cluster: Firm column.
-        n_clusters: Number of clusters.
-        u: Uniforms, shape ``(3, total searches)`` or more columns.
-
-    Returns:
-        ``(src, dst)``: proposer and proposed partner of each search (-1: nobody to ask).
-    """
+@numba.njit(inline="always")
+def _propose(alive, searches, region, n_regions, local_share, members, brokered, cluster, n_clusters, keys):
+    """Who proposes to whom in each search; ``keys`` are those of the draws "collaboration.where",
+    "collaboration.local" and "collaboration.anyone", one uniform each per search."""
     total = searches.sum() + brokered.sum()
     src = np.empty(total, dtype=np.int64)
     dst = np.empty(total, dtype=np.int64)
@@ -282,16 +263,16 @@ def propose(alive, searches, region, n_regions, local_share, members, brokered, 
     for i in range(alive.shape[0]):
         for _ in range(searches[i]):
             src[j] = alive[i]
-            if u[0, j] < local_share:
-                dst[j] = _pick(ordered, start, region[alive[i]], u[1, j])
+            if unit(keys[0], j) < local_share:
+                dst[j] = _pick(ordered, start, region[alive[i]], unit(keys[1], j))
             else:
-                dst[j] = alive[min(int(u[2, j] * alive.shape[0]), alive.shape[0] - 1)]
+                dst[j] = alive[min(int(unit(keys[2], j) * alive.shape[0]), alive.shape[0] - 1)]
             j += 1
     ordered, start = _by_group(members, cluster, n_clusters)
     for i in range(members.shape[0]):
         for _ in range(brokered[i]):
             src[j] = members[i]
-            dst[j] = _pick(ordered, start, cluster[members[i]], u[1, j])
+            dst[j] = _pick(ordered, start, cluster[members[i]], unit(keys[1], j))
             j += 1
     return src, dst
 
@@ -406,6 +387,57 @@ def merge_keys(known, new):
     return out[:n].copy(), a, b
 
 
+@numba.njit(_sig("{L}(int64, {B}, {L}, uint64[::1], UniTuple(float64, 4), {F}, {F}, {B}, {S}, int64, {I}, int64, "
+                 "{F}, {F}, float64[:, ::1])"), **_JIT)
+def partner_ties(n, alive, rows, keys, p, extra, facilitation, member, region, n_regions, cluster, n_clusters, kx, ky,
+                 distance_km):
+    """This year's new ties from partner searches (rules: :func:`sim.phases.collaboration`).
+
+    Each open firm searches a Poisson number of times (mean ``tie_attempts`` plus its
+    ``extra``): in its own county with probability ``local_share``, else anywhere; each member
+    also searches its cluster's members a Poisson number of times (its cluster's
+    ``facilitation``). A proposal becomes a tie with probability
+    ``exp(-km / geo_scale_km - cognitive distance / cognitive_scale)``.
+
+    Args:
+        n: Rows in use.
+        alive: Firm column: which rows are open.
+        rows: The open firms (sorted).
+        keys: Hashed keys of this year's "collaboration.attempts", "collaboration.brokered",
+            "collaboration.where", "collaboration.local", "collaboration.anyone" and
+            "collaboration.accept" draws (searches are numbered in the order firms make them).
+        p: ``(tie_attempts, local_share, geo_scale_km, cognitive_scale)``.
+        extra: Firm column: extra searches from the instruments.
+        facilitation: Brokered searches per member for each cluster (funding applied).
+        member, region, cluster, kx, ky: Firm columns.
+        n_regions, n_clusters: Numbers of counties and clusters (at least one).
+        distance_km: County-to-county distances.
+
+    Returns:
+        The tie keys (:func:`tie_keys`) of the accepted proposals, unsorted, self-ties dropped.
+    """
+    base, local_share, geo_scale_km, cognitive_scale = p
+    counts = searches(n, alive, keys[0], base, extra)
+    per_firm = np.empty(rows.shape[0], dtype=np.int64)
+    in_cluster = 0
+    for i in range(rows.shape[0]):
+        per_firm[i] = counts[rows[i]]
+        in_cluster += member[rows[i]]
+    members = np.empty(in_cluster, dtype=np.int64)
+    k = 0
+    for i in range(rows.shape[0]):
+        if member[rows[i]]:
+            members[k] = rows[i]
+            k += 1
+    src, dst = _propose(rows, per_firm, region, n_regions, local_share, members,
+                        brokered(members, keys[1], facilitation, cluster), cluster, n_clusters, keys[2:5])
+    u = np.empty(src.shape[0])
+    for j in range(src.shape[0]):
+        u[j] = unit(keys[5], j)
+    ok = accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_scale)
+    return tie_keys(src[ok], dst[ok])
+
+
 @numba.njit(_sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I}, {I}, {L})"), **_JIT)
 def tally(rows, employees, revenue, va_share, member, innovated, institution, cluster, members_per_cluster):
     """The register's sums over open firms.
@@ -483,13 +515,14 @@ def member_growth(before_rows, before_employees, before_va, rows, employees, rev
     return out, now_employees, now_va
 
 
-@numba.njit(_sig("{B}({I}, {I}, {F}, {B}, {I}, float64, float64)"), **_JIT)
-def ties_kept(tie_a, tie_b, u, member, cluster, decay, retention):
+@numba.njit(_sig("{B}({L}, {I}, {I}, uint64, {B}, {I}, float64, float64)"), **_JIT)
+def ties_kept(tie_keys, tie_a, tie_b, key, member, cluster, decay, retention):
     """Which ties survive the year: each lapses with ``decay``, less between members of one cluster.
 
     Args:
-        tie_a, tie_b: The ties.
-        u: One uniform per tie.
+        tie_keys, tie_a, tie_b: The ties (:class:`sim.network.TieSet`).
+        key: Hashed key of this year's "collaboration.lapse" draw; a tie's uniform is keyed by
+            its tie key, so it is the same whatever other ties exist.
         member, cluster: Firm columns.
         decay: Yearly lapse rate.
         retention: Share of the lapse rate that shared membership prevents.
@@ -501,7 +534,7 @@ def ties_kept(tie_a, tie_b, u, member, cluster, decay, retention):
     for t in range(tie_a.shape[0]):
         a, b = tie_a[t], tie_b[t]
         shared = member[a] and cluster[a] == cluster[b]
-        out[t] = u[t] >= decay * ((1.0 - retention) if shared else 1.0)
+        out[t] = unit(key, tie_keys[t]) >= decay * ((1.0 - retention) if shared else 1.0)
     return out
 
 
@@ -583,5 +616,5 @@ def firm_traits(employees, sector, table, z, p):
     return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export
 
 
-vm.warm_up(grow, innovate, exits, pick_in_group, accepted, searches, brokered, institution_ties, tie_keys, merge_keys,
+vm.warm_up(grow, innovate, exits, pick_in_group, accepted, partner_ties, institution_ties, tie_keys, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits)

@@ -37,10 +37,19 @@ class TieSet:
         Returns:
             How many new ties were added.
         """
+        return self.add_keys(tie_keys(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)))
+
+    def add_keys(self, keys: np.ndarray) -> int:
+        """Add ties given by their keys (``lo << 32 | hi``, :func:`sim.kernels.tie_keys`), in any
+        order and with duplicates; return how many were new."""
         before = len(self._keys)
-        new = np.sort(tie_keys(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)))
-        self._keys, self.a, self.b = merge_keys(self._keys, new)
+        self._keys, self.a, self.b = merge_keys(self._keys, np.sort(keys))
         return len(self._keys) - before
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The key of each tie, ``a << 32 | b`` (sorted)."""
+        return self._keys
 
     def degree(self, n: int) -> np.ndarray:
         """Number of ties of each of the first ``n`` firm rows."""

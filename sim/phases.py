@@ -103,21 +103,16 @@ def collaboration(m: ClusterModel) -> None:
     distance.
     """
     net, f, ties = m.spec.network, m.firms, m.ties
-    ties.keep(kernels.ties_kept(ties.a, ties.b, m.stream("collaboration.lapse").random(len(ties)), f.member,
-                                f.cluster, net.decay_rate, net.shared_member_retention))
-
+    ties.keep(kernels.ties_kept(ties.keys, ties.a, ties.b, m.keys("collaboration.lapse")[0], f.member, f.cluster,
+                                net.decay_rate, net.shared_member_retention))
     alive = f.alive_rows()
-    searches = kernels.searches(f.n, f.alive, m.keys("collaboration.attempts")[0], net.tie_attempts,
-                                f.extra_attempts)[alive]
-    members = alive[f.member[alive]]
     facil = m.per_cluster("facilitation_ties") * m.funding_factor
-    brokered = kernels.brokered(members, m.keys("collaboration.brokered")[0], _per_cluster_array(facil), f.cluster)
-    # Uniforms per search: where to look, whom to pick there, whom to pick anywhere, accept.
-    u = m.stream("collaboration.partners").random((4, searches.sum() + brokered.sum()))
-    src, dst = kernels.propose(alive, searches, f.region, len(m.region_names), net.local_share, members, brokered,
-                               f.cluster, max(len(m.clusters), 1), u)
-    accept = _accept(m, src, dst, u[3])
-    ties.add(src[accept], dst[accept])
+    keys = m.keys("collaboration.attempts", "collaboration.brokered", "collaboration.where", "collaboration.local",
+                  "collaboration.anyone", "collaboration.accept")
+    ties.add_keys(kernels.partner_ties(f.n, f.alive, alive, keys, (net.tie_attempts, net.local_share, net.geo_scale_km,
+                                                                   net.cognitive_scale), f.extra_attempts,
+                                       _per_cluster_array(facil), f.member, f.region, len(m.region_names), f.cluster,
+                                       max(len(m.clusters), 1), f.kx, f.ky, m.distance_km))
     _institution_ties(m, alive)
 
 

@@ -330,9 +330,13 @@ def _betas(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     boost, first = _splitmix(key, 0), _splitmix(key, 1)
     ga, gb = np.empty(n), np.empty(n)
     ok_a, ok_b = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+    za, zb = np.empty(n), np.empty(n)
     for i in range(n):
-        ga[i], ok_a[i] = _gamma_try(a[i] + 1.0, vm.ndtri(unit(first, 4 * i)), unit(first, 4 * i + 1))
-        gb[i], ok_b[i] = _gamma_try(b[i] + 1.0, vm.ndtri(unit(first, 4 * i + 2)), unit(first, 4 * i + 3))
+        za[i], zb[i] = unit(first, 4 * i), unit(first, 4 * i + 2)
+    za, zb = _normals(za), _normals(zb)  # ndtri of each, in blocks
+    for i in range(n):
+        ga[i], ok_a[i] = _gamma_try(a[i] + 1.0, za[i], unit(first, 4 * i + 1))
+        gb[i], ok_b[i] = _gamma_try(b[i] + 1.0, zb[i], unit(first, 4 * i + 3))
     for i in range(n):
         if not ok_a[i]:
             ga[i] = _gamma_retry(key, 2 * i, a[i] + 1.0)

@@ -75,3 +75,37 @@ def test_member_growth_compares_firms_open_in_both_years_and_returns_this_years_
     first, _, _ = kernels.member_growth(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), rows, employees,
                                         revenue, va_share, member)
     assert np.isnan(first).all()
+
+
+def test_partner_searches_stay_in_the_county_as_often_as_local_share_says():
+    n, regions = 20_000, 4
+    alive = np.ones(n, dtype=bool)
+    region = (np.arange(n) % regions).astype(np.int16)
+    same = np.full(n, 0.5)
+    keys = np.array([rnd.key(0, name, 2001) for name in ("collaboration.attempts", "collaboration.brokered",
+                     "collaboration.where", "collaboration.local", "collaboration.anyone", "collaboration.accept")],
+                    dtype=np.uint64)
+    # No distance of either kind, so every proposal that finds a partner is accepted.
+    new = kernels.partner_ties(n, alive, np.arange(n), keys, (1.0, 0.8, 100.0, 0.1), np.zeros(n), np.zeros(1),
+                               np.zeros(n, dtype=bool), region, regions, np.full(n, -1, dtype=np.int32), 1, same,
+                               same, np.zeros((regions, regions)))
+    lo, hi = new >> 32, new & 0xFFFFFFFF
+    assert (lo < hi).all()
+    assert abs(len(new) / n - 1.0) < 0.03  # one search a firm on average
+    # 80 % look in their own county, and a quarter of the other 20 % land there by chance.
+    assert abs((region[lo] == region[hi]).mean() - 0.85) < 0.01
+
+
+def test_a_ties_lapse_draw_is_its_own_whatever_other_ties_exist():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 50_000, 30_000)
+    b = a + rng.integers(1, 1000, 30_000)
+    keys = np.unique((a << 32) | b)
+    tie_a, tie_b = (keys >> 32).astype(np.int32), (keys & 0xFFFFFFFF).astype(np.int32)
+    member, cluster = np.zeros(51_000, dtype=bool), np.full(51_000, -1, dtype=np.int32)
+    key = rnd.key(0, "collaboration.lapse", 2003)
+    kept = kernels.ties_kept(keys, tie_a, tie_b, key, member, cluster, 0.3, 0.5)
+    some = np.arange(0, len(keys), 3)
+    np.testing.assert_array_equal(kernels.ties_kept(keys[some], tie_a[some], tie_b[some], key, member, cluster, 0.3,
+                                                    0.5), kept[some])
+    assert abs(kept.mean() - 0.7) < 0.01
