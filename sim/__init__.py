@@ -8,6 +8,11 @@ Public API::
     model = sim.ClusterModel(scenario, rng=0)  # step-by-step Mesa model
 """
 
+from sim.compiled import keyed_cache
+
+with keyed_cache():  # before any other module imports the compiled ones
+    from sim import kernels  # noqa: F401
+
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.model import ClusterModel
 from sim.results import RunResult
