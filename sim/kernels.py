@@ -184,23 +184,26 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
     """
     rate, size_el, growth_sens, min_employees, spin_rate, spin_boost = p
     closes = np.empty(n, dtype=np.bool_)
+    spins = np.empty(n, dtype=np.bool_)
     for r in range(n):  # vectorised: no lookups
         emp = employees[r]
         hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r])
         closes[r] = alive[r] and (unit(keys[0], r) < hazard or emp < min_employees)
+    for r in range(n):
+        p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))
+        spins[r] = alive[r] and not closes[r] and innovated[r] and unit(keys[1], r) < p_spin
     closing = np.empty(n, dtype=np.int64)
     parents = np.empty(n, dtype=np.int64)
     cells = np.zeros(n_regions * n_sectors)
     n_closing = n_parents = 0
+    for r in range(n):  # the indices without branches
+        closing[n_closing] = r
+        n_closing += closes[r]
+        parents[n_parents] = r
+        n_parents += spins[r]
     for r in range(n):
-        if closes[r]:
-            closing[n_closing] = r
-            n_closing += 1
-        elif alive[r]:
+        if alive[r] and not closes[r]:
             cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
-            if innovated[r] and unit(keys[1], r) < spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0)):
-                parents[n_parents] = r
-                n_parents += 1
     return closing[:n_closing].copy(), cells, parents[:n_parents].copy()
 
 

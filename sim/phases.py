@@ -59,6 +59,8 @@ def membership(m: ClusterModel) -> None:
     rows = np.flatnonzero(f.member[: f.n])
     leaving = rows[m.uniform("membership.leave", rows) < p.leave_rate]
     _leave(m, leaving)
+    if not c.active.any():
+        return  # nobody recruits (this year's draws are keyed by name, so skipping them changes no other)
     eligible = ~f.member[: f.n]
     eligible[leaving] = False  # a firm that just left does not rejoin in the same year
 
