@@ -201,26 +201,33 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
         n_closing += closes[r]
         parents[n_parents] = r
         n_parents += spins[r]
+    tallies = np.zeros((4, n_regions * n_sectors), dtype=np.int64)  # four in turn, as in _by_group
     for r in range(n):
-        if alive[r] and not closes[r]:
-            cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
+        tallies[r & 3, np.int64(region[r]) * n_sectors + sector[r]] += alive[r] and not closes[r]
+    for c in range(n_regions * n_sectors):
+        cells[c] = tallies[0, c] + tallies[1, c] + tallies[2, c] + tallies[3, c]
     return closing[:n_closing].copy(), cells, parents[:n_parents].copy()
 
 
 @numba.njit(inline="always")
 def _by_group(pool, group_of, n_groups):
     """``pool`` ordered by group (pool order kept within a group) and where each group starts."""
+    m = pool.shape[0]
+    group = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        group[i] = group_of[pool[i]]
+    # Four tallies in turn: consecutive increments of one counter would wait on each other.
+    tallies = np.zeros((4, n_groups), dtype=np.int64)
+    for i in range(m):
+        tallies[i & 3, group[i]] += 1
     start = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(pool.shape[0]):
-        start[group_of[pool[i]] + 1] += 1
     for g in range(n_groups):
-        start[g + 1] += start[g]
+        start[g + 1] = start[g] + tallies[0, g] + tallies[1, g] + tallies[2, g] + tallies[3, g]
     fill = start[:-1].copy()
-    ordered = np.empty(pool.shape[0], dtype=np.int64)
-    for i in range(pool.shape[0]):  # a stable counting sort
-        g = group_of[pool[i]]
-        ordered[fill[g]] = pool[i]
-        fill[g] += 1
+    ordered = np.empty(m, dtype=np.int64)
+    for i in range(m):  # a stable counting sort
+        ordered[fill[group[i]]] = pool[i]
+        fill[group[i]] += 1
     return ordered, start
 
 
