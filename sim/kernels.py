@@ -318,8 +318,16 @@ def searches(n, alive, key, base, extra):
     """Each of the first ``n`` rows' Poisson number of partner searches, with mean
     ``base + extra[row]`` (0 for closed firms)."""
     out = np.empty(n, dtype=np.int64)
+    for r in range(n):  # one mean for most firms: its terms are worked out once, outside the loop
+        out[r] = poisson_head(unit(key, r), base) if alive[r] else 0
+    more = np.empty(n, dtype=np.int64)  # firms with extra searches (in a restructuring area)
+    k = 0
     for r in range(n):
-        out[r] = poisson_head(unit(key, r), base + extra[r]) if alive[r] else 0
+        more[k] = r
+        k += extra[r] != 0.0 and alive[r]
+    for i in range(k):
+        r = more[i]
+        out[r] = poisson_head(unit(key, r), base + extra[r])
     for r in range(n):  # the rare long counts
         if out[r] == POISSON_TERMS:
             out[r] = poisson_tail(unit(key, r), base + extra[r])

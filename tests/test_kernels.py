@@ -109,3 +109,14 @@ def test_a_ties_lapse_draw_is_its_own_whatever_other_ties_exist():
     np.testing.assert_array_equal(kernels.ties_kept(keys[some], tie_a[some], tie_b[some], key, member, cluster, 0.3,
                                                     0.5), kept[some])
     assert abs(kept.mean() - 0.7) < 0.01
+
+
+def test_search_counts_are_each_firms_poisson_draw_with_its_own_extra_searches():
+    rng = np.random.default_rng(4)
+    alive = rng.random(N) < 0.8
+    extra = np.where(rng.random(N) < 0.05, 0.3, 0.0)  # firms in restructuring areas search more
+    key = rnd.key(0, "collaboration.attempts", 2010)
+    counts = kernels.searches(N, alive, key, 0.5, extra)
+    u = rnd.uniform(0, "collaboration.attempts", 2010, np.arange(N))
+    np.testing.assert_array_equal(counts, np.where(alive, rnd.poisson(u, 0.5 + extra), 0))
+    assert abs(counts[alive & (extra == 0)].mean() - 0.5) < 0.02
