@@ -145,10 +145,12 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
         pull_y[b] -= dy[t]
         degree[a] += 1.0
         degree[b] += 1.0
+    advice = np.empty(n)
+    for r in range(n):  # the lookup apart, so that the next loop vectorises
+        advice[r] = advisory_per_cluster[cluster[r]] if member[r] else 0.0
     for r in range(n):
-        advice = advisory_per_cluster[cluster[r]] if member[r] else 0.0
         hazard[r] = (base_rate + rd_w * rd_effort[r] + spill_w * absorptive[r] * hazard[r]
-                     + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice)
+                     + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice[r])
     for r in range(n):
         hazard[r] = 1.0 - vm.exp(-hazard[r])
     drift_x, drift_y = normals_of(drift_x_key, n), normals_of(drift_y_key, n)
