@@ -510,16 +510,16 @@ def member_growth(before_rows, before_employees, before_va, rows, employees, rev
     for i in range(rows.shape[0]):
         now_employees[i] = employees[rows[i]]
         now_va[i] = revenue[rows[i]] * va_share[rows[i]]
+    size = max(rows[-1] + 1 if rows.shape[0] else 0, before_rows[-1] + 1 if before_rows.shape[0] else 0)
+    position = np.full(size, -1, dtype=np.int64)  # each row's place in before_rows (-1: not open then)
+    for j in range(before_rows.shape[0]):
+        position[before_rows[j]] = j
     sums = np.zeros(4)
     counts = np.zeros(4)
-    j = 0
     for i in range(rows.shape[0]):
         r = rows[i]
-        while j < before_rows.shape[0] and before_rows[j] < r:
-            j += 1
-        if j == before_rows.shape[0]:
-            break
-        if before_rows[j] != r:
+        j = position[r]
+        if j < 0:
             continue
         side = 0 if member[r] else 2
         if before_employees[j] > 0.0:
