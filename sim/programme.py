@@ -10,7 +10,7 @@ criteria.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +37,6 @@ class YearEvents:
     contract_ends: int = 0
     evaluation_exits: int = 0
     budget_exits: int = 0
-    admitted: list[int] = field(default_factory=list)
 
 
 def budget(scn: Scenario, year: int) -> float:
@@ -171,7 +170,7 @@ def _open_call(m: ClusterModel, events: YearEvents) -> None:
             break
         region, sector = divmod(applying[i], n_s)
         name = f"Arena {m.sector_names[sector]} {m.region_names[region]} {y}"
-        events.admitted.append(c.add(name, region, sector, ARENA, y, offsets[i]))
+        c.add(name, region, sector, ARENA, y, offsets[i])
         spend += arena_cost
         events.admissions += 1
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import small
 
 from sim import ClusterModel, ClusterOrganisation, Firm, KnowledgeInstitution, run
-from sim.population import build_firms
 from sim.model import stream
+from sim.population import build_firms
 
 
 def test_same_scenario_and_seed_give_identical_tables(small_scenario):
