@@ -203,11 +203,9 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
         n_closing += closes[r]
         parents[n_parents] = r
         n_parents += spins[r]
-    tallies = np.zeros((4, n_regions * n_sectors), dtype=np.int64)  # four in turn, as in _by_group
     for r in range(n):
-        tallies[r & 3, np.int64(region[r]) * n_sectors + sector[r]] += alive[r] and not closes[r]
-    for c in range(n_regions * n_sectors):
-        cells[c] = tallies[0, c] + tallies[1, c] + tallies[2, c] + tallies[3, c]
+        if alive[r] and not closes[r]:
+            cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
     return closing[:n_closing].copy(), cells, parents[:n_parents].copy()
 
 
@@ -439,16 +437,13 @@ def partner_ties(n, alive, rows, keys, p, extra, facilitation, member, region, n
     base, local_share, geo_scale_km, cognitive_scale = p
     counts = searches(n, alive, keys[0], base, extra)
     per_firm = np.empty(rows.shape[0], dtype=np.int64)
-    in_cluster = 0
-    for i in range(rows.shape[0]):
-        per_firm[i] = counts[rows[i]]
-        in_cluster += member[rows[i]]
-    members = np.empty(in_cluster, dtype=np.int64)
+    members = np.empty(rows.shape[0], dtype=np.int64)
     k = 0
     for i in range(rows.shape[0]):
-        if member[rows[i]]:
-            members[k] = rows[i]
-            k += 1
+        per_firm[i] = counts[rows[i]]
+        members[k] = rows[i]
+        k += member[rows[i]]
+    members = members[:k]
     src, dst = _propose(rows, per_firm, region, n_regions, local_share, members,
                         brokered(members, keys[1], facilitation, cluster), cluster, n_clusters, keys[2:5])
     u = np.empty(src.shape[0])
