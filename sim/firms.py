@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.kernels import close_rows
+
 # name -> (dtype, value of a new row before population data fills it)
 SCHEMA: dict[str, tuple[type, float]] = {
     "region": (np.int16, -1),
@@ -99,8 +101,9 @@ class FirmTable:
         return {name: getattr(self, name)[start:stop].copy() for name in SCHEMA}
 
     def close(self, rows: np.ndarray, year: int) -> None:
-        """Mark firms closed in ``year`` (their rows stay)."""
-        self.alive[rows], self.death_year[rows] = False, year
+        """Mark firms closed in ``year``; they leave their cluster and institution (their rows stay)."""
+        close_rows(np.ascontiguousarray(rows, dtype=np.int64), year, self.alive, self.death_year, self.member,
+                   self.cluster, self.join_year, self.institution)
         self._open = None
 
     def alive_rows(self) -> np.ndarray:

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim import vecmath as vm
-from sim.randomness import POISSON_TERMS, laplace_of, normals_of, poisson_count, poisson_head, poisson_tail, unit
+from sim.randomness import POISSON_TERMS, betas_of, laplace_of, normals_of, poisson_count, poisson_head, poisson_tail, unit
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 _SQRT_HALF = math.sqrt(0.5)
@@ -68,11 +68,16 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     log_emp = np.empty(n)
     for r in range(n):
         log_emp[r] = vm.log(employees[r])  # powers of size as exponentials of its logarithm
+    scale = np.empty(n)
+    for r in range(n):
+        scale[r] = min(shock_sd * vm.exp(-shock_el * log_emp[r]) * _SQRT_HALF, max_b)
     rate = np.empty(n)
     for r in range(n):
-        b = min(shock_sd * vm.exp(-shock_el * log_emp[r]) * _SQRT_HALF, max_b)
+        rate[r] = unit(keys[0], r)
+    for r in range(n):
         # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
-        rate[r] = b * laplace_of(unit(keys[0], r)) + vm.log1p(-b * b)
+        b = scale[r]
+        rate[r] = b * laplace_of(rate[r]) + vm.log1p(-b * b)
     step = np.empty(n)
     for r in range(n):
         step[r] = vm.exp(-step_el * log_emp[r]) * (1.0 if innovated[r] else 0.0)
@@ -583,17 +588,17 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + vm.exp(-x))  # vm.exp clamps its argument: no overflow
 
 
-@numba.njit(_sig("UniTuple(float64[::1], 9)({F}, {L}, float64[:, ::1], float64[:, ::1], UniTuple(float64, 13))"),
+@numba.njit(_sig("Tuple((" + "{F}, " * 9 + "{B}))(float64[:, ::1], {F}, {F}, {L}, float64[:, ::1], UniTuple(float64, 13))"),
             **_JIT)
-def firm_traits(employees, sector, table, z, p):
-    """The attributes of new firms that need no random numbers beyond ``z`` (rules:
-    :func:`sim.population._attributes`).
+def firm_traits(z, u, employees, sector, table, p):
+    """The attributes of new firms up to their Beta draws (rules: :func:`sim.population._attributes`).
 
     Args:
+        z: Standard normals, shape ``(4, n)``: productivity, potential, knowledge x and y.
+        u: One uniform per firm: whether it exports.
         employees: Man-years per firm.
         sector: Sector per firm.
         table: Per sector: value added per man-year, value added share, knowledge x and y.
-        z: Standard normals, shape ``(4, n)``: productivity, potential, knowledge x and y.
         p: ``(productivity index, productivity_sd, growth_potential_sd, knowledge_sd,
             R&D tilted (1 or 0), rd_effort_mean, R&D intercept, rd_size_elasticity,
             rd_science_weight, exports tilted (1 or 0), international_share, export intercept,
@@ -601,7 +606,7 @@ def firm_traits(employees, sector, table, z, p):
 
     Returns:
         ``(log size, productivity, value added share, revenue, potential, kx, ky, mean R&D
-        effort, export probability)``.
+        effort, export probability, exporter)``.
     """
     (index, prod_sd, pot_sd, know_sd, rd_tilted, rd_mean_all, rd_c, rd_size, rd_sci, ex_tilted, ex_all, ex_c,
      ex_size) = p
@@ -628,8 +633,101 @@ def firm_traits(employees, sector, table, z, p):
         rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * y_of[i]) if rd_tilted else rd_mean_all
     for i in range(n):
         p_export[i] = _logistic(ex_c + ex_size * log_size[i]) if ex_tilted else ex_all
-    return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export
+    exporter = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        exporter[i] = u[i] < p_export[i]
+    return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export, exporter
+
+
+@numba.njit(_sig("UniTuple(float64[::1], 3)(uint64, {F}, {F}, {B}, {F}, UniTuple(float64, 5))"), **_JIT)
+def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
+    """New firms' R&D effort, international orientation and absorptive capacity (rules:
+    :func:`sim.population._attributes`).
+
+    Args:
+        key: The Beta draws' key (:func:`sim.randomness.beta`).
+        rd_mean, p_export, exporter, log_size: From :func:`firm_traits`.
+        p: ``(beta_concentration, population mean log size, absorptive_size_weight,
+            absorptive_rd_weight, rd_effort_mean)``.
+
+    Returns:
+        ``(rd_effort, intl, absorptive)``: Beta around each firm's mean R&D effort and, for
+        exporters, around its export probability (means of exactly 0 or 1 give 0 or 1; 0 for
+        non-exporters' orientation).
+    """
+    concentration, ref_log_size, size_w, rd_w, rd_mean_all = p
+    n = rd_mean.shape[0]
+    means = np.empty(n + exporter.sum())
+    means[:n] = rd_mean
+    k = n
+    for i in range(n):
+        if exporter[i]:
+            means[k] = p_export[i]
+            k += 1
+    inner = np.flatnonzero((means > 0.0) & (means < 1.0))
+    a, b = np.empty(inner.shape[0]), np.empty(inner.shape[0])
+    for j in range(inner.shape[0]):
+        a[j] = concentration * means[inner[j]]
+        b[j] = concentration * (1.0 - means[inner[j]])
+    drawn = betas_of(key, a, b)
+    for j in range(inner.shape[0]):
+        means[inner[j]] = drawn[j]
+    rd_effort, intl, absorptive = means[:n].copy(), np.zeros(n), np.empty(n)
+    k = n
+    for i in range(n):
+        if exporter[i]:
+            intl[i] = means[k]
+            k += 1
+    for i in range(n):
+        x = size_w * (log_size[i] - ref_log_size) + rd_w * (rd_effort[i] - rd_mean_all)
+        absorptive[i] = 0.5 * (1.0 + math.tanh(0.5 * x))
+    return rd_effort, intl, absorptive
+
+
+@numba.njit(_sig("UniTuple({S}, 2)({F}, {F}, int8[::1], {S}, {S}, float64, {S}, {S}, int64)"), **_JIT)
+def entry_sites(u, cells, level, cluster_region, cluster_sector, boost, parent_region, parent_sector, n_sectors):
+    """Where this year's start-ups open: entrants, then spin-offs (rules: :func:`sim.phases.demography`).
+
+    Args:
+        u: One uniform per entrant.
+        cells: Open firms per cell, ``county * n_sectors + sector``.
+        level: Each cluster's level code this year (negative: inactive).
+        cluster_region, cluster_sector: Each cluster's county and sector.
+        boost: Extra entry weight of a cell with an active cluster (``cluster_entry_boost``).
+        parent_region, parent_sector: The spin-offs' parents' county and sector.
+        n_sectors: Number of sectors.
+
+    Returns:
+        ``(county, sector)`` of each start-up: entrants (cells drawn in proportion to their open
+        firms, more where a cluster is active, as ``rng.choice(p=...)`` draws) then spin-offs.
+    """
+    hub = np.zeros(cells.shape[0])
+    for k in range(level.shape[0]):
+        if level[k] >= 0:
+            hub[np.int64(cluster_region[k]) * n_sectors + cluster_sector[k]] = 1.0
+    weight = np.empty(cells.shape[0])
+    for c in range(cells.shape[0]):
+        weight[c] = cells[c] * (1.0 + boost * hub[c])
+    cdf = np.cumsum(weight / weight.sum())
+    cdf /= cdf[-1]
+    n_new, n_parents = u.shape[0], parent_region.shape[0]
+    region = np.empty(n_new + n_parents, dtype=np.int16)
+    sector = np.empty(n_new + n_parents, dtype=np.int16)
+    for i in range(n_new):
+        c = np.searchsorted(cdf, u[i], side="right")
+        region[i], sector[i] = c // n_sectors, c % n_sectors
+    region[n_new:], sector[n_new:] = parent_region, parent_sector
+    return region, sector
+
+
+@numba.njit(_sig("void({L}, int64, {B}, {S}, {B}, {I}, {S}, {I})"), **_JIT)
+def close_rows(rows, year, alive, death_year, member, cluster, join_year, institution):
+    """Close the firms in ``rows`` in ``year``: they leave their cluster and their institution."""
+    for r in rows:
+        alive[r], death_year[r] = False, year
+        member[r], cluster[r], join_year[r], institution[r] = False, -1, -1, -1
 
 
 vm.warm_up(grow, innovate, exits, pick_in_group, accepted, partner_ties, institution_ties, tie_keys, merge_keys,
-           tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits)
+           tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits, firm_efforts,
+           entry_sites, close_rows)

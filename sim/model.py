@@ -138,8 +138,6 @@ class ClusterModel(mesa.Model):
         """Close firms: they leave their cluster and lose their ties (their agents go at the next sync)."""
         f = self.firms
         f.close(rows, self.year)
-        phases._leave(self, rows)
-        f.institution[rows] = -1
         self.ties.keep(kernels.ties_between_open(self.ties.a, self.ties.b, f.alive))
         self._closed.append(rows)
 

@@ -153,22 +153,15 @@ def demography(m: ClusterModel) -> None:
     """Firms close (small and shrinking ones more often), start up (more where a cluster is
     active) and spin off from innovators (more from members)."""
     cells, parents = exits(m)
-    d, f = m.spec.demography, m.firms
-    n_s = len(m.spec.sectors)
-    hub = np.zeros(len(cells))
-    active = m.clusters.active
-    hub[m.clusters.region[active].astype(np.int64) * n_s + m.clusters.sector[active]] = 1.0
-    weight = cells * (1.0 + d.cluster_entry_boost * hub)
+    d, f, c = m.spec.demography, m.firms, m.clusters
     rng = m.stream("demography.entry")
-    n_new = rng.poisson(d.entry_rate * cells.sum())
-    cdf = np.cumsum(weight / weight.sum())
-    cell = np.searchsorted(cdf / cdf[-1], rng.random(n_new), side="right")  # as rng.choice(p=...) draws
+    u = rng.random(rng.poisson(d.entry_rate * cells.sum()))  # one uniform per entrant
+    region, sector = kernels.entry_sites(u, cells, c.level, c.region, c.sector, d.cluster_entry_boost,
+                                         f.region[parents], f.sector[parents], len(m.spec.sectors))
+    n_new = len(region) - len(parents)
     # Entrants, then spin-offs in their parents' county and sector, drawn as one batch of start-ups
     # at today's productivity (not the start year's); a spin-off starts from its parent's knowledge.
-    born = startup_firms(m.spec, rng, n_new + len(parents),
-                         np.concatenate([cell // n_s, f.region[parents]]).astype(np.int16),
-                         np.concatenate([cell % n_s, f.sector[parents]]).astype(np.int16), m.year,
-                         m.productivity_index())
+    born = startup_firms(m.spec, rng, len(region), region, sector, m.year, m.productivity_index())
     born["kx"][n_new:], born["ky"][n_new:] = f.kx[parents], f.ky[parents]
     born["parent"] = np.concatenate([np.full(n_new, -1), parents]).astype(np.int32)
     m.open(born)

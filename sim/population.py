@@ -36,7 +36,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import kernels
-from sim import randomness as rnd
 from sim.scenario import Scenario
 
 #: Column names and dtypes of a firm table (as returned by :func:`build_firms`).
@@ -267,24 +266,6 @@ def _solve_mappings(scn: Scenario) -> _Mappings:
     return _Mappings(rd_c, ex_c, float(w_size @ log_size), table, min(size_classes(scn), key=lambda c: c.lo))
 
 
-def _betas(rng: np.random.Generator, means: np.ndarray, concentration: float) -> np.ndarray:
-    """Beta draws with the given means; means of exactly 0 or 1 give 0 or 1.
-
-    Args:
-        rng: Random generator (gives the draws' key).
-        means: Means in [0, 1].
-        concentration: ``alpha + beta``.
-
-    Returns:
-        One draw in [0, 1] per mean.
-    """
-    inner = (means > 0.0) & (means < 1.0)
-    draws = means.copy()
-    m = means[inner]
-    draws[inner] = rnd.beta(rng.bit_generator.random_raw(), concentration * m, concentration * (1.0 - m))
-    return draws
-
-
 def _attributes(
     scn: Scenario,
     rng: np.random.Generator,
@@ -320,29 +301,23 @@ def _attributes(
     rd_tilted, ex_tilted = 0.0 < pop.rd_effort_mean < 1.0, 0.0 < pop.international_share < 1.0
     # Productivity is log-normal around the sector's figure; R&D effort's mean and the chance to
     # export are logistic in log size (R&D also in the sector's science orientation); knowledge
-    # positions scatter around the sector's. One call for all normal draws: a start-up batch is
-    # small, and numpy's cost is per call.
+    # positions scatter around the sector's. All normals in one call: a start-up batch is small,
+    # and numpy's cost is per call.
     params = (productivity_index, pop.productivity_sd, pop.growth_potential_sd, pop.knowledge_sd, float(rd_tilted),
               pop.rd_effort_mean, maps.rd_intercept, pop.rd_size_elasticity, pop.rd_science_weight,
               float(ex_tilted), pop.international_share, maps.export_intercept, pop.export_size_elasticity)
-    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = kernels.firm_traits(
-        np.ascontiguousarray(employees, dtype=np.float64), np.ascontiguousarray(sector, dtype=np.int64),
-        maps.sector_table, rng.standard_normal((4, n)), params)
     # Exporters are drawn with a size-tilted probability whose population mean is
     # international_share; an exporter's orientation is Beta around that same probability,
     # so larger firms both export more often and more intensely. Non-exporters have 0.
-    exporter = rng.random(n) < p_export
-    # One call for both: a start-up batch is a few dozen firms, and a call has a fixed cost.
-    draws = _betas(rng, np.concatenate([rd_mean, p_export[exporter]]), pop.beta_concentration)
-    rd_effort = draws[:n]
-    intl = np.zeros(n)
-    intl[exporter] = draws[n:]
-
+    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export, exporter = kernels.firm_traits(
+        rng.standard_normal((4, n)), rng.random(n), np.ascontiguousarray(employees, dtype=np.float64),
+        np.ascontiguousarray(sector, dtype=np.int64), maps.sector_table, params)
     # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
     # in the middle of the scale and the index orders firms rather than fixing a level.
-    absorptive = _logistic(
-        pop.absorptive_size_weight * (log_size - maps.ref_log_size)
-        + pop.absorptive_rd_weight * (rd_effort - pop.rd_effort_mean))
+    rd_effort, intl, absorptive = kernels.firm_efforts(
+        np.uint64(rng.bit_generator.random_raw()), rd_mean, p_export, exporter, log_size,
+        (pop.beta_concentration, maps.ref_log_size, pop.absorptive_size_weight, pop.absorptive_rd_weight,
+         pop.rd_effort_mean))
 
     return {
         "region": region.astype(np.int16),

@@ -302,7 +302,7 @@ def beta(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Returns:
         ``float64`` numbers in [0, 1].
     """
-    return _betas(np.uint64(key), np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64))
+    return betas_of(np.uint64(key), np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64))
 
 
 @numba.njit(inline="always")
@@ -329,7 +329,8 @@ def _gamma_retry(key: np.uint64, slot: int, shape: float) -> float:
 
 @numba.njit("float64[::1](uint64, float64[::1], float64[::1])", cache=True, nogil=True, error_model="numpy",
             fastmath={"nsz", "arcp", "contract", "afn"})
-def _betas(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def betas_of(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`beta` inside compiled code."""
     # Slots 2i and 2i + 1 are number i's two gammas; attempt j draws from the key mixed with j,
     # and the boost's uniforms from the key mixed with 0.
     n = a.shape[0]
@@ -356,4 +357,4 @@ def _betas(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, normals_of, _laplaces, _poisson_counts, _betas)
+vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, normals_of, _laplaces, _poisson_counts, betas_of)

@@ -120,3 +120,57 @@ def test_search_counts_are_each_firms_poisson_draw_with_its_own_extra_searches()
     u = rnd.uniform(0, "collaboration.attempts", 2010, np.arange(N))
     np.testing.assert_array_equal(counts, np.where(alive, rnd.poisson(u, 0.5 + extra), 0))
     assert abs(counts[alive & (extra == 0)].mean() - 0.5) < 0.02
+
+
+def test_entry_sites_draw_cells_as_rng_choice_would_with_the_cluster_boost_then_the_parents_cells():
+    rng = np.random.default_rng(3)
+    n_sectors, boost = 12, 0.5
+    cells = rng.integers(0, 200, 11 * n_sectors).astype(np.float64)
+    level = np.array([0, -1, 2], dtype=np.int8)  # the second cluster is inactive
+    c_region, c_sector = np.array([4, 5, 9], dtype=np.int16), np.array([3, 3, 11], dtype=np.int16)
+    u = rng.random(50_000)
+    parent_region, parent_sector = np.array([1, 2], dtype=np.int16), np.array([7, 0], dtype=np.int16)
+    region, sector = kernels.entry_sites(u, cells, level, c_region, c_sector, boost, parent_region, parent_sector,
+                                         n_sectors)
+    weight = cells.copy()
+    weight[[4 * n_sectors + 3, 9 * n_sectors + 11]] *= 1.0 + boost
+    cdf = np.cumsum(weight / weight.sum())
+    expected = np.searchsorted(cdf / cdf[-1], u, side="right")
+    np.testing.assert_array_equal(region[:-2] * n_sectors + sector[:-2], expected)
+    np.testing.assert_array_equal(region[-2:], parent_region)
+    np.testing.assert_array_equal(sector[-2:], parent_sector)
+    assert not np.isin(np.flatnonzero(cells == 0), expected).any()  # no entry where no firm is open
+
+
+def test_firm_efforts_are_beta_around_their_means_and_zero_for_non_exporters():
+    rng = np.random.default_rng(4)
+    n, concentration = 40_000, 4.0
+    rd_mean = np.where(rng.random(n) < 0.1, 0.0, 0.2)  # a tenth with mean exactly 0 stay at 0
+    p_export = np.full(n, 0.3)
+    exporter = rng.random(n) < 0.3
+    log_size = rng.normal(1.0, 1.0, n)
+    rd, intl, absorptive = kernels.firm_efforts(np.uint64(99), rd_mean, p_export, exporter, log_size,
+                                                (concentration, 1.0, 0.5, 2.0, 0.2))
+    assert (rd[rd_mean == 0.0] == 0.0).all() and (intl[~exporter] == 0.0).all()
+    inner = rd[rd_mean > 0.0]
+    # Beta(0.8, 3.2): mean 0.2, variance m (1 - m) / (concentration + 1) = 0.032
+    assert abs(inner.mean() - 0.2) < 0.005 and abs(inner.var() - 0.032) < 0.002
+    assert abs(intl[exporter].mean() - 0.3) < 0.01
+    x = 0.5 * (log_size - 1.0) + 2.0 * (rd - 0.2)
+    np.testing.assert_allclose(absorptive, 1.0 / (1.0 + np.exp(-x)), rtol=1e-12)
+
+
+def test_close_rows_closes_firms_and_ends_their_membership_and_institution_tie():
+    f = _firms(5)
+    death_year = np.full(N, -1, dtype=np.int16)
+    cluster = np.where(f["member"], 2, -1).astype(np.int32)
+    join_year, institution = np.where(f["member"], 2001, -1).astype(np.int16), np.full(N, 4, dtype=np.int32)
+    rows = np.array([3, 10, 11, 500], dtype=np.int64)
+    alive, member = f["alive"].copy(), f["member"].copy()
+    kernels.close_rows(rows, 2004, alive, death_year, member, cluster, join_year, institution)
+    assert not alive[rows].any() and (death_year[rows] == 2004).all()
+    assert not member[rows].any() and (cluster[rows] == -1).all() and (join_year[rows] == -1).all()
+    assert (institution[rows] == -1).all()
+    others = np.setdiff1d(np.arange(N), rows)
+    np.testing.assert_array_equal(alive[others], f["alive"][others])
+    assert (death_year[others] == -1).all() and (institution[others] == 4).all()
