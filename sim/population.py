@@ -378,7 +378,8 @@ def _draw_sector(scn: Scenario, rng: np.random.Generator, n: int) -> np.ndarray:
     """Sector indices drawn from the normalised enterprise shares."""
     cdf = np.cumsum(_sector_shares(scn))
     cdf[-1] = 1.0
-    return np.searchsorted(cdf, rng.random(n), side="right")
+    # As np.searchsorted(cdf, u, side="right"), which is slow for unsorted draws.
+    return kernels.category_by_row(cdf[None, :], np.zeros(n, dtype=np.int64), rng.random(n))
 
 
 def _draw_region(scn: Scenario, rng: np.random.Generator, sector: np.ndarray) -> np.ndarray:

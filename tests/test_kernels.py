@@ -174,3 +174,14 @@ def test_close_rows_closes_firms_and_ends_their_membership_and_institution_tie()
     others = np.setdiff1d(np.arange(N), rows)
     np.testing.assert_array_equal(alive[others], f["alive"][others])
     assert (death_year[others] == -1).all() and (institution[others] == 4).all()
+
+
+def test_category_by_row_inverts_each_rows_cumulative_shares():
+    rng = np.random.default_rng(6)
+    weights = rng.random((10, 11)) * (rng.random((10, 11)) < 0.7)  # some categories empty
+    weights[:, 0] += 0.01
+    cdf = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    cdf[:, -1] = 1.0
+    row, u = rng.integers(0, 10, N), rng.random(N)
+    expected = [np.searchsorted(cdf[r], x, side="right") for r, x in zip(row, u)]
+    np.testing.assert_array_equal(kernels.category_by_row(cdf, row, u), expected)
