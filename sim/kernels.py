@@ -164,7 +164,7 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
         pull_x[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * drift_x[r], 0.0), 1.0)
         pull_y[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * drift_y[r], 0.0), 1.0)
     for r in range(n):
-        innovated[r] = alive[r] and unit(success_key, r) < hazard[r]
+        innovated[r] = alive[r] & (unit(success_key, r) < hazard[r])
         kx[r] = pull_x[r] if alive[r] else kx[r]
         ky[r] = pull_y[r] if alive[r] else ky[r]
 
@@ -192,13 +192,14 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
     rate, size_el, growth_sens, min_employees, spin_rate, spin_boost = p
     closes = np.empty(n, dtype=np.bool_)
     spins = np.empty(n, dtype=np.bool_)
+    # & and | rather than "and" and "or": they take no branch, so the loops vectorise.
     for r in range(n):  # vectorised: no lookups
         emp = employees[r]
         hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r])
-        closes[r] = alive[r] and (unit(keys[0], r) < hazard or emp < min_employees)
+        closes[r] = alive[r] & ((unit(keys[0], r) < hazard) | (emp < min_employees))
     for r in range(n):
         p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))
-        spins[r] = alive[r] and not closes[r] and innovated[r] and unit(keys[1], r) < p_spin
+        spins[r] = alive[r] & ~closes[r] & innovated[r] & (unit(keys[1], r) < p_spin)
     closing = np.empty(n, dtype=np.int64)
     parents = np.empty(n, dtype=np.int64)
     cells = np.zeros(n_regions * n_sectors)
@@ -329,7 +330,7 @@ def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_s
         exponent[i] = -distance_km[region[a], region[b]] / geo_scale_km - cog / cognitive_scale
     out = np.empty(k, dtype=np.bool_)
     for i in range(k):
-        out[i] = dst[i] >= 0 and u[i] < vm.exp(exponent[i])
+        out[i] = (dst[i] >= 0) & (u[i] < vm.exp(exponent[i]))
     return out
 
 
@@ -344,7 +345,7 @@ def searches(n, alive, key, base, extra):
     k = 0
     for r in range(n):
         more[k] = r
-        k += extra[r] != 0.0 and alive[r]
+        k += (extra[r] != 0.0) & alive[r]
     for i in range(k):
         r = more[i]
         out[r] = poisson_head(unit(key, r), base + extra[r])
@@ -578,7 +579,7 @@ def ties_between_open(tie_a, tie_b, alive):
     """Which ties join two open firms."""
     out = np.empty(tie_a.shape[0], dtype=np.bool_)
     for t in range(tie_a.shape[0]):
-        out[t] = alive[tie_a[t]] and alive[tie_b[t]]
+        out[t] = alive[tie_a[t]] & alive[tie_b[t]]
     return out
 
 
