@@ -150,7 +150,7 @@ def warm_up(*dispatchers: numba.core.registry.CPUDispatcher) -> None:
 
     numba links machine code loaded from its cache on the first call, 0.1-0.5 ms a function; a
     run would otherwise pay that in its first year. Arrays are four zeros (floats four ones),
-    integers 4 and tuples ones, which every kernel here accepts.
+    integers 4, tuples ones and generators numpy's default, which every kernel here accepts.
     """
     for dispatcher in dispatchers:
         for signature in dispatcher.signatures:
@@ -165,4 +165,6 @@ def _dummy(t: types.Type) -> object:
         return (1.0,) * t.count
     if isinstance(t, types.Integer):  # keys are numpy uint64; counts and years Python ints
         return np.uint64(4) if not t.signed else 4
+    if isinstance(t, types.NumPyRandomGeneratorType):
+        return np.random.default_rng(0)
     return 1.0

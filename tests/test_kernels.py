@@ -185,3 +185,9 @@ def test_category_by_row_inverts_each_rows_cumulative_shares():
     row, u = rng.integers(0, 10, N), rng.random(N)
     expected = [np.searchsorted(cdf[r], x, side="right") for r, x in zip(row, u)]
     np.testing.assert_array_equal(kernels.category_by_row(cdf, row, u), expected)
+
+
+def test_numpy_normals_are_numpys_own_numbers_and_leave_the_generator_where_numpy_would():
+    ours, theirs = np.random.default_rng(7), np.random.default_rng(7)
+    np.testing.assert_array_equal(kernels.numpy_normals(ours, 4, 50_000), theirs.standard_normal((4, 50_000)))
+    assert ours.random() == theirs.random()
