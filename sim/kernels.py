@@ -334,24 +334,33 @@ def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_s
     return out
 
 
-@numba.njit(_sig("{L}(int64, {B}, uint64, float64, {F})"), **_JIT)
-def searches(n, alive, key, base, extra):
-    """Each of the first ``n`` rows' Poisson number of partner searches, with mean
-    ``base + extra[row]`` (0 for closed firms)."""
-    out = np.empty(n, dtype=np.int64)
-    for r in range(n):  # one mean for most firms: its terms are worked out once, outside the loop
-        out[r] = poisson_head(unit(key, r), base) if alive[r] else 0
-    more = np.empty(n, dtype=np.int64)  # firms with extra searches (in a restructuring area)
+@numba.njit(_sig("{L}({L}, uint64, float64, {F})"), **_JIT)
+def searches(rows, key, base, extra):
+    """Each firm's Poisson number of partner searches, with mean ``base + extra[row]``.
+
+    Args:
+        rows: Firm rows (the open firms).
+        key: Hashed key of this year's "collaboration.attempts" draws.
+        base: Searches per firm and year (``tie_attempts``).
+        extra: Firm column: extra searches from the instruments.
+
+    Returns:
+        ``int64`` counts, one per row.
+    """
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):  # one mean for most firms: its terms are worked out once, outside the loop
+        out[i] = poisson_head(unit(key, rows[i]), base)
+    more = np.empty(rows.shape[0], dtype=np.int64)  # firms with extra searches (in a restructuring area)
     k = 0
-    for r in range(n):
-        more[k] = r
-        k += (extra[r] != 0.0) & alive[r]
-    for i in range(k):
-        r = more[i]
-        out[r] = poisson_head(unit(key, r), base + extra[r])
-    for r in range(n):  # the rare long counts
-        if out[r] == POISSON_TERMS:
-            out[r] = poisson_tail(unit(key, r), base + extra[r])
+    for i in range(rows.shape[0]):
+        more[k] = i
+        k += extra[rows[i]] != 0.0
+    for j in range(k):
+        i = more[j]
+        out[i] = poisson_head(unit(key, rows[i]), base + extra[rows[i]])
+    for i in range(rows.shape[0]):  # the rare long counts
+        if out[i] == POISSON_TERMS:
+            out[i] = poisson_tail(unit(key, rows[i]), base + extra[rows[i]])
     return out
 
 
@@ -426,9 +435,9 @@ def merge_keys(known, new):
     return out[:n].copy(), a, b
 
 
-@numba.njit(_sig("{L}(int64, {B}, {L}, uint64[::1], UniTuple(float64, 4), {F}, {F}, {B}, {S}, int64, {I}, int64, "
-                 "{F}, {F}, float64[:, ::1])"), **_JIT)
-def partner_ties(n, alive, rows, keys, p, extra, facilitation, member, region, n_regions, cluster, n_clusters, kx, ky,
+@numba.njit(_sig("{L}({L}, uint64[::1], UniTuple(float64, 4), {F}, {F}, {B}, {S}, int64, {I}, int64, {F}, {F}, "
+                 "float64[:, ::1])"), **_JIT)
+def partner_ties(rows, keys, p, extra, facilitation, member, region, n_regions, cluster, n_clusters, kx, ky,
                  distance_km):
     """This year's new ties from partner searches (rules: :func:`sim.phases.collaboration`).
 
@@ -439,8 +448,6 @@ def partner_ties(n, alive, rows, keys, p, extra, facilitation, member, region, n
     ``exp(-km / geo_scale_km - cognitive distance / cognitive_scale)``.
 
     Args:
-        n: Rows in use.
-        alive: Firm column: which rows are open.
         rows: The open firms (sorted).
         keys: Hashed keys of this year's "collaboration.attempts", "collaboration.brokered",
             "collaboration.where", "collaboration.local", "collaboration.anyone" and
@@ -456,12 +463,10 @@ def partner_ties(n, alive, rows, keys, p, extra, facilitation, member, region, n
         The tie keys (:func:`tie_keys`) of the accepted proposals, unsorted, self-ties dropped.
     """
     base, local_share, geo_scale_km, cognitive_scale = p
-    counts = searches(n, alive, keys[0], base, extra)
-    per_firm = np.empty(rows.shape[0], dtype=np.int64)
+    per_firm = searches(rows, keys[0], base, extra)
     members = np.empty(rows.shape[0], dtype=np.int64)
     k = 0
     for i in range(rows.shape[0]):
-        per_firm[i] = counts[rows[i]]
         members[k] = rows[i]
         k += member[rows[i]]
     members = members[:k]

@@ -111,10 +111,10 @@ def collaboration(m: ClusterModel) -> None:
     facil = m.per_cluster("facilitation_ties") * m.funding_factor
     keys = m.keys("collaboration.attempts", "collaboration.brokered", "collaboration.where", "collaboration.local",
                   "collaboration.anyone", "collaboration.accept")
-    ties.add_keys(kernels.partner_ties(f.n, f.alive, alive, keys, (net.tie_attempts, net.local_share, net.geo_scale_km,
-                                                                   net.cognitive_scale), f.extra_attempts,
-                                       _per_cluster_array(facil), f.member, f.region, len(m.region_names), f.cluster,
-                                       max(len(m.clusters), 1), f.kx, f.ky, m.distance_km))
+    ties.add_keys(kernels.partner_ties(alive, keys, (net.tie_attempts, net.local_share, net.geo_scale_km,
+                                                     net.cognitive_scale), f.extra_attempts, _per_cluster_array(facil),
+                                       f.member, f.region, len(m.region_names), f.cluster, max(len(m.clusters), 1),
+                                       f.kx, f.ky, m.distance_km))
     _institution_ties(m, alive)
 
 
