@@ -610,6 +610,43 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + vm.exp(-x))  # vm.exp clamps its argument: no overflow
 
 
+@numba.njit("float64(float64, float64[::1], float64[::1])", **_JIT)
+def solve_intercept(target, tilt, weight):
+    """Find ``c`` with ``sum(weight * logistic(c + tilt)) == target`` (0 < target < 1).
+
+    Args:
+        target: Desired population mean.
+        tilt: Log-odds shift of each grid point.
+        weight: Grid weights summing to 1.
+
+    Returns:
+        The intercept (Newton's method on the mean, which increases in ``c``; bisection steps
+        keep it inside the bracket where Newton would overshoot).
+    """
+    lo, hi = -60.0, 60.0
+    c = math.log(target / (1.0 - target)) - np.dot(weight, tilt)
+    p = np.empty(tilt.shape[0])
+    for _ in range(100):
+        for k in range(tilt.shape[0]):  # vectorised: the sums below are a loop of their own
+            p[k] = _logistic(c + tilt[k])
+        mean = slope = 0.0
+        for k in range(tilt.shape[0]):
+            mean += weight[k] * p[k]
+            slope += weight[k] * p[k] * (1.0 - p[k])
+        gap = mean - target
+        if gap < 0:
+            lo = c
+        else:
+            hi = c
+        nxt = c - gap / slope if slope > 0 else -math.inf
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - c) <= 1e-15 * max(1.0, abs(c)) or hi - lo <= 1e-15 * max(1.0, abs(c)):
+            return nxt
+        c = nxt
+    return c
+
+
 # numpy's Generator as numba types it; numba's samplers are ports of numpy's and give the same
 # numbers from the same state (tests/test_kernels.py checks it).
 _RNG = numba.typeof(np.random.default_rng(0))
@@ -765,3 +802,4 @@ def close_rows(rows, year, alive, death_year, member, cluster, join_year, instit
 vm.warm_up(grow, innovate, exits, pick_in_group, accepted, partner_ties, institution_ties, tie_keys, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits, firm_efforts,
            entry_sites, close_rows, numpy_normals)
+solve_intercept(0.5, np.zeros(4), np.full(4, 0.25))  # warm_up's dummy target 1 has no intercept

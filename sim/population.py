@@ -177,42 +177,6 @@ def _sector_shares(scn: Scenario) -> np.ndarray:
     return shares / shares.sum()
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free form of 1 / (1 + exp(-x))
-
-
-def _solve_intercept(target: float, tilt: np.ndarray, weight: np.ndarray) -> float:
-    """Find ``c`` with ``sum(weight * logistic(c + tilt)) == target`` (0 < target < 1).
-
-    Args:
-        target: Desired population mean.
-        tilt: Log-odds shift of each grid point.
-        weight: Grid weights summing to 1.
-
-    Returns:
-        The intercept (Newton's method on the mean, which increases in ``c``; bisection steps
-        keep it inside the bracket where Newton would overshoot).
-    """
-    lo, hi = -60.0, 60.0
-    c = float(np.log(target / (1.0 - target)) - weight @ tilt)
-    for _ in range(100):
-        p = _logistic(c + tilt)
-        gap = float(weight @ p) - target
-        if gap < 0:
-            lo = c
-        else:
-            hi = c
-        slope = float(weight @ (p * (1.0 - p)))
-        step = gap / slope if slope > 0 else np.inf
-        nxt = c - step
-        if not lo < nxt < hi:
-            nxt = 0.5 * (lo + hi)
-        if abs(nxt - c) <= 1e-15 * max(1.0, abs(c)) or hi - lo <= 1e-15 * max(1.0, abs(c)):
-            return nxt
-        c = nxt
-    return c
-
-
 @dataclass(frozen=True)
 class _Mappings:
     """Per-scenario constants of the attribute mappings (no randomness)."""
@@ -259,10 +223,10 @@ def _solve_mappings(scn: Scenario) -> _Mappings:
     rd_tilt = (scn.population.rd_size_elasticity * log_size[:, None]
                + scn.population.rd_science_weight * sector_ky[None, :]).ravel()
     rd_w = (w_size[:, None] * sector_w[None, :]).ravel()
-    rd_c = (_solve_intercept(pop.rd_effort_mean, rd_tilt, rd_w)
+    rd_c = (kernels.solve_intercept(pop.rd_effort_mean, rd_tilt, rd_w)
             if 0.0 < pop.rd_effort_mean < 1.0 else 0.0)
     ex_tilt = scn.population.export_size_elasticity * log_size
-    ex_c = (_solve_intercept(pop.international_share, ex_tilt, w_size)
+    ex_c = (kernels.solve_intercept(pop.international_share, ex_tilt, w_size)
             if 0.0 < pop.international_share < 1.0 else 0.0)
     table = np.array([[s.value_added_per_man_year_nok, s.value_added_share, s.knowledge_x, s.knowledge_y]
                       for s in scn.sectors.values()])

@@ -191,3 +191,12 @@ def test_numpy_normals_are_numpys_own_numbers_and_leave_the_generator_where_nump
     ours, theirs = np.random.default_rng(7), np.random.default_rng(7)
     np.testing.assert_array_equal(kernels.numpy_normals(ours, 4, 50_000), theirs.standard_normal((4, 50_000)))
     assert ours.random() == theirs.random()
+
+
+def test_solve_intercept_makes_the_weighted_mean_of_the_tilted_shares_the_target():
+    rng = np.random.default_rng(8)
+    tilt, weight = rng.normal(0.0, 3.0, 5_000), rng.random(5_000)
+    weight /= weight.sum()
+    for target in (1e-4, 0.08, 0.5, 0.97):
+        c = kernels.solve_intercept(target, tilt, weight)
+        assert abs(weight @ (1.0 / (1.0 + np.exp(-(c + tilt)))) - target) < 1e-12 * max(target, 1e-2)
