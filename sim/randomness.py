@@ -332,28 +332,37 @@ def _gamma_retry(key: np.uint64, slot: int, shape: float) -> float:
 def betas_of(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """:func:`beta` inside compiled code."""
     # Slots 2i and 2i + 1 are number i's two gammas; attempt j draws from the key mixed with j,
-    # and the boost's uniforms from the key mixed with 0.
+    # and the boost's uniforms from the key mixed with 0. In blocks, as normals_of: the scratch
+    # arrays stay in the first-level cache, and a large batch allocates only its result.
     n = a.shape[0]
     boost, first = _splitmix(key, 0), _splitmix(key, 1)
-    ga, gb = np.empty(n), np.empty(n)
-    ok_a, ok_b = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
-    za, zb = np.empty(n), np.empty(n)
-    for i in range(n):
-        za[i], zb[i] = unit(first, 4 * i), unit(first, 4 * i + 2)
-    za, zb = _normals(za), _normals(zb)  # ndtri of each, in blocks
-    for i in range(n):
-        ga[i], ok_a[i] = _gamma_try(a[i] + 1.0, za[i], unit(first, 4 * i + 1))
-        gb[i], ok_b[i] = _gamma_try(b[i] + 1.0, zb[i], unit(first, 4 * i + 3))
-    for i in range(n):
-        if not ok_a[i]:
-            ga[i] = _gamma_retry(key, 2 * i, a[i] + 1.0)
-        if not ok_b[i]:
-            gb[i] = _gamma_retry(key, 2 * i + 1, b[i] + 1.0)
     out = np.empty(n)
-    for i in range(n):  # x / (x + y) from the logarithms: x alone underflows for tiny shapes
-        log_x = vm.log(ga[i]) + vm.log(unit(boost, 2 * i)) / a[i]
-        log_y = vm.log(gb[i]) + vm.log(unit(boost, 2 * i + 1)) / b[i]
-        out[i] = 1.0 / (1.0 + vm.exp(log_y - log_x))
+    ga, gb, za, zb = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
+    ua, ub = np.empty(_BLOCK), np.empty(_BLOCK)
+    ok_a, ok_b = np.empty(_BLOCK, dtype=np.bool_), np.empty(_BLOCK, dtype=np.bool_)
+    tails, tail_u = np.empty(_BLOCK, dtype=np.int64), np.empty(_BLOCK)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        for k in range(m):
+            i = start + k
+            ua[k], ub[k] = unit(first, 4 * i), unit(first, 4 * i + 2)
+        _quantiles(ua, m, za, 0, tails, tail_u)  # ndtri of each
+        _quantiles(ub, m, zb, 0, tails, tail_u)
+        for k in range(m):
+            i = start + k
+            ga[k], ok_a[k] = _gamma_try(a[i] + 1.0, za[k], unit(first, 4 * i + 1))
+            gb[k], ok_b[k] = _gamma_try(b[i] + 1.0, zb[k], unit(first, 4 * i + 3))
+        for k in range(m):
+            i = start + k
+            if not ok_a[k]:
+                ga[k] = _gamma_retry(key, 2 * i, a[i] + 1.0)
+            if not ok_b[k]:
+                gb[k] = _gamma_retry(key, 2 * i + 1, b[i] + 1.0)
+        for k in range(m):  # x / (x + y) from the logarithms: x alone underflows for tiny shapes
+            i = start + k
+            log_x = vm.log(ga[k]) + vm.log(unit(boost, 2 * i)) / a[i]
+            log_y = vm.log(gb[k]) + vm.log(unit(boost, 2 * i + 1)) / b[i]
+            out[i] = 1.0 / (1.0 + vm.exp(log_y - log_x))
     return out
 
 
