@@ -99,15 +99,3 @@ class ClusterTable:
     def level_names(self) -> list[str]:
         """Current level of each cluster as text ("" when inactive)."""
         return [LEVELS[v] if v != INACTIVE else "" for v in self.level]
-
-    def level_array(self, values: dict[str, float]) -> np.ndarray:
-        """Map a per-level quantity onto clusters for this year (0 where inactive).
-
-        Args:
-            values: Quantity for each level name.
-
-        Returns:
-            ``float64[clusters]``.
-        """
-        table = np.array([values[name] for name in LEVELS] + [0.0])
-        return table[self.level]  # INACTIVE = -1 picks the trailing 0

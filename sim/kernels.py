@@ -579,6 +579,20 @@ def ties_kept(tie_keys, tie_a, tie_b, key, member, cluster, decay, retention):
     return out
 
 
+@numba.njit(_sig("Tuple(({L}, {I}, {I}))({L}, {I}, {I}, {B})"), **_JIT)
+def keep_ties(keys, tie_a, tie_b, mask):
+    """The ties where ``mask`` is true, in order: their keys and both ends."""
+    n = mask.sum()
+    # One slot more: a dropped tie is written where the next kept one goes, without a branch.
+    out_keys = np.empty(n + 1, dtype=np.int64)
+    out_a, out_b = np.empty(n + 1, dtype=np.int32), np.empty(n + 1, dtype=np.int32)
+    k = 0
+    for t in range(mask.shape[0]):
+        out_keys[k], out_a[k], out_b[k] = keys[t], tie_a[t], tie_b[t]
+        k += mask[t]
+    return out_keys[:n], out_a[:n], out_b[:n]
+
+
 @numba.njit(_sig("{B}({I}, {I}, {B})"), **_JIT)
 def ties_between_open(tie_a, tie_b, alive):
     """Which ties join two open firms."""
@@ -801,5 +815,5 @@ def close_rows(rows, year, alive, death_year, member, cluster, join_year, instit
 
 vm.warm_up(grow, innovate, exits, pick_in_group, accepted, partner_ties, institution_ties, tie_keys, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits, firm_efforts,
-           entry_sites, close_rows, numpy_normals)
+           entry_sites, close_rows, numpy_normals, keep_ties)
 solve_intercept(0.5, np.zeros(4), np.full(4, 0.25))  # warm_up's dummy target 1 has no intercept

@@ -87,6 +87,7 @@ class ClusterModel(mesa.Model):
         self.lever_state = LeverState(
             track_county_jobs=any(s.restructuring.enabled for s in (spec, *self._changes.values())))
         self._closed: list[np.ndarray] = []
+        self._per_level: dict[str, tuple[Scenario, np.ndarray]] = {}
         self.register = Register(spec.output.firm_panel if keep_panel is None else keep_panel)
         self._firm_agents: dict[int, Firm] = {}
         self._cluster_agents = -1  # clusters with their ClusterOrganisation agent so far (-1: no views yet)
@@ -114,7 +115,11 @@ class ClusterModel(mesa.Model):
 
     def per_cluster(self, name: str) -> np.ndarray:
         """A ``[levels.*]`` parameter for each cluster at its level this year (0 where inactive)."""
-        return self.clusters.level_array({lv: getattr(self.spec.levels.get(lv), name) for lv in LEVELS})
+        spec, table = self._per_level.get(name, (None, None))
+        if spec is not self.spec:  # once per parameter and (frozen) scenario: a year asks for a dozen
+            table = np.array([getattr(self.spec.levels.get(lv), name) for lv in LEVELS] + [0.0])
+            self._per_level[name] = (self.spec, table)
+        return table[self.clusters.level]  # INACTIVE = -1 picks the trailing 0
 
     def productivity_index(self) -> float:
         """Productivity of a new firm this year relative to the start year (the trend so far)."""

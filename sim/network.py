@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.kernels import merge_keys, tie_keys
+from sim.kernels import keep_ties, merge_keys, tie_keys
 
 
 class TieSet:
@@ -25,7 +25,7 @@ class TieSet:
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the ties where ``mask`` is true."""
-        self._keys, self.a, self.b = self._keys[mask], self.a[mask], self.b[mask]
+        self._keys, self.a, self.b = keep_ties(self._keys, self.a, self.b, mask)
 
     def add(self, src: np.ndarray, dst: np.ndarray) -> int:
         """Add ties, dropping self-ties, duplicates and ties that already exist.

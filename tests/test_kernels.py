@@ -200,3 +200,14 @@ def test_solve_intercept_makes_the_weighted_mean_of_the_tilted_shares_the_target
     for target in (1e-4, 0.08, 0.5, 0.97):
         c = kernels.solve_intercept(target, tilt, weight)
         assert abs(weight @ (1.0 / (1.0 + np.exp(-(c + tilt)))) - target) < 1e-12 * max(target, 1e-2)
+
+
+def test_keep_ties_keeps_the_masked_ties_in_order():
+    rng = np.random.default_rng(9)
+    a = rng.integers(0, 1000, 5_000).astype(np.int32)
+    b = (a + 1 + rng.integers(0, 1000, 5_000)).astype(np.int32)
+    keys = (a.astype(np.int64) << 32) | b
+    for mask in (rng.random(5_000) < 0.7, np.zeros(5_000, dtype=bool), np.ones(5_000, dtype=bool)):
+        kept = kernels.keep_ties(keys, a, b, mask)
+        for got, want in zip(kept, (keys[mask], a[mask], b[mask])):
+            np.testing.assert_array_equal(got, want)
