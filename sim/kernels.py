@@ -624,6 +624,22 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + vm.exp(-x))  # vm.exp clamps its argument: no overflow
 
 
+@numba.njit(_sig("{F}({F}, int64, int64, float64, float64)"), cache=True, nogil=True)
+def class_employees(q, lo, hi, alpha, cap):
+    """Map uniform quantiles to whole employee numbers in a size class (inverse CDF); rules:
+    :meth:`sim.population.SizeClass.employees` (``hi`` negative for the open top class)."""
+    out = np.empty(q.shape[0])
+    if hi < 0:  # Pareto above lo, capped
+        for i in range(q.shape[0]):
+            out[i] = math.floor(min(lo * (1.0 - q[i]) ** (-1.0 / alpha), cap))
+        return out
+    log_lo, log_hi = math.log(lo), math.log(hi + 1)
+    for i in range(q.shape[0]):
+        # min() guards exp rounding up to hi + 1
+        out[i] = min(math.floor(math.exp(log_lo + q[i] * (log_hi - log_lo))), hi)
+    return out
+
+
 @numba.njit("float64(float64, float64[::1], float64[::1])", **_JIT)
 def solve_intercept(target, tilt, weight):
     """Find ``c`` with ``sum(weight * logistic(c + tilt)) == target`` (0 < target < 1).
@@ -815,5 +831,5 @@ def close_rows(rows, year, alive, death_year, member, cluster, join_year, instit
 
 vm.warm_up(grow, innovate, exits, pick_in_group, accepted, partner_ties, institution_ties, tie_keys, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits, firm_efforts,
-           entry_sites, close_rows, numpy_normals, keep_ties)
+           entry_sites, close_rows, numpy_normals, keep_ties, class_employees)
 solve_intercept(0.5, np.zeros(4), np.full(4, 0.25))  # warm_up's dummy target 1 has no intercept

@@ -30,7 +30,6 @@ All randomness comes from the ``rng`` argument: the same generator state gives i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,13 +85,10 @@ class SizeClass:
         Returns:
             Employees (float64, whole numbers, >= lo).
         """
-        if self.hi is None:
-            x = self.lo * (1.0 - q) ** (-1.0 / alpha)
-            return np.floor(np.minimum(x, cap))
-        # Log-uniform on [lo, hi + 1) then floor: integers lo..hi, smaller ones more common.
-        log_lo, log_hi = math.log(self.lo), math.log(self.hi + 1)
-        x = np.floor(np.exp(log_lo + q * (log_hi - log_lo)))
-        return np.minimum(x, self.hi)  # guards exp rounding up to hi + 1
+        # Open class: Pareto above lo, capped. Bounded: log-uniform on [lo, hi + 1) then floor,
+        # so integers lo..hi, smaller ones more common.
+        return kernels.class_employees(np.ascontiguousarray(q, dtype=np.float64), self.lo,
+                                       -1 if self.hi is None else self.hi, alpha, cap)
 
 
 def size_classes(scn: Scenario) -> list[SizeClass]:
