@@ -714,13 +714,14 @@ def firm_traits(z, u, employees, sector, table, p):
     n = employees.shape[0]
     out = [np.empty(n) for _ in range(9)]
     log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = out
-    x_of, y_of = np.empty(n), np.empty(n)
-    for i in range(n):  # the sector lookups in a loop of their own; the arithmetic below vectorises
+    # The sector lookups in a loop of their own, so that the arithmetic below vectorises; kx, ky
+    # and rd_mean hold the sector's knowledge position until the firm's own replaces it.
+    for i in range(n):
         s = sector[i]
         productivity[i] = table[s, 0]
         va_share[i] = table[s, 1]
-        x_of[i] = table[s, 2]
-        y_of[i] = table[s, 3]
+        kx[i] = table[s, 2]
+        ky[i] = rd_mean[i] = table[s, 3]
     for i in range(n):
         log_size[i] = vm.log(employees[i])
     for i in range(n):
@@ -728,10 +729,10 @@ def firm_traits(z, u, employees, sector, table, p):
         productivity[i] *= index * vm.exp(prod_sd * z[0, i] - 0.5 * prod_sd * prod_sd)
         revenue[i] = employees[i] * productivity[i] / va_share[i]
         potential[i] = pot_sd * z[1, i]
-        kx[i] = min(max(x_of[i] + know_sd * z[2, i], 0.0), 1.0)
-        ky[i] = min(max(y_of[i] + know_sd * z[3, i], 0.0), 1.0)
+        kx[i] = min(max(kx[i] + know_sd * z[2, i], 0.0), 1.0)
+        ky[i] = min(max(ky[i] + know_sd * z[3, i], 0.0), 1.0)
     for i in range(n):
-        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * y_of[i]) if rd_tilted else rd_mean_all
+        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * rd_mean[i]) if rd_tilted else rd_mean_all
     for i in range(n):
         p_export[i] = _logistic(ex_c + ex_size * log_size[i]) if ex_tilted else ex_all
     exporter = np.empty(n, dtype=np.bool_)
@@ -758,27 +759,32 @@ def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
     """
     concentration, ref_log_size, size_w, rd_w, rd_mean_all = p
     n = rd_mean.shape[0]
-    means = np.empty(n + exporter.sum())
-    means[:n] = rd_mean
-    k = n
+    # The Beta shapes of the means strictly inside (0, 1): the firms' R&D, then the exporters'
+    # orientation, numbered in that order (a number's slot in its key).
+    a, b = np.empty(n + exporter.sum()), np.empty(n + exporter.sum())
+    k = 0
+    for i in range(n):
+        if 0.0 < rd_mean[i] < 1.0:
+            a[k], b[k] = concentration * rd_mean[i], concentration * (1.0 - rd_mean[i])
+            k += 1
+    for i in range(n):
+        if exporter[i] and 0.0 < p_export[i] < 1.0:
+            a[k], b[k] = concentration * p_export[i], concentration * (1.0 - p_export[i])
+            k += 1
+    drawn = betas_of(key, a[:k], b[:k])
+    rd_effort, intl, absorptive = np.empty(n), np.zeros(n), np.empty(n)
+    k = 0
+    for i in range(n):
+        rd_effort[i] = rd_mean[i]
+        if 0.0 < rd_mean[i] < 1.0:
+            rd_effort[i] = drawn[k]
+            k += 1
     for i in range(n):
         if exporter[i]:
-            means[k] = p_export[i]
-            k += 1
-    inner = np.flatnonzero((means > 0.0) & (means < 1.0))
-    a, b = np.empty(inner.shape[0]), np.empty(inner.shape[0])
-    for j in range(inner.shape[0]):
-        a[j] = concentration * means[inner[j]]
-        b[j] = concentration * (1.0 - means[inner[j]])
-    drawn = betas_of(key, a, b)
-    for j in range(inner.shape[0]):
-        means[inner[j]] = drawn[j]
-    rd_effort, intl, absorptive = means[:n].copy(), np.zeros(n), np.empty(n)
-    k = n
-    for i in range(n):
-        if exporter[i]:
-            intl[i] = means[k]
-            k += 1
+            intl[i] = p_export[i]
+            if 0.0 < p_export[i] < 1.0:
+                intl[i] = drawn[k]
+                k += 1
     for i in range(n):
         x = size_w * (log_size[i] - ref_log_size) + rd_w * (rd_effort[i] - rd_mean_all)
         absorptive[i] = _logistic(x)
