@@ -131,7 +131,7 @@ class ClusterModel(mesa.Model):
 
     def keys(self, *names: str) -> np.ndarray:
         """The hashed keys of this year's draws for some purposes, for the compiled phase kernels."""
-        return np.array([randomness.key(self.seed, name, self.year) for name in names], dtype=np.uint64)
+        return randomness.keys(self.seed, names, self.year)
 
     def open(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """Add new firms (start-ups, spin-offs); return their rows."""

@@ -33,6 +33,37 @@ def key(seed: int, name: str, year: int) -> np.uint64:
     return np.uint64(_key_int(seed, name, year))
 
 
+def keys(seed: int, names: tuple[str, ...], year: int) -> np.ndarray:
+    """:func:`key` of several purposes at once, for the compiled phase kernels.
+
+    Args:
+        seed: The run's seed.
+        names: The purposes.
+        year: The simulated year.
+
+    Returns:
+        ``uint64[len(names)]``, equal to ``[key(seed, name, year) for name in names]``.
+    """
+    return _year_keys(_name_keys(seed, names), year)
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_keys(seed: int, names: tuple[str, ...]) -> np.ndarray:
+    return np.array([_name_key(seed, name) for name in names], dtype=np.uint64)  # shared: read only
+
+
+@numba.njit("uint64[::1](uint64[::1], int64)", cache=True, nogil=True)
+def _year_keys(name_keys: np.ndarray, year: int) -> np.ndarray:
+    # _key_int's arithmetic in 64-bit words, which wrap as its "& _MASK" does.
+    out = np.empty(name_keys.shape[0], dtype=np.uint64)
+    for i in range(name_keys.shape[0]):
+        z = (name_keys[i] ^ np.uint64(year)) + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        out[i] = z ^ (z >> np.uint64(31))
+    return out
+
+
 def _key_int(seed: int, name: str, year: int) -> int:
     # Python integers: scalar mixes cost microseconds, not numpy's scalar overhead.
     return _mix_int(((_name_key(seed, name) ^ year) + _GOLDEN_INT) & _MASK)
@@ -366,4 +397,4 @@ def betas_of(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-vm.warm_up(_hashed_uniforms, _hashed_uniform_bits, _normals, normals_of, _laplaces, _poisson_counts, betas_of)
+vm.warm_up(_year_keys, _hashed_uniforms, _hashed_uniform_bits, _normals, normals_of, _laplaces, _poisson_counts, betas_of)

@@ -86,3 +86,9 @@ def test_blocked_normals_equal_the_quantile_of_each_firms_uniform():
     np.testing.assert_allclose(rnd.normal(u), expected, rtol=0, atol=1e-13)
     tails = np.array([1e-300, 1e-12, 0.01, 0.07, 0.075, 0.5, 0.925, 0.93, 0.99, 1 - 1e-12])
     np.testing.assert_allclose(rnd.normal(tails), stats.norm.ppf(tails), rtol=1e-14, atol=1e-13)
+
+
+def test_keys_of_several_purposes_are_each_purposes_key():
+    names = ("growth.shock", "collaboration.where", "a purpose with a long name" * 3)
+    for seed, year in ((0, 2000), (7, 2035), (2**62 + 5, 0)):
+        assert list(rnd.keys(seed, names, year)) == [rnd.key(seed, name, year) for name in names]
