@@ -32,14 +32,16 @@ class ClusterTable:
             scn: The validated scenario.
             rng: Draws each cluster's rounding offset (see ``capacity``).
         """
-        regions, sectors = list(scn.regions), list(scn.sectors)
+        region_of = {name: i for i, name in enumerate(scn.regions)}
+        sector_of = {name: i for i, name in enumerate(scn.sectors)}
+        clusters = scn.all_clusters
         self.first_year = scn.scenario.start_year
         n_years = scn.scenario.end_year - self.first_year + 1
-        self.names = [c.name for c in scn.all_clusters]
-        self.region = np.array([regions.index(c.region) for c in scn.all_clusters], dtype=np.int16)
-        self.sector = np.array([sectors.index(c.sector) for c in scn.all_clusters], dtype=np.int16)
-        self.plan = np.full((len(scn.all_clusters), n_years), INACTIVE, dtype=np.int8)
-        for i, c in enumerate(scn.all_clusters):
+        self.names = [c.name for c in clusters]
+        self.region = np.array([region_of[c.region] for c in clusters], dtype=np.int16)
+        self.sector = np.array([sector_of[c.sector] for c in clusters], dtype=np.int16)
+        self.plan = np.full((len(clusters), n_years), INACTIVE, dtype=np.int8)
+        for i, c in enumerate(clusters):
             last = n_years - 1 if c.end_year is None else c.end_year - self.first_year
             for (year, level), nxt in zip(c.levels, [*c.levels[1:], None]):
                 stop = last if nxt is None else min(last, nxt[0] - self.first_year - 1)

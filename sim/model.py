@@ -207,10 +207,13 @@ def _institution_options(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
     """
     n_r, n_s = len(m.region_names), len(m.sector_names)
     insts = m.institutions
-    in_region = [[i for i, k in enumerate(insts) if k["region"] == r] for r in range(n_r)]
+    in_region = [[] for _ in range(n_r)]
+    for i, k in enumerate(insts):
+        in_region[k["region"]].append(i)
+    by_distance = np.argsort(m.distance_km, axis=1, kind="stable").tolist()
     lists = [[[] for _ in range(n_s)] for _ in range(n_r)]
     for r in range(n_r):
-        near = next((q for q in np.argsort(m.distance_km[r], kind="stable") if in_region[q]), None)
+        near = next((q for q in by_distance[r] if in_region[q]), None)
         if near is None:
             continue  # no institutions anywhere
         for s in range(n_s):
