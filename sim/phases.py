@@ -74,12 +74,14 @@ def membership(m: ClusterModel) -> None:
     alive = f.alive_rows()
     round_up = m.stream("membership.recruits").random(len(c))
     order = m.stream("membership.order").permutation(np.flatnonzero(c.active))
-    pools = {s: _candidate_pool(m, alive[f.sector[alive] == s]) for s in np.unique(c.sector[order])}
+    pools: dict[int, tuple[np.ndarray, ...]] = {}  # by sector, made when a cluster there has room
     hours = p.hours_per_member * p.hourly_cost_nok
     for k in order:
         room = min(cap[k] - size[k], np.floor(recruits[k] + round_up[k]))
         if room < 1:
             continue
+        if c.sector[k] not in pools:  # the taste draws are the firms' own: making a pool later changes none
+            pools[c.sector[k]] = _candidate_pool(m, alive[f.sector[alive] == c.sector[k]])
         pool, own, per_va, region = pools[c.sector[k]]
         ok = eligible[pool]
         cand = pool[ok]
