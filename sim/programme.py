@@ -10,6 +10,8 @@ criteria.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,7 +51,7 @@ def budget(scn: Scenario, year: int) -> float:
     Returns:
         Budget in NOK.
     """
-    factor = np.prod([c.factor for c in scn.programme.budget_changes if c.year <= year])
+    factor = math.prod(c.factor for c in scn.programme.budget_changes if c.year <= year)  # as np.prod, in order
     return float(scn.programme.budget_nok * factor)
 
 
