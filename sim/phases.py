@@ -65,20 +65,23 @@ def membership(m: ClusterModel) -> None:
     eligible[leaving] = False  # a firm that just left does not rejoin in the same year
 
     scale = m.spec.population.scale
-    market = m.per_cluster("market_access_growth") * m.funding_factor
     cap = c.capacity(m.per_cluster("max_members") * scale)
     recruits = m.per_cluster("recruits_per_year") * scale
+    size = np.bincount(f.cluster[rows[f.member[rows]]], minlength=len(c)) if len(c) else np.zeros(0)
+    round_up = m.stream("membership.recruits").random(len(c))
+    # A cluster's room depends on its own members only, so all are known before any recruits.
+    room = np.minimum(cap - size, np.floor(recruits + round_up))
+    if not (room[c.active] >= 1).any():
+        return  # a scaled-down population often has no room anywhere (the order's stream is its own)
+    market = m.per_cluster("market_access_growth") * m.funding_factor
     budget = m.per_cluster("programme_funding_nok") * m.funding_factor / np.maximum(m.per_cluster("programme_share"), 1e-9)
     fee = p.cash_share * budget / np.maximum(m.per_cluster("max_members"), 1.0)
-    size = np.bincount(f.cluster[rows[f.member[rows]]], minlength=len(c)) if len(c) else np.zeros(0)
     alive = f.alive_rows()
-    round_up = m.stream("membership.recruits").random(len(c))
     order = m.stream("membership.order").permutation(np.flatnonzero(c.active))
     pools: dict[int, tuple[np.ndarray, ...]] = {}  # by sector, made when a cluster there has room
     hours = p.hours_per_member * p.hourly_cost_nok
     for k in order:
-        room = min(cap[k] - size[k], np.floor(recruits[k] + round_up[k]))
-        if room < 1:
+        if room[k] < 1:
             continue
         if c.sector[k] not in pools:  # the taste draws are the firms' own: making a pool later changes none
             pools[c.sector[k]] = _candidate_pool(m, alive[f.sector[alive] == c.sector[k]])
@@ -92,7 +95,7 @@ def membership(m: ClusterModel) -> None:
             - p.distance_weight * m.distance_km[region[ok], c.region[k]] / KM_PER_DISTANCE_UNIT
         )
         willing = np.flatnonzero(utility > 0)
-        chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room)]]]
+        chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room[k])]]]
         f.member[chosen], f.cluster[chosen], f.join_year[chosen] = True, k, m.year
         eligible[chosen] = False
         size[k] += len(chosen)
