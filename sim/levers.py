@@ -33,6 +33,7 @@ class LeverState:
     area_start: list[int] = field(default_factory=list)
     county_employment: dict[int, np.ndarray] = field(default_factory=dict)
     track_county_jobs: bool = True  # restructuring needs the history (false if it never runs)
+    any_enabled: bool = False  # some instrument could run last year, so the support columns need a reset
     network_ends: list[int] = field(default_factory=list)
     consortium_ends: list[int] = field(default_factory=list)
 
@@ -55,10 +56,14 @@ class LeverEvents:
 
 def levers(m: ClusterModel) -> None:
     """Run every instrument for this year; record what it did in ``m.lever_events``."""
-    f = m.firms
-    f.support_growth[: f.n] = 0.0
-    f.support_innovation[: f.n] = 0.0
-    f.extra_attempts[: f.n] = 0.0
+    f, spec = m.firms, m.spec
+    enabled = (spec.restructuring.enabled or spec.corporate_networks.enabled or spec.green_platform.enabled
+               or spec.foreign_investment.enabled)
+    if enabled or m.lever_state.any_enabled:  # otherwise the columns are still all zero
+        f.support_growth[: f.n] = 0.0
+        f.support_innovation[: f.n] = 0.0
+        f.extra_attempts[: f.n] = 0.0
+    m.lever_state.any_enabled = enabled
     events = LeverEvents()
     if m.lever_state.track_county_jobs:
         _remember_county_jobs(m)
