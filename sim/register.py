@@ -58,14 +58,15 @@ class Register:
         funding = m.per_cluster("programme_funding_nok") * m.funding_factor
         share = m.per_cluster("programme_share")
         members = np.empty(len(c), dtype=np.int64)
+        by_level = np.bincount(c.level.astype(np.int64) + 1, minlength=len(LEVELS) + 1)  # [inactive, levels...]
         n_members, employment, revenue, va, innovators, member_employment, with_institution = kernels.tally(
             alive, f.employees, f.revenue, f.va_share, f.member, f.innovated, f.institution, f.cluster, members)
         row = {
             "year": m.year,
             "firms": round(len(alive) / scale),
             "members": round(n_members / scale),
-            "clusters": int(c.active.sum()),
-            **{f"clusters_{lv}": int((c.level == i).sum()) for i, lv in enumerate(LEVELS)},
+            "clusters": int(by_level[1:].sum()),
+            **{f"clusters_{lv}": int(by_level[i + 1]) for i, lv in enumerate(LEVELS)},
             "employment": employment / scale,
             "revenue_nok": revenue / scale,
             "value_added_nok": va / scale,
