@@ -689,58 +689,6 @@ def numpy_normals(rng, rows, n):  # no fastmath: numpy's numbers, bit for bit
     return rng.standard_normal((rows, n))
 
 
-@numba.njit(_sig("Tuple((" + "{F}, " * 9 + "{B}))(float64[:, ::1], {F}, {F}, {L}, float64[:, ::1], UniTuple(float64, 13))"),
-            **_JIT)
-def firm_traits(z, u, employees, sector, table, p):
-    """The attributes of new firms up to their Beta draws (rules: :func:`sim.population._attributes`).
-
-    Args:
-        z: Standard normals, shape ``(4, n)``: productivity, potential, knowledge x and y.
-        u: One uniform per firm: whether it exports.
-        employees: Man-years per firm.
-        sector: Sector per firm.
-        table: Per sector: value added per man-year, value added share, knowledge x and y.
-        p: ``(productivity index, productivity_sd, growth_potential_sd, knowledge_sd,
-            R&D tilted (1 or 0), rd_effort_mean, R&D intercept, rd_size_elasticity,
-            rd_science_weight, exports tilted (1 or 0), international_share, export intercept,
-            export_size_elasticity)``.
-
-    Returns:
-        ``(log size, productivity, value added share, revenue, potential, kx, ky, mean R&D
-        effort, export probability, exporter)``.
-    """
-    (index, prod_sd, pot_sd, know_sd, rd_tilted, rd_mean_all, rd_c, rd_size, rd_sci, ex_tilted, ex_all, ex_c,
-     ex_size) = p
-    n = employees.shape[0]
-    out = [np.empty(n) for _ in range(9)]
-    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = out
-    # The sector lookups in a loop of their own, so that the arithmetic below vectorises; kx, ky
-    # and rd_mean hold the sector's knowledge position until the firm's own replaces it.
-    for i in range(n):
-        s = sector[i]
-        productivity[i] = table[s, 0]
-        va_share[i] = table[s, 1]
-        kx[i] = table[s, 2]
-        ky[i] = rd_mean[i] = table[s, 3]
-    for i in range(n):
-        log_size[i] = vm.log(employees[i])
-    for i in range(n):
-        # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
-        productivity[i] *= index * vm.exp(prod_sd * z[0, i] - 0.5 * prod_sd * prod_sd)
-        revenue[i] = employees[i] * productivity[i] / va_share[i]
-        potential[i] = pot_sd * z[1, i]
-        kx[i] = min(max(kx[i] + know_sd * z[2, i], 0.0), 1.0)
-        ky[i] = min(max(ky[i] + know_sd * z[3, i], 0.0), 1.0)
-    for i in range(n):
-        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * rd_mean[i]) if rd_tilted else rd_mean_all
-    for i in range(n):
-        p_export[i] = _logistic(ex_c + ex_size * log_size[i]) if ex_tilted else ex_all
-    exporter = np.empty(n, dtype=np.bool_)
-    for i in range(n):
-        exporter[i] = u[i] < p_export[i]
-    return log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export, exporter
-
-
 @numba.njit(_sig("UniTuple(float64[::1], 3)(uint64, {F}, {F}, {B}, {F}, UniTuple(float64, 5))"), **_JIT)
 def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
     """New firms' R&D effort, international orientation and absorptive capacity (rules:
@@ -748,7 +696,8 @@ def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
 
     Args:
         key: The Beta draws' key (:func:`sim.randomness.beta`).
-        rd_mean, p_export, exporter, log_size: From :func:`firm_traits`.
+        rd_mean, p_export, exporter, log_size: Each firm's mean R&D effort, export probability,
+            whether it exports, and log man-years.
         p: ``(beta_concentration, population mean log size, absorptive_size_weight,
             absorptive_rd_weight, rd_effort_mean)``.
 
@@ -789,6 +738,62 @@ def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
         x = size_w * (log_size[i] - ref_log_size) + rd_w * (rd_effort[i] - rd_mean_all)
         absorptive[i] = _logistic(x)
     return rd_effort, intl, absorptive
+
+
+@numba.njit(_sig("UniTuple({F}, 9)(float64[:, ::1], {F}, uint64, {F}, {L}, float64[:, ::1], UniTuple(float64, 13), "
+                 "UniTuple(float64, 4))"), **_JIT)
+def firm_traits(z, u, key, employees, sector, table, p, q):
+    """The attributes of new firms (rules: :func:`sim.population._attributes`).
+
+    Args:
+        z: Standard normals, shape ``(4, n)``: productivity, potential, knowledge x and y.
+        u: One uniform per firm: whether it exports.
+        key: The Beta draws' key (:func:`firm_efforts`).
+        employees: Man-years per firm.
+        sector: Sector per firm.
+        table: Per sector: value added per man-year, value added share, knowledge x and y.
+        p: ``(productivity index, productivity_sd, growth_potential_sd, knowledge_sd,
+            R&D tilted (1 or 0), rd_effort_mean, R&D intercept, rd_size_elasticity,
+            rd_science_weight, exports tilted (1 or 0), international_share, export intercept,
+            export_size_elasticity)``.
+        q: ``(beta_concentration, population mean log size, absorptive_size_weight,
+            absorptive_rd_weight)``.
+
+    Returns:
+        ``(productivity, value added share, revenue, potential, kx, ky, rd_effort, intl,
+        absorptive)``.
+    """
+    (index, prod_sd, pot_sd, know_sd, rd_tilted, rd_mean_all, rd_c, rd_size, rd_sci, ex_tilted, ex_all, ex_c,
+     ex_size) = p
+    n = employees.shape[0]
+    out = [np.empty(n) for _ in range(9)]
+    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = out
+    # The sector lookups in a loop of their own, so that the arithmetic below vectorises; kx, ky
+    # and rd_mean hold the sector's knowledge position until the firm's own replaces it.
+    for i in range(n):
+        s = sector[i]
+        productivity[i] = table[s, 0]
+        va_share[i] = table[s, 1]
+        kx[i] = table[s, 2]
+        ky[i] = rd_mean[i] = table[s, 3]
+    for i in range(n):
+        log_size[i] = vm.log(employees[i])
+    for i in range(n):
+        # Log-normal with mu = -sd^2/2 so E[productivity] equals the sector figure.
+        productivity[i] *= index * vm.exp(prod_sd * z[0, i] - 0.5 * prod_sd * prod_sd)
+        revenue[i] = employees[i] * productivity[i] / va_share[i]
+        potential[i] = pot_sd * z[1, i]
+        kx[i] = min(max(kx[i] + know_sd * z[2, i], 0.0), 1.0)
+        ky[i] = min(max(ky[i] + know_sd * z[3, i], 0.0), 1.0)
+    for i in range(n):
+        rd_mean[i] = _logistic(rd_c + rd_size * log_size[i] + rd_sci * rd_mean[i]) if rd_tilted else rd_mean_all
+    for i in range(n):
+        p_export[i] = _logistic(ex_c + ex_size * log_size[i]) if ex_tilted else ex_all
+    exporter = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        exporter[i] = u[i] < p_export[i]
+    rd_effort, intl, absorptive = firm_efforts(key, rd_mean, p_export, exporter, log_size, (*q, rd_mean_all))
+    return productivity, va_share, revenue, potential, kx, ky, rd_effort, intl, absorptive
 
 
 @numba.njit(_sig("UniTuple({S}, 2)({F}, {F}, int8[::1], {S}, {S}, float64, {S}, {S}, int64)"), **_JIT)

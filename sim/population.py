@@ -264,24 +264,22 @@ def _attributes(
     rd_tilted, ex_tilted = 0.0 < pop.rd_effort_mean < 1.0, 0.0 < pop.international_share < 1.0
     # Productivity is log-normal around the sector's figure; R&D effort's mean and the chance to
     # export are logistic in log size (R&D also in the sector's science orientation); knowledge
-    # positions scatter around the sector's. All normals in one call: a start-up batch is small,
-    # and numpy's cost is per call.
+    # positions scatter around the sector's. Exporters are drawn with a size-tilted probability
+    # whose population mean is international_share; an exporter's orientation is Beta around that
+    # same probability, so larger firms both export more often and more intensely (non-exporters
+    # have 0), and R&D effort is Beta around its mean. Absorptive capacity is centred on the
+    # population's mean log size and mean R&D effort, so a typical firm sits in the middle of the
+    # scale and the index orders firms rather than fixing a level. All normals in one call: a
+    # start-up batch is small, and numpy's cost is per call.
     params = (productivity_index, pop.productivity_sd, pop.growth_potential_sd, pop.knowledge_sd, float(rd_tilted),
               pop.rd_effort_mean, maps.rd_intercept, pop.rd_size_elasticity, pop.rd_science_weight,
               float(ex_tilted), pop.international_share, maps.export_intercept, pop.export_size_elasticity)
-    # Exporters are drawn with a size-tilted probability whose population mean is
-    # international_share; an exporter's orientation is Beta around that same probability,
-    # so larger firms both export more often and more intensely. Non-exporters have 0.
     z = kernels.numpy_normals(rng, 4, n) if n >= _COMPILED_NORMALS_FROM else rng.standard_normal((4, n))
-    log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export, exporter = kernels.firm_traits(
-        z, rng.random(n), np.ascontiguousarray(employees, dtype=np.float64),
-        np.ascontiguousarray(sector, dtype=np.int64), maps.sector_table, params)
-    # Centred on the population's mean log size and mean R&D effort, so a typical firm sits
-    # in the middle of the scale and the index orders firms rather than fixing a level.
-    rd_effort, intl, absorptive = kernels.firm_efforts(
-        np.uint64(rng.bit_generator.random_raw()), rd_mean, p_export, exporter, log_size,
-        (pop.beta_concentration, maps.ref_log_size, pop.absorptive_size_weight, pop.absorptive_rd_weight,
-         pop.rd_effort_mean))
+    u = rng.random(n)
+    productivity, va_share, revenue, potential, kx, ky, rd_effort, intl, absorptive = kernels.firm_traits(
+        z, u, np.uint64(rng.bit_generator.random_raw()), np.ascontiguousarray(employees, dtype=np.float64),
+        np.ascontiguousarray(sector, dtype=np.int64), maps.sector_table, params,
+        (pop.beta_concentration, maps.ref_log_size, pop.absorptive_size_weight, pop.absorptive_rd_weight))
 
     return {
         "region": region.astype(np.int16),
