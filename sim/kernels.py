@@ -625,7 +625,7 @@ def _logistic(x: float) -> float:
 
 
 @numba.njit(_sig("{F}({F}, int64, int64, float64, float64)"), cache=True, nogil=True)
-def class_employees(q, lo, hi, alpha, cap):
+def class_employees(q, lo, hi, alpha, cap):  # no fastmath: the C library's exp and pow, as numpy's
     """Map uniform quantiles to whole employee numbers in a size class (inverse CDF); rules:
     :meth:`sim.population.SizeClass.employees` (``hi`` negative for the open top class)."""
     out = np.empty(q.shape[0])
