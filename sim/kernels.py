@@ -582,6 +582,8 @@ def ties_kept(tie_keys, tie_a, tie_b, key, member, cluster, decay, retention):
 @numba.njit(_sig("Tuple(({L}, {I}, {I}))({L}, {I}, {I}, {B})"), **_JIT)
 def keep_ties(keys, tie_a, tie_b, mask):
     """The ties where ``mask`` is true, in order: their keys and both ends."""
+    if mask.shape[0] != keys.shape[0]:
+        raise ValueError("keep_ties: one mask entry per tie")
     n = mask.sum()
     # One slot more: a dropped tie is written where the next kept one goes, without a branch.
     out_keys = np.empty(n + 1, dtype=np.int64)
@@ -631,12 +633,12 @@ def class_employees(q, lo, hi, alpha, cap):  # no fastmath: the C library's exp 
     out = np.empty(q.shape[0])
     if hi < 0:  # Pareto above lo, capped
         for i in range(q.shape[0]):
-            out[i] = math.floor(min(lo * (1.0 - q[i]) ** (-1.0 / alpha), cap))
+            out[i] = np.floor(min(lo * (1.0 - q[i]) ** (-1.0 / alpha), cap))  # a float, as numpy's floor
         return out
     log_lo, log_hi = math.log(lo), math.log(hi + 1)
     for i in range(q.shape[0]):
         # min() guards exp rounding up to hi + 1
-        out[i] = min(math.floor(math.exp(log_lo + q[i] * (log_hi - log_lo))), hi)
+        out[i] = min(np.floor(math.exp(log_lo + q[i] * (log_hi - log_lo))), hi)
     return out
 
 

@@ -149,8 +149,10 @@ def warm_up(*dispatchers: numba.core.registry.CPUDispatcher) -> None:
     """Call each compiled function once on small dummy arguments of its signatures.
 
     numba links machine code loaded from its cache on the first call, 0.1-0.5 ms a function; a
-    run would otherwise pay that in its first year. Arrays are four zeros (floats four ones),
-    integers 4, tuples ones and generators numpy's default, which every kernel here accepts.
+    run would otherwise pay that in its first year. Arrays are eight zeros (floats eight ones),
+    integers 4, tuples ones and generators numpy's default: with counts below the arrays' length,
+    every index a kernel derives stays inside them (tests/test_compiled.py imports with bounds
+    checks on).
     """
     for dispatcher in dispatchers:
         for signature in dispatcher.signatures:
@@ -160,7 +162,7 @@ def warm_up(*dispatchers: numba.core.registry.CPUDispatcher) -> None:
 def _dummy(t: types.Type) -> object:
     if isinstance(t, types.Array):
         dtype = numba.np.numpy_support.as_dtype(t.dtype)
-        return np.full((4,) * t.ndim, 1 if dtype.kind == "f" else 0, dtype=dtype)
+        return np.full((8,) * t.ndim, 1 if dtype.kind == "f" else 0, dtype=dtype)
     if isinstance(t, types.UniTuple):
         return (1.0,) * t.count
     if isinstance(t, types.Integer):  # keys are numpy uint64; counts and years Python ints

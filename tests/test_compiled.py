@@ -1,11 +1,21 @@
 """Compiled code is cached under a name that changes with any compiled module's source."""
 
 import os
+import subprocess
+import sys
 
 import numba
 import pytest
+from conftest import ROOT
 
 from sim import compiled, kernels, randomness
+
+# Imports sim and runs a small classroom scenario, levers and twin included.
+_SMALL_RUN = """
+import sim
+scenario = sim.load_scenario("scenarios/classroom.toml", {"population.scale": 0.01, "scenario.end_year": 2004})
+print(sim.run(scenario, seed=0).yearly["firms"].iloc[-1])
+"""
 
 
 def test_the_cache_folder_changes_when_any_compiled_source_changes(tmp_path):
@@ -25,3 +35,14 @@ def test_kernels_and_random_numbers_are_cached_in_the_source_keyed_folder_and_th
     assert kernels.grow._cache._cache_path.startswith(folder)
     assert randomness.normals_of._cache._cache_path.startswith(folder)
     assert numba.config.CACHE_DIR == ""  # a user's own functions cache where numba usually puts them
+
+
+@pytest.mark.slow
+def test_no_kernel_reads_or_writes_outside_its_arrays_in_the_warm_up_or_a_run(tmp_path):
+    # numba compiles without bounds checks, so an index past an array's end would go unnoticed;
+    # here every compiled function is built afresh with them (about 25 s) and must not raise.
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _SMALL_RUN], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert int(out.stdout.split()[-1]) > 0
