@@ -32,6 +32,19 @@ def _sig(text: str) -> str:
     return text
 
 
+@numba.njit(inline="always")
+def _where(flags):
+    """The indices of the true entries of ``flags``, in order, found without a branch (a test that
+    holds at random would be mispredicted every other time): each index is written where the next
+    true one goes. Loops that test as they gather (searches, members) do the same in place."""
+    out = np.empty(flags.shape[0], dtype=np.int64)
+    k = 0
+    for i in range(flags.shape[0]):
+        out[k] = i
+        k += flags[i]
+    return out[:k]
+
+
 @numba.njit(_sig("void(int64, {B}, uint64[::1], int64, {F}, {F}, UniTuple(float64, 14), {F}, {F}, {F}, {F}, "
                   "{F}, {B}, {S}, {B}, {I}, {S}, {F}, {F})"), **_JIT)
 def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
@@ -200,19 +213,11 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
     for r in range(n):
         p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))
         spins[r] = alive[r] & ~closes[r] & innovated[r] & (unit(keys[1], r) < p_spin)
-    closing = np.empty(n, dtype=np.int64)
-    parents = np.empty(n, dtype=np.int64)
     cells = np.zeros(n_regions * n_sectors)
-    n_closing = n_parents = 0
-    for r in range(n):  # the indices without branches
-        closing[n_closing] = r
-        n_closing += closes[r]
-        parents[n_parents] = r
-        n_parents += spins[r]
     for r in range(n):
         if alive[r] and not closes[r]:
             cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
-    return closing[:n_closing].copy(), cells, parents[:n_parents].copy()
+    return _where(closes).copy(), cells, _where(spins).copy()
 
 
 @numba.njit(inline="always")
@@ -584,15 +589,8 @@ def keep_ties(keys, tie_a, tie_b, mask):
     """The ties where ``mask`` is true, in order: their keys and both ends."""
     if mask.shape[0] != keys.shape[0]:
         raise ValueError("keep_ties: one mask entry per tie")
-    n = mask.sum()
-    # One slot more: a dropped tie is written where the next kept one goes, without a branch.
-    out_keys = np.empty(n + 1, dtype=np.int64)
-    out_a, out_b = np.empty(n + 1, dtype=np.int32), np.empty(n + 1, dtype=np.int32)
-    k = 0
-    for t in range(mask.shape[0]):
-        out_keys[k], out_a[k], out_b[k] = keys[t], tie_a[t], tie_b[t]
-        k += mask[t]
-    return out_keys[:n], out_a[:n], out_b[:n]
+    kept = _where(mask)
+    return keys[kept], tie_a[kept], tie_b[kept]
 
 
 @numba.njit(_sig("{B}({I}, {I}, {B})"), **_JIT)
@@ -712,7 +710,8 @@ def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
     n = rd_mean.shape[0]
     # The Beta shapes of the means strictly inside (0, 1): the firms' R&D, then the exporters'
     # orientation, numbered in that order (a number's slot in its key).
-    a, b = np.empty(n + exporter.sum()), np.empty(n + exporter.sum())
+    most = n + exporter.sum()
+    a, b = np.empty(most), np.empty(most)
     k = 0
     for i in range(n):
         if 0.0 < rd_mean[i] < 1.0:
@@ -834,15 +833,21 @@ def entry_sites(u, cells, level, cluster_region, cluster_sector, boost, parent_r
     return region, sector
 
 
+@numba.njit(_sig("void({L}, {B}, {I}, {S})"), **_JIT)
+def leave_clusters(rows, member, cluster, join_year):
+    """The firms in ``rows`` leave their cluster."""
+    for r in rows:
+        member[r], cluster[r], join_year[r] = False, -1, -1
+
+
 @numba.njit(_sig("void({L}, int64, {B}, {S}, {B}, {I}, {S}, {I})"), **_JIT)
 def close_rows(rows, year, alive, death_year, member, cluster, join_year, institution):
     """Close the firms in ``rows`` in ``year``: they leave their cluster and their institution."""
+    leave_clusters(rows, member, cluster, join_year)
     for r in rows:
-        alive[r], death_year[r] = False, year
-        member[r], cluster[r], join_year[r], institution[r] = False, -1, -1, -1
+        alive[r], death_year[r], institution[r] = False, year, -1
 
 
 vm.warm_up(grow, innovate, exits, pick_in_group, accepted, partner_ties, institution_ties, tie_keys, merge_keys,
            tally, member_growth, ties_kept, ties_between_open, category_by_row, firm_traits, firm_efforts,
-           entry_sites, close_rows, numpy_normals, keep_ties, class_employees)
-solve_intercept(0.5, np.zeros(4), np.full(4, 0.25))  # warm_up's dummy target 1 has no intercept
+           entry_sites, leave_clusters, close_rows, numpy_normals, keep_ties, class_employees, solve_intercept)

@@ -194,7 +194,7 @@ def exits(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
 
 def _leave(m: ClusterModel, rows: np.ndarray) -> None:
     f = m.firms
-    f.member[rows], f.cluster[rows], f.join_year[rows] = False, -1, -1
+    kernels.leave_clusters(np.ascontiguousarray(rows, dtype=np.int64), f.member, f.cluster, f.join_year)
 
 
 def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:

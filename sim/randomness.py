@@ -52,18 +52,6 @@ def _name_keys(seed: int, names: tuple[str, ...]) -> np.ndarray:
     return np.array([_name_key(seed, name) for name in names], dtype=np.uint64)  # shared: read only
 
 
-@numba.njit("uint64[::1](uint64[::1], int64)", cache=True, nogil=True)
-def _year_keys(name_keys: np.ndarray, year: int) -> np.ndarray:
-    # _key_int's arithmetic in 64-bit words, which wrap as its "& _MASK" does.
-    out = np.empty(name_keys.shape[0], dtype=np.uint64)
-    for i in range(name_keys.shape[0]):
-        z = (name_keys[i] ^ np.uint64(year)) + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        out[i] = z ^ (z >> np.uint64(31))
-    return out
-
-
 def _key_int(seed: int, name: str, year: int) -> int:
     # Python integers: scalar mixes cost microseconds, not numpy's scalar overhead.
     return _mix_int(((_name_key(seed, name) ^ year) + _GOLDEN_INT) & _MASK)
@@ -135,13 +123,27 @@ def uniform(seed: int, name: str, year: int, rows: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(inline="always")
-def _splitmix(key: np.uint64, i: np.int64) -> np.uint64:
-    """SplitMix64 of ``key + (i + 1) * golden``; integer arithmetic wraps modulo 2^64, as
-    SplitMix64 requires, so the bits are the same on every machine."""
-    z = key + (np.uint64(i) + np.uint64(1)) * _GOLDEN
+def _mix(z: np.uint64) -> np.uint64:
+    """SplitMix64's finaliser (:func:`_mix_int`) in 64-bit words, which wrap modulo 2^64 as it
+    requires, so the bits are the same on every machine."""
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(inline="always")
+def _splitmix(key: np.uint64, i: np.int64) -> np.uint64:
+    """SplitMix64 of ``key + (i + 1) * golden``."""
+    return _mix(key + (np.uint64(i) + np.uint64(1)) * _GOLDEN)
+
+
+@numba.njit("uint64[::1](uint64[::1], int64)", cache=True, nogil=True)
+def _year_keys(name_keys: np.ndarray, year: int) -> np.ndarray:
+    # _key_int's arithmetic in 64-bit words, which wrap as its "& _MASK" does.
+    out = np.empty(name_keys.shape[0], dtype=np.uint64)
+    for i in range(name_keys.shape[0]):
+        out[i] = _mix((name_keys[i] ^ np.uint64(year)) + _GOLDEN)
+    return out
 
 
 @numba.njit(inline="always")

@@ -150,9 +150,9 @@ def warm_up(*dispatchers: numba.core.registry.CPUDispatcher) -> None:
 
     numba links machine code loaded from its cache on the first call, 0.1-0.5 ms a function; a
     run would otherwise pay that in its first year. Arrays are eight zeros (floats eight ones),
-    integers 4, tuples ones and generators numpy's default: with counts below the arrays' length,
-    every index a kernel derives stays inside them (tests/test_compiled.py imports with bounds
-    checks on).
+    integers 4, floats 0.5, tuples ones and generators numpy's default: with counts below the
+    arrays' length, every index a kernel derives stays inside them (tests/test_compiled.py imports
+    with bounds checks on).
     """
     for dispatcher in dispatchers:
         for signature in dispatcher.signatures:
@@ -169,4 +169,4 @@ def _dummy(t: types.Type) -> object:
         return np.uint64(4) if not t.signed else 4
     if isinstance(t, types.NumPyRandomGeneratorType):
         return np.random.default_rng(0)
-    return 1.0
+    return 0.5  # a share strictly inside (0, 1): some kernels divide by 1 minus one

@@ -43,6 +43,6 @@ def test_no_kernel_reads_or_writes_outside_its_arrays_in_the_warm_up_or_a_run(tm
     # here every compiled function is built afresh with them (about 25 s) and must not raise.
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", _SMALL_RUN], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+                         check=False, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert int(out.stdout.split()[-1]) > 0
