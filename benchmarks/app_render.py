@@ -29,11 +29,11 @@ import ipyvuetify as v  # noqa: E402
 import pandas as pd  # noqa: E402
 import solara  # noqa: E402
 
-from sim import app  # noqa: E402
-from sim.app_map import NorwayMap  # noqa: E402
-from sim.app_network import network_figure  # noqa: E402
-from sim.app_plots import png  # noqa: E402
-from sim.app_session import Session  # noqa: E402
+from sim.app.drawing import png  # noqa: E402
+from sim.app.map import NorwayMap  # noqa: E402
+from sim.app.network import network_figure  # noqa: E402
+from sim.app import page as app  # noqa: E402
+from sim.app.session import Session  # noqa: E402
 
 TARGET_S = 0.5
 PERCENTILE_90 = 0.9

@@ -6,7 +6,7 @@ Usage::
     python benchmarks/sweep.py --quick         # fewer runs (a smoke test of the benchmark)
     python benchmarks/sweep.py --csv bench.csv
 
-Everything goes through the real machinery (``sim.coordinator.run_sweep``: sweep file, registry in
+Everything goes through the real machinery (``sim.experiments.coordinator.run_sweep``: sweep file, registry in
 a fresh SQLite file, local process pool), so the figures include recording every run.
 
 Throughput: a factorial sweep over ``membership.leave_rate`` of
@@ -98,9 +98,9 @@ def _throughput(folder: Path, quick: bool) -> "pd.DataFrame":
 def _sweep(folder: Path, name: str, scenario: str, runs: int, fixed: dict, workers: int,
            tasks_per_worker: int | None = 500, executor: Any = None) -> Any:
     """Write a one-parameter factorial sweep of ``runs`` points and run it."""
-    from sim.coordinator import run_sweep
-    from sim.executors import LocalPool
-    from sim.sweep import load_sweep
+    from sim.experiments.coordinator import run_sweep
+    from sim.experiments.executors import LocalPool
+    from sim.experiments.sweep import load_sweep
 
     rates = ", ".join(f"{0.02 + 0.2 * i / max(runs - 1, 1):.6f}" for i in range(runs))
     fixed_lines = "\n".join(f"{k} = {v!r}" for k, v in fixed.items())
@@ -127,8 +127,8 @@ class _Watched:
 def _memory(folder: Path, total: int) -> "pd.DataFrame":
     import pandas as pd
 
-    from sim import registry
-    from sim.executors import LocalPool
+    from sim.experiments import ledger as registry
+    from sim.experiments.executors import LocalPool
 
     checkpoints = sorted({c for c in CHECKPOINTS if c < total} | {total})
     watched = _Watched(LocalPool(2, tasks_per_worker=None), checkpoints)
@@ -162,7 +162,7 @@ def _rss_mb() -> float:
 
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError):
-        from sim.executors import peak_rss_mb
+        from sim.experiments.executors import peak_rss_mb
 
         return peak_rss_mb()
 

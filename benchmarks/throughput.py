@@ -156,7 +156,7 @@ def _scenario_source() -> str:
 
 
 def _scenario(size: str, first: int, last: int, panel: bool, levers: bool = True):
-    from sim.validation import load_scenario
+    from sim.scenario.files import load_scenario
 
     scale = 1.0 if size == "full" else min(1.0, int(size) / FULL_SCALE_FIRMS)
     # The engine alone: no effect measurement, so no twin world beside it.
@@ -171,7 +171,7 @@ def _scenario(size: str, first: int, last: int, panel: bool, levers: bool = True
 
 def _child(args: argparse.Namespace) -> dict:
     """One measured run (in the child process)."""
-    from sim.population import class_counts, size_classes
+    from sim.world.population import class_counts, size_classes
 
     first, last = (int(y) for y in args.years.split("-"))
     levers = args.child in ("engine", "engine-model-levers")
@@ -195,7 +195,7 @@ def _child(args: argparse.Namespace) -> dict:
             model.step()
             firm_years += int(model.firms.alive[: model.firms.n].sum())
     else:
-        from sim.reference import RefFirm, ReferenceModel
+        from sim.reference import ReferenceModel, RefFirm
 
         model = ReferenceModel(scn, rng=args.seed)
         while model.running:

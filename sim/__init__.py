@@ -8,17 +8,17 @@ Public API::
     model = sim.ClusterModel(scenario, rng=0)  # step-by-step Mesa model
 """
 
-from sim.compiled import keyed_cache
+from sim.engine.cache import keyed_cache
 
 with keyed_cache():  # before any other module imports the compiled ones
-    from sim import kernels  # noqa: F401
+    from sim.engine import kernels  # noqa: F401
 
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.model import ClusterModel
-from sim.results import RunResult
+from sim.output.result import RunResult
 from sim.runner import run
-from sim.scenario import Scenario
-from sim.validation import ScenarioError, load_scenario
+from sim.scenario.files import ScenarioError, load_scenario
+from sim.scenario.schema import Scenario
 
 __all__ = [
     "ClusterModel", "ClusterOrganisation", "Firm", "KnowledgeInstitution", "RunResult",

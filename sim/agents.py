@@ -1,7 +1,7 @@
 """The model's Mesa agents: firms, knowledge institutions and cluster organisations.
 
 Firms and cluster organisations are views: their state lives in the model's column tables
-(:class:`sim.firms.FirmTable`, :class:`sim.clusters.ClusterTable`) and each agent reads and
+(:class:`sim.world.firms.FirmTable`, :class:`sim.world.clusters.ClusterTable`) and each agent reads and
 writes its own row, so ``model.agents_by_type[Firm].select(lambda f: f.member)`` works as in any
 Mesa model while the yearly phases update all rows at once.
 """
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 
-from sim.scenario import LEVELS
+from sim.scenario.schema import LEVELS
 
 if TYPE_CHECKING:
     from sim.model import ClusterModel

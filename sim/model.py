@@ -5,17 +5,18 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import kernels, phases, randomness
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
-from sim.clusters import ClusterTable
-from sim.firms import FirmTable
-from sim.geography import region_distances_km
-from sim.levers import LeverState, levers
-from sim.network import TieSet
-from sim.population import build_firms, build_institutions
-from sim.register import Register
-from sim.scenario import LEVELS, Scenario
-from sim.validation import scenarios_by_year
+from sim.engine import kernels, randomness
+from sim.observe.register import Register
+from sim.scenario.files import scenarios_by_year
+from sim.scenario.schema import LEVELS, Scenario
+from sim.submodels import phases
+from sim.submodels.instruments import LeverState, levers
+from sim.world.clusters import ClusterTable
+from sim.world.firms import FirmTable
+from sim.world.geography import region_distances_km
+from sim.world.network import TieSet
+from sim.world.population import build_firms, build_institutions
 
 # The yearly phases in order (DESIGN.md); each updates all firms at once.
 PHASES = (phases.programme, levers, phases.membership, phases.collaboration, phases.innovation,
@@ -126,7 +127,7 @@ class ClusterModel(mesa.Model):
         return float(np.exp(self.spec.growth.productivity_trend * (self.year - self.spec.scenario.start_year)))
 
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """Each firm's own uniform draw for one purpose this year (see :mod:`sim.randomness`)."""
+        """Each firm's own uniform draw for one purpose this year (see :mod:`sim.engine.randomness`)."""
         return randomness.uniform(self.seed, name, self.year, rows)
 
     def keys(self, *names: str) -> np.ndarray:

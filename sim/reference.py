@@ -1,9 +1,9 @@
-"""The per-agent reference: the rules of :mod:`sim.phases`, one agent at a time, in plain Mesa.
+"""The per-agent reference: the rules of :mod:`sim.submodels.phases`, one agent at a time, in plain Mesa.
 
 This is the readable specification of the model. A :class:`RefFirm` has plain attributes and
 its collaboration ties as a Python set of partner firms; a :class:`RefCluster` holds its members.
 :meth:`ReferenceModel.step` runs the engine's phases in the engine's order and
-:meth:`ReferenceModel.yearly` reports the aggregates of :class:`sim.register.Register` in the same
+:meth:`ReferenceModel.yearly` reports the aggregates of :class:`sim.observe.register.Register` in the same
 full-scale units. It starts from the engine's population (same scenario and seed, same firms).
 
 It is slow on purpose. Its random numbers are scalar draws (Python's ``random`` for uniforms,
@@ -24,12 +24,12 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.clusters import INACTIVE, ClusterTable
-from sim.geography import region_distances_km
 from sim.model import stream
-from sim.phases import KM_PER_DISTANCE_UNIT, MAX_LAPLACE_SCALE
-from sim.population import build_firms, build_institutions, startup_firms
-from sim.scenario import LEVELS, LevelSpec, Scenario
+from sim.scenario.schema import LEVELS, LevelSpec, Scenario
+from sim.submodels.phases import KM_PER_DISTANCE_UNIT, MAX_LAPLACE_SCALE
+from sim.world.clusters import INACTIVE, ClusterTable
+from sim.world.geography import region_distances_km
+from sim.world.population import build_firms, build_institutions, startup_firms
 
 
 class RefCluster(mesa.Agent):
@@ -345,7 +345,7 @@ class ReferenceModel(mesa.Model):
         self.startups = n_new + len(parents)
 
     def record(self) -> dict[str, float]:
-        """This year's row as :class:`sim.register.Register` reports it (full-scale units)."""
+        """This year's row as :class:`sim.observe.register.Register` reports it (full-scale units)."""
         scale = self.spec.population.scale
         firms = list(self.agents_by_type[RefFirm])
         members = [f for f in firms if f.cluster is not None]

@@ -12,8 +12,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.model import ClusterModel
-from sim.results import HEADLINE_YEARS, RunResult, effect_headline
-from sim.scenario import Scenario
+from sim.output.result import HEADLINE_YEARS, RunResult, effect_headline
+from sim.scenario.schema import Scenario
 from sim.twin import TwinModel
 
 
@@ -49,7 +49,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
     clusters = model.register.clusters(model)
     effects = None
     if measurement.effects:
-        from sim.measurement import measure  # scikit-learn takes a second to load
+        from sim.observe.estimator import measure  # scikit-learn takes a second to load
 
         twin_panel = twin.register.firms(twin.region_names, twin.sector_names) if twin is not None else None
         effects = measure(panel, clusters, measurement, seed, twin_panel)
@@ -96,7 +96,7 @@ def summarise(scenario: Scenario, seed: int, yearly: pd.DataFrame, wall_time_s: 
         seed: Its seed.
         yearly: The yearly table.
         wall_time_s: Seconds the run took.
-        effect_tables: The measured membership effects, if any (:func:`sim.results.effect_headline`).
+        effect_tables: The measured membership effects, if any (:func:`sim.output.result.effect_headline`).
 
     Returns:
         A JSON-able dictionary.

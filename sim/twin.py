@@ -10,7 +10,7 @@ behind it in lockstep, and copies every decision that is not a member firm's own
 - every instrument's choices: restructuring areas and their support, corporate networks and
   their ties, Green Platform consortia, foreign entrants;
 - every start-up and spin-off, so that a firm keeps its row, and with it its random numbers
-  (:mod:`sim.randomness`), in both worlds.
+  (:mod:`sim.engine.randomness`), in both worlds.
 
 What the twin simulates itself is how firms collaborate, innovate, grow and close, with the
 cluster organisations' services withheld from members (:func:`withhold_services`): no brokered
@@ -27,10 +27,10 @@ import copy
 
 import numpy as np
 
-from sim import phases
-from sim.levers import cluster_links, levers, tie_group
 from sim.model import ClusterModel
-from sim.scenario import LEVELS, Scenario
+from sim.scenario.schema import LEVELS, Scenario
+from sim.submodels import phases
+from sim.submodels.instruments import cluster_links, levers, tie_group
 
 #: ``[levels.*]`` services a cluster organisation gives its members.
 LEVEL_SERVICES = ("facilitation_ties", "market_access_growth", "advisory_innovation")
@@ -126,7 +126,7 @@ def _levers(t: TwinModel) -> None:
     events = fact.lever_events
     green = fact.spec.green_platform
     if t.withhold and green.enabled and t.year >= green.from_year:
-        # Every firm in a running consortium got exactly this much this year (sim.levers._groups).
+        # Every firm in a running consortium got exactly this much this year (sim.submodels.instruments._groups).
         f.support_innovation[:n][f.consortium_until[:n] >= t.year] -= green.innovation_support
     t._open_as_factual(levers)
     for group in [*events.network_groups, *([] if t.withhold else events.green_groups)]:

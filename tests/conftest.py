@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import Scenario
-from sim.validation import validate
+from sim.scenario.files import validate
+from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

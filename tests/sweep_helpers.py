@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import ROOT, cli  # noqa: F401 - cli is re-exported for the sweep tests
 
-from sim.executors import Task, execute
+from sim.experiments.executors import Task, execute
 
 CLASSROOM = ROOT / "scenarios" / "classroom.toml"
 YEARS = (2000, 2008)  # 9 years at 0.3 % scale, clusters from 2006: about 0.1 s a run

@@ -18,14 +18,14 @@ solara = pytest.importorskip("solara", reason="the app extra is not installed: p
 
 from solara.components.echarts import EchartsWidget  # noqa: E402
 
-from sim import app  # noqa: E402
-from sim.app_charts import selection_chart, series_chart  # noqa: E402
-from sim.app_lessons import load_lessons  # noqa: E402
-from sim.app_levers import BY_NAME, overrides  # noqa: E402
-from sim.app_session import Session  # noqa: E402
-from sim.cli import main  # noqa: E402
-from sim.scenario import LEVELS  # noqa: E402
-from sim.validation import ScenarioError  # noqa: E402
+from sim.app.charts import selection_chart, series_chart  # noqa: E402
+from sim.app.controls import BY_NAME, overrides  # noqa: E402
+from sim.app.lessons import load_lessons  # noqa: E402
+from sim.app import page as app  # noqa: E402
+from sim.app.session import Session  # noqa: E402
+from sim.cli.main import main  # noqa: E402
+from sim.scenario.files import ScenarioError  # noqa: E402
+from sim.scenario.schema import LEVELS  # noqa: E402
 
 SELECTION = "3_selection_or_treatment"
 FACILITATION = "2_facilitation_and_money"

@@ -1,4 +1,4 @@
-"""Calibration by simulated moments (sim.calibration) and the targets it fits (sim.targets)."""
+"""Calibration by simulated moments (sim.calibration.fit) and the targets it fits (sim.calibration.targets)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from calibration_helpers import PARAMETERS, setup, study_trials
 from conftest import cli
 
-from sim.calibration import committed_values, load_calibration
-from sim.targets import Target, load_targets
-from sim.validation import ScenarioError
+from sim.calibration.fit import committed_values, load_calibration
+from sim.calibration.targets import Target, load_targets
+from sim.scenario.files import ScenarioError
+
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory) -> tuple[Path, Path, object]:

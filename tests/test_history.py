@@ -1,6 +1,6 @@
 """The calibrated baseline lands near every observed figure of calibration/targets.toml.
 
-Each target's statistic is computed as the calibration computes it (sim.targets), from four seeds
+Each target's statistic is computed as the calibration computes it (sim.calibration.targets), from four seeds
 of a 10 % Norway to 2025: the published gaps, their peak in the first three years, the programme's
 history and the other instruments' 2021 figures; the budget-cut figures on their own scenario.
 """
@@ -13,9 +13,9 @@ import pytest
 from conftest import ROOT
 
 from sim import load_scenario
-from sim.calibration import seed_inputs
-from sim.executors import LocalPool, Task
-from sim.targets import load_targets
+from sim.calibration.fit import seed_inputs
+from sim.calibration.targets import load_targets
+from sim.experiments.executors import LocalPool, Task
 
 TARGETS = load_targets(ROOT / "calibration" / "targets.toml")
 SEEDS = (0, 1, 2, 3)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from sim import kernels
-from sim import randomness as rnd
+from sim.engine import kernels
+from sim.engine import randomness as rnd
 
 N = 20_000
 

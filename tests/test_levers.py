@@ -39,8 +39,8 @@ def test_areas_go_to_counties_whose_jobs_shrink():
 
 
 def test_corporate_networks_are_cliques_of_growing_smes():
-    from sim import phases
-    from sim.levers import levers
+    from sim.submodels import phases
+    from sim.submodels.instruments import levers
 
     scn = small(scale=0.1, end_year=2012)
     model = ClusterModel(scn, rng=2)
@@ -84,8 +84,8 @@ def test_foreign_entrants_join_strong_clusters():
 
 
 def test_cluster_link_adds_ties_between_the_two_clusters():
-    from sim import phases
-    from sim.levers import levers
+    from sim.submodels import phases
+    from sim.submodels.instruments import levers
 
     link = [{"clusters": ["GCE Blue Maritime", "NCE Raufoss"], "from_year": 2011, "tie_attempts": 20.0}]
     model = ClusterModel(small(scale=0.1, end_year=2012, cluster_links=link), rng=4)

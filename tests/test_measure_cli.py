@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import cli
 
-from sim.results import EFFECT_COLUMNS
+from sim.observe.columns import EFFECT_COLUMNS
 
 # A 4 % Norway to 2013 measures some 25 members of the 2003-2011 cohorts: a few seconds a run.
 FAST = ["--set", "population.scale=0.04", "--set", "scenario.end_year=2013", "--set", "measurement.bootstrap=50", "--quiet"]

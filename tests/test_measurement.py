@@ -1,4 +1,4 @@
-"""The published estimator on synthetic registers with a known effect (sim.measurement)."""
+"""The published estimator on synthetic registers with a known effect (sim.observe.estimator)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.measurement import MATCHED_DID, TRUE_EFFECT, measure
-from sim.scenario import Measurement
+from sim.observe.estimator import MATCHED_DID, TRUE_EFFECT, measure
+from sim.scenario.schema import Measurement
 
 YEARS = range(2000, 2013)
 # No winsorising: the injected effect is then exactly the difference of growth rates.

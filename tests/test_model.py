@@ -11,7 +11,7 @@ from conftest import small
 
 from sim import ClusterModel, ClusterOrganisation, Firm, KnowledgeInstitution, run
 from sim.model import stream
-from sim.population import build_firms
+from sim.world.population import build_firms
 
 
 def test_same_scenario_and_seed_give_identical_tables(small_scenario):
@@ -156,7 +156,7 @@ def test_population_stream_is_shared_with_build_firms(small_scenario):
 
 
 def test_register_growth_columns_match_the_firm_panel(small_scenario):
-    from sim import plots
+    from sim.output import plots
 
     result = run(small_scenario, seed=6)
     from_yearly = plots.member_growth_from_yearly(result.yearly).set_index(["year", "member"]).sort_index()

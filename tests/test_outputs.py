@@ -7,11 +7,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sim import plots
-from sim.results import (
-    CLUSTER_COLUMNS,
-    FIRM_COLUMNS,
-    YEARLY_COLUMNS,
+from sim.observe.columns import CLUSTER_COLUMNS, FIRM_COLUMNS, YEARLY_COLUMNS
+from sim.output import plots
+from sim.output.result import (
     RunResult,
     summary_json,
     write_outputs,

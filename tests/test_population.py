@@ -7,7 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from sim.population import (
+from sim.scenario.files import ScenarioError, load_scenario
+from sim.scenario.schema import Scenario
+from sim.world.population import (
     COLUMNS,
     build_firms,
     build_institutions,
@@ -15,8 +17,6 @@ from sim.population import (
     size_classes,
     startup_firms,
 )
-from sim.scenario import Scenario
-from sim.validation import ScenarioError, load_scenario
 
 START = 2000
 

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sweep_helpers import cli, write_sweep
 
-from sim import registry
-from sim.cli import main
-from sim.coordinator import run_sweep
-from sim.executors import LocalPool
-from sim.store import load_runs
-from sim.sweep import load_sweep
-from sim.validation import ScenarioError
+from sim.cli.main import main
+from sim.experiments import ledger as registry
+from sim.experiments.coordinator import run_sweep
+from sim.experiments.executors import LocalPool
+from sim.experiments.sweep import load_sweep
+from sim.output.store import load_runs
+from sim.scenario.files import ScenarioError
 
 URL = os.environ.get("NIC_SIM_TEST_POSTGRES_URL")
 

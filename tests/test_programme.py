@@ -9,8 +9,9 @@ from conftest import small
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import compare, run
-from sim.scenario import LEVELS
+from sim import run
+from sim.experiments import compare
+from sim.scenario.schema import LEVELS
 
 HISTORY = 2003  # the operator takes over early so that its rules show in short runs
 

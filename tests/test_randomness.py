@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import randomness as rnd
+from sim.engine import randomness as rnd
 
 ROWS = np.arange(200_000)
 

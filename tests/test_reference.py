@@ -21,8 +21,8 @@ import pytest
 from conftest import small
 
 from sim.model import ClusterModel
-from sim.reference import RefFirm, ReferenceModel
-from sim.scenario import LEVELS, Scenario
+from sim.reference import ReferenceModel, RefFirm
+from sim.scenario.schema import LEVELS, Scenario
 
 SEEDS = range(20)
 REL_TOL = 0.02

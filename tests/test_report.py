@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT
 
 import sim
-from sim.cli import main
-from sim.report import interval, load_runs, write_report
-from sim.results import write_outputs
+from sim.cli.main import main
+from sim.output.report import interval, load_runs, write_report
+from sim.output.result import write_outputs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -8,9 +8,15 @@ import sys
 import pytest
 from pydantic import Field
 
-from sim.explain import explain, parameters
-from sim.scenario import Scenario
-from sim.validation import ScenarioError, allowed_range, load_scenario, parse_assignment, validate
+from sim.scenario.explain import explain, parameters
+from sim.scenario.files import (
+    ScenarioError,
+    allowed_range,
+    load_scenario,
+    parse_assignment,
+    validate,
+)
+from sim.scenario.schema import Scenario
 
 CLUSTER = """
 [[clusters]]

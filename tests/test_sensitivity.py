@@ -1,4 +1,4 @@
-"""Sensitivity designs in sweep files and their SALib analysis (sim.sensitivity)."""
+"""Sensitivity designs in sweep files and their SALib analysis (sim.experiments.sensitivity)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import tomli_w
 from conftest import SMALL_CLUSTERS, cli
 
-from sim import sensitivity
-from sim.registry import open_registry
-from sim.sweep import load_sweep
-from sim.validation import ScenarioError
+from sim.experiments import sensitivity
+from sim.experiments.ledger import open_registry
+from sim.experiments.sweep import load_sweep
+from sim.scenario.files import ScenarioError
 
 OUTCOMES = ["summary.gap_value_added_pp", "summary.true_value_added_pp", "members@2012"]
 
@@ -89,7 +89,7 @@ def test_analysing_a_study_with_missing_points_says_how_many(tmp_path):
     path = write_study(tmp_path, "morris", "trajectories = 2")
     db = f"sqlite:///{tmp_path / 's.db'}"
     engine = open_registry(db)
-    from sim import registry
+    from sim.experiments import ledger as registry
 
     registry.register(engine, load_sweep(path))  # registered, nothing run
     with pytest.raises(sensitivity.IncompleteSweep, match="8 of 8 design points have no finished run"):

@@ -8,9 +8,10 @@ from importlib import metadata
 import pandas as pd
 import pytest
 
-from sim import store
-from sim.results import CLUSTER_COLUMNS, YEARLY_COLUMNS, RunResult
-from sim.store import StoreError, load_clusters, load_runs, load_yearly, save_run
+from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
+from sim.output import store
+from sim.output.result import RunResult
+from sim.output.store import StoreError, load_clusters, load_runs, load_yearly, save_run
 
 
 def make_result(scale: float = 1.0, seed: int = 3) -> RunResult:

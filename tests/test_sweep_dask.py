@@ -10,11 +10,12 @@ import sweep_helpers
 from distributed import Client, LocalCluster
 from sweep_helpers import EXITS, RAISES, faulty, write_sweep
 
-from sim import executors, registry
-from sim.cli import main
-from sim.coordinator import run_sweep
-from sim.executors import DaskPool, LocalPool
-from sim.sweep import load_sweep
+from sim.cli.main import main
+from sim.experiments import executors
+from sim.experiments import ledger as registry
+from sim.experiments.coordinator import run_sweep
+from sim.experiments.executors import DaskPool, LocalPool
+from sim.experiments.sweep import load_sweep
 
 pytestmark = pytest.mark.slow  # a LocalCluster of two worker processes: some 20 s
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from sim.cli import main
-from sim.sweep import load_sweep, seed_int
+from sim.cli.main import main
+from sim.experiments.sweep import load_sweep, seed_int
 
 CLASSROOM = ROOT / "scenarios" / "classroom.toml"
 

@@ -12,13 +12,13 @@ import pytest
 from matplotlib.image import imread
 from sweep_helpers import EXITS, KILLS, RAISES, YEARS, cli, faulty, write_sweep
 
-from sim import registry
-from sim.cli import main
-from sim.coordinator import run_sweep
-from sim.executors import LocalPool
-from sim.results import CLUSTER_COLUMNS, YEARLY_COLUMNS
+from sim.cli.main import main
+from sim.experiments import ledger as registry
+from sim.experiments.coordinator import run_sweep
+from sim.experiments.executors import LocalPool
+from sim.experiments.sweep import load_sweep, scenario_for
+from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.runner import run
-from sim.sweep import load_sweep, scenario_for
 
 N_YEARS = YEARS[1] - YEARS[0] + 1
 

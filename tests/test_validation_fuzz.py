@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import Scenario
-from sim.validation import ScenarioError, load_scenario, validate
+from sim.scenario.files import ScenarioError, load_scenario, validate
+from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 TMP = Path(tempfile.mkdtemp(prefix="scenario-fuzz-"))

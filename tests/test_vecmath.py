@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special
 
-from sim import vecmath as vm
+from sim.engine import vecmath as vm
 
 
 def _vectorised(fn):

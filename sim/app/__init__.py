@@ -1,0 +1,1 @@
+"""The classroom app (``python run.py app``), one module per panel."""

@@ -1,0 +1,258 @@
+"""The classroom app: watch clusters form, collaborate, innovate and grow (``python run.py app``).
+
+Mesa's usual shape (``agents.py``, ``model.py``, ``app.py``) with a Solara page of our own rather
+than ``SolaraViz``: SolaraViz rebuilds a model from its keyword arguments, while this model is
+built from a validated scenario, lessons swap the scenario and the controls together, sliders act
+on a running model from the next year, and every year steps three worlds in lockstep (see
+:mod:`sim.app.session`). The layout follows SolaraViz: controls in the sidebar, views beside.
+
+Views: a map of Norway and the collaboration network of a chosen cluster (matplotlib PNG, in
+tabs, so that only the one in view is drawn), five live charts (ECharts, drawn by the browser),
+the lesson's explanation and an Info tab. Solara imports this module, so it stays importable
+without a display; it imports nothing heavy that the model does not already need.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import solara
+import solara.lab
+
+from sim.app.charts import growth_chart, levels_chart, selection_chart, series_chart
+from sim.app.controls import Lever, groups
+from sim.app.drawing import png
+from sim.app.info import INFO
+from sim.app.map import NorwayMap
+from sim.app.network import cluster_choices, network_figure
+from sim.app.session import Session
+from sim.scenario.files import ScenarioError
+
+RUN_YEARS = 5  # the "Run" button simulates this many years at once
+PLAY_PAUSE_S = 0.3  # pause between years while playing, so that a class can follow
+CHART_STYLE = {"style": "height: 270px; width: 100%;"}
+TITLE = "Norwegian Innovation Clusters: a classroom model"
+SIDEBAR_WIDTH = "300px"  # fixed, so that a long lesson title cannot push the sidebar over the views
+
+
+@solara.component
+def Page():
+    """The whole app; Solara serves this component (``solara run sim.app.page``), one session per tab."""
+    solara.Title(TITLE)
+    session, problem = solara.use_memo(_new_session, [])
+    if session is None:
+        solara.Error(f"The lessons could not be loaded: {problem}")
+    else:
+        App(session)
+
+
+@solara.component
+def App(session: Session):
+    """The app around one session: controls in the sidebar, the classroom and Info tabs beside.
+
+    Args:
+        session: The session (tests and the benchmark pass their own).
+    """
+    version = solara.use_reactive(session.version)
+    message = solara.use_reactive("")
+
+    def refresh() -> None:
+        version.set(session.version)
+
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+    with solara.Sidebar():
+        with solara.Column(style=f"width: {SIDEBAR_WIDTH}"):
+            Controls(session, version.value, refresh, message)
+    with solara.lab.Tabs(lazy=True):
+        with solara.lab.Tab("Classroom"):
+            Classroom(session, version.value)
+        with solara.lab.Tab("Info"):
+            solara.Markdown(INFO)
+
+
+def _new_session() -> tuple[Session | None, str]:
+    try:
+        return Session(), ""
+    except (ScenarioError, KeyError) as exc:  # a broken lesson file: say so instead of crashing
+        return None, str(exc)
+
+
+@solara.component
+def Controls(session: Session, version: int, refresh: Callable[[], None], message: solara.Reactive[str]):
+    """Lesson, seed, step/run/play/reset and the levers.
+
+    Args:
+        session: The session.
+        version: The session's version when rendered (re-renders the controls after changes).
+        refresh: Tells the page that the session changed.
+        message: An error to show (empty when there is none).
+    """
+    playing = solara.use_reactive(False)
+
+    def act(action: Callable[[], object]) -> None:
+        try:
+            action()
+            message.set("")
+        except ScenarioError as exc:
+            message.set(str(exc))
+        refresh()
+
+    def play() -> None:
+        while playing.value and session.step(1):
+            refresh()
+            time.sleep(PLAY_PAUSE_S)
+        playing.set(False)
+
+    solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
+    titles = {lesson.title: lesson.key for lesson in session.lessons}
+    solara.Select("Lesson", values=list(titles), value=session.lesson.title,
+                  on_value=lambda title: act(lambda: session.choose_lesson(titles[title])))
+    solara.InputInt("Seed", value=session.seed, on_value=lambda seed: act(lambda: session.set_seed(seed)))
+    with solara.Row(gap="6px"):
+        busy = playing.value or not session.running
+        solara.Button("Step", on_click=lambda: act(lambda: session.step(1)), disabled=busy)
+        solara.Button(f"Run {RUN_YEARS} years", on_click=lambda: act(lambda: session.step(RUN_YEARS)), disabled=busy)
+    with solara.Row(gap="6px"):
+        solara.Button("Pause" if playing.value else "Play", on_click=lambda: playing.set(not playing.value),
+                      disabled=not session.running)
+        solara.Button("Reset", on_click=lambda: act(session.reset), disabled=playing.value)
+    first, last = session.scenario.scenario.start_year, session.scenario.scenario.end_year
+    solara.Text(f"Year {session.year if session.year is not None else '-'} ({first}-{last})")
+    if message.value:
+        solara.Error(message.value)
+    for group, levers in groups().items():
+        with solara.Card(group, margin=0, style="margin-top: 8px"):
+            for lever in levers:
+                # Value and availability as props: a lever redraws when they change, not every year.
+                LeverControl(lever, session.lever_value(lever.name), bool(lever.read(session.lesson_scenario)),
+                             lambda name, value: act(lambda: session.set_lever(name, value)))
+
+
+@solara.component
+def LeverControl(lever: Lever, value: object, available: bool, on_value: Callable[[str, object], None]):
+    """One slider or switch.
+
+    Args:
+        lever: The lever.
+        value: Its value in the session.
+        available: False for a switch whose feature the lesson lacks (it cannot be switched on).
+        on_value: Called with the lever's name and new value.
+    """
+    if lever.kind == "switch":
+        solara.Switch(label=lever.label, value=bool(value), on_value=lambda v: on_value(lever.name, v),
+                      disabled=not available)
+    else:
+        # The label sits above the slider: beside it, it would leave the slider too short to use.
+        solara.Text(f"{lever.label}: {float(value):g}", style="font-size: 0.9em")
+        solara.SliderFloat("", value=float(value), min=lever.lo, max=lever.hi, step=lever.step,
+                           on_value=lambda v: on_value(lever.name, v), thumb_label=False)
+    solara.Text(lever.help, style="font-size: 0.75em; color: #666; display: block; margin-bottom: 6px")
+
+
+@solara.component
+def Classroom(session: Session, version: int):
+    """Headline figures, the lesson, the map and network tabs and the charts.
+
+    Args:
+        session: The session.
+        version: The session's version (redraws every view when it changes).
+    """
+    Headline(session, version)
+    LessonText(session.lesson.title, session.lesson.text)
+    with solara.Columns([5, 7]):
+        with solara.lab.Tabs(lazy=True):
+            with solara.lab.Tab("Map"):
+                MapView(session, version)
+            with solara.lab.Tab("Network"):
+                NetworkView(session, version)
+        Charts(session, version)
+
+
+@solara.component
+def LessonText(title: str, text: str):
+    """The lesson's explanation; redrawn only when the lesson changes (Markdown is slow to render)."""
+    with solara.Details(summary=f"Lesson: {title}", expand=True):
+        solara.Markdown(text)
+
+
+@solara.component
+def Headline(session: Session, version: int):
+    """The main world's figures at the end of the last simulated year (full-scale units)."""
+    yearly = session.yearly()
+    if len(yearly) == 0:
+        solara.Text("Nothing simulated yet: press Step or Run.")
+        return
+    row = yearly.iloc[-1]
+    figures = [("Year", f"{int(row['year'])}")] + [
+        (label, f"{row[column]:,.0f}") for label, column in (
+            ("Firms", "firms"), ("Members", "members"), ("Clusters", "clusters"), ("Collaboration ties", "ties"),
+            ("Innovations", "innovations"), ("Employment", "employment"))]
+    with solara.Row(gap="24px", style="flex-wrap: wrap"):
+        for label, text in figures:
+            with solara.Column(gap="0px", style="text-align: center"):
+                solara.Text(label, style="font-weight: 600")
+                solara.Text(text)
+
+
+@solara.component
+def MapView(session: Session, version: int):
+    """Norway with firms by county, ties between counties and clusters by level."""
+    drawing = solara.use_memo(lambda: NorwayMap(session.worlds["main"]), [])
+    solara.Image(solara.use_memo(lambda: drawing.png(session.worlds["main"]), [version]))
+
+
+@solara.component
+def NetworkView(session: Session, version: int):
+    """The collaboration network around one cluster, chosen from a menu."""
+    model = session.worlds["main"]
+    labels = {label: k for k, label in cluster_choices(model)}
+    chosen = solara.use_reactive(next(iter(labels.values()), -1))
+    positions = solara.use_ref({})
+    k = chosen.value if chosen.value in labels.values() else next(iter(labels.values()), -1)
+
+    def draw() -> bytes | None:
+        if k < 0:
+            return None
+        fig, positions.current[k] = network_figure(model, k, positions.current.get(k))
+        return png(fig)
+
+    image = solara.use_memo(draw, [version, k])
+    if image is None:
+        solara.Text("This scenario has no cluster organisations.")
+        return
+    current = next(label for label, index in labels.items() if index == k)
+    solara.Select("Cluster", values=list(labels), value=current, on_value=lambda label: chosen.set(labels[label]))
+    solara.Image(image)
+
+
+@solara.component
+def Charts(session: Session, version: int):
+    """Member vs non-member growth, selection vs treatment, clusters by level, employment, innovations."""
+    options = solara.use_memo(lambda: chart_options(session), [version])
+    with solara.ColumnsResponsive(12, large=6):
+        for option in options:
+            solara.FigureEcharts(option=option, attributes=CHART_STYLE, responsive=True)
+
+
+def chart_options(session: Session) -> list[dict]:
+    """The five live charts of a session's main world (and, dashed, the reference world).
+
+    Args:
+        session: The session.
+
+    Returns:
+        ECharts options, in display order.
+    """
+    meta = session.scenario.scenario
+    years = range(meta.start_year, meta.end_year + 1)
+    yearly, events = session.yearly(), session.events
+    reference = session.yearly("reference") if session.reference_differs() else None
+    return [
+        growth_chart(yearly, years, events),
+        selection_chart(session.effects_table(), years, events),
+        levels_chart(yearly, reference, years, events),
+        series_chart("Employment (1000 man-years)", "employment", yearly, reference, years, events),
+        series_chart("Innovating firms (1000 a year)", "innovations", yearly, reference, years, events),
+    ]

@@ -1,0 +1,1 @@
+"""Fitting to observed figures: targets, the fit and the fit report."""

@@ -1,0 +1,64 @@
+"""The command line: ``python run.py COMMAND ...``.
+
+Exit status 0 on success, 2 on bad input (one line on stderr naming the file, the key and what is
+allowed), 1 when something outside the input fails (e.g. the database refuses a write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+
+import sim.cli
+from sim.output.store import StoreError
+from sim.scenario.files import ScenarioError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``run.py`` argument parser with one sub-command per module of :mod:`sim.cli`."""
+    parser = _Parser(prog="run.py", description="Simulate Norwegian Innovation Clusters.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    names = [m.name for m in pkgutil.iter_modules(sim.cli.__path__) if m.name != "main"]
+    modules = [importlib.import_module(f"sim.cli.{name}") for name in names]
+    for module in sorted(modules, key=lambda mod: (getattr(mod, "ORDER", 100), mod.__name__)):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``run.py``.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` if None.
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StoreError as exc:
+        print(f"error: --db {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # `run.py validate --explain | head` closed our stdout: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

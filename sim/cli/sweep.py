@@ -1,0 +1,109 @@
+"""``run.py sweep SWEEP``: run a sweep file's runs on local processes or a Dask cluster.
+
+Running the same file again resumes: runs already done are skipped, runs a stopped coordinator
+left behind are run, and failed runs are retried with ``--retry-failed``. Exit status 0 when
+every run is done, 1 when some failed (the others are recorded), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sim.output.store import DEFAULT_DB_URL
+
+if TYPE_CHECKING:
+    from sim.experiments.executors import DaskPool, LocalPool
+    from sim.experiments.sweep import Sweep
+
+ORDER = 3
+EXIT_BAD_INPUT = 2
+SHOWN_RUNS = 8  # runs listed by --dry-run and failures listed after a sweep
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` sub-command."""
+    p = sub.add_parser("sweep", help="run a sweep file (many runs; re-running resumes)")
+    p.add_argument("sweep", help="sweep file (TOML), e.g. scenarios/sweeps/classroom_small.toml")
+    add_executor_options(p)
+    p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
+    p.add_argument("--out", type=Path, help="folder for the summary plot and firm panels (default results/sweeps/<name>/)")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--dry-run", action="store_true", help="check the file and list its runs; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_sweep)
+
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` or ``--dask-address ADDR``: where a command's runs execute."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
+    where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
+def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
+    """The executor the options of :func:`add_executor_options` ask for (imported late: Dask is slow to load)."""
+    from sim.experiments.executors import DaskPool, LocalPool
+
+    return DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Validate the sweep, run what is left of it, print a summary."""
+    # Imported here, not at the top: scipy.stats, Dask and matplotlib would slow down --help.
+    from sim.experiments.executors import ExecutorError
+    from sim.experiments.sweep import load_sweep
+
+    if args.dry_run:
+        print(describe(load_sweep(args.sweep)))
+        return 0
+    # The pool first: its workers' fork server loads the model while the sweep is read and checked.
+    executor = executor_from(args)
+    sweep = load_sweep(args.sweep)
+    from sim.experiments.coordinator import run_sweep
+
+    try:
+        report = run_sweep(sweep, executor, args.db, args.out, args.retry_failed, progress=not args.quiet)
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.quiet:
+        lines = [
+            f"experiment  {report.experiment}: {report.total} runs, {report.skipped} done before, "
+            f"{report.done} done now, {len(report.failed)} failed",
+            f"time        {report.wall_time_s:.1f} s ({report.runs_per_minute:.0f} runs a minute)",
+            f"database    {args.db}",
+            f"plot        {report.plot or '(no finished runs yet)'}",
+            f"export      python run.py export {report.experiment} --db {args.db} --format parquet",
+        ]
+        lines += [f"failed      {run_id}: {error}" for run_id, error in report.failed[:SHOWN_RUNS]]
+        if report.failed:
+            lines.append("            re-run with --retry-failed to run failed runs again")
+        print("\n".join(lines))
+    return 1 if report.failed else 0
+
+
+def describe(sweep: Sweep) -> str:
+    """A short description of a sweep and its first runs (``--dry-run``)."""
+    runs = sweep.runs()
+    points = len(runs) // sweep.replications
+    lines = [f"ok: {sweep.source}: experiment '{sweep.name}', design {sweep.design}, {points} points x "
+             f"{sweep.replications} replications = {len(runs)} runs, outputs {', '.join(sweep.outputs)}"]
+    for run in runs[:SHOWN_RUNS]:
+        values = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in run.parameters.items())
+        lines.append(f"  {run.run_id}  seed {run.seed}  {values}")
+    if len(runs) > SHOWN_RUNS:
+        lines.append(f"  ... and {len(runs) - SHOWN_RUNS} more")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""All compiled code: the kernels behind the submodels, inline maths and hashed random numbers."""

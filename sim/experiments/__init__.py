@@ -1,0 +1,1 @@
+"""Many runs: sweep files, executors, the run ledger, comparisons and sensitivity analysis."""

@@ -1,0 +1,140 @@
+"""The sweep coordinator: registers a sweep, hands its runs to an executor, records each result.
+
+The coordinator is the only process that writes: workers send results back, and each one is
+recorded in its own transaction as it arrives (:func:`sim.experiments.ledger.record`). Kill the
+coordinator at any moment and every run is either recorded in full or still to do; running the
+sweep again does the rest. A kept firm panel is written to a file first (atomically, by rename)
+and then recorded, so a recorded run's file is always complete.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import batched
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from sim.experiments import ledger as registry
+from sim.experiments.executors import Outcome, Task
+from sim.experiments.plots import plot_experiment
+from sim.experiments.sweep import RunSpec, Sweep
+
+MARK_BATCH = 16  # runs marked running per transaction as they are handed out
+
+
+class Executor(Protocol):
+    """Anything that turns tasks into outcomes (:class:`~sim.experiments.executors.LocalPool`, ``DaskPool``)."""
+
+    def map(self, tasks: Iterable[Task]) -> Iterator[Outcome]: ...  # noqa: D102
+
+
+@dataclass
+class SweepReport:
+    """What one coordinator session did.
+
+    Attributes:
+        experiment: The experiment's name.
+        total: Runs in the sweep.
+        skipped: Runs not run now: done before (or failed before, without ``retry_failed``).
+        done: Runs finished in this session.
+        failed: ``(run_id, error)`` of runs that failed in this session.
+        wall_time_s: Seconds this session took to register, run and record (not to plot).
+        out_dir: Folder of the summary plot and kept firm panels.
+        plot: The summary plot, if any run is done.
+    """
+
+    experiment: str
+    total: int
+    skipped: int
+    done: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    out_dir: Path = Path()
+    plot: Path | None = None
+
+    @property
+    def runs_per_minute(self) -> float:
+        """Runs finished or failed in this session per minute of wall time."""
+        return 60 * (self.done + len(self.failed)) / self.wall_time_s if self.wall_time_s else 0.0
+
+
+def default_out_dir(experiment: str) -> Path:
+    """``results/sweeps/<experiment>/``."""
+    return Path("results") / "sweeps" / experiment
+
+
+def run_sweep(sweep: Sweep, executor: Executor, db: str | Engine | None = None, out_dir: Path | None = None,
+              retry_failed: bool = False, progress: bool = True) -> SweepReport:
+    """Run every run of a sweep not yet done, recording each as it finishes.
+
+    Args:
+        sweep: From :func:`sim.experiments.sweep.load_sweep`.
+        executor: Where runs execute.
+        db: Results database URL or engine; ``None`` is the default SQLite file.
+        out_dir: Folder for the summary plot and firm panels (default :func:`default_out_dir`).
+        retry_failed: Run failed runs again.
+        progress: Show a progress bar (runs done, failed, ETA) on stderr.
+
+    Returns:
+        What this session did.
+
+    Raises:
+        ScenarioError: The experiment exists with another design.
+        StoreError: The database cannot be opened or written.
+    """
+    started = time.perf_counter()
+    engine = registry.open_registry(db)
+    try:
+        return _coordinate(sweep, executor, engine, Path(out_dir or default_out_dir(sweep.name)),
+                           retry_failed, progress, started)
+    finally:
+        if engine is not db:
+            engine.dispose()  # close our connections now, not when garbage is collected
+
+
+def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path, retry_failed: bool,
+                progress: bool, started: float) -> SweepReport:
+    registry.register(engine, sweep)
+    todo = registry.to_do(engine, sweep.name, retry_failed)
+    every = sweep.runs()
+    runs = {r.run_id: r for r in every if r.run_id in todo}
+    report = SweepReport(sweep.name, total=len(every), skipped=len(every) - len(runs), out_dir=out_dir)
+    keep = frozenset(sweep.outputs) - {"yearly"}
+    tasks = (Task(r.run_id, sweep.base, r.parameters, r.seed, keep) for r in runs.values())
+    with tqdm(total=len(runs), desc=sweep.name, unit="run", disable=not progress, dynamic_ncols=True) as bar:
+        for outcome in executor.map(_marked(tasks, engine)):
+            firms_path = _write_firms(outcome, runs[outcome.run_id], report.out_dir)
+            registry.record(engine, outcome, firms_path)
+            if outcome.ok:
+                report.done += 1
+            else:
+                report.failed.append((outcome.run_id, outcome.error or ""))
+            bar.set_postfix(done=report.done, failed=len(report.failed), refresh=False)
+            bar.update()
+    report.wall_time_s = time.perf_counter() - started  # the runs' time, not the plot's
+    report.plot = plot_experiment(engine, sweep.name, report.out_dir / "summary.png")
+    return report
+
+
+def _marked(tasks: Iterable[Task], engine: Engine) -> Iterator[Task]:
+    """Pass tasks on, marking each batch ``running`` as the executor takes its first task."""
+    for batch in batched(tasks, MARK_BATCH):
+        registry.mark_running(engine, [t.run_id for t in batch])
+        yield from batch
+
+
+def _write_firms(outcome: Outcome, run: RunSpec, out_dir: Path) -> str | None:
+    if outcome.firms_parquet is None:
+        return None
+    path = out_dir / "firms" / f"p{run.point}-r{run.replication}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_bytes(outcome.firms_parquet)
+    os.replace(partial, path)  # atomic: a reader never sees half a file
+    return str(path.resolve())

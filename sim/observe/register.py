@@ -1,0 +1,173 @@
+"""The simulated register: what a statistics office would see each year.
+
+Yearly aggregates are reported in full-scale units (counts and sums divided by
+``population.scale``) so that a 5 % classroom population still speaks of Norway; the firm-year
+panel holds the simulated firms as they are. Cluster counts and programme money are real units.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.engine import kernels
+from sim.observe.columns import CLUSTER_COLUMNS
+from sim.scenario.schema import LEVELS
+from sim.submodels.programme import budget
+
+if TYPE_CHECKING:
+    from sim.model import ClusterModel
+
+PANEL_DTYPES = {
+    "firm_id": np.int32, "year": np.int16, "region": np.int16, "sector": np.int16,
+    "member": np.bool_, "cluster_id": np.int32, "join_year": np.int16, "employees": np.float32,
+    "revenue_nok": np.float32, "value_added_nok": np.float32, "innovated": np.bool_, "alive": np.bool_,
+    "birth_year": np.int16,
+}
+
+
+GROWTH_VARIABLES = ("employees", "value_added_nok")  # members' and non-members' growth in yearly.csv
+
+
+class Register:
+    """Collects one yearly row, one row per active cluster and (optionally) the firm panel."""
+
+    def __init__(self, keep_panel: bool = True):
+        """Start an empty register.
+
+        Args:
+            keep_panel: Also keep the firm-year panel (large at full scale).
+        """
+        self.keep_panel = keep_panel
+        self._yearly: list[dict[str, float]] = []
+        self._clusters: list[dict[str, np.ndarray]] = []
+        self._panel: list[dict[str, np.ndarray]] = []
+        self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def record(self, m: ClusterModel, closed: np.ndarray) -> None:
+        """Record the year that just ended.
+
+        Args:
+            m: The model, after all phases of the year.
+            closed: Rows of firms that closed this year (kept in the panel with ``alive`` false).
+        """
+        f, c, scale, lv = m.firms, m.clusters, m.spec.population.scale, m.lever_events
+        alive = f.alive_rows()
+        funding = m.per_cluster("programme_funding_nok") * m.funding_factor
+        share = m.per_cluster("programme_share")
+        members = np.empty(len(c), dtype=np.int64)
+        by_level = np.bincount(c.level.astype(np.int64) + 1, minlength=len(LEVELS) + 1)  # [inactive, levels...]
+        n_members, employment, revenue, va, innovators, member_employment, with_institution = kernels.tally(
+            alive, f.employees, f.revenue, f.va_share, f.member, f.innovated, f.institution, f.cluster, members)
+        row = {
+            "year": m.year,
+            "firms": round(len(alive) / scale),
+            "members": round(n_members / scale),
+            "clusters": int(by_level[1:].sum()),
+            **{f"clusters_{lv}": int(by_level[i + 1]) for i, lv in enumerate(LEVELS)},
+            "employment": employment / scale,
+            "revenue_nok": revenue / scale,
+            "value_added_nok": va / scale,
+            "innovations": round(innovators / scale),
+            "ties": round(len(m.ties) / scale),
+            "startups": round(m.startups / scale),
+            "exits": round(len(closed) / scale),
+            "programme_spend_nok": float(funding.sum()),
+            "restructuring_jobs": lv.restructuring_jobs / scale,
+            "restructuring_startups": round(lv.restructuring_startups / scale),
+            "member_employment": member_employment / scale,
+            "institution_ties": round(with_institution / scale),
+            "programme_budget_nok": budget(m.spec, m.year) if m.spec.programme.enabled else 0.0,
+            "applications": m.events.applications,
+            "admissions": m.events.admissions,
+            "upgrades": m.events.upgrades,
+            "contract_ends": m.events.contract_ends,
+            "evaluation_exits": m.events.evaluation_exits,
+            "budget_exits": m.events.budget_exits,
+            "restructuring_areas": lv.restructuring_areas,
+            "corporate_networks": round(lv.corporate_networks / scale),
+            "corporate_network_firms": round(lv.corporate_network_firms / scale),
+            "green_consortia": round(lv.green_consortia / scale),
+            "foreign_entrants": round(lv.foreign_entrants / scale),
+            "lever_spend_nok": lv.spend_nok,
+            **self._member_growth(m, alive),
+        }
+        self._yearly.append(row)
+        active = np.flatnonzero(c.active)
+        self._clusters.append({
+            "cluster_id": active, "year": np.full(len(active), m.year), "level": c.level[active],
+            "members": np.round(members[active] / scale).astype(np.int64),
+            "budget_nok": funding[active] / share[active],
+        })
+        if self.keep_panel:
+            self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
+
+    def _member_growth(self, m: ClusterModel, alive: np.ndarray) -> dict[str, float]:
+        """Mean yearly growth (%) of members and non-members alive in both years."""
+        f = m.firms
+        names = [f"growth_{who}_{var}_pct" for who in ("members", "nonmembers") for var in GROWTH_VARIABLES]
+        previous = self._previous or (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))  # NaN the first year
+        growth, employees, va = kernels.member_growth(*previous, alive, f.employees, f.revenue, f.va_share, f.member)
+        self._previous = (alive, employees, va)
+        return {name: 100.0 * float(g) for name, g in zip(names, growth)}
+
+    @staticmethod
+    def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:
+        f = m.firms
+        rows = np.sort(rows)
+        cols = {
+            "firm_id": rows, "year": np.full(len(rows), m.year), "region": f.region[rows],
+            "sector": f.sector[rows], "member": f.member[rows], "cluster_id": f.cluster[rows],
+            "join_year": f.join_year[rows], "employees": f.employees[rows],
+            "revenue_nok": f.revenue[rows], "value_added_nok": f.revenue[rows] * f.va_share[rows],
+            "innovated": f.innovated[rows], "alive": f.alive[rows], "birth_year": f.birth_year[rows],
+        }
+        return {k: v.astype(PANEL_DTYPES[k]) for k, v in cols.items()}
+
+    def yearly(self) -> pd.DataFrame:
+        """One row per year (full-scale units)."""
+        return pd.DataFrame(self._yearly)
+
+    def clusters(self, m: ClusterModel) -> pd.DataFrame:
+        """One row per active cluster organisation and year.
+
+        Args:
+            m: The model (for cluster names, regions and sectors).
+
+        Returns:
+            The cluster table of the contract.
+        """
+        if not self._clusters:
+            return pd.DataFrame(columns=list(CLUSTER_COLUMNS))
+        cols = {k: np.concatenate([y[k] for y in self._clusters]) for k in ("cluster_id", "year", "level", "members", "budget_nok")}
+        ids = cols["cluster_id"]
+        c = m.clusters
+        return pd.DataFrame({
+            "cluster_id": ids,
+            "name": np.array(c.names, dtype=object)[ids],
+            "year": cols["year"],
+            "region": np.array(m.region_names, dtype=object)[c.region[ids]],
+            "sector": np.array(m.sector_names, dtype=object)[c.sector[ids]],
+            "level": np.array(LEVELS, dtype=object)[cols["level"]],
+            "members": cols["members"],
+            "budget_nok": cols["budget_nok"],
+        })
+
+    def firms(self, region_names: list[str], sector_names: list[str]) -> pd.DataFrame | None:
+        """The firm-year panel, or None when it was not kept.
+
+        Args:
+            region_names: Names for the region codes.
+            sector_names: Names for the sector codes.
+
+        Returns:
+            One row per firm and year, region and sector as categoricals.
+        """
+        if not self.keep_panel:
+            return None
+        df = pd.DataFrame({k: np.concatenate([p[k] for p in self._panel]) for k in PANEL_DTYPES})
+        df["region"] = pd.Categorical.from_codes(df["region"], categories=region_names)
+        df["sector"] = pd.Categorical.from_codes(df["sector"], categories=sector_names)
+        return df

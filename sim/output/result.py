@@ -1,0 +1,252 @@
+"""The result of one run and the files it is written to.
+
+A :class:`RunResult` holds the three tables of the register (yearly totals, the firm-year panel
+and the cluster-year table) plus a JSON-able summary. Their column contracts are the constants
+below: analysts' scripts read these names, so the model may append columns but never rename,
+drop or reorder the contract ones. :func:`write_outputs` writes the files of a run folder so that
+two identical results give byte-identical CSV files (diffable, hashable in tests and sweeps).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.observe.columns import (
+    CLUSTER_COLUMNS,
+    EFFECT_COLUMNS,
+    FIRM_COLUMNS,
+    FIRM_DTYPES,
+    YEARLY_COLUMNS,
+)
+from sim.output import plots
+
+# 15 significant digits (DBL_DIG): every double prints the same way on every platform, NOK totals
+# of a full-scale Norway (~10^13) stay in plain notation, and binary noise such as
+# 0.30000000000000004 never reaches the file and the diffs between runs.
+CSV_FLOAT_FORMAT = "%.15g"
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, as tidy tables.
+
+    On construction the tables are checked against the column contracts and reordered so that the
+    contract columns come first (extra model columns follow, in their own order).
+
+    Attributes:
+        scenario_name: Name of the scenario (``meta.name``).
+        seed: Root seed of the run.
+        yearly: One row per year, columns :data:`YEARLY_COLUMNS` first.
+        firms: Firm-year panel, columns :data:`FIRM_COLUMNS` first; ``None`` if not recorded.
+        clusters: One row per cluster organisation and year, columns :data:`CLUSTER_COLUMNS`.
+        summary: Headline figures, versions and timings; JSON-able.
+        scenario_toml: The resolved scenario as TOML text, or ``""`` if not available.
+        effect_tables: The measured membership effects (:meth:`sim.observe.estimator.Effects.tables`:
+            file stem -> table), or ``None`` when the scenario measured none.
+    """
+
+    scenario_name: str
+    seed: int
+    yearly: pd.DataFrame
+    firms: pd.DataFrame | None
+    clusters: pd.DataFrame
+    summary: dict
+    scenario_toml: str = ""
+    effect_tables: dict[str, pd.DataFrame] | None = None
+
+    @property
+    def effects(self) -> pd.DataFrame | None:
+        """``effects.csv``: the gap by metric and estimator (``matched_did``, ``true_effect``)."""
+        return None if self.effect_tables is None else self.effect_tables["effects"]
+
+    def __post_init__(self) -> None:
+        self.yearly = conform(self.yearly, YEARLY_COLUMNS, "yearly")
+        self.clusters = conform(self.clusters, CLUSTER_COLUMNS, "clusters")
+        if self.firms is not None:
+            self.firms = conform(self.firms, FIRM_COLUMNS, "firms")
+        if self.effect_tables is not None:
+            self.effect_tables["effects"] = conform(self.effect_tables["effects"], EFFECT_COLUMNS, "effects")
+
+
+EFFECT_HEADLINE_PREFIXES = ("gap_", "true_", "selection_share_", "effect_members")
+#: Years whose clusters, members and jobs made by membership the summary reports.
+HEADLINE_YEARS = (2019, 2021)
+_METRIC = "(value_added|revenue|man_years)"
+_HEADLINE_FIGURE = re.compile("|".join([
+    "firms_end|employment_end|value_added_end_nok|employment_growth_pct_per_year|programme_spend_total_nok",
+    "effect_members|treatment_jobs_end", rf"(clusters|members|treatment_jobs)_({'|'.join(map(str, HEADLINE_YEARS))})",
+    rf"(gap|true)_{_METRIC}_pp(_year\d+)?", rf"selection_share_{_METRIC}",
+]))
+
+
+def is_headline_figure(name: str) -> bool:
+    """Whether a run's ``summary["headline"]`` can hold this figure (effects and jobs need measurement)."""
+    return _HEADLINE_FIGURE.fullmatch(name) is not None
+
+
+def with_effect_headline(headline: dict, tables: dict[str, pd.DataFrame]) -> dict:
+    """A summary's headline with its effect figures replaced by those of ``tables``."""
+    kept = {k: v for k, v in headline.items() if not k.startswith(EFFECT_HEADLINE_PREFIXES)}
+    return kept | effect_headline(tables)
+
+
+def effect_headline(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """Headline figures of the measured effects, for ``summary.json``.
+
+    Args:
+        tables: :attr:`RunResult.effect_tables`.
+
+    Returns:
+        ``gap_<metric>_pp`` (the published estimator) and, by year since joining,
+        ``gap_<metric>_pp_year<k>``; ``true_<metric>_pp`` likewise from the twin world;
+        ``selection_share_<metric>``; ``effect_members`` (members measured).
+    """
+    prefix = {"matched_did": "gap", "true_effect": "true"}
+    out: dict[str, float] = {}
+    for row in tables["effects"].itertuples():
+        out[f"{prefix[row.estimator]}_{row.metric}_pp"] = float(row.gap_pp)
+    for row in tables["effects_by_year"].itertuples():
+        out[f"{prefix[row.estimator]}_{row.metric}_pp_year{row.years_since_joining}"] = float(row.gap_pp)
+    for row in tables["selection"].itertuples():
+        out[f"selection_share_{row.metric}"] = float(row.selection_share)
+    out["effect_members"] = int(tables["effects"]["n_treated"].max()) if len(tables["effects"]) else 0
+    return out
+
+
+def conform(table: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """Put the contract columns first, keeping any extra columns after them.
+
+    Args:
+        table: A table produced by the model.
+        columns: The contract columns, in contract order.
+        what: Name of the table, used in the error message.
+
+    Returns:
+        A new DataFrame with the contract columns first and a fresh 0..n-1 index.
+
+    Raises:
+        ValueError: If a contract column is missing.
+    """
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what} table lacks contract columns: {', '.join(missing)}")
+    extra = [c for c in table.columns if c not in columns]
+    return table[[*columns, *extra]].reset_index(drop=True)
+
+
+def compact_firms(firms: pd.DataFrame) -> pd.DataFrame:
+    """Cast the firm panel to compact types for parquet.
+
+    Contract columns get :data:`FIRM_DTYPES`; extra columns are narrowed by kind (integers that
+    fit to int32, floats to float32, strings to categories, which parquet dictionary-encodes).
+
+    Args:
+        firms: The firm-year panel.
+
+    Returns:
+        A new DataFrame with the same columns and values in compact types.
+    """
+    types = {c: FIRM_DTYPES.get(c) or _compact_dtype(firms[c]) for c in firms.columns}
+    return firms.astype(types)
+
+
+def _compact_dtype(column: pd.Series) -> Any:
+    if pd.api.types.is_bool_dtype(column):
+        return column.dtype
+    if pd.api.types.is_integer_dtype(column):
+        info = np.iinfo(np.int32)
+        fits = column.empty or (info.min <= column.min() and column.max() <= info.max)
+        return "int32" if fits else column.dtype
+    if pd.api.types.is_float_dtype(column):
+        return "float32"
+    if pd.api.types.is_string_dtype(column) or pd.api.types.is_object_dtype(column):
+        return "category"
+    return column.dtype
+
+
+def summary_json(summary: dict) -> str:
+    """Serialise a summary deterministically (sorted keys, indent 2, trailing newline).
+
+    NaN and infinities become ``null`` (strict JSON has no NaN, and a headline figure can be
+    undefined, e.g. an effect with no treated firms); numpy scalars and arrays, paths and dates
+    become their plain JSON equivalents.
+
+    Args:
+        summary: A nested dict of headline figures.
+
+    Returns:
+        The JSON text.
+    """
+    return json.dumps(_jsonable(summary), sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> list[Path]:
+    """Write the files of a run folder.
+
+    Writes ``yearly.csv``, ``clusters.csv``, ``firms.parquet`` (unless ``result.firms`` is
+    ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty),
+    the effect tables (``effects.csv``, ``effects_by_year.csv``, ... when measured) and the PNG
+    plots of :mod:`sim.output.plots`. Existing files of the same names are overwritten.
+
+    Args:
+        result: The run to write.
+        out_dir: The run folder; created if missing.
+        with_plots: Write the PNG plots (``output.plots`` in the scenario); sweeps skip them.
+
+    Returns:
+        The paths written, in the order above.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [write_csv(result.yearly, out_dir / "yearly.csv")]
+    written.append(write_csv(result.clusters, out_dir / "clusters.csv"))
+    if result.firms is not None:
+        path = out_dir / "firms.parquet"
+        compact_firms(result.firms).to_parquet(path, engine="pyarrow", index=False)
+        written.append(path)
+    written.append(_write_text(summary_json(result.summary), out_dir / "summary.json"))
+    if result.scenario_toml:
+        written.append(_write_text(result.scenario_toml, out_dir / "scenario.toml"))
+    for stem, table in (result.effect_tables or {}).items():
+        written.append(write_csv(table, out_dir / f"{stem}.csv"))
+    if with_plots:
+        written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables))
+    return written
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write a table as the run folder's CSV files are written (same bytes for the same numbers)."""
+    table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+    return path
+
+
+def _write_text(text: str, path: Path) -> Path:
+    # newline="\n": the same bytes on every platform, so run folders compare equal.
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path

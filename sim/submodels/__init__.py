@@ -1,0 +1,1 @@
+"""The yearly processes, one module per ODD submodel, in schedule order."""

@@ -1,0 +1,1 @@
+"""Entities and initialisation: firms, cluster organisations, the network, geography and the synthetic population."""
