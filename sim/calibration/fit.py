@@ -38,11 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.calibration.targets import Target, inputs_of, load_targets, observe
 from sim.experiments.executors import Outcome, Task
-from sim.experiments.sweep import NAME_PATTERN, _flatten, scenario_for, seed_int
+from sim.experiments.sweep import NAME_PATTERN, flatten, scenario_for, seed_int
 from sim.scenario.files import (
     ScenarioError,
-    _read_toml,
-    _show,
+    read_toml,
+    short_toml,
     extends_chain,
     load_scenario,
     validate_table,
@@ -211,14 +211,14 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
     """
     path = Path(path)
     source = str(path)
-    data = _read_toml(path, source)
+    data = read_toml(path, source)
     for key in data:
         if key not in ("calibration", "check", "parameters"):
             raise ScenarioError(source, key, "unknown table; allowed: calibration, check, parameters")
     meta = validate_table(_Meta, data.get("calibration"), source, "calibration")
     check = validate_table(_Check, data.get("check", {}), source, "check")
     if study is not None and not re.fullmatch(NAME_PATTERN, study):
-        raise ScenarioError("--study", "", f"must be 1-100 letters, digits, '_', '.' or '-', got {_show(study)}")
+        raise ScenarioError("--study", "", f"must be 1-100 letters, digits, '_', '.' or '-', got {short_toml(study)}")
     scenario_path = (path.parent / meta.scenario).resolve()
     if not scenario_path.is_file():
         raise ScenarioError(source, "calibration.scenario", f"scenario not found: {meta.scenario}")
@@ -234,7 +234,7 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
         sampler_seed=meta.seed, startup_trials=meta.startup_trials, base=base.model_dump(),
         parameters=parameters, targets=tuple(load_targets(path.parent / TARGETS_FILE)),
         output=path.parent / meta.output, report=path.parent / meta.report,
-        check_seeds=tuple(range(check.seeds)), check_fixed=_flatten(check.fixed, _leaf),
+        check_seeds=tuple(range(check.seeds)), check_fixed=flatten(check.fixed, _leaf),
     )
     _check_ranges(calibration, source)
     _check_targets(calibration, source)
@@ -276,7 +276,7 @@ def _with_fixed(scenario_path: Path, fixed: dict[str, Any], source: str, where: 
     """The scenario with fixed settings; a bad setting is reported against the calibration file."""
     load_scenario(scenario_path)  # the scenario's own errors name the scenario file
     try:
-        return load_scenario(scenario_path, _flatten(fixed, _leaf))
+        return load_scenario(scenario_path, flatten(fixed, _leaf))
     except ScenarioError as exc:
         raise ScenarioError(source, f"{where}.{exc.key}" if exc.key else where, exc.message) from None
 

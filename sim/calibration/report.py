@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sim.calibration.fit import Calibration
-from sim.output.plots import METRIC_LABELS, _figure, save
+from sim.output.plots import METRIC_LABELS, blank_figure, save
 
 EFFECT_ROWS = {"value_added": "value added", "revenue": "sales", "man_years": "man-years"}
 
@@ -88,7 +88,7 @@ def convergence_figure(report: FitReport) -> Figure:
     Returns:
         A figure with two axes.
     """
-    fig = _figure()
+    fig = blank_figure()
     fig.set_size_inches(9.0, 5.5)
     left, right = fig.subplots(1, 2)
     trials = report.trials
@@ -124,7 +124,7 @@ def profile_figure(report: FitReport) -> Figure:
     Returns:
         A figure with one axes per metric.
     """
-    fig = _figure()
+    fig = blank_figure()
     axes = fig.subplots(1, len(METRIC_LABELS), sharey=True)
     targets = {t.statistic: t for t in report.calibration.targets}
     for ax, (metric, title) in zip(axes, METRIC_LABELS.items()):

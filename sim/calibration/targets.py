@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sim.output.result import is_headline_figure
-from sim.scenario.files import ScenarioError, _read_toml, validate_table
+from sim.scenario.files import ScenarioError, read_toml, validate_table
 
 EARLY_YEARS = 3  # "the highest development in the first three years" (seed 000)
 _YEARLY = re.compile(r"yearly\.(\w+)@(\d{4})(?:-(\d{4}))?")
@@ -128,7 +128,7 @@ def load_targets(path: str | Path) -> list[Target]:
         ScenarioError: The file is unreadable or a target is malformed (one line naming it).
     """
     source = str(path)
-    data = _read_toml(Path(path), source)
+    data = read_toml(Path(path), source)
     targets = []
     for name, table in data.items():
         if isinstance(table, dict) and "name" in table:

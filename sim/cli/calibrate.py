@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli.sweep import _positive, add_executor_options, executor_from
+from sim.cli.sweep import positive, add_executor_options, executor_from
 from sim.output.store import DEFAULT_DB_URL
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "values and check them on the committed scenario. Exit status 0 when every calibrated "
                                    "target is met, 1 when one is missed, 2 on bad input.")
     p.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"calibration file (default {DEFAULT_SPEC})")
-    p.add_argument("--trials", type=_positive, help="finished trials wanted in the study (default: the file's)")
+    p.add_argument("--trials", type=positive, help="finished trials wanted in the study (default: the file's)")
     p.add_argument("--study", help="optuna study name (default: the file's); a new name starts afresh")
     add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL, holds the study (default {DEFAULT_DB_URL})")

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_executor_options(p: argparse.ArgumentParser) -> None:
     """``--workers N`` or ``--dask-address ADDR``: where a command's runs execute."""
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, help="local worker processes (default: all cores)")
+    where.add_argument("--workers", type=positive, help="local worker processes (default: all cores)")
     where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
 
 
@@ -50,7 +50,7 @@ def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
     return DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

@@ -57,8 +57,8 @@ from sim.experiments.executors import Outcome
 from sim.experiments.sweep import RunSpec, Sweep
 from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.output.result import summary_json
-from sim.output.store import StoreError, _reason, engine_for
-from sim.scenario.files import ScenarioError, _show
+from sim.output.store import StoreError, error_reason, engine_for
+from sim.scenario.files import ScenarioError, short_toml
 
 SQLITE_BUSY_TIMEOUT_MS = 120_000  # a writer waits this long for another to commit
 T = TypeVar("T")
@@ -145,7 +145,7 @@ def open_registry(db_url: str | Engine | None = None) -> Engine:
     try:
         _retry(lambda: metadata_obj.create_all(engine))
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot create the registry tables: {_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot create the registry tables: {error_reason(exc)}") from exc
     return engine
 
 
@@ -193,7 +193,7 @@ def register(engine: Engine, sweep: Sweep) -> None:
     try:
         _retry(lambda: _register(engine, sweep))
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot register experiment {sweep.name}: {_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot register experiment {sweep.name}: {error_reason(exc)}") from exc
 
 
 def _register(engine: Engine, sweep: Sweep) -> None:
@@ -242,7 +242,7 @@ def _difference(stored: Any, sweep: Sweep) -> str:
             version = _package_version()
             why = (f"nic-sim {stored.package_version} then, {version} now" if stored.package_version != version
                    else "from the base scenario or [fixed]")
-            before, after = (_show(table.get(key, "(none)")) for table in (old, new))
+            before, after = (short_toml(table.get(key, "(none)")) for table in (old, new))
             return f"{key} = {before} in its base scenario, now {after} ({why})"
     return "another base scenario"
 
@@ -288,7 +288,7 @@ def to_do(engine: Engine, experiment: str, retry_failed: bool = False) -> set[st
         with engine.connect() as conn:
             return set(conn.execute(query).scalars())
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot read experiment {experiment}: {_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot read experiment {experiment}: {error_reason(exc)}") from exc
 
 
 def mark_running(engine: Engine, run_ids: Iterable[str]) -> None:
@@ -302,7 +302,7 @@ def mark_running(engine: Engine, run_ids: Iterable[str]) -> None:
                          .where(experiment_runs.c.run_id.in_(ids), experiment_runs.c.status != "done")
                          .values(status="running"))
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot update runs: {_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot update runs: {error_reason(exc)}") from exc
 
 
 def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> None:
@@ -336,7 +336,7 @@ def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> N
                 conn.execute(insert(experiment_outputs), rows)
             conn.execute(update(experiment_runs).where(experiment_runs.c.run_id == outcome.run_id).values(**status))
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot record run {outcome.run_id}: {_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot record run {outcome.run_id}: {error_reason(exc)}") from exc
 
 
 def _output_rows(outcome: Outcome) -> list[dict[str, Any]]:
@@ -468,7 +468,7 @@ def _read(engine: Engine, action: Callable[[Any], T]) -> T:
         with engine.connect() as conn:
             return action(conn)
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot read the run registry: {_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot read the run registry: {error_reason(exc)}") from exc
 
 
 def _package_version() -> str:

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from sim.experiments.plots import outcome_table
 from sim.experiments.sweep import Sweep
-from sim.output.plots import _figure, save
+from sim.output.plots import blank_figure, save
 from sim.scenario.files import ScenarioError
 
 #: Index name -> its confidence column in SALib's result.
@@ -114,7 +114,7 @@ def figure(indices: pd.DataFrame, title: str) -> Figure:
         The figure.
     """
     outcomes = list(dict.fromkeys(indices["outcome"]))
-    fig = _figure()
+    fig = blank_figure()
     fig.set_size_inches(4.2 * len(outcomes), 0.35 * indices["parameter"].nunique() + 2.0)
     axes = np.atleast_1d(fig.subplots(1, len(outcomes)))
     morris = indices["method"].iloc[0] == "morris"

@@ -64,7 +64,7 @@ import numpy as np
 
 from sim.observe.columns import YEARLY_COLUMNS
 from sim.output.result import is_headline_figure
-from sim.scenario.files import ScenarioError, _assign, _read_toml, _show, load_scenario, validate
+from sim.scenario.files import ScenarioError, assign, read_toml, short_toml, load_scenario, validate
 from sim.scenario.schema import Scenario
 
 DESIGNS = ("factorial", "latin_hypercube", "sobol", "morris", "saltelli")
@@ -292,7 +292,7 @@ def scenario_for(base: dict[str, Any], overrides: dict[str, Any], source: str = 
     """
     data = copy.deepcopy(base)
     for key, value in overrides.items():
-        _assign(data, key, value, source)
+        assign(data, key, value, source)
     return validate(data, source)
 
 
@@ -310,7 +310,7 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     path = Path(path)
     source = str(path)
-    data = _read_toml(path, source)
+    data = read_toml(path, source)
     _known_keys(data, SECTIONS, "", source)
     meta = _table(data, "sweep", source)
     _known_keys(meta, SWEEP_KEYS, "sweep.", source)
@@ -319,7 +319,7 @@ def load_sweep(path: str | Path) -> Sweep:
     name = check.string("name", path.stem)
     if not re.fullmatch(NAME_PATTERN, name):
         raise ScenarioError(source, "sweep.name",
-                            f"must be 1-100 letters, digits, '_', '.' or '-', got {_show(name)}")
+                            f"must be 1-100 letters, digits, '_', '.' or '-', got {short_toml(name)}")
     design = check.choice("design", DESIGNS, "factorial")
     samples = check.integer("samples", None, 1, 10_000_000)
     trajectories = check.integer("trajectories", None, 2, 100_000)
@@ -328,7 +328,7 @@ def load_sweep(path: str | Path) -> Sweep:
     _design_keys(meta, design, samples, trajectories, source)
     outputs = check.choices("outputs", OUTPUTS, ["yearly"])
 
-    fixed = _flatten(_table(data, "fixed", source), leaf=lambda v: not isinstance(v, dict) or not v)
+    fixed = flatten(_table(data, "fixed", source), leaf=lambda v: not isinstance(v, dict) or not v)
     base = _base_scenario(path, check.string("scenario", ""), fixed, outputs, source)
     parameters = _parameters(_table(data, "parameters", source), design, fixed, source)
     sweep = Sweep(
@@ -378,7 +378,7 @@ class _Checker:
         self.source, self.table = source, table
 
     def _fail(self, key: str, want: str) -> ScenarioError:
-        return ScenarioError(self.source, f"sweep.{key}", f"must be {want}, got {_show(self.table[key])}")
+        return ScenarioError(self.source, f"sweep.{key}", f"must be {want}, got {short_toml(self.table[key])}")
 
     def string(self, key: str, default: str) -> str:
         value = self.table.get(key, default)
@@ -419,14 +419,14 @@ class _Checker:
         for v in values:
             if v not in allowed:
                 hint = _did_you_mean(v, allowed) or "; allowed: " + ", ".join(allowed)
-                raise ScenarioError(self.source, f"sweep.{key}", f"unknown output {_show(v)}{hint}")
+                raise ScenarioError(self.source, f"sweep.{key}", f"unknown output {short_toml(v)}{hint}")
         return values
 
 
 def _table(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise ScenarioError(source, key, f"must be a table ([{key}]), got {_show(value)}")
+        raise ScenarioError(source, key, f"must be a table ([{key}]), got {short_toml(value)}")
     return value
 
 
@@ -442,7 +442,7 @@ def _did_you_mean(word: str, allowed: tuple[str, ...] | list[str]) -> str:
     return f"; did you mean '{near[0]}'?" if near else ""
 
 
-def _flatten(table: dict[str, Any], leaf: Callable[[Any], bool], prefix: str = "") -> dict[str, Any]:
+def flatten(table: dict[str, Any], leaf: Callable[[Any], bool], prefix: str = "") -> dict[str, Any]:
     """Dotted keys to leaves: TOML's ``a.b = 1`` and ``[a] b = 1`` both give ``{"a.b": 1}``."""
     flat: dict[str, Any] = {}
     for key, value in table.items():
@@ -450,7 +450,7 @@ def _flatten(table: dict[str, Any], leaf: Callable[[Any], bool], prefix: str = "
         if leaf(value):
             flat[dotted] = value
         else:
-            flat.update(_flatten(value, leaf, dotted + "."))
+            flat.update(flatten(value, leaf, dotted + "."))
     return flat
 
 
@@ -472,7 +472,7 @@ def _base_scenario(path: Path, scenario: str, fixed: dict[str, Any], outputs: li
 
 
 def _parameters(table: dict[str, Any], design: str, fixed: dict[str, Any], source: str) -> tuple[Parameter, ...]:
-    flat = _flatten(table, leaf=lambda v: not isinstance(v, dict) or not v or bool(SPEC_KEYS & v.keys()))
+    flat = flatten(table, leaf=lambda v: not isinstance(v, dict) or not v or bool(SPEC_KEYS & v.keys()))
     if not flat:
         raise ScenarioError(source, "parameters",
                             "needs at least one parameter, e.g. membership.leave_rate = [0.05, 0.1]")
@@ -492,11 +492,11 @@ def _parameter(name: str, spec: Any, design: str, key: str, source: str) -> Para
         return Parameter(name, values=tuple(spec))
     if not isinstance(spec, dict) or not spec:
         raise ScenarioError(source, key, "must be a list of values, a range {low, high} or a distribution "
-                                         f"{{dist = 'uniform', low, high}}, got {_show(spec)}")
+                                         f"{{dist = 'uniform', low, high}}, got {short_toml(spec)}")
     dist = spec.get("dist", "uniform")
     if dist not in DISTRIBUTIONS:
         allowed = ", ".join(DISTRIBUTIONS) + _did_you_mean(str(dist), list(DISTRIBUTIONS))
-        raise ScenarioError(source, f"{key}.dist", f"must be one of {allowed}, got {_show(dist)}")
+        raise ScenarioError(source, f"{key}.dist", f"must be one of {allowed}, got {short_toml(dist)}")
     required, optional = DISTRIBUTIONS[dist]
     is_range = "dist" not in spec
     allowed_keys = (*required, *optional, *(("steps",) if is_range else ("dist",)))
@@ -509,7 +509,7 @@ def _parameter(name: str, spec: Any, design: str, key: str, source: str) -> Para
         if arg in spec:
             value = spec[arg]
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ScenarioError(source, f"{key}.{arg}", f"must be a finite number, got {_show(value)}")
+                raise ScenarioError(source, f"{key}.{arg}", f"must be a finite number, got {short_toml(value)}")
             args[arg] = value
     _check_args(dist, args, key, source)
     steps = spec.get("steps")
@@ -522,21 +522,21 @@ def _parameter(name: str, spec: Any, design: str, key: str, source: str) -> Para
             raise ScenarioError(source, f"{key}.steps",
                                 f"only applies to a factorial design; design '{design}' samples the range")
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 10_000:
-            raise ScenarioError(source, f"{key}.steps", f"must be an integer 1-10000, got {_show(steps)}")
+            raise ScenarioError(source, f"{key}.steps", f"must be an integer 1-10000, got {short_toml(steps)}")
     integer = is_range and all(isinstance(args[a], int) for a in ("low", "high"))
     return Parameter(name, dist=dist, args={k: float(v) for k, v in args.items()}, steps=steps, integer=integer)
 
 
 def _check_args(dist: str, a: dict[str, float], key: str, source: str) -> None:
     if "low" in a and "high" in a and not a["low"] < a["high"]:
-        raise ScenarioError(source, f"{key}.high", f"must be above low ({_show(a['low'])}), got {_show(a['high'])}")
+        raise ScenarioError(source, f"{key}.high", f"must be above low ({short_toml(a['low'])}), got {short_toml(a['high'])}")
     if dist == "loguniform" and a["low"] <= 0:
         raise ScenarioError(source, f"{key}.low",
-                            f"must be above 0 for a loguniform distribution, got {_show(a['low'])}")
+                            f"must be above 0 for a loguniform distribution, got {short_toml(a['low'])}")
     if dist == "normal" and a["sd"] <= 0:
-        raise ScenarioError(source, f"{key}.sd", f"must be above 0, got {_show(a['sd'])}")
+        raise ScenarioError(source, f"{key}.sd", f"must be above 0, got {short_toml(a['sd'])}")
     if dist == "triangular" and not a["low"] <= a["mode"] <= a["high"]:
-        raise ScenarioError(source, f"{key}.mode", f"must be within low-high, got {_show(a['mode'])}")
+        raise ScenarioError(source, f"{key}.mode", f"must be within low-high, got {short_toml(a['mode'])}")
 
 
 def _outcomes(names: list[str], base: Scenario, source: str) -> tuple[tuple[str, int | None], ...]:
@@ -553,9 +553,9 @@ def _outcomes(names: list[str], base: Scenario, source: str) -> tuple[tuple[str,
         if column not in YEARLY_COLUMNS or column == "year":
             allowed = [c for c in YEARLY_COLUMNS if c != "year"]
             hint = _did_you_mean(column, allowed) or "; allowed: a yearly column such as " + ", ".join(allowed[:4])
-            raise ScenarioError(source, "sweep.outcomes", f"unknown outcome {_show(column)}{hint}")
+            raise ScenarioError(source, "sweep.outcomes", f"unknown outcome {short_toml(column)}{hint}")
         if year and not (year.isdigit() and first <= int(year) <= last):
-            raise ScenarioError(source, "sweep.outcomes", f"year in {_show(text)} must be {first}-{last}")
+            raise ScenarioError(source, "sweep.outcomes", f"year in {short_toml(text)} must be {first}-{last}")
         parsed.append((column, int(year) if year else last))
     return tuple(parsed)
 
@@ -564,14 +564,14 @@ def _summary_outcome(text: str, base: Scenario, source: str) -> None:
     """A headline figure must be a name, and an effect must be measured (the truth needs the twin)."""
     figure = text.removeprefix(SUMMARY_PREFIX)
     if not is_headline_figure(figure):
-        raise ScenarioError(source, "sweep.outcomes", f"unknown headline figure {_show(text)}; e.g. "
+        raise ScenarioError(source, "sweep.outcomes", f"unknown headline figure {short_toml(text)}; e.g. "
                                                       "summary.gap_value_added_pp, summary.true_man_years_pp_year2, "
                                                       "summary.treatment_jobs_2021 (see a run's summary.json)")
     m = base.measurement
     needs = "measurement.twin" if figure.startswith(("true_", "selection_share_", "treatment_jobs")) else (
         "measurement.effects" if figure.startswith("gap_") else None)
     if needs and not (m.effects and (m.twin or needs == "measurement.effects")):
-        raise ScenarioError(source, "sweep.outcomes", f"{_show(text)} needs {needs} = true in the base scenario or [fixed]")
+        raise ScenarioError(source, "sweep.outcomes", f"{short_toml(text)} needs {needs} = true in the base scenario or [fixed]")
 
 
 def _check_values(sweep: Sweep) -> None:

@@ -3,7 +3,7 @@
 Figures are built with :class:`matplotlib.figure.Figure` and rendered by the Agg backend,
 never through ``pyplot``: no display is needed, no global figure registry leaks memory in long
 sweeps, and importing this module does not change the backend of a user's notebook.
-Each ``*_figure`` function returns a figure (so tests can count what was drawn);
+Each ``*blank_figure`` function returns a figure (so tests can count what was drawn);
 :func:`write_plots` saves them all.
 """
 
@@ -84,7 +84,7 @@ def member_growth_figure(growth: pd.DataFrame) -> Figure:
     Returns:
         A figure with two axes, each with one line for members and one for non-members.
     """
-    fig = _figure()
+    fig = blank_figure()
     axes = fig.subplots(1, 2, sharex=True)
     for ax, (variable, title) in zip(axes, GROWTH_VARIABLES.items()):
         for member, label in ((True, "Members"), (False, "Non-members")):
@@ -105,7 +105,7 @@ def clusters_by_level_figure(yearly: pd.DataFrame) -> Figure:
     Returns:
         A figure with one axes holding one area per level (Arena, Arena Pro, NCE, GCE).
     """
-    fig = _figure()
+    fig = blank_figure()
     ax = fig.subplots()
     counts = [yearly[column] for column in LEVEL_LABELS]
     ax.stackplot(yearly["year"], counts, labels=list(LEVEL_LABELS.values()))
@@ -124,7 +124,7 @@ def economy_figure(yearly: pd.DataFrame) -> Figure:
     Returns:
         A figure with two axes, one line each.
     """
-    fig = _figure()
+    fig = blank_figure()
     jobs, value = fig.subplots(1, 2, sharex=True)
     jobs.plot(yearly["year"], yearly["employment"] / 1e3)
     jobs.set(title="Employment", xlabel="Year", ylabel="Employment (1000 man-years)")
@@ -147,7 +147,7 @@ def effects_figure(by_year: pd.DataFrame) -> Figure:
     Returns:
         A figure with one axes per metric, one line (with its 95 % band) per estimator.
     """
-    fig = _figure()
+    fig = blank_figure()
     axes = fig.subplots(1, len(METRIC_LABELS), sharey=True)
     for ax, (metric, title) in zip(axes, METRIC_LABELS.items()):
         for estimator, label in ESTIMATOR_LABELS.items():
@@ -209,7 +209,7 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _figure() -> Figure:
+def blank_figure() -> Figure:
     fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # attaches itself as fig.canvas: rendering never looks for a display
     return fig

@@ -130,7 +130,7 @@ def engine_for(db_url: str | None = None) -> Engine:
         hint = _DRIVER_HINTS.get(exc.name or "", "install it")
         raise StoreError(f"{shown}: database driver {exc.name!r} is not installed; {hint}") from exc
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"{shown}: cannot open results database: {_reason(exc)}") from exc
+        raise StoreError(f"{shown}: cannot open results database: {error_reason(exc)}") from exc
     return engine
 
 
@@ -154,7 +154,7 @@ def _engine_options(url: URL) -> dict[str, Any]:
     return {}
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
     # SQLAlchemy's own message spans several lines (SQL, parameters, a help link); the driver's
     # first line is what the user needs.
     cause = getattr(exc, "orig", None) or exc
@@ -212,7 +212,7 @@ def save_run(
                 if rows:  # executemany with an empty list is an error
                     conn.execute(insert(table), rows)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot save run {run_id}: {_reason(exc)}") from exc
+        raise StoreError(f"cannot save run {run_id}: {error_reason(exc)}") from exc
 
 
 def _records(frame: pd.DataFrame, table: Table, run_id: str) -> list[dict[str, Any]]:
@@ -318,7 +318,7 @@ def _load(query: Select, db_url: str | Engine | None) -> pd.DataFrame:
         with _opened(db_url) as engine, engine.connect() as conn:
             return pd.read_sql(query, conn)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read results database: {_reason(exc)}") from exc
+        raise StoreError(f"cannot read results database: {error_reason(exc)}") from exc
 
 
 @contextmanager

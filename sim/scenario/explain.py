@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from sim.scenario.files import _is_model, _unwrap, allowed_range
+from sim.scenario.files import is_model, unwrap, allowed_range
 from sim.scenario.schema import Scenario
 
 
@@ -63,14 +63,14 @@ def explain(scenario_cls: type[BaseModel] = Scenario) -> str:
 def _leaves(model: type[BaseModel], prefix: str, instance: BaseModel | None) -> Iterator[Parameter]:
     for name, info in model.model_fields.items():
         key = prefix + name
-        tp = _unwrap(info.annotation)
+        tp = unwrap(info.annotation)
         origin, args = typing.get_origin(tp), typing.get_args(tp)
         value = getattr(instance, name) if instance is not None else _default(info)
-        if _is_model(tp):
+        if is_model(tp):
             yield from _leaves(tp, key + ".", value if isinstance(value, BaseModel) else None)
-        elif origin is dict and _is_model(args[1]):
+        elif origin is dict and is_model(args[1]):
             yield from _leaves(args[1], key + ".<name>.", None)
-        elif origin is list and _is_model(args[0]):
+        elif origin is list and is_model(args[0]):
             yield from _leaves(args[0], key + "[].", None)
         else:
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -92,7 +92,7 @@ def _default(info: FieldInfo) -> Any:
 
 
 def _type(tp: Any) -> str:
-    tp_u = _unwrap(tp)
+    tp_u = unwrap(tp)
     optional = tp_u is not tp
     origin, args = typing.get_origin(tp_u), typing.get_args(tp_u)
     names = {int: "integer", float: "number", bool: "boolean", str: "string"}
@@ -112,7 +112,7 @@ def _type(tp: Any) -> str:
 
 
 def _numeric(tp: Any) -> bool:
-    tp = _unwrap(tp)
+    tp = unwrap(tp)
     if tp in (int, float):
         return True
     args = typing.get_args(tp)

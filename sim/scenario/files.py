@@ -70,7 +70,7 @@ def load_scenario(
             items = [parse_assignment(s, source) for s in overrides]
         data = _with_defaults(data, fresh=True)  # so that --set reaches entries only the defaults hold
         for key, value in items:
-            _assign(data, str(key), value, source)
+            assign(data, str(key), value, source)
     return validate(data, source)
 
 
@@ -90,7 +90,7 @@ def validate(data: dict[str, Any], source: str = "<dict>") -> Scenario:
         ScenarioError: The first problem found, as one line.
     """
     if not isinstance(data, dict):
-        raise ScenarioError(source, "", f"must be a table of sections, got {_show(data)}")
+        raise ScenarioError(source, "", f"must be a table of sections, got {short_toml(data)}")
     data = _with_defaults(data)
     problem = _strict_scalars(data, Scenario, [])
     if problem is not None:
@@ -129,7 +129,7 @@ def scenarios_by_year(scenario: Scenario, source: str = "<scenario>") -> dict[in
                 raise ScenarioError(source, where, f"cannot change during a run; allowed tables: {', '.join(CHANGEABLE)} "
                                     f"(except {', '.join(FIXED_AT_START)})")
             try:
-                _assign(data, key, value, source)
+                assign(data, key, value, source)
             except ScenarioError as exc:
                 raise ScenarioError(source, where, exc.message) from None
         try:
@@ -186,7 +186,7 @@ def allowed_range(info: FieldInfo | None) -> str | None:
 
 # --- reading and merging ---------------------------------------------------------------------
 
-def _read_toml(path: Path, source: str) -> dict[str, Any]:
+def read_toml(path: Path, source: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -213,13 +213,13 @@ def _read_with_base(path: Path, source: str, seen: tuple[Path, ...]) -> dict[str
     A what-if scenario then lists only what it changes. The base path is relative to the file;
     the merged result no longer mentions it, so a resolved scenario stands on its own.
     """
-    data = _read_toml(path, source)
+    data = read_toml(path, source)
     meta = data.get("scenario")
     base = meta.pop("extends", None) if isinstance(meta, dict) else None
     if base is None:
         return data
     if not isinstance(base, str):
-        raise ScenarioError(source, "scenario.extends", f"must be a path (a string), got {_show(base)}")
+        raise ScenarioError(source, "scenario.extends", f"must be a path (a string), got {short_toml(base)}")
     base_path = (path.parent / base).resolve()
     if base_path in seen or base_path == path.resolve():
         raise ScenarioError(source, "scenario.extends", f"'{base}' extends itself in a cycle")
@@ -237,7 +237,7 @@ def extends_chain(path: str | Path) -> list[Path]:
     chain, path = [], Path(path).resolve()
     while path not in chain:
         chain.append(path)
-        meta = _read_toml(path, str(path)).get("scenario")
+        meta = read_toml(path, str(path)).get("scenario")
         base = meta.get("extends") if isinstance(meta, dict) else None
         if not isinstance(base, str):
             break
@@ -258,22 +258,22 @@ def _with_defaults(data: dict[str, Any], fresh: bool = False) -> dict[str, Any]:
 
 
 def _merge(default: Any, user: Any, tp: Any) -> Any:
-    tp = _unwrap(tp)
+    tp = unwrap(tp)
     if not isinstance(default, dict) or not isinstance(user, dict):
         return user
-    if _is_model(tp):
+    if is_model(tp):
         fields = tp.model_fields
         return default | {
             k: _merge(default[k], v, fields[k].annotation) if k in default and k in fields else v
             for k, v in user.items()
         }
-    if typing.get_origin(tp) is dict and _is_model(typing.get_args(tp)[1]):
+    if typing.get_origin(tp) is dict and is_model(typing.get_args(tp)[1]):
         entry = typing.get_args(tp)[1]
         return default | {k: _merge(default[k], v, entry) if k in default else v for k, v in user.items()}
     return user
 
 
-def _assign(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+def assign(data: dict[str, Any], key: str, value: Any, source: str) -> None:
     parts = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
     if any(not p for p in parts):
         raise ScenarioError(source, key, "empty part in key; expected e.g. population.scale")
@@ -308,22 +308,22 @@ def _strict_scalars(
     Pydantic's lax mode turns ``true`` into 1.0, ``"0.5"`` into 0.5 and ``"no"`` into False;
     in a scenario file those are mistakes, so they are reported here.
     """
-    tp = _unwrap(tp)
+    tp = unwrap(tp)
     if value is None:
         return None
     if tp is bool or tp is int or tp is float:
         is_bool = type(value).__name__ in ("bool", "bool_")
         if (not is_bool) if tp is bool else (is_bool or isinstance(value, (str, bytes))):
-            return _dotted(loc), f"must be {_want(tp, info)}, got {_show(value)}"
+            return _dotted(loc), f"must be {_want(tp, info)}, got {short_toml(value)}"
         if isinstance(value, float) and not math.isfinite(value):
             if tp is int:
-                return _dotted(loc), f"must be {_want(tp, info)}, got {_show(value)}"
+                return _dotted(loc), f"must be {_want(tp, info)}, got {short_toml(value)}"
             rng = allowed_range(info)
-            return _dotted(loc), f"must be a finite number{f' in {rng}' if rng else ''}, got {_show(value)}"
+            return _dotted(loc), f"must be a finite number{f' in {rng}' if rng else ''}, got {short_toml(value)}"
         return None
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     children: list[tuple[str, Any, Any, FieldInfo | None]] = []
-    if _is_model(tp) and isinstance(value, dict):
+    if is_model(tp) and isinstance(value, dict):
         fields = tp.model_fields
         children = [(k, v, fields[k].annotation, fields[k]) for k, v in value.items() if k in fields]
     elif origin is dict and isinstance(value, dict):
@@ -358,7 +358,7 @@ def validate_table(model: type[BaseModel], data: Any, source: str, prefix: str =
         ScenarioError: The first problem, as one line with the file and the key.
     """
     if not isinstance(data, dict):
-        raise ScenarioError(source, prefix, f"must be a table, got {_show(data)}")
+        raise ScenarioError(source, prefix, f"must be a table, got {short_toml(data)}")
     for name in data:  # a misspelt key first: it explains the "missing" key that follows from it
         if name not in model.model_fields:
             key = ".".join(filter(None, [prefix, name]))
@@ -384,12 +384,12 @@ def _explain_error(exc: ValidationError, source: str, root: type[BaseModel] = Sc
         return ScenarioError(source, ".".join(filter(None, [key, cause.loc])), _reference_message(str(cause)))
     if kind in ("value_error", "assertion_error"):
         msg = str(cause) if cause is not None else err["msg"].removeprefix("Value error, ")
-        if _is_model(tp):  # raised by a model validator: name the field the message starts with
+        if is_model(tp):  # raised by a model validator: name the field the message starts with
             first = re.match(r"\s*([A-Za-z_]\w*)", msg)
             if first and first.group(1) in tp.model_fields:
                 key = ".".join(filter(None, [prefix, _dotted(loc + [first.group(1)])]))
             return ScenarioError(source, key, msg)
-        return ScenarioError(source, key, f"{msg}, got {_show(given)}")
+        return ScenarioError(source, key, f"{msg}, got {short_toml(given)}")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], root)
         near = difflib.get_close_matches(loc[-1], allowed, n=1)
@@ -406,23 +406,23 @@ def _explain_error(exc: ValidationError, source: str, root: type[BaseModel] = Sc
         if rng is None:
             rng = " ".join(f"{op} {_num(ctx[k])}" for k, op in
                            (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")) if k in ctx)
-        return ScenarioError(source, key, f"must be {rng}, got {_show(given)}")
+        return ScenarioError(source, key, f"must be {rng}, got {short_toml(given)}")
     if kind == "finite_number":
         rng = allowed_range(info)
         return ScenarioError(source, key, f"must be a finite number{f' in {rng}' if rng else ''}, "
-                                          f"got {_show(given)}")
+                                          f"got {short_toml(given)}")
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
         what = "character" if kind.startswith("string") else "item"
         n = ctx.get("min_length") if kind.endswith("short") else ctx.get("max_length")
         bound = "at least" if kind.endswith("short") else "at most"
         plural = "s" if n != 1 else ""
-        return ScenarioError(source, key, f"must have {bound} {n} {what}{plural}, got {_show(given)}")
+        return ScenarioError(source, key, f"must have {bound} {n} {what}{plural}, got {short_toml(given)}")
     if kind == "string_pattern_mismatch":
-        return ScenarioError(source, key, f"must match {ctx.get('pattern')}, got {_show(given)}")
+        return ScenarioError(source, key, f"must match {ctx.get('pattern')}, got {short_toml(given)}")
     type_kinds = ("literal_error", "int_from_float", "model_attributes_type")
     if tp is not None and (kind in type_kinds or kind.endswith(("_type", "_parsing"))):
-        return ScenarioError(source, key, f"must be {_want(tp, info)}, got {_show(given)}")
-    return ScenarioError(source, key, f"{err['msg']}, got {_show(given)}")
+        return ScenarioError(source, key, f"must be {_want(tp, info)}, got {short_toml(given)}")
+    return ScenarioError(source, key, f"{err['msg']}, got {short_toml(given)}")
 
 
 def _reference_message(msg: str) -> str:
@@ -436,7 +436,7 @@ def _reference_message(msg: str) -> str:
 
 def _want(tp: Any, info: FieldInfo | None) -> str:
     """Describe what a value of type ``tp`` must be ("a number in 0-1", "a table", ...)."""
-    tp = _unwrap(tp)
+    tp = unwrap(tp)
     origin = typing.get_origin(tp)
     rng = allowed_range(info)
     if tp is bool:
@@ -448,7 +448,7 @@ def _want(tp: Any, info: FieldInfo | None) -> str:
         return "a string"
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if _is_model(tp) or origin is dict:
+    if is_model(tp) or origin is dict:
         return "a table"
     if origin is tuple:
         args = typing.get_args(tp)
@@ -470,9 +470,9 @@ def _walk(loc: list[str], root: type[BaseModel] = Scenario) -> tuple[Any, FieldI
     info: FieldInfo | None = None
     parent: Any = None
     for part in loc:
-        tp, parent, info = _unwrap(tp), _unwrap(tp), None
+        tp, parent, info = unwrap(tp), unwrap(tp), None
         origin, args = typing.get_origin(tp), typing.get_args(tp)
-        if _is_model(tp):
+        if is_model(tp):
             info = tp.model_fields.get(part)
             if info is None:
                 return None, None, parent
@@ -490,23 +490,23 @@ def _walk(loc: list[str], root: type[BaseModel] = Scenario) -> tuple[Any, FieldI
                 return None, None, parent
         else:
             return None, None, parent
-    return _unwrap(tp), info, parent
+    return unwrap(tp), info, parent
 
 
-def _unwrap(tp: Any) -> Any:
+def unwrap(tp: Any) -> Any:
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return args[0] if len(args) == 1 else tp
     return tp
 
 
-def _is_model(tp: Any) -> bool:
+def is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
 def _allowed_keys(loc: list[str], root: type[BaseModel] = Scenario) -> list[str]:
     tp = _walk(loc, root)[0]
-    return sorted(tp.model_fields) if _is_model(tp) else []
+    return sorted(tp.model_fields) if is_model(tp) else []
 
 
 def _num(x: float) -> str:
@@ -515,7 +515,7 @@ def _num(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _show(value: Any, limit: int = 60, depth: int = 0) -> str:
+def short_toml(value: Any, limit: int = 60, depth: int = 0) -> str:
     """Render a value the way it would be written in TOML, shortened to one short line."""
     if isinstance(value, bool):
         text = "true" if value else "false"
@@ -526,9 +526,9 @@ def _show(value: Any, limit: int = 60, depth: int = 0) -> str:
     elif isinstance(value, (dict, list, tuple)) and depth > 3:
         text = "..."
     elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{k} = {_show(v, limit, depth + 1)}" for k, v in value.items()) + "}"
+        text = "{" + ", ".join(f"{k} = {short_toml(v, limit, depth + 1)}" for k, v in value.items()) + "}"
     elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_show(v, limit, depth + 1) for v in value) + "]"
+        text = "[" + ", ".join(short_toml(v, limit, depth + 1) for v in value) + "]"
     elif hasattr(value, "isoformat"):
         text = value.isoformat()
     else:

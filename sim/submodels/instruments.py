@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.engine import randomness as rnd
 from sim.scenario.schema import CorporateNetworks, GreenPlatform
-from sim.submodels.phases import _accept, _draw_same  # the same search and acceptance as other ties
+from sim.submodels.phases import accept, draw_same  # the same search and acceptance as other ties
 from sim.submodels.programme import GCE, NCE
 from sim.world.population import startup_firms
 
@@ -141,7 +141,7 @@ def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
     n_new = _counts(rng, r.startups_per_area * scale, len(active))
     n_new[np.bincount(group, minlength=len(active)) == 0] = 0
     born_area = np.repeat(active, n_new)
-    parent = _draw_same(inside, group, np.repeat(np.arange(len(active)), n_new), rng)
+    parent = draw_same(inside, group, np.repeat(np.arange(len(active)), n_new), rng)
     started = _open_in_areas(m, rng, born_area.astype(np.int16), f.sector[parent])
     f.support_growth[supported] += r.growth_support
     events.restructuring_startups = len(started)
@@ -291,9 +291,9 @@ def cluster_links(m: ClusterModel) -> None:
         a_side, b_side = members[f.cluster[members] == ka], members[f.cluster[members] == kb]
         src = np.repeat(a_side, rnd.poisson(m.uniform(f"links.{i}", a_side), link.tie_attempts))
         rng = m.stream(f"links.{i}")
-        dst = _draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), rng)
-        accept = _accept(m, src, dst, rng.random(len(src)))
-        m.ties.add(src[accept], dst[accept])
+        dst = draw_same(b_side, np.zeros(len(b_side), dtype=np.int64), np.zeros(len(src), dtype=np.int64), rng)
+        ok = accept(m, src, dst, rng.random(len(src)))
+        m.ties.add(src[ok], dst[ok])
 
 
 def _foreign_investment(m: ClusterModel, events: LeverEvents) -> None:

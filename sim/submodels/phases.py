@@ -222,7 +222,7 @@ def _candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]
     return pool, own, 1.0 / (f.revenue[pool] * f.va_share[pool]), f.region[pool]
 
 
-def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each wanted group, a uniformly random member of ``pool`` in that group (-1 if none).
 
     Groups are small non-negative integers (counties, clusters).
@@ -236,7 +236,7 @@ def _draw_same(pool: np.ndarray, pool_group: np.ndarray, want: np.ndarray, rng: 
                                  rng.random(len(want)))
 
 
-def _accept(m: ClusterModel, src: np.ndarray, dst: np.ndarray, u: np.ndarray) -> np.ndarray:
+def accept(m: ClusterModel, src: np.ndarray, dst: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Which proposals (``dst`` -1: no partner) become ties, falling with geographic and cognitive distance."""
     net, f = m.spec.network, m.firms
     return kernels.accepted(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64),
