@@ -17,7 +17,7 @@ MAX_PORT = 65535
 EXIT_MISSING = 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``app`` sub-command."""
     p = sub.add_parser("app", help="open the interactive classroom app in a browser")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")

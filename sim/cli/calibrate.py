@@ -25,7 +25,7 @@ DEFAULT_SPEC = "calibration/parameters.toml"
 EXIT_BAD_INPUT = 2
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``calibrate`` sub-command."""
     p = sub.add_parser("calibrate", help="fit parameters to the published effects (optuna, simulated moments)",
                        description="Fit the parameters of the calibration file to its targets.toml, write the fitted "

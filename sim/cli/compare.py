@@ -12,7 +12,7 @@ from sim.scenario.files import ScenarioError, load_scenario
 ORDER = 2
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``compare`` sub-command."""
     p = sub.add_parser("compare", help="run two scenarios on the same seeds and tabulate B - A")
     p.add_argument("a", help="reference scenario, e.g. scenarios/baseline_2021.toml")

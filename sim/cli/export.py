@@ -30,7 +30,7 @@ ORDER = 4
 RUNS_PER_SLICE = 200
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``export`` sub-command."""
     p = sub.add_parser("export", help="write an experiment's runs and outputs as tidy tables")
     p.add_argument("experiment", help="experiment name (the sweep file's sweep.name)")

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     names = [m.name for m in pkgutil.iter_modules(sim.cli.__path__) if m.name != "main"]
     modules = [importlib.import_module(f"sim.cli.{name}") for name in names]
     for module in sorted(modules, key=lambda mod: (getattr(mod, "ORDER", 100), mod.__name__)):
-        module.register(sub)
+        module.add_parser(sub)
     return parser
 
 

@@ -23,7 +23,7 @@ ORDER = 4
 SHOWN_COLUMNS = ("metric", "estimator", "gap_pp", "ci_low", "ci_high", "n_treated")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``measure`` sub-command."""
     p = sub.add_parser("measure", help="estimate a run's membership effect (matched comparison and twin-world truth)")
     p.add_argument("run_dir", type=Path, help="a run folder written by 'run.py run' (holds scenario.toml, summary.json)")

@@ -8,7 +8,7 @@ from pathlib import Path
 ORDER = 80
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``report`` sub-command."""
     p = sub.add_parser("report", help="write an HTML report of a run (or of the seeds of a scenario), or compare two")
     p.add_argument("run_dir", type=Path, help="a run folder, or a folder of run folders of one scenario (its seeds)")

@@ -14,7 +14,7 @@ from sim.scenario.files import load_scenario
 ORDER = 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     p = sub.add_parser("run", help="run a scenario and write its outputs")
     p.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/baseline_2021.toml")

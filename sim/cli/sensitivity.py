@@ -20,7 +20,7 @@ DEFAULT_SWEEPS = ("scenarios/sweeps/sensitivity_morris.toml", "scenarios/sweeps/
 EXIT_BAD_INPUT = 2
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``sensitivity`` sub-command."""
     p = sub.add_parser("sensitivity", help="Morris screening and Sobol indices (SALib) over a sweep")
     p.add_argument("sweeps", nargs="*", default=list(DEFAULT_SWEEPS),

@@ -23,7 +23,7 @@ EXIT_BAD_INPUT = 2
 SHOWN_RUNS = 8  # runs listed by --dry-run and failures listed after a sweep
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` sub-command."""
     p = sub.add_parser("sweep", help="run a sweep file (many runs; re-running resumes)")
     p.add_argument("sweep", help="sweep file (TOML), e.g. scenarios/sweeps/classroom_small.toml")

@@ -10,7 +10,7 @@ from sim.scenario.files import ScenarioError, load_scenario
 ORDER = 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command."""
     p = sub.add_parser("validate", help="check a scenario file, or print the parameter reference")
     p.add_argument("scenario", nargs="?", help="scenario file (TOML)")
