@@ -1,0 +1,99 @@
+"""Rows of the register's firm-year panel by (firm, year), and each firm's first year as a member.
+
+The published estimator (:mod:`sim.observe.estimator`) looks firms up in the panel by firm and year
+many times over: before joining for the matching, and along each year since joining for growth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class PanelIndex:
+    """Rows of a long firm-year panel by (firm, year).
+
+    The register writes the panel year by year with firms in row order, so the key
+    ``(year - first year) * stride + firm`` is sorted and one ``searchsorted`` finds any row.
+    """
+
+    def __init__(self, panel: pd.DataFrame):
+        """Index a panel; it is sorted by year and firm first if it is not already.
+
+        Args:
+            panel: Firm-year panel with ``firm_id, year, alive`` and the metric columns.
+        """
+        firm = panel["firm_id"].to_numpy(np.int64)
+        year = panel["year"].to_numpy(np.int64)
+        self.first_year, self.last_year = int(year.min()), int(year.max())
+        self.stride = int(firm.max()) + 1
+        keys = (year - self.first_year) * self.stride + firm
+        order = None if np.all(keys[1:] > keys[:-1]) else np.argsort(keys, kind="stable")
+        self.panel = panel if order is None else panel.iloc[order].reset_index(drop=True)
+        self.keys = keys if order is None else keys[order]
+        self.alive = self.panel["alive"].to_numpy(bool)
+
+    def rows(self, firms: np.ndarray, years: np.ndarray | int) -> np.ndarray:
+        """Panel rows of (firm, year) pairs where the firm was open.
+
+        Args:
+            firms: Firm ids.
+            years: The year of each firm, or one year for all.
+
+        Returns:
+            The row of each pair, -1 where the firm was not open (or the year is outside the panel).
+        """
+        years = np.broadcast_to(np.asarray(years, dtype=np.int64), np.shape(firms))
+        inside = (years >= self.first_year) & (years <= self.last_year)
+        keys = (years - self.first_year) * self.stride + np.asarray(firms, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        found = inside & (self.keys[pos] == keys)
+        found[found] = self.alive[pos[found]]
+        return np.where(found, pos, -1)
+
+    def values(self, column: str, firms: np.ndarray, years: np.ndarray) -> np.ndarray:
+        """A column at (firm, year) pairs.
+
+        Args:
+            column: Panel column.
+            firms: Firm ids.
+            years: The year of each firm.
+
+        Returns:
+            The values as float64, NaN where the firm was not open.
+        """
+        rows = self.rows(firms, years)
+        data = self.panel[column].to_numpy(np.float64)
+        return np.where(rows >= 0, data[np.maximum(rows, 0)], np.nan)
+
+    def path(self, column: str, firms: np.ndarray, start: np.ndarray, years: int) -> np.ndarray:
+        """Each firm's values of a column from its own start year on.
+
+        Args:
+            column: Panel column.
+            firms: Firm ids.
+            start: The first year of each firm.
+            years: Years to follow.
+
+        Returns:
+            ``float64[len(firms), years]``, NaN where the firm was not open.
+        """
+        offsets = np.arange(years)
+        return self.values(column, np.repeat(firms, years), (start[:, None] + offsets).ravel()).reshape(-1, years)
+
+
+def first_join_years(index: PanelIndex) -> np.ndarray:
+    """Each firm's first year as a cluster member.
+
+    Args:
+        index: The indexed panel (with the ``member`` column).
+
+    Returns:
+        The year by firm id, a large number for firms that never joined.
+    """
+    panel = index.panel
+    member = panel["member"].to_numpy(bool) & index.alive
+    first = np.full(index.stride, np.iinfo(np.int32).max, dtype=np.int64)
+    np.minimum.at(first, panel["firm_id"].to_numpy(np.int64)[member], panel["year"].to_numpy(np.int64)[member])
+    return first
+
