@@ -8,11 +8,7 @@ Public API::
     model = sim.ClusterModel(scenario, rng=0)  # step-by-step Mesa model
 """
 
-from sim.engine.cache import keyed_cache
-
-with keyed_cache():  # before any other module imports the compiled ones
-    from sim.engine import kernels  # noqa: F401
-
+import sim.engine  # noqa: F401 - the compiled modules first, in their source-keyed cache
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.model import ClusterModel
 from sim.output.result import RunResult

@@ -1,26 +1,57 @@
-"""ClusterModel: the Mesa model of firms, cluster organisations and knowledge institutions."""
+"""ClusterModel: the Mesa model of firms, cluster organisations and knowledge institutions.
+
+One step is one year. The yearly schedule, :data:`SCHEDULE`, runs these phases in order, each
+updating all firms at once (docs/ODD.md, section 3 and 7, states each rule):
+
+===  ==============  ===========================================================  ===========================
+ #   phase           what happens                                                 module (its kernels)
+===  ==============  ===========================================================  ===========================
+ 1   programme       calls, evaluations, upgrades and funding; members of          ``submodels/programme.py``
+                     clusters that left drop out
+ 2   instruments     restructuring, corporate networks, Green Platform,            ``submodels/instruments.py``
+                     cluster-to-cluster links, foreign investment
+ 3   membership      members may leave; each active cluster recruits               ``submodels/membership.py``
+                                                                                  (``engine/membership.py``)
+ 4   collaboration   ties lapse and form; R&D ties to institutions                 ``submodels/collaboration.py``
+                                                                                  (``engine/collaboration.py``)
+ 5   innovation      innovation from own effort, institutions and partners         ``submodels/innovation.py``
+                                                                                  (``engine/innovation.py``)
+ 6   growth          sales, productivity, employment, latent potential             ``submodels/growth.py``
+                                                                                  (``engine/growth.py``)
+ 7   demography      exits, start-ups and spin-offs                                ``submodels/demography.py``
+                                                                                  (``engine/demography.py``)
+ 8   record          the year's register (not a phase of the schedule: always last) ``observe/register.py``
+                                                                                  (``engine/register.py``)
+===  ==============  ===========================================================  ===========================
+
+The seconds each took over a run are in :attr:`ClusterModel.phase_seconds` (and ``summary.json``).
+"""
 
 from __future__ import annotations
+
+import time
+from collections import defaultdict
 
 import mesa
 import numpy as np
 
 from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
-from sim.engine import kernels, randomness
+from sim.engine import randomness
+from sim.engine.network import ties_between_open
 from sim.observe.register import Register
 from sim.scenario.files import scenarios_by_year
 from sim.scenario.schema import LEVELS, Scenario
-from sim.submodels import phases
-from sim.submodels.instruments import LeverState, levers
+from sim.submodels import collaboration, demography, growth, innovation, instruments, membership, programme
+from sim.submodels.instruments import InstrumentState
 from sim.world.clusters import ClusterTable
 from sim.world.firms import FirmTable
 from sim.world.geography import region_distances_km
 from sim.world.network import TieSet
 from sim.world.population import build_firms, build_institutions
 
-# The yearly phases in order (DESIGN.md); each updates all firms at once.
-PHASES = (phases.programme, levers, phases.membership, phases.collaboration, phases.innovation,
-          phases.growth, phases.demography)
+#: The yearly schedule: the phases of the table above, in order.
+SCHEDULE = (programme.programme, instruments.instruments, membership.membership, collaboration.collaboration,
+            innovation.innovation, growth.growth, demography.demography)
 
 
 def stream(seed: int, name: str, year: int = 0) -> np.random.Generator:
@@ -53,9 +84,11 @@ class ClusterModel(mesa.Model):
         register: Everything recorded so far.
         observer: Called as ``observer(model, phase, rows_before)`` after each phase, where
             ``rows_before`` is the firm count before it (the twin world records what it mirrors).
+        phase_seconds: Seconds spent so far building the economy (``build``), in each phase (by
+            its name in the schedule) and recording (``record``).
     """
 
-    phases = PHASES
+    phases = SCHEDULE
 
     def __init__(self, scenario: Scenario | None = None, rng: int | np.random.Generator | None = 0,
                  keep_panel: bool | None = None):
@@ -66,6 +99,7 @@ class ClusterModel(mesa.Model):
             rng: An integer seed, a Generator to draw one from, or None for fresh entropy.
             keep_panel: Keep the firm-year panel; defaults to the scenario's ``output.firm_panel``.
         """
+        started = time.perf_counter()
         seed = _seed_from(rng)
         super().__init__(rng=seed)
         self.seed = seed
@@ -80,12 +114,12 @@ class ClusterModel(mesa.Model):
         self.institution_options = _institution_options(self)
         self.startups = 0
         self.funding_factor = 1.0  # share of level funding paid this year (below 1 after a cut)
-        self.startups_extra = 0  # firms opened by levers this year (restructuring, foreign entry)
+        self.startups_extra = 0  # firms opened by the instruments this year (restructuring, foreign entry)
         self._changes = scenarios_by_year(spec)
         early = [year for year in self._changes if year < self.year]
         if early:  # a change dated before the start holds from the start
             self._changes.setdefault(self.year, self._changes[max(early)])
-        self.lever_state = LeverState(
+        self.instrument_state = InstrumentState(
             track_county_jobs=any(s.restructuring.enabled for s in (spec, *self._changes.values())))
         self._closed: list[np.ndarray] = []
         self._per_level: dict[str, tuple[Scenario, np.ndarray]] = {}
@@ -93,6 +127,8 @@ class ClusterModel(mesa.Model):
         self._firm_agents: dict[int, Firm] = {}
         self._cluster_agents = -1  # clusters with their ClusterOrganisation agent so far (-1: no views yet)
         self.observer = None
+        self.phase_seconds: defaultdict[str, float] = defaultdict(float)
+        self.phase_seconds["build"] = time.perf_counter() - started
 
     def step(self) -> None:
         """Simulate one year: every phase in order, then record it."""
@@ -100,13 +136,18 @@ class ClusterModel(mesa.Model):
         self.sector_demand = self._demand(self.year)
         self._closed = []
         self.startups_extra = 0
+        clock, seconds = time.perf_counter, self.phase_seconds
         for phase in self.phases:
             rows_before = self.firms.n
+            started = clock()
             phase(self)
+            seconds[phase.__name__.lstrip("_")] += clock() - started  # the twin's own phases are _private
             if self.observer is not None:
                 self.observer(self, phase, rows_before)
+        started = clock()
         closed = np.concatenate(self._closed) if self._closed else np.zeros(0, dtype=np.int64)
         self.register.record(self, closed)
+        seconds["record"] += clock() - started
         self.year += 1
         self.running = self.year <= self.spec.scenario.end_year
 
@@ -144,7 +185,7 @@ class ClusterModel(mesa.Model):
         """Close firms: they leave their cluster and lose their ties (their agents go at the next sync)."""
         f = self.firms
         f.close(rows, self.year)
-        self.ties.keep(kernels.ties_between_open(self.ties.a, self.ties.b, f.alive))
+        self.ties.keep(ties_between_open(self.ties.a, self.ties.b, f.alive))
         self._closed.append(rows)
 
     @property

@@ -1,4 +1,4 @@
-"""The per-agent reference: the rules of :mod:`sim.submodels.phases`, one agent at a time, in plain Mesa.
+"""The per-agent reference: the rules of :mod:`sim.submodels`, one agent at a time, in plain Mesa.
 
 This is the readable specification of the model. A :class:`RefFirm` has plain attributes and
 its collaboration ties as a Python set of partner firms; a :class:`RefCluster` holds its members.
@@ -26,7 +26,8 @@ import pandas as pd
 
 from sim.model import stream
 from sim.scenario.schema import LEVELS, LevelSpec, Scenario
-from sim.submodels.phases import KM_PER_DISTANCE_UNIT, MAX_LAPLACE_SCALE
+from sim.submodels.growth import MAX_LAPLACE_SCALE
+from sim.submodels.membership import KM_PER_DISTANCE_UNIT
 from sim.world.clusters import INACTIVE, ClusterTable
 from sim.world.geography import region_distances_km
 from sim.world.population import build_firms, build_institutions, startup_firms

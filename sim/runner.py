@@ -48,11 +48,16 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
     panel = model.register.firms(model.region_names, model.sector_names)
     clusters = model.register.clusters(model)
     effects = None
+    seconds = dict(model.phase_seconds)
+    if twin is not None:
+        seconds["twin"] = sum(twin.phase_seconds.values())
     if measurement.effects:
         from sim.observe.estimator import measure  # scikit-learn takes a second to load
 
+        measuring = time.perf_counter()
         twin_panel = twin.register.firms(twin.region_names, twin.sector_names) if twin is not None else None
         effects = measure(panel, clusters, measurement, seed, twin_panel)
+        seconds["measurement"] = time.perf_counter() - measuring
     if twin is not None:
         yearly = with_untreated(yearly, twin.register.yearly())
     result = RunResult(
@@ -66,6 +71,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         effect_tables=effects.tables() if effects is not None else None,
     )
     result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
+    result.summary["phase_seconds"] = {name: round(s, 4) for name, s in seconds.items()}
     return result
 
 

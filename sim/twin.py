@@ -29,13 +29,14 @@ import numpy as np
 
 from sim.model import ClusterModel
 from sim.scenario.schema import LEVELS, Scenario
-from sim.submodels import phases
-from sim.submodels.instruments import cluster_links, levers, tie_group
+from sim.submodels import collaboration, demography, growth, innovation, instruments, membership
+from sim.submodels.instruments import cluster_links, tie_group
+from sim.submodels.programme import start_cluster_year
 
 #: ``[levels.*]`` services a cluster organisation gives its members.
 LEVEL_SERVICES = ("facilitation_ties", "market_access_growth", "advisory_innovation")
 #: Firm columns the instruments set each year (copied from the factual world).
-LEVER_COLUMNS = ("support_growth", "support_innovation", "extra_attempts", "area", "network_until", "consortium_until")
+INSTRUMENT_COLUMNS = ("support_growth", "support_innovation", "extra_attempts", "area", "network_until", "consortium_until")
 
 
 def withhold_services(spec: Scenario) -> Scenario:
@@ -58,7 +59,7 @@ class TwinModel(ClusterModel):
     """The factual model's twin, stepped right after it each year (see the module docstring).
 
     Each year the twin takes the scenario the factual model ran that year (policy changes and
-    levers moved mid-run included), with the services withheld.
+    policy inputs moved mid-run in the app included), with the services withheld.
 
     Attributes:
         factual: The model it mirrors.
@@ -90,7 +91,7 @@ class TwinModel(ClusterModel):
         """Simulate the year the factual model has just simulated."""
         if self.factual.year != self.year + 1:
             raise RuntimeError(f"the twin steps right after its factual model (twin {self.year}, factual {self.factual.year - 1})")
-        if self.factual.spec is not self._source_spec:  # a policy change, or a lever moved in the app
+        if self.factual.spec is not self._source_spec:  # a policy change, or a control moved in the app
             self._source_spec = self.factual.spec
             self.spec = withhold_services(self.factual.spec) if self.withhold else self.factual.spec
         super().step()
@@ -100,7 +101,7 @@ class TwinModel(ClusterModel):
         f = model.firms
         if f.n > rows_before:
             self._opened[phase] = f.take(rows_before, f.n)
-        if phase is phases.membership:
+        if phase is membership.membership:
             self._membership = (f.member[: f.n].copy(), f.cluster[: f.n].copy(), f.join_year[: f.n].copy())
 
     def _open_as_factual(self, phase: object) -> None:
@@ -114,25 +115,25 @@ def _programme(t: TwinModel) -> None:
     """The factual operator's clusters, levels and funding."""
     t.clusters = copy.deepcopy(t.factual.clusters)
     t.funding_factor, t.events = t.factual.funding_factor, t.factual.events
-    phases.start_cluster_year(t)
+    start_cluster_year(t)
 
 
-def _levers(t: TwinModel) -> None:
+def _instruments(t: TwinModel) -> None:
     """The factual instruments' choices; Green Platform support and consortia withheld."""
     fact, f = t.factual, t.firms
     n = f.n
-    for name in LEVER_COLUMNS:
+    for name in INSTRUMENT_COLUMNS:
         getattr(f, name)[:n] = getattr(fact.firms, name)[:n]
-    events = fact.lever_events
+    events = fact.instrument_events
     green = fact.spec.green_platform
     if t.withhold and green.enabled and t.year >= green.from_year:
         # Every firm in a running consortium got exactly this much this year (sim.submodels.instruments._groups).
         f.support_innovation[:n][f.consortium_until[:n] >= t.year] -= green.innovation_support
-    t._open_as_factual(levers)
+    t._open_as_factual(instruments.instruments)
     for group in [*events.network_groups, *([] if t.withhold else events.green_groups)]:
         tie_group(t, group[f.alive[group]])
     cluster_links(t)  # nothing to do when withheld: the twin's scenario has no links
-    t.lever_events = events
+    t.instrument_events = events
 
 
 def _membership(t: TwinModel) -> None:
@@ -147,10 +148,11 @@ def _membership(t: TwinModel) -> None:
 
 def _demography(t: TwinModel) -> None:
     """Exits of the twin's own firms; the factual world's start-ups and spin-offs."""
-    phases.exits(t)
-    t._open_as_factual(phases.demography)
+    demography.exits(t)
+    t._open_as_factual(demography.demography)
     t.startups = t.factual.startups
 
 
-TwinModel.phases = (_programme, _levers, _membership, phases.collaboration, phases.innovation,
-                    phases.growth, _demography)
+# The factual schedule (sim.model.SCHEDULE) with the twin's own programme, instruments, membership and demography.
+TwinModel.phases = (_programme, _instruments, _membership, collaboration.collaboration, innovation.innovation,
+                    growth.growth, _demography)

@@ -8,7 +8,7 @@ import numba
 import pytest
 from conftest import ROOT
 
-from sim.engine import cache, kernels, randomness
+from sim.engine import cache, growth, randomness
 
 # Imports sim and runs a small classroom scenario, levers and twin included.
 _SMALL_RUN = """
@@ -32,7 +32,7 @@ def test_the_cache_folder_changes_when_any_compiled_source_changes(tmp_path):
 @pytest.mark.skipif(bool(os.environ.get("NUMBA_CACHE_DIR")), reason="a user-set NUMBA_CACHE_DIR is left alone")
 def test_kernels_and_random_numbers_are_cached_in_the_source_keyed_folder_and_the_setting_restored():
     folder = str(cache.cache_dir())
-    assert kernels.grow._cache._cache_path.startswith(folder)
+    assert growth.grow._cache._cache_path.startswith(folder)
     assert randomness.normals_of._cache._cache_path.startswith(folder)
     assert numba.config.CACHE_DIR == ""  # a user's own functions cache where numba usually puts them
 

@@ -2,7 +2,10 @@
 
 import numpy as np
 
-from sim.engine import kernels
+from sim.engine import collaboration, demography, network, population, register
+from sim.engine.collaboration import SearchParams
+from sim.engine.demography import ExitParams
+from sim.engine.population import EffortParams
 from sim.engine import randomness as rnd
 
 N = 20_000
@@ -25,7 +28,7 @@ def test_exits_close_as_the_hazard_says_and_count_the_survivors_cells_and_spin_o
     f = _firms()
     keys = np.array([rnd.key(0, "demography.exit", 2001), rnd.key(0, "demography.spinoff", 2001)], dtype=np.uint64)
     rate, size_el, growth_sens, min_employees, spin, boost = 0.08, 0.3, 1.5, 1.0, 0.05, 1.0
-    closing, cells, parents = kernels.exits(N, f["alive"], keys, (rate, size_el, growth_sens, min_employees, spin, boost),
+    closing, cells, parents = demography.exits(N, f["alive"], keys, ExitParams(rate, size_el, growth_sens, min_employees, spin, boost),
                                             f["employees"], f["growth"], f["innovated"], f["member"], f["region"],
                                             f["sector"], 11, 12)
     rows = np.arange(N)
@@ -48,7 +51,7 @@ def test_tally_sums_open_firms_and_counts_members_per_cluster():
     cluster = np.where(f["member"], f["region"] % 5, -1).astype(np.int32)
     rows = np.flatnonzero(f["alive"])
     per_cluster = np.full(5, -7, dtype=np.int64)
-    sums = kernels.tally(rows, f["employees"], revenue, va_share, f["member"], f["innovated"], institution, cluster,
+    sums = register.tally(rows, f["employees"], revenue, va_share, f["member"], f["innovated"], institution, cluster,
                          per_cluster)
     member = f["member"][rows]
     np.testing.assert_array_equal(per_cluster, np.bincount(cluster[rows][member], minlength=5))
@@ -65,14 +68,14 @@ def test_member_growth_compares_firms_open_in_both_years_and_returns_this_years_
     employees = np.array([9.0, 3.0, 4.0, 7.0, 12.0])
     revenue, va_share = employees * 10.0, np.full(5, 0.5)
     member = np.array([False, True, False, False, True])
-    growth, now_employees, now_va = kernels.member_growth(
+    growth, now_employees, now_va = register.member_growth(
         before_rows, np.array([1.0, 2.0, 5.0, 10.0]), np.array([5.0, 10.0, 25.0, 50.0]), rows, employees, revenue,
         va_share, member)
     # members 1 and 4: employees 2 -> 3 and 10 -> 12; non-member 2: 5 -> 4
     np.testing.assert_allclose(growth, [(0.5 + 0.2) / 2, (0.5 + 0.2) / 2, -0.2, -0.2])
     np.testing.assert_array_equal(now_employees, [3.0, 4.0, 7.0, 12.0])
     np.testing.assert_array_equal(now_va, [15.0, 20.0, 35.0, 60.0])
-    first, _, _ = kernels.member_growth(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), rows, employees,
+    first, _, _ = register.member_growth(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), rows, employees,
                                         revenue, va_share, member)
     assert np.isnan(first).all()
 
@@ -85,7 +88,7 @@ def test_partner_searches_stay_in_the_county_as_often_as_local_share_says():
                      "collaboration.where", "collaboration.local", "collaboration.anyone", "collaboration.accept")],
                     dtype=np.uint64)
     # No distance of either kind, so every proposal that finds a partner is accepted.
-    new = kernels.partner_ties(np.arange(n), keys, (1.0, 0.8, 100.0, 0.1), np.zeros(n), np.zeros(1),
+    new = collaboration.partner_ties(np.arange(n), keys, SearchParams(1.0, 0.8, 100.0, 0.1), np.zeros(n), np.zeros(1),
                                np.zeros(n, dtype=bool), region, regions, np.full(n, -1, dtype=np.int32), 1, same, same,
                                np.zeros((regions, regions)))
     lo, hi = new >> 32, new & 0xFFFFFFFF
@@ -103,9 +106,9 @@ def test_a_ties_lapse_draw_is_its_own_whatever_other_ties_exist():
     tie_a, tie_b = (keys >> 32).astype(np.int32), (keys & 0xFFFFFFFF).astype(np.int32)
     member, cluster = np.zeros(51_000, dtype=bool), np.full(51_000, -1, dtype=np.int32)
     key = rnd.key(0, "collaboration.lapse", 2003)
-    kept = kernels.ties_kept(keys, tie_a, tie_b, key, member, cluster, 0.3, 0.5)
+    kept = collaboration.ties_kept(keys, tie_a, tie_b, key, member, cluster, 0.3, 0.5)
     some = np.arange(0, len(keys), 3)
-    np.testing.assert_array_equal(kernels.ties_kept(keys[some], tie_a[some], tie_b[some], key, member, cluster, 0.3,
+    np.testing.assert_array_equal(collaboration.ties_kept(keys[some], tie_a[some], tie_b[some], key, member, cluster, 0.3,
                                                     0.5), kept[some])
     assert abs(kept.mean() - 0.7) < 0.01
 
@@ -116,7 +119,7 @@ def test_search_counts_are_each_firms_poisson_draw_with_its_own_extra_searches()
     extra = np.where(rng.random(N) < 0.05, 0.3, 0.0)  # firms in restructuring areas search more
     key = rnd.key(0, "collaboration.attempts", 2010)
     rows = np.flatnonzero(alive)
-    counts = kernels.searches(rows, key, 0.5, extra)
+    counts = collaboration.searches(rows, key, 0.5, extra)
     u = rnd.uniform(0, "collaboration.attempts", 2010, rows)
     np.testing.assert_array_equal(counts, rnd.poisson(u, 0.5 + extra[rows]))
     assert abs(counts[extra[rows] == 0].mean() - 0.5) < 0.02
@@ -130,7 +133,7 @@ def test_entry_sites_draw_cells_as_rng_choice_would_with_the_cluster_boost_then_
     c_region, c_sector = np.array([4, 5, 9], dtype=np.int16), np.array([3, 3, 11], dtype=np.int16)
     u = rng.random(50_000)
     parent_region, parent_sector = np.array([1, 2], dtype=np.int16), np.array([7, 0], dtype=np.int16)
-    region, sector = kernels.entry_sites(u, cells, level, c_region, c_sector, boost, parent_region, parent_sector,
+    region, sector = demography.entry_sites(u, cells, level, c_region, c_sector, boost, parent_region, parent_sector,
                                          n_sectors)
     weight = cells.copy()
     weight[[4 * n_sectors + 3, 9 * n_sectors + 11]] *= 1.0 + boost
@@ -149,8 +152,8 @@ def test_firm_efforts_are_beta_around_their_means_and_zero_for_non_exporters():
     p_export = np.full(n, 0.3)
     exporter = rng.random(n) < 0.3
     log_size = rng.normal(1.0, 1.0, n)
-    rd, intl, absorptive = kernels.firm_efforts(np.uint64(99), rd_mean, p_export, exporter, log_size,
-                                                (concentration, 1.0, 0.5, 2.0, 0.2))
+    rd, intl, absorptive = population.firm_efforts(np.uint64(99), rd_mean, p_export, exporter, log_size,
+                                                EffortParams(concentration, 1.0, 0.5, 2.0, 0.2))
     assert (rd[rd_mean == 0.0] == 0.0).all() and (intl[~exporter] == 0.0).all()
     inner = rd[rd_mean > 0.0]
     # Beta(0.8, 3.2): mean 0.2, variance m (1 - m) / (concentration + 1) = 0.032
@@ -167,7 +170,7 @@ def test_close_rows_closes_firms_and_ends_their_membership_and_institution_tie()
     join_year, institution = np.where(f["member"], 2001, -1).astype(np.int16), np.full(N, 4, dtype=np.int32)
     rows = np.array([3, 10, 11, 500], dtype=np.int64)
     alive, member = f["alive"].copy(), f["member"].copy()
-    kernels.close_rows(rows, 2004, alive, death_year, member, cluster, join_year, institution)
+    demography.close_rows(rows, 2004, alive, death_year, member, cluster, join_year, institution)
     assert not alive[rows].any() and (death_year[rows] == 2004).all()
     assert not member[rows].any() and (cluster[rows] == -1).all() and (join_year[rows] == -1).all()
     assert (institution[rows] == -1).all()
@@ -184,12 +187,12 @@ def test_category_by_row_inverts_each_rows_cumulative_shares():
     cdf[:, -1] = 1.0
     row, u = rng.integers(0, 10, N), rng.random(N)
     expected = [np.searchsorted(cdf[r], x, side="right") for r, x in zip(row, u)]
-    np.testing.assert_array_equal(kernels.category_by_row(cdf, row, u), expected)
+    np.testing.assert_array_equal(population.category_by_row(cdf, row, u), expected)
 
 
 def test_numpy_normals_are_numpys_own_numbers_and_leave_the_generator_where_numpy_would():
     ours, theirs = np.random.default_rng(7), np.random.default_rng(7)
-    np.testing.assert_array_equal(kernels.numpy_normals(ours, 4, 50_000), theirs.standard_normal((4, 50_000)))
+    np.testing.assert_array_equal(population.numpy_normals(ours, 4, 50_000), theirs.standard_normal((4, 50_000)))
     assert ours.random() == theirs.random()
 
 
@@ -198,7 +201,7 @@ def test_solve_intercept_makes_the_weighted_mean_of_the_tilted_shares_the_target
     tilt, weight = rng.normal(0.0, 3.0, 5_000), rng.random(5_000)
     weight /= weight.sum()
     for target in (1e-4, 0.08, 0.5, 0.97):
-        c = kernels.solve_intercept(target, tilt, weight)
+        c = population.solve_intercept(target, tilt, weight)
         assert abs(weight @ (1.0 / (1.0 + np.exp(-(c + tilt)))) - target) < 1e-12 * max(target, 1e-2)
 
 
@@ -208,6 +211,6 @@ def test_keep_ties_keeps_the_masked_ties_in_order():
     b = (a + 1 + rng.integers(0, 1000, 5_000)).astype(np.int32)
     keys = (a.astype(np.int64) << 32) | b
     for mask in (rng.random(5_000) < 0.7, np.zeros(5_000, dtype=bool), np.ones(5_000, dtype=bool)):
-        kept = kernels.keep_ties(keys, a, b, mask)
+        kept = network.keep_ties(keys, a, b, mask)
         for got, want in zip(kept, (keys[mask], a[mask], b[mask])):
             np.testing.assert_array_equal(got, want)

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.random.bit_generator import ISeedSequence
 
 from sim.engine import vecmath as vm
+from sim.engine.jit import warm_up
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -399,4 +400,4 @@ def betas_of(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-vm.warm_up(_year_keys, _hashed_uniforms, _hashed_uniform_bits, _normals, normals_of, _laplaces, _poisson_counts, betas_of)
+warm_up(_year_keys, _hashed_uniforms, _hashed_uniform_bits, _normals, normals_of, _laplaces, _poisson_counts, betas_of)

@@ -143,30 +143,3 @@ def ndtri(u: float) -> float:
     (:func:`sim.engine.randomness.normals_of` computes the tails only where they are needed).
     """
     return ndtri_tail(u) if in_tail(u) else ndtri_central(u)
-
-
-def warm_up(*dispatchers: numba.core.registry.CPUDispatcher) -> None:
-    """Call each compiled function once on small dummy arguments of its signatures.
-
-    numba links machine code loaded from its cache on the first call, 0.1-0.5 ms a function; a
-    run would otherwise pay that in its first year. Arrays are eight zeros (floats eight ones),
-    integers 4, floats 0.5, tuples ones and generators numpy's default: with counts below the
-    arrays' length, every index a kernel derives stays inside them (tests/test_compiled.py imports
-    with bounds checks on).
-    """
-    for dispatcher in dispatchers:
-        for signature in dispatcher.signatures:
-            dispatcher(*[_dummy(t) for t in signature])
-
-
-def _dummy(t: types.Type) -> object:
-    if isinstance(t, types.Array):
-        dtype = numba.np.numpy_support.as_dtype(t.dtype)
-        return np.full((8,) * t.ndim, 1 if dtype.kind == "f" else 0, dtype=dtype)
-    if isinstance(t, types.UniTuple):
-        return (1.0,) * t.count
-    if isinstance(t, types.Integer):  # keys are numpy uint64; counts and years Python ints
-        return np.uint64(4) if not t.signed else 4
-    if isinstance(t, types.NumPyRandomGeneratorType):
-        return np.random.default_rng(0)
-    return 0.5  # a share strictly inside (0, 1): some kernels divide by 1 minus one

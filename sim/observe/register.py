@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.engine import kernels
+from sim.engine import register as kernels
 from sim.observe.columns import CLUSTER_COLUMNS
 from sim.scenario.schema import LEVELS
 from sim.submodels.programme import budget
@@ -53,7 +53,7 @@ class Register:
             m: The model, after all phases of the year.
             closed: Rows of firms that closed this year (kept in the panel with ``alive`` false).
         """
-        f, c, scale, lv = m.firms, m.clusters, m.spec.population.scale, m.lever_events
+        f, c, scale, lv = m.firms, m.clusters, m.spec.population.scale, m.instrument_events
         alive = f.alive_rows()
         funding = m.per_cluster("programme_funding_nok") * m.funding_factor
         share = m.per_cluster("programme_share")

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.engine import randomness as rnd
 from sim.scenario.schema import CorporateNetworks, GreenPlatform
-from sim.submodels.phases import accept, draw_same  # the same search and acceptance as other ties
+from sim.submodels.collaboration import accept, draw_same  # the same search and acceptance as other ties
 from sim.submodels.programme import GCE, NCE
 from sim.world.population import startup_firms
 
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class LeverState:
-    """What the levers hold from year to year."""
+class InstrumentState:
+    """What the instruments hold from year to year."""
 
     area_region: list[int] = field(default_factory=list)
     area_start: list[int] = field(default_factory=list)
@@ -39,8 +39,8 @@ class LeverState:
 
 
 @dataclass
-class LeverEvents:
-    """What the levers did in one year (simulated units; the register scales them)."""
+class InstrumentEvents:
+    """What the instruments did in one year (simulated units; the register scales them)."""
 
     restructuring_areas: int = 0
     restructuring_startups: int = 0
@@ -54,18 +54,18 @@ class LeverEvents:
     green_groups: list[np.ndarray] = field(default_factory=list)  # firm rows of each new consortium
 
 
-def levers(m: ClusterModel) -> None:
-    """Run every instrument for this year; record what it did in ``m.lever_events``."""
+def instruments(m: ClusterModel) -> None:
+    """The second phase of a year: run every instrument; record what it did in ``m.instrument_events``."""
     f, spec = m.firms, m.spec
     enabled = (spec.restructuring.enabled or spec.corporate_networks.enabled or spec.green_platform.enabled
                or spec.foreign_investment.enabled)
-    if enabled or m.lever_state.any_enabled:  # otherwise the columns are still all zero
+    if enabled or m.instrument_state.any_enabled:  # otherwise the columns are still all zero
         f.support_growth[: f.n] = 0.0
         f.support_innovation[: f.n] = 0.0
         f.extra_attempts[: f.n] = 0.0
-    m.lever_state.any_enabled = enabled
-    events = LeverEvents()
-    if m.lever_state.track_county_jobs:
+    m.instrument_state.any_enabled = enabled
+    events = InstrumentEvents()
+    if m.instrument_state.track_county_jobs:
         _remember_county_jobs(m)
     if m.spec.restructuring.enabled and m.year >= m.spec.restructuring.from_year:
         _restructuring(m, events)
@@ -76,7 +76,7 @@ def levers(m: ClusterModel) -> None:
     if m.spec.foreign_investment.enabled:
         _foreign_investment(m, events)
     cluster_links(m)  # after foreign entry: a subsidiary that joins a cluster takes part in its projects
-    m.lever_events = events
+    m.instrument_events = events
 
 
 def _count(rng: np.random.Generator, mean: float) -> int:
@@ -106,13 +106,13 @@ def _sample_per_group(rng: np.random.Generator, rows: np.ndarray, group: np.ndar
 def _remember_county_jobs(m: ClusterModel) -> None:
     f = m.firms
     alive = f.alive_rows()
-    m.lever_state.county_employment[m.year] = np.bincount(f.region[alive], f.employees[alive], len(m.region_names))
+    m.instrument_state.county_employment[m.year] = np.bincount(f.region[alive], f.employees[alive], len(m.region_names))
 
 
 # --- regional restructuring -----------------------------------------------------------------------
 
-def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
-    r, f, state, scale = m.spec.restructuring, m.firms, m.lever_state, m.spec.population.scale
+def _restructuring(m: ClusterModel, events: InstrumentEvents) -> None:
+    r, f, state, scale = m.spec.restructuring, m.firms, m.instrument_state, m.spec.population.scale
     # One stream a year for the whole instrument, drawn in a fixed order.
     rng = m.stream("restructuring")
     alive = f.alive_rows()
@@ -156,7 +156,7 @@ def _restructuring(m: ClusterModel, events: LeverEvents) -> None:
 def _open_in_areas(m: ClusterModel, rng: np.random.Generator, area: np.ndarray, sector: np.ndarray) -> np.ndarray:
     """Open start-ups in restructuring areas (one call for all areas: start-up creation has a
     fixed cost); return their rows."""
-    region = np.array(m.lever_state.area_region, dtype=np.int16)[area.astype(np.int64)]
+    region = np.array(m.instrument_state.area_region, dtype=np.int16)[area.astype(np.int64)]
     rows = m.open(startup_firms(m.spec, rng, len(area), region, sector.astype(np.int16), m.year, m.productivity_index()))
     m.firms.area[rows] = area
     return rows
@@ -164,7 +164,7 @@ def _open_in_areas(m: ClusterModel, rng: np.random.Generator, area: np.ndarray, 
 
 def _vulnerability(m: ClusterModel, alive: np.ndarray) -> np.ndarray:
     """Each county's chance of the next new area: more firms, and jobs that grew least lately."""
-    r, f, state = m.spec.restructuring, m.firms, m.lever_state
+    r, f, state = m.spec.restructuring, m.firms, m.instrument_state
     now = state.county_employment[m.year]
     then = state.county_employment.get(m.year - r.lookback_years, now)
     growth = np.log(np.maximum(now, 1e-9) / np.maximum(then, 1e-9))
@@ -177,7 +177,7 @@ def _designate_area(m: ClusterModel, rng: np.random.Generator, free: np.ndarray,
                     chance: np.ndarray) -> None:
     """A new area in a county drawn with ``chance`` (cumulative): a share of its open firms not
     yet in an area (``free``, in counties ``free_region``)."""
-    r, f, state = m.spec.restructuring, m.firms, m.lever_state
+    r, f, state = m.spec.restructuring, m.firms, m.instrument_state
     area = len(state.area_start)
     region = int(np.searchsorted(chance / chance[-1], rng.random(), side="right"))  # as rng.choice(p=...) draws
     state.area_region.append(region)
@@ -190,27 +190,27 @@ def _designate_area(m: ClusterModel, rng: np.random.Generator, free: np.ndarray,
 
 # --- corporate networks and Green Platform consortia ------------------------------------------------
 
-def _corporate_networks(m: ClusterModel, events: LeverEvents) -> None:
+def _corporate_networks(m: ClusterModel, events: InstrumentEvents) -> None:
     c, f = m.spec.corporate_networks, m.firms
     alive = f.alive_rows()
     pool = alive[(f.employees[alive] >= c.min_employees) & (f.employees[alive] <= c.max_employees)
                  & (f.network_until[alive] < m.year) & (f.potential[alive] > 0)]  # growth ambitions
     groups, spend = _groups(m, "networks", pool, c.networks_per_year, c.firms_per_network, f.region,
-                            f.network_until, m.lever_state.network_ends, c)
+                            f.network_until, m.instrument_state.network_ends, c)
     events.network_groups = groups
     events.corporate_networks = len(groups)
     events.corporate_network_firms = sum(len(g) for g in groups)
     events.spend_nok += spend
 
 
-def _green_platform(m: ClusterModel, events: LeverEvents) -> None:
+def _green_platform(m: ClusterModel, events: InstrumentEvents) -> None:
     g, f = m.spec.green_platform, m.firms
     alive = f.alive_rows()
     green = [m.sector_names.index(s) for s in g.sectors]
     # Consortia grow out of the clusters (seed 000): cluster members of one green sector.
     pool = alive[np.isin(f.sector[alive], green) & (f.consortium_until[alive] < m.year) & f.member[alive]]
     groups, spend = _groups(m, "green", pool, g.consortia_per_year, g.firms_per_consortium, f.sector,
-                            f.consortium_until, m.lever_state.consortium_ends, g)
+                            f.consortium_until, m.instrument_state.consortium_ends, g)
     events.green_groups = groups
     events.green_consortia = len(groups)
     events.spend_nok += spend
@@ -296,7 +296,7 @@ def cluster_links(m: ClusterModel) -> None:
         m.ties.add(src[ok], dst[ok])
 
 
-def _foreign_investment(m: ClusterModel, events: LeverEvents) -> None:
+def _foreign_investment(m: ClusterModel, events: InstrumentEvents) -> None:
     fi, f, c, scale = m.spec.foreign_investment, m.firms, m.clusters, m.spec.population.scale
     rate = np.where(c.level == GCE, fi.entrants_per_gce, np.where(c.level == NCE, fi.entrants_per_nce, 0.0))
     rng = m.stream("foreign_investment")

@@ -54,6 +54,23 @@ def budget(scn: Scenario, year: int) -> float:
     return float(scn.programme.budget_nok * factor)
 
 
+def programme(m: ClusterModel) -> None:
+    """The first phase of a year: the operator decides this year's clusters; members of those that left drop out."""
+    m.events = run_operator(m)
+    start_cluster_year(m)
+
+
+def start_cluster_year(m: ClusterModel) -> None:
+    """Make this year's levels current; members of clusters that left the programme drop out.
+
+    Admitted clusters get their agents when Mesa's agent sets are next asked for.
+    """
+    m.clusters.set_year(m.year)
+    f = m.firms
+    rows = np.flatnonzero(f.member[: f.n])
+    f.leave(rows[~m.clusters.active[f.cluster[rows]]])
+
+
 def run_operator(m: ClusterModel) -> YearEvents:
     """Decide this year's clusters and levels; rewrites the plan from ``m.year`` on.
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.kernels import close_rows
+from sim.engine.demography import close_rows
+from sim.engine.membership import leave_clusters
 
 # name -> (dtype, value of a new row before population data fills it)
 SCHEMA: dict[str, tuple[type, float]] = {
@@ -105,6 +106,10 @@ class FirmTable:
         close_rows(np.ascontiguousarray(rows, dtype=np.int64), year, self.alive, self.death_year, self.member,
                    self.cluster, self.join_year, self.institution)
         self._open = None
+
+    def leave(self, rows: np.ndarray) -> None:
+        """The firms in ``rows`` leave their cluster."""
+        leave_clusters(np.ascontiguousarray(rows, dtype=np.int64), self.member, self.cluster, self.join_year)
 
     def alive_rows(self) -> np.ndarray:
         """Row numbers of firms that are open (do not modify: the array is reused until firms

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.kernels import keep_ties, merge_keys, tie_keys
+from sim.engine.network import keep_ties, merge_keys, tie_keys
 
 
 class TieSet:
@@ -40,7 +40,7 @@ class TieSet:
         return self.add_keys(tie_keys(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)))
 
     def add_keys(self, keys: np.ndarray) -> int:
-        """Add ties given by their keys (``lo << 32 | hi``, :func:`sim.engine.kernels.tie_keys`), in any
+        """Add ties given by their keys (``lo << 32 | hi``, :func:`sim.engine.network.tie_keys`), in any
         order and with duplicates; return how many were new."""
         before = len(self._keys)
         self._keys, self.a, self.b = merge_keys(self._keys, np.sort(keys))

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine import kernels
+from sim.engine import population as kernels
+from sim.engine.population import EffortParams, TraitParams
 from sim.scenario.schema import Scenario
 
 #: Column names and dtypes of a firm table (as returned by :func:`build_firms`).
@@ -271,15 +272,22 @@ def _attributes(
     # population's mean log size and mean R&D effort, so a typical firm sits in the middle of the
     # scale and the index orders firms rather than fixing a level. All normals in one call: a
     # start-up batch is small, and numpy's cost is per call.
-    params = (productivity_index, pop.productivity_sd, pop.growth_potential_sd, pop.knowledge_sd, float(rd_tilted),
-              pop.rd_effort_mean, maps.rd_intercept, pop.rd_size_elasticity, pop.rd_science_weight,
-              float(ex_tilted), pop.international_share, maps.export_intercept, pop.export_size_elasticity)
+    traits = TraitParams(
+        productivity_index=productivity_index, productivity_sd=pop.productivity_sd,
+        growth_potential_sd=pop.growth_potential_sd, knowledge_sd=pop.knowledge_sd, rd_tilted=float(rd_tilted),
+        rd_intercept=maps.rd_intercept, rd_size_elasticity=pop.rd_size_elasticity,
+        rd_science_weight=pop.rd_science_weight, exports_tilted=float(ex_tilted),
+        international_share=pop.international_share, export_intercept=maps.export_intercept,
+        export_size_elasticity=pop.export_size_elasticity)
+    efforts = EffortParams(
+        beta_concentration=pop.beta_concentration, mean_log_size=maps.ref_log_size,
+        absorptive_size_weight=pop.absorptive_size_weight, absorptive_rd_weight=pop.absorptive_rd_weight,
+        rd_effort_mean=pop.rd_effort_mean)
     z = kernels.numpy_normals(rng, 4, n) if n >= _COMPILED_NORMALS_FROM else rng.standard_normal((4, n))
     u = rng.random(n)
     productivity, va_share, revenue, potential, kx, ky, rd_effort, intl, absorptive = kernels.firm_traits(
         z, u, np.uint64(rng.bit_generator.random_raw()), np.ascontiguousarray(employees, dtype=np.float64),
-        np.ascontiguousarray(sector, dtype=np.int64), maps.sector_table, params,
-        (pop.beta_concentration, maps.ref_log_size, pop.absorptive_size_weight, pop.absorptive_rd_weight))
+        np.ascontiguousarray(sector, dtype=np.int64), maps.sector_table, traits, efforts)
 
     return {
         "region": region.astype(np.int16),

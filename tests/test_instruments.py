@@ -29,7 +29,7 @@ def test_areas_go_to_counties_whose_jobs_shrink():
     model = ClusterModel(small(scale=0.05, end_year=2012, shocks=[], restructuring={"vulnerability_weight": 200.0}), rng=1)
     for _ in range(13):
         model.step()
-    state = model.lever_state
+    state = model.instrument_state
     growth = {r: np.log(state.county_employment[y][r] / state.county_employment[max(y - 3, 2000)][r])
               for r, y in zip(state.area_region, state.area_start)}
     chosen = np.mean(list(growth.values()))
@@ -39,18 +39,18 @@ def test_areas_go_to_counties_whose_jobs_shrink():
 
 
 def test_corporate_networks_are_cliques_of_growing_smes():
-    from sim.submodels import phases
-    from sim.submodels.instruments import levers
+    from sim.submodels.instruments import instruments
+    from sim.submodels.programme import programme
 
     scn = small(scale=0.1, end_year=2012)
     model = ClusterModel(scn, rng=2)
     for _ in range(11):
         model.step()
-    phases.programme(model)
-    levers(model)
+    programme(model)
+    instruments(model)
     f, net = model.firms, scn.corporate_networks
     new = np.flatnonzero(f.network_until[: f.n] == 2011 + net.period_years - 1)
-    groups = model.lever_events.corporate_networks
+    groups = model.instrument_events.corporate_networks
     assert groups > 0 and len(new) == groups * net.firms_per_network
     assert ((f.employees[new] >= net.min_employees) & (f.employees[new] <= net.max_employees)).all()
     assert (f.potential[new] > 0).all()  # growth ambitions
@@ -64,7 +64,7 @@ def test_green_platform_starts_in_2021_with_about_twelve_consortia():
     assert y.loc[2021:2022, "green_consortia"].mean() == pytest.approx(12, abs=6)
 
 
-def test_switched_off_levers_do_nothing():
+def test_switched_off_instruments_do_nothing():
     off = {"enabled": False}
     y = yearly(end_year=2022, restructuring=off, corporate_networks=off, green_platform=off, foreign_investment=off)
     columns = ["restructuring_areas", "restructuring_startups", "corporate_networks", "green_consortia",
@@ -84,8 +84,8 @@ def test_foreign_entrants_join_strong_clusters():
 
 
 def test_cluster_link_adds_ties_between_the_two_clusters():
-    from sim.submodels import phases
-    from sim.submodels.instruments import levers
+    from sim.submodels.instruments import instruments
+    from sim.submodels.programme import programme
 
     link = [{"clusters": ["GCE Blue Maritime", "NCE Raufoss"], "from_year": 2011, "tie_attempts": 20.0}]
     model = ClusterModel(small(scale=0.1, end_year=2012, cluster_links=link), rng=4)
@@ -97,7 +97,7 @@ def test_cluster_link_adds_ties_between_the_two_clusters():
         ca, cb = f.cluster[t.a], f.cluster[t.b]
         return int((((ca == 0) & (cb == 1)) | ((ca == 1) & (cb == 0))).sum())
 
-    phases.programme(model)
+    programme(model)
     f, net = model.firms, model.spec.network
     members = np.flatnonzero(f.member[: f.n])
     a, b = members[f.cluster[members] == 0], members[f.cluster[members] == 1]
@@ -106,7 +106,7 @@ def test_cluster_link_adds_ties_between_the_two_clusters():
     cognitive = np.hypot(f.kx[a][:, None] - f.kx[b][None, :], f.ky[a][:, None] - f.ky[b][None, :])
     expected = 20.0 * np.exp(-km / net.geo_scale_km - cognitive / net.cognitive_scale).mean(axis=1).sum()
     before = cross_ties()
-    levers(model)
+    instruments(model)
     # Repeated pairs count once, so fewer ties than accepted searches; a Poisson count around it.
     assert before == 0 and expected > 2.0
     assert expected / 3.0 <= cross_ties() <= min(len(a) * len(b), expected + 3.0 * np.sqrt(expected))

@@ -1,0 +1,116 @@
+"""The demography kernels: exits, where start-ups open, and closing firms.
+
+Rules: :mod:`sim.submodels.demography`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba import types
+
+from sim.engine import vecmath as vm
+from sim.engine.jit import B, F, JIT, KEYS, S, bundle, sig, warm_up, where
+from sim.engine.membership import leave_clusters
+from sim.engine.randomness import unit
+
+
+class ExitParams(NamedTuple):
+    """Exits' and spin-offs' scalar parameters, named as in the scenario's ``[demography]`` unless noted."""
+
+    exit_rate: float
+    exit_size_elasticity: float
+    exit_growth_sensitivity: float
+    min_employees: float  # growth.min_employees
+    spinoff_rate: float
+    spinoff_member_boost: float
+
+
+EXIT = bundle(ExitParams)
+
+
+@numba.njit(types.Tuple((types.int64[::1], F, types.int64[::1]))(types.int64, B, KEYS, EXIT, F, F, B, B, S, S,
+                                                                  types.int64, types.int64), **JIT)
+def exits(n, alive, keys, p, employees, growth, innovated, member, region, sector, n_regions, n_sectors):
+    """This year's exits among the first ``n`` rows, and what entry needs of the survivors
+    (rules: :func:`sim.submodels.demography.demography`), in one pass.
+
+    Args:
+        n: Rows in use.
+        alive: Firm column: which rows are open (closed ones do not close again).
+        keys: Hashed keys of this year's "demography.exit" and "demography.spinoff" draws.
+        p: The scalar parameters (:class:`ExitParams`).
+        employees, growth, innovated, member, region, sector: Firm columns.
+        n_regions, n_sectors: Numbers of counties and sectors.
+
+    Returns:
+        ``(closing, cells, parents)``: the rows that close (sorted); the surviving firms per
+        (county, sector), ``county * n_sectors + sector``; the survivors that spin off a firm
+        (innovators, members more often; sorted).
+    """
+    rate, size_el, growth_sens, min_employees = p.exit_rate, p.exit_size_elasticity, p.exit_growth_sensitivity, p.min_employees
+    spin_rate, spin_boost = p.spinoff_rate, p.spinoff_member_boost
+    closes = np.empty(n, dtype=np.bool_)
+    spins = np.empty(n, dtype=np.bool_)
+    # & and | rather than "and" and "or": they take no branch, so the loops vectorise.
+    for r in range(n):  # vectorised: no lookups
+        emp = employees[r]
+        hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r])
+        closes[r] = alive[r] & ((unit(keys[0], r) < hazard) | (emp < min_employees))
+    for r in range(n):
+        p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))
+        spins[r] = alive[r] & ~closes[r] & innovated[r] & (unit(keys[1], r) < p_spin)
+    cells = np.zeros(n_regions * n_sectors)
+    for r in range(n):
+        if alive[r] and not closes[r]:
+            cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
+    return where(closes).copy(), cells, where(spins).copy()
+
+
+@numba.njit(sig("UniTuple({S}, 2)({F}, {F}, int8[::1], {S}, {S}, float64, {S}, {S}, int64)"), **JIT)
+def entry_sites(u, cells, level, cluster_region, cluster_sector, boost, parent_region, parent_sector, n_sectors):
+    """Where this year's start-ups open: entrants, then spin-offs (rules: :func:`sim.submodels.demography.demography`).
+
+    Args:
+        u: One uniform per entrant.
+        cells: Open firms per cell, ``county * n_sectors + sector``.
+        level: Each cluster's level code this year (negative: inactive).
+        cluster_region, cluster_sector: Each cluster's county and sector.
+        boost: Extra entry weight of a cell with an active cluster (``cluster_entry_boost``).
+        parent_region, parent_sector: The spin-offs' parents' county and sector.
+        n_sectors: Number of sectors.
+
+    Returns:
+        ``(county, sector)`` of each start-up: entrants (cells drawn in proportion to their open
+        firms, more where a cluster is active, as ``rng.choice(p=...)`` draws) then spin-offs.
+    """
+    hub = np.zeros(cells.shape[0])
+    for k in range(level.shape[0]):
+        if level[k] >= 0:
+            hub[np.int64(cluster_region[k]) * n_sectors + cluster_sector[k]] = 1.0
+    weight = np.empty(cells.shape[0])
+    for c in range(cells.shape[0]):
+        weight[c] = cells[c] * (1.0 + boost * hub[c])
+    cdf = np.cumsum(weight / weight.sum())
+    cdf /= cdf[-1]
+    n_new, n_parents = u.shape[0], parent_region.shape[0]
+    region = np.empty(n_new + n_parents, dtype=np.int16)
+    sector = np.empty(n_new + n_parents, dtype=np.int16)
+    for i in range(n_new):
+        c = np.searchsorted(cdf, u[i], side="right")
+        region[i], sector[i] = c // n_sectors, c % n_sectors
+    region[n_new:], sector[n_new:] = parent_region, parent_sector
+    return region, sector
+
+
+@numba.njit(sig("void({L}, int64, {B}, {S}, {B}, {I}, {S}, {I})"), **JIT)
+def close_rows(rows, year, alive, death_year, member, cluster, join_year, institution):
+    """Close the firms in ``rows`` in ``year``: they leave their cluster and their institution."""
+    leave_clusters(rows, member, cluster, join_year)
+    for r in rows:
+        alive[r], death_year[r], institution[r] = False, year, -1
+
+
+warm_up(exits, entry_sites, close_rows)

@@ -1,0 +1,112 @@
+"""The growth kernel: sales, productivity, employment and potential of every open firm in one pass.
+
+Rules: :mod:`sim.submodels.growth`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba import types
+
+from sim.engine import vecmath as vm
+from sim.engine.jit import B, F, I, JIT, KEYS, S, bundle, warm_up
+from sim.engine.randomness import laplace_of, normals_of, unit
+SQRT_HALF = math.sqrt(0.5)
+
+
+class GrowthParams(NamedTuple):
+    """The growth phase's scalar parameters, named as in the scenario (``[growth]`` unless noted)."""
+
+    market_access_fade: float
+    shock_sd: float
+    shock_size_elasticity: float
+    max_laplace_scale: float  # a model constant (sim.submodels.growth.MAX_LAPLACE_SCALE)
+    innovation_size_elasticity: float  # innovation.size_elasticity
+    demand_gain: float  # innovation.demand_gain
+    productivity_trend: float
+    productivity_gain: float  # innovation.productivity_gain
+    productivity_noise_sd: float
+    hire_rate: float
+    fire_rate: float
+    potential_persistence: float
+    growth_potential_sd: float  # population.growth_potential_sd
+    potential_size_elasticity: float
+
+
+GROWTH = bundle(GrowthParams)
+
+
+@numba.njit(types.void(types.int64, B, KEYS, types.int64, F, F, GROWTH, F, F, F, F, F, B, S, B, I, S, F, F), **JIT)
+def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
+         potential, innovated, sector, member, cluster, join_year, support_growth, growth):
+    """The growth phase for the open firms among the first ``n`` rows (rules: :func:`sim.submodels.growth.growth`).
+
+    Args:
+        n: Rows in use.
+        alive: Firm column: which rows are open (only those change).
+        keys: Hashed keys of this year's "growth.shock", "growth.productivity" and
+            "growth.potential" draws.
+        year: The simulated year.
+        demand: Demand growth per sector (log points).
+        access_per_cluster: Market access per cluster (log points, funding applied).
+        p: The scalar parameters (:class:`GrowthParams`).
+        employees, revenue, productivity, va_share, potential, innovated, sector, member, cluster,
+        join_year, support_growth, growth: Firm columns (updated in place).
+    """
+    fade, shock_sd, shock_el, max_b = p.market_access_fade, p.shock_sd, p.shock_size_elasticity, p.max_laplace_scale
+    step_el, demand_gain, trend = p.innovation_size_elasticity, p.demand_gain, p.productivity_trend
+    prod_gain, prod_sd, hire, fire = p.productivity_gain, p.productivity_noise_sd, p.hire_rate, p.fire_rate
+    rho, pot_sd, pot_el = p.potential_persistence, p.growth_potential_sd, p.potential_size_elasticity
+    renew = math.sqrt(1.0 - rho * rho) * pot_sd
+    # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
+    # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
+    # computed and thrown away in the last loop.
+    base, access = np.empty(n), np.empty(n)
+    for r in range(n):
+        base[r] = demand[sector[r]] + support_growth[r]
+        access[r] = access_per_cluster[cluster[r]] if member[r] else 0.0
+    for r in range(n):
+        base[r] += access[r] * vm.exp(-fade * max(year - join_year[r], 0))
+    log_emp = np.empty(n)
+    for r in range(n):
+        log_emp[r] = vm.log(employees[r])  # powers of size as exponentials of its logarithm
+    scale = np.empty(n)
+    for r in range(n):
+        scale[r] = min(shock_sd * vm.exp(-shock_el * log_emp[r]) * SQRT_HALF, max_b)
+    rate = np.empty(n)
+    for r in range(n):
+        rate[r] = unit(keys[0], r)
+    for r in range(n):
+        # Laplace shocks with mean one in levels: subtract log E[exp(X)] = -log(1 - b^2).
+        b = scale[r]
+        rate[r] = b * laplace_of(rate[r]) + vm.log1p(-b * b)
+    step = np.empty(n)
+    for r in range(n):
+        step[r] = vm.exp(-step_el * log_emp[r]) * (1.0 if innovated[r] else 0.0)
+    for r in range(n):
+        # potential * size^-elasticity: the firm's expected growth, as sim.submodels.growth.expected_growth states it
+        rate[r] += base[r] + potential[r] * vm.exp(-pot_el * log_emp[r]) + demand_gain * step[r]
+    sales_factor = np.empty(n)
+    for r in range(n):
+        sales_factor[r] = vm.exp(rate[r])
+    prod_factor = normals_of(keys[1], n)
+    for r in range(n):
+        prod_factor[r] = vm.exp(trend + prod_gain * step[r] + prod_sd * prod_factor[r])
+    renewal = normals_of(keys[2], n)
+    for r in range(n):
+        if not alive[r]:
+            continue
+        emp = employees[r]
+        growth[r] = rate[r]
+        revenue[r] = rev = revenue[r] * sales_factor[r]
+        productivity[r] = prod = productivity[r] * prod_factor[r]
+        gap = rev * va_share[r] / prod - emp
+        employees[r] = emp + (hire if gap > 0.0 else fire) * gap
+        potential[r] = rho * potential[r] + renew * renewal[r]
+
+
+warm_up(grow)

@@ -1,0 +1,91 @@
+"""The register's kernels: yearly sums over open firms and members' growth.
+
+Rules: :mod:`sim.observe.register`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.engine.jit import JIT, sig, warm_up
+
+
+@numba.njit(sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I}, {I}, {L})"), **JIT)
+def tally(rows, employees, revenue, va_share, member, innovated, institution, cluster, members_per_cluster):
+    """The register's sums over open firms.
+
+    Args:
+        rows: Open firms.
+        employees, revenue, va_share, member, innovated, institution, cluster: Firm columns.
+        members_per_cluster: Filled with each cluster's number of members.
+
+    Returns:
+        ``(members, employment, revenue, value added, innovators, member employment,
+        firms with an institution tie)``.
+    """
+    members_per_cluster[:] = 0
+    members = emp = rev = va = innovators = member_emp = with_institution = 0.0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        emp += employees[r]
+        rev += revenue[r]
+        va += revenue[r] * va_share[r]
+        if member[r]:
+            members += 1.0
+            member_emp += employees[r]
+            members_per_cluster[cluster[r]] += 1
+        if innovated[r]:
+            innovators += 1.0
+        if institution[r] >= 0:
+            with_institution += 1.0
+    return members, emp, rev, va, innovators, member_emp, with_institution
+
+
+@numba.njit(sig("Tuple((float64[::1], float64[::1], float64[::1]))({L}, {F}, {F}, {L}, {F}, {F}, {F}, {B})"),
+            **JIT)
+def member_growth(before_rows, before_employees, before_va, rows, employees, revenue, va_share, member):
+    """Mean yearly growth of members and non-members open in both years.
+
+    Args:
+        before_rows: Last year's open firms (sorted), with their employees and value added.
+        before_employees, before_va: Their values then.
+        rows: This year's open firms (sorted).
+        employees, revenue, va_share, member: Firm columns (this year's values and membership).
+
+    Returns:
+        ``(growth, employees now, value added now)``: ``[members' employment, members' value
+        added, non-members' employment, non-members' value added]`` growth as fractions (NaN
+        where no firm counts), and the values of ``rows`` to compare next year's with.
+    """
+    now_employees = np.empty(rows.shape[0])
+    now_va = np.empty(rows.shape[0])
+    for i in range(rows.shape[0]):
+        now_employees[i] = employees[rows[i]]
+        now_va[i] = revenue[rows[i]] * va_share[rows[i]]
+    size = max(rows[-1] + 1 if rows.shape[0] else 0, before_rows[-1] + 1 if before_rows.shape[0] else 0)
+    position = np.full(size, -1, dtype=np.int64)  # each row's place in before_rows (-1: not open then)
+    for j in range(before_rows.shape[0]):
+        position[before_rows[j]] = j
+    sums = np.zeros(4)
+    counts = np.zeros(4)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        j = position[r]
+        if j < 0:
+            continue
+        side = 0 if member[r] else 2
+        if before_employees[j] > 0.0:
+            sums[side] += now_employees[i] / before_employees[j] - 1.0
+            counts[side] += 1.0
+        if before_va[j] > 0.0:
+            sums[side + 1] += now_va[i] / before_va[j] - 1.0
+            counts[side + 1] += 1.0
+    out = np.full(4, np.nan)
+    for k in range(4):
+        if counts[k] > 0.0:
+            out[k] = sums[k] / counts[k]
+    return out, now_employees, now_va
+
+
+warm_up(tally, member_growth)

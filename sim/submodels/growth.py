@@ -1,0 +1,50 @@
+"""Growth, the sixth phase: sales, productivity, employment and each firm's latent potential.
+
+Kernel: :func:`sim.engine.growth.grow`.
+
+Random numbers are common across scenarios: a firm's draws are hashes of (seed, purpose, year,
+firm) (``m.uniform(...)``, see :mod:`sim.engine.randomness`), so firm ``r`` gets the same draw in
+year ``t`` whatever else differs between two runs with the same seed (a twin world, a policy
+change). The per-agent reference (:mod:`sim.reference`) states the same rules one firm at a time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.engine import growth as kernels
+from sim.engine.growth import GrowthParams
+from sim.submodels.services import per_cluster_array
+
+if TYPE_CHECKING:
+    from sim.model import ClusterModel
+
+# E[exp(X)] of a Laplace shock is finite only for scale b < 1; 0.9 is far beyond any sane sd.
+MAX_LAPLACE_SCALE = 0.9
+
+
+def growth(m: ClusterModel) -> None:
+    """Sales follow sector demand, expected growth from potential, innovation, cluster market
+    access (fading with years of membership) and fat-tailed shocks; productivity grows;
+    employment moves toward what value added needs, with frictions."""
+    g, inn, f = m.spec.growth, m.spec.innovation, m.firms
+    access = m.per_cluster("market_access_growth") * m.funding_factor
+    params = GrowthParams(
+        market_access_fade=g.market_access_fade, shock_sd=g.shock_sd, shock_size_elasticity=g.shock_size_elasticity,
+        max_laplace_scale=MAX_LAPLACE_SCALE, innovation_size_elasticity=inn.size_elasticity,
+        demand_gain=inn.demand_gain, productivity_trend=g.productivity_trend, productivity_gain=inn.productivity_gain,
+        productivity_noise_sd=g.productivity_noise_sd, hire_rate=g.hire_rate, fire_rate=g.fire_rate,
+        potential_persistence=g.potential_persistence, growth_potential_sd=m.spec.population.growth_potential_sd,
+        potential_size_elasticity=g.potential_size_elasticity)
+    kernels.grow(f.n, f.alive, m.keys("growth.shock", "growth.productivity", "growth.potential"), m.year,
+                 np.ascontiguousarray(m.sector_demand, dtype=np.float64), per_cluster_array(access), params,
+                 f.employees, f.revenue, f.productivity, f.va_share, f.potential, f.innovated, f.sector, f.member,
+                 f.cluster, f.join_year, f.support_growth, f.growth)
+
+
+def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:
+    """Each firm's expected extra growth from its latent potential: smaller for larger firms."""
+    f = m.firms
+    return f.potential[rows] * f.employees[rows] ** -m.spec.growth.potential_size_elasticity
