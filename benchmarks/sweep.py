@@ -6,7 +6,7 @@ Usage::
     python benchmarks/sweep.py --quick         # fewer runs (a smoke test of the benchmark)
     python benchmarks/sweep.py --csv bench.csv
 
-Everything goes through the real machinery (``sim.experiments.coordinator.run_sweep``: sweep file, registry in
+Everything goes through the real machinery (``sim.experiments.coordinator.run_sweep``: sweep file, ledger in
 a fresh SQLite file, local process pool), so the figures include recording every run.
 
 Throughput: a factorial sweep over ``membership.leave_rate`` of
@@ -18,7 +18,7 @@ Throughput: a factorial sweep over ``membership.leave_rate`` of
 each on 1 and 2 worker processes, twice, keeping the faster (less noise from other load). A
 warm-up sweep first starts the fork server, so the figures are steady-state throughput (a fresh
 ``run.py sweep`` adds a few seconds once). Runs per minute = runs / wall time of the sweep
-(registering, running and recording; not the summary plot); scaling efficiency = (runs per
+(entering, running and recording; not the summary plot); scaling efficiency = (runs per
 minute on 2) / (2 x on 1).
 
 Memory: a 1000-run sweep of the classroom scenario at ``population.scale = 0.005``, 2000-2010,
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         _sweep(folder, "warmup", "classroom.toml", 2, {"population.scale": 0.003, "scenario.end_year": 2003}, 2)
         if args.part in ("all", "throughput"):
             table = _throughput(folder, args.quick)
-            print("Throughput (local process pool, SQLite registry)\n")
+            print("Throughput (local process pool, SQLite ledger)\n")
             print(table.astype(object).fillna("").to_string(index=False))
             if args.csv:
                 table.to_csv(args.csv, index=False)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _throughput(folder: Path, quick: bool) -> "pd.DataFrame":
+def _throughput(folder: Path, quick: bool) -> pd.DataFrame:
     import pandas as pd
 
     rows = []
@@ -124,10 +124,10 @@ class _Watched:
             yield outcome
 
 
-def _memory(folder: Path, total: int) -> "pd.DataFrame":
+def _memory(folder: Path, total: int) -> pd.DataFrame:
     import pandas as pd
 
-    from sim.experiments import ledger as registry
+    from sim.experiments import ledger
     from sim.experiments.executors import LocalPool
 
     checkpoints = sorted({c for c in CHECKPOINTS if c < total} | {total})
@@ -136,7 +136,7 @@ def _memory(folder: Path, total: int) -> "pd.DataFrame":
     _sweep(folder, "memory", "classroom.toml", total, {"population.scale": 0.005, "scenario.end_year": 2010},
            2, executor=watched)
     wall = time.perf_counter() - started
-    runs = registry.load_runs(registry.open_registry(f"sqlite:///{folder / 'bench.db'}"), "memory")
+    runs = ledger.load_runs(ledger.open_ledger(f"sqlite:///{folder / 'bench.db'}"), "memory")
     runs = runs.sort_values("finished_at").reset_index(drop=True)
     workers = sorted(runs["worker"].unique())
     rows = []

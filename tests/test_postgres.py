@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sweep_helpers import cli, write_sweep
 
 from sim.cli.main import main
-from sim.experiments import ledger as registry
+from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import LocalPool
 from sim.experiments.sweep import load_sweep
@@ -67,7 +67,7 @@ def test_sweep_on_postgres_records_every_run_and_resumes(pg, tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, name))
     first = run_sweep(sweep, LocalPool(2), pg, tmp_path, progress=False)
     again = run_sweep(sweep, LocalPool(2), pg, tmp_path, progress=False)
-    runs = registry.load_runs(registry.open_registry(pg), name)
+    runs = ledger.load_runs(ledger.open_ledger(pg), name)
     assert (first.done, again.done, again.skipped) == (8, 0, 8)
     assert runs["status"].tolist() == ["done"] * 8 and (runs["attempts"] == 1).all()
 
@@ -80,8 +80,8 @@ def test_postgres_and_sqlite_hold_the_same_numbers(pg, tmp_path):
         run_sweep(sweep, LocalPool(2), db, tmp_path, progress=False)
     tables = []
     for db in (pg, sqlite):
-        engine = registry.open_registry(db)
-        tables.append(registry.load_outputs(engine, registry.load_runs(engine, name)["run_id"], "clusters"))
+        engine = ledger.open_ledger(db)
+        tables.append(ledger.load_outputs(engine, ledger.load_runs(engine, name)["run_id"], "clusters"))
     pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
@@ -90,7 +90,7 @@ def test_two_sweeps_write_one_postgres_database_at_once(pg, tmp_path):
     rates = [0.01 * i for i in range(1, 9)]
     proc = cli("sweep", str(write_sweep(tmp_path, other, leave_rates=rates)), "--db", pg, "--workers", "1",
                "--out", str(tmp_path / other), "--quiet", wait=False)
-    engine = registry.open_registry(pg)
+    engine = ledger.open_ledger(pg)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not _done(engine, other):
         time.sleep(0.05)  # until the other coordinator is recording runs
@@ -98,18 +98,18 @@ def test_two_sweeps_write_one_postgres_database_at_once(pg, tmp_path):
               progress=False)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    runs = {n: registry.load_runs(engine, n) for n in (other, mine)}
+    runs = {n: ledger.load_runs(engine, n) for n in (other, mine)}
     assert [len(runs[other]), len(runs[mine])] == [32, 8]
     for n in runs:
         assert (runs[n]["status"] == "done").all()
-        assert registry.load_outputs(engine, runs[n]["run_id"])["run_id"].nunique() == len(runs[n])
+        assert ledger.load_outputs(engine, runs[n]["run_id"])["run_id"].nunique() == len(runs[n])
     assert runs[mine]["finished_at"].min() < runs[other]["finished_at"].max()  # they overlapped
 
 
 def _done(engine, experiment: str) -> bool:
     try:
-        return bool((registry.load_runs(engine, experiment)["status"] == "done").any())
-    except ScenarioError:  # not registered yet
+        return bool((ledger.load_runs(engine, experiment)["status"] == "done").any())
+    except ScenarioError:  # not in the ledger yet
         return False
 
 

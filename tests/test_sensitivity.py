@@ -10,7 +10,7 @@ import tomli_w
 from conftest import SMALL_CLUSTERS, cli
 
 from sim.experiments import sensitivity
-from sim.experiments.ledger import open_registry
+from sim.experiments.ledger import open_ledger
 from sim.experiments.sweep import load_sweep
 from sim.scenario.files import ScenarioError
 
@@ -54,7 +54,7 @@ def morris_study(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_morris_screening_finds_the_parameters_that_matter_and_not_the_dummy(morris_study):
     path, db = morris_study
-    engine = open_registry(f"sqlite:///{db}")
+    engine = open_ledger(f"sqlite:///{db}")
     indices = sensitivity.analyse(engine, load_sweep(path))
     engine.dispose()
     mu_star = indices[indices["index"] == "mu_star"].pivot(index="parameter", columns="outcome", values="value")
@@ -88,10 +88,10 @@ def test_analysing_a_study_that_has_not_run_says_so(tmp_path):
 def test_analysing_a_study_with_missing_points_says_how_many(tmp_path):
     path = write_study(tmp_path, "morris", "trajectories = 2")
     db = f"sqlite:///{tmp_path / 's.db'}"
-    engine = open_registry(db)
-    from sim.experiments import ledger as registry
+    engine = open_ledger(db)
+    from sim.experiments import ledger
 
-    registry.register(engine, load_sweep(path))  # registered, nothing run
+    ledger.enter(engine, load_sweep(path))  # entered, nothing run
     with pytest.raises(sensitivity.IncompleteSweep, match="8 of 8 design points have no finished run"):
         sensitivity.analyse(engine, load_sweep(path))
     engine.dispose()

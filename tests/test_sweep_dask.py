@@ -12,7 +12,7 @@ from sweep_helpers import EXITS, RAISES, faulty, write_sweep
 
 from sim.cli.main import main
 from sim.experiments import executors
-from sim.experiments import ledger as registry
+from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import DaskPool, LocalPool
 from sim.experiments.sweep import load_sweep
@@ -37,12 +37,12 @@ def test_dask_and_local_pool_give_identical_outputs(cluster, tmp_path):
         report = run_sweep(load_sweep(write_sweep(tmp_path, name, replications=1)), executor, db, tmp_path / name,
                            progress=False)
         assert (report.done, report.failed) == (4, [])
-    engine = registry.open_registry(db)
-    runs = {name: registry.load_runs(engine, name) for name in ("on_dask", "on_pool")}
+    engine = ledger.open_ledger(db)
+    runs = {name: ledger.load_runs(engine, name) for name in ("on_dask", "on_pool")}
     assert runs["on_dask"]["worker"].str.startswith("tcp://").all()
     assert runs["on_dask"]["seed"].tolist() == runs["on_pool"]["seed"].tolist()
     for output in ("yearly", "clusters"):
-        tables = {name: registry.load_outputs(engine, runs[name]["run_id"], output) for name in runs}
+        tables = {name: ledger.load_outputs(engine, runs[name]["run_id"], output) for name in runs}
         for name in tables:  # the same run under either experiment's name
             tables[name]["run_id"] = tables[name]["run_id"].str.split("/", n=1).str[1]
         assert len(tables["on_dask"]) > 0

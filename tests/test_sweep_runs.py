@@ -1,4 +1,4 @@
-"""Sweeps on the local process pool: the registry, resuming, failures, export and a killed coordinator."""
+"""Sweeps on the local process pool: the ledger, resuming, failures, export and a killed coordinator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from sweep_helpers import EXITS, KILLS, RAISES, YEARS, cli, faulty, write_sweep
 
 from sim.cli.main import main
-from sim.experiments import ledger as registry
+from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import LocalPool
 from sim.experiments.sweep import load_sweep, scenario_for
@@ -35,7 +35,7 @@ def swept(tmp_path_factory):
 
 def test_every_run_is_done_with_its_parameters_seed_host_and_timing(swept):
     sweep, db, report, _ = swept
-    runs = registry.load_runs(registry.open_registry(db), "demo")
+    runs = ledger.load_runs(ledger.open_ledger(db), "demo")
     assert (report.total, report.done, report.failed) == (8, 8, [])
     assert runs["status"].tolist() == ["done"] * 8 and (runs["attempts"] == 1).all()
     assert runs.attrs["parameters"] == ["membership.leave_rate", "membership.base_utility"]
@@ -48,14 +48,14 @@ def test_every_run_is_done_with_its_parameters_seed_host_and_timing(swept):
 
 def test_recorded_outputs_equal_a_direct_run_bit_for_bit(swept):
     sweep, db, _, _ = swept
-    engine = registry.open_registry(db)
+    engine = ledger.open_ledger(db)
     spec = sweep.runs()[5]
     direct = run(scenario_for(sweep.base, spec.parameters), seed=spec.seed)
-    yearly = registry.load_outputs(engine, [spec.run_id], "yearly")
+    yearly = ledger.load_outputs(engine, [spec.run_id], "yearly")
     assert len(yearly) == N_YEARS
     for column in YEARLY_COLUMNS:
         assert yearly[column].tolist() == direct.yearly[column].astype(float).tolist(), column
-    clusters = registry.load_outputs(engine, [spec.run_id], "clusters")
+    clusters = ledger.load_outputs(engine, [spec.run_id], "clusters")
     expected = direct.clusters.sort_values(["cluster_id", "year"]).reset_index(drop=True)
     assert len(clusters) == len(expected) > 0
     for column in CLUSTER_COLUMNS:
@@ -66,9 +66,9 @@ def test_recorded_outputs_equal_a_direct_run_bit_for_bit(swept):
 
 def test_running_the_sweep_again_skips_done_runs(swept):
     sweep, db, _, tmp = swept
-    before = registry.load_runs(registry.open_registry(db), "demo")
+    before = ledger.load_runs(ledger.open_ledger(db), "demo")
     again = run_sweep(sweep, LocalPool(2), db, tmp / "out", progress=False)
-    after = registry.load_runs(registry.open_registry(db), "demo")
+    after = ledger.load_runs(ledger.open_ledger(db), "demo")
     assert (again.skipped, again.done) == (8, 0)
     assert after["finished_at"].tolist() == before["finished_at"].tolist()
 
@@ -92,7 +92,7 @@ def test_run_that_raises_or_kills_its_worker_fails_alone_and_is_retried_on_reque
     sweep = load_sweep(write_sweep(tmp_path, "faults", leave_rates=rates, replications=1, utilities=(-2.0,)))
     db = f"sqlite:///{tmp_path / 'r.db'}"
     report = run_sweep(sweep, LocalPool(2, runner=faulty), db, tmp_path, progress=False)
-    runs = registry.load_runs(registry.open_registry(db), "faults").set_index("run_id")
+    runs = ledger.load_runs(ledger.open_ledger(db), "faults").set_index("run_id")
     assert (report.done, len(report.failed)) == (3, 3)
     assert runs["status"].to_dict() == {"faults/0/0": "done", "faults/1/0": "failed", "faults/2/0": "failed",
                                         "faults/3/0": "failed", "faults/4/0": "done", "faults/5/0": "done"}
@@ -100,12 +100,12 @@ def test_run_that_raises_or_kills_its_worker_fails_alone_and_is_retried_on_reque
     assert "in faulty" in runs.loc["faults/1/0", "traceback"]
     assert runs.loc["faults/2/0", "error"] == "WorkerDied: worker process died (exit code 3)"
     assert runs.loc["faults/3/0", "error"] == "WorkerDied: worker process died (killed by signal SIGKILL)"
-    outputs = registry.load_outputs(registry.open_registry(db), runs.index)
+    outputs = ledger.load_outputs(ledger.open_ledger(db), runs.index)
     assert set(outputs["run_id"]) == {"faults/0/0", "faults/4/0", "faults/5/0"}
 
     skipped = run_sweep(sweep, LocalPool(2), db, tmp_path, progress=False)
     retried = run_sweep(sweep, LocalPool(2), db, tmp_path, retry_failed=True, progress=False)
-    runs = registry.load_runs(registry.open_registry(db), "faults").set_index("run_id")
+    runs = ledger.load_runs(ledger.open_ledger(db), "faults").set_index("run_id")
     assert (skipped.done, retried.done, retried.skipped) == (0, 3, 3)
     assert (runs["status"] == "done").all() and runs["error"].isna().all()
     assert runs["attempts"].to_dict() == {"faults/0/0": 1, "faults/1/0": 2, "faults/2/0": 2,
@@ -157,7 +157,7 @@ def test_firm_panels_kept_on_request_are_written_and_exported(tmp_path, capsys):
     sweep = load_sweep(write_sweep(tmp_path, "panels", replications=1, leave_rates=(0.04,), outputs='["firms"]'))
     db = f"sqlite:///{tmp_path / 'r.db'}"
     run_sweep(sweep, LocalPool(2), db, tmp_path / "out", progress=False)
-    runs = registry.load_runs(registry.open_registry(db), "panels")
+    runs = ledger.load_runs(ledger.open_ledger(db), "panels")
     direct = run(scenario_for(sweep.base, sweep.runs()[0].parameters), seed=sweep.runs()[0].seed)
     panel = pd.read_parquet(runs["firms_path"].iloc[0])
     assert len(panel) == len(direct.firms) and panel["employees"].sum() == pytest.approx(direct.firms["employees"].sum(), rel=1e-6)
@@ -221,7 +221,7 @@ def test_killed_coordinator_loses_no_finished_run_and_the_rerun_finishes_the_res
 def _finished(db_file) -> dict[str, tuple[str, int]]:
     with sqlite3.connect(db_file, timeout=30) as conn:
         if not conn.execute("select 1 from sqlite_master where name = 'experiment_runs'").fetchone():
-            return {}  # killed before the registry was created
+            return {}  # killed before the ledger was created
         rows = conn.execute("select run_id, finished_at, attempts from experiment_runs where status = 'done'").fetchall()
     return {run_id: (at, attempts) for run_id, at, attempts in rows}
 

@@ -42,20 +42,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the experiment's tables and summary plot, and list them."""
-    from sim.experiments import ledger as registry
+    from sim.experiments import ledger
     from sim.experiments.plots import plot_experiment
 
-    engine = registry.open_registry(args.db)
-    meta = registry.load_experiment(engine, args.experiment)
+    engine = ledger.open_ledger(args.db)
+    meta = ledger.load_experiment(engine, args.experiment)
     out = args.out or Path("results") / "sweeps" / args.experiment / "export"
     out.mkdir(parents=True, exist_ok=True)
-    runs = registry.load_runs(engine, args.experiment)
+    runs = ledger.load_runs(engine, args.experiment)
     identity = runs[["run_id", "point", "replication", "seed", *runs.attrs["parameters"]]]
     written = {"runs": _write_all(runs, out / f"runs.{args.format}", args.format)}
     done = runs.loc[runs["status"] == "done", "run_id"].tolist()
     for output in ("yearly", "clusters"):
         if output in meta["outputs"].split(","):
-            slices = (identity.merge(registry.load_outputs(engine, done[i:i + RUNS_PER_SLICE], output), on="run_id")
+            slices = (identity.merge(ledger.load_outputs(engine, done[i:i + RUNS_PER_SLICE], output), on="run_id")
                       for i in range(0, len(done), RUNS_PER_SLICE))
             written[output] = _write_slices(slices, out / f"{output}.{args.format}", args.format)
     if "firms" in meta["outputs"].split(","):

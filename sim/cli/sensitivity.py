@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Run (resuming) and analyse each sensitivity sweep; write CSV and PNG; print the ranking."""
-    from sim.experiments import ledger as registry
+    from sim.experiments import ledger
     from sim.experiments import sensitivity
     from sim.experiments.coordinator import run_sweep
     from sim.experiments.executors import ExecutorError
@@ -58,7 +58,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_BAD_INPUT
             failed += len(report.failed)
-        engine = registry.open_registry(args.db)
+        engine = ledger.open_ledger(args.db)
         try:
             indices = sensitivity.analyse(engine, sweep)
         except sensitivity.IncompleteSweep as exc:

@@ -1,4 +1,4 @@
-"""The sweep coordinator: registers a sweep, hands its runs to an executor, records each result.
+"""The sweep coordinator: enters a sweep in the ledger, hands its runs to an executor, records each result.
 
 The coordinator is the only process that writes: workers send results back, and each one is
 recorded in its own transaction as it arrives (:func:`sim.experiments.ledger.record`). Kill the
@@ -20,7 +20,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from sim.experiments import ledger as registry
+from sim.experiments import ledger
 from sim.experiments.executors import Outcome, Task
 from sim.experiments.plots import plot_experiment
 from sim.experiments.sweep import RunSpec, Sweep
@@ -44,7 +44,7 @@ class SweepReport:
         skipped: Runs not run now: done before (or failed before, without ``retry_failed``).
         done: Runs finished in this session.
         failed: ``(run_id, error)`` of runs that failed in this session.
-        wall_time_s: Seconds this session took to register, run and record (not to plot).
+        wall_time_s: Seconds this session took to enter, run and record (not to plot).
         out_dir: Folder of the summary plot and kept firm panels.
         plot: The summary plot, if any run is done.
     """
@@ -89,7 +89,7 @@ def run_sweep(sweep: Sweep, executor: Executor, db: str | Engine | None = None, 
         StoreError: The database cannot be opened or written.
     """
     started = time.perf_counter()
-    engine = registry.open_registry(db)
+    engine = ledger.open_ledger(db)
     try:
         return _coordinate(sweep, executor, engine, Path(out_dir or default_out_dir(sweep.name)),
                            retry_failed, progress, started)
@@ -100,8 +100,8 @@ def run_sweep(sweep: Sweep, executor: Executor, db: str | Engine | None = None, 
 
 def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path, retry_failed: bool,
                 progress: bool, started: float) -> SweepReport:
-    registry.register(engine, sweep)
-    todo = registry.to_do(engine, sweep.name, retry_failed)
+    ledger.enter(engine, sweep)
+    todo = ledger.to_do(engine, sweep.name, retry_failed)
     every = sweep.runs()
     runs = {r.run_id: r for r in every if r.run_id in todo}
     report = SweepReport(sweep.name, total=len(every), skipped=len(every) - len(runs), out_dir=out_dir)
@@ -110,7 +110,7 @@ def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path,
     with tqdm(total=len(runs), desc=sweep.name, unit="run", disable=not progress, dynamic_ncols=True) as bar:
         for outcome in executor.map(_marked(tasks, engine)):
             firms_path = _write_firms(outcome, runs[outcome.run_id], report.out_dir)
-            registry.record(engine, outcome, firms_path)
+            ledger.record(engine, outcome, firms_path)
             if outcome.ok:
                 report.done += 1
             else:
@@ -125,7 +125,7 @@ def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path,
 def _marked(tasks: Iterable[Task], engine: Engine) -> Iterator[Task]:
     """Pass tasks on, marking each batch ``running`` as the executor takes its first task."""
     for batch in batched(tasks, MARK_BATCH):
-        registry.mark_running(engine, [t.run_id for t in batch])
+        ledger.mark_running(engine, [t.run_id for t in batch])
         yield from batch
 
 

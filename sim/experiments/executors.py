@@ -49,7 +49,7 @@ class Task:
     """One run to execute: everything a worker needs, with no file or database access.
 
     Attributes:
-        run_id: The run's key in the registry.
+        run_id: The run's key in the ledger.
         base: The resolved base scenario (``Scenario.model_dump()``).
         overrides: Dotted scenario key -> value for this run.
         seed: The run's seed.

@@ -1,4 +1,4 @@
-"""The run registry: experiments, their runs and the runs' outputs in the results database.
+"""The run ledger: experiments, their runs and the runs' outputs in the results database.
 
 Tables (SQLAlchemy Core, beside :mod:`sim.output.store`'s tables in the same database):
 
@@ -63,6 +63,7 @@ from sim.scenario.files import ScenarioError, short_toml
 SQLITE_BUSY_TIMEOUT_MS = 120_000  # a writer waits this long for another to commit
 T = TypeVar("T")
 
+# Table and column names are a contract: existing databases and analysts' SQL use them, so they stay.
 metadata_obj = MetaData()
 
 experiments = Table(
@@ -126,8 +127,8 @@ experiment_outputs = Table(
 _CLUSTER_KEYS = ("cluster_id", "year")
 
 
-def open_registry(db_url: str | Engine | None = None) -> Engine:
-    """Open the results database for sweeps and create the registry's tables if missing.
+def open_ledger(db_url: str | Engine | None = None) -> Engine:
+    """Open the results database for sweeps and create the ledger's tables if missing.
 
     Args:
         db_url: SQLAlchemy URL or engine; ``None`` is :data:`sim.output.store.DEFAULT_DB_URL`.
@@ -145,7 +146,7 @@ def open_registry(db_url: str | Engine | None = None) -> Engine:
     try:
         _retry(lambda: metadata_obj.create_all(engine))
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot create the registry tables: {error_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot create the ledger tables: {error_reason(exc)}") from exc
     return engine
 
 
@@ -162,7 +163,7 @@ _RACES = ("already exists", "duplicate key", "database is locked", "UNIQUE const
 
 def _retry(action: Callable[[], T], attempts: int = 5) -> T:
     """Run an action that can lose a race with another coordinator (both creating the tables,
-    or registering the same experiment) and try again after a short random wait; any other
+    or entering the same experiment) and try again after a short random wait; any other
     error is raised at once."""
     for attempt in range(attempts):
         try:
@@ -180,7 +181,7 @@ def _shown(engine: Engine) -> str:
 
 # --- writing ---------------------------------------------------------------------------------
 
-def register(engine: Engine, sweep: Sweep) -> None:
+def enter(engine: Engine, sweep: Sweep) -> None:
     """Record an experiment and its runs (``pending``); runs already recorded are kept as they are.
 
     Running a sweep again, or with more replications, adds only the runs that are new.
@@ -191,12 +192,13 @@ def register(engine: Engine, sweep: Sweep) -> None:
         StoreError: The database cannot be read or written.
     """
     try:
-        _retry(lambda: _register(engine, sweep))
+        _retry(lambda: _enter(engine, sweep))
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot register experiment {sweep.name}: {error_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot enter experiment {sweep.name} in the ledger: "
+                         f"{error_reason(exc)}") from exc
 
 
-def _register(engine: Engine, sweep: Sweep) -> None:
+def _enter(engine: Engine, sweep: Sweep) -> None:
     with engine.connect() as conn:
         stored = conn.execute(select(experiments.c.fingerprint, experiments.c.base_scenario_toml,
                                      experiments.c.outputs, experiments.c.package_version)
@@ -311,7 +313,7 @@ def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> N
     Recording a run again replaces its outputs, so a run repeated after a crash never duplicates.
 
     Args:
-        engine: From :func:`open_registry`.
+        engine: From :func:`open_ledger`.
         outcome: What the executor returned.
         firms_path: Where the coordinator wrote the run's firm panel, if kept.
 
@@ -399,7 +401,7 @@ def load_runs(engine: Engine, experiment: str) -> pd.DataFrame:
     error, timings, host and the summary's headline figures.
 
     Args:
-        engine: From :func:`open_registry`.
+        engine: From :func:`open_ledger`.
         experiment: The experiment's name.
 
     Returns:
@@ -429,7 +431,7 @@ def load_outputs(engine: Engine, run_ids: Iterable[str], output: str = "yearly",
     first in contract order, any others sorted by name.
 
     Args:
-        engine: From :func:`open_registry`.
+        engine: From :func:`open_ledger`.
         run_ids: The runs to load.
         output: ``yearly`` or ``clusters``.
         variables: Only these variables; ``None`` loads all.
@@ -468,7 +470,7 @@ def _read(engine: Engine, action: Callable[[Any], T]) -> T:
         with engine.connect() as conn:
             return action(conn)
     except SQLAlchemyError as exc:
-        raise StoreError(f"{_shown(engine)}: cannot read the run registry: {error_reason(exc)}") from exc
+        raise StoreError(f"{_shown(engine)}: cannot read the run ledger: {error_reason(exc)}") from exc
 
 
 def _package_version() -> str:

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sqlalchemy import Engine
 
-from sim.experiments import ledger as registry
+from sim.experiments import ledger
 from sim.experiments.sweep import SUMMARY_PREFIX
 
 PANEL_SIZE = (3.4, 2.6)  # inches
@@ -30,22 +30,22 @@ def outcome_table(engine: Engine, experiment: str) -> tuple[pd.DataFrame, list[s
     """Finished runs with their parameters and outcome values.
 
     Args:
-        engine: From :func:`sim.experiments.ledger.open_registry`.
+        engine: From :func:`sim.experiments.ledger.open_ledger`.
         experiment: The experiment's name.
 
     Returns:
         The table (one row per done run), the parameter columns and the outcome columns
         (named ``column@year``, or ``summary.<figure>`` for a headline figure).
     """
-    meta = registry.load_experiment(engine, experiment)
-    runs = registry.load_runs(engine, experiment)
+    meta = ledger.load_experiment(engine, experiment)
+    runs = ledger.load_runs(engine, experiment)
     parameters = runs.attrs["parameters"]
     runs = runs[runs["status"] == "done"]
     names = [column if year is None else f"{column}@{year}" for column, year in meta["outcomes"]]
     if runs.empty:
         return runs, parameters, names
     yearly_columns = {c for c, year in meta["outcomes"] if year is not None}
-    yearly = registry.load_outputs(engine, runs["run_id"], "yearly", yearly_columns) if yearly_columns else None
+    yearly = ledger.load_outputs(engine, runs["run_id"], "yearly", yearly_columns) if yearly_columns else None
     table = runs[["run_id", "point", "replication", *parameters]].set_index("run_id")
     for (column, year), name in zip(meta["outcomes"], names):
         if year is None:  # a headline figure: load_runs has a column per figure of the summaries
@@ -60,7 +60,7 @@ def plot_experiment(engine: Engine, experiment: str, path: Path) -> Path | None:
     """Write the summary plot of an experiment as PNG.
 
     Args:
-        engine: From :func:`sim.experiments.ledger.open_registry`.
+        engine: From :func:`sim.experiments.ledger.open_ledger`.
         experiment: The experiment's name.
         path: The PNG file to write (its folder is created).
 

@@ -152,7 +152,7 @@ class RunSpec:
     """One run of a sweep: a design point, a replication and its seed.
 
     Attributes:
-        run_id: ``<experiment>/<point>/<replication>``, the run's key in the registry.
+        run_id: ``<experiment>/<point>/<replication>``, the run's key in the ledger.
         point: Index of the design point.
         replication: Index of the replication at that point.
         seed: The run's seed (``sim.run(scenario, seed)``).
@@ -171,7 +171,7 @@ class Sweep:
     """A validated sweep file.
 
     Attributes:
-        name: Experiment name (the registry's key).
+        name: Experiment name (the ledger's key).
         source: The sweep file, for messages.
         text: The sweep file's text, stored with the experiment.
         base: The resolved base scenario with ``[fixed]`` applied (``Scenario.model_dump()``).

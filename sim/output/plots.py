@@ -1,9 +1,9 @@
 """Standard plots of one run, written as PNG files into its run folder.
 
 Figures are built with :class:`matplotlib.figure.Figure` and rendered by the Agg backend,
-never through ``pyplot``: no display is needed, no global figure registry leaks memory in long
-sweeps, and importing this module does not change the backend of a user's notebook.
-Each ``*blank_figure`` function returns a figure (so tests can count what was drawn);
+never through ``pyplot``: no display is needed, no figure held by pyplot's figure manager leaks
+memory in long sweeps, and importing this module does not change the backend of a user's notebook.
+Each ``*_figure`` function returns a figure (so tests can count what was drawn);
 :func:`write_plots` saves them all.
 """
 
