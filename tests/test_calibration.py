@@ -19,7 +19,8 @@ from sim.scenario.files import ScenarioError
 def calibrated(tmp_path_factory) -> tuple[Path, Path, object]:
     folder = tmp_path_factory.mktemp("calibration")
     spec, db = setup(folder), folder / "c.db"
-    done = cli("calibrate", str(spec), "--db", f"sqlite:///{db}", "--workers", "2", "--out", str(folder / "out"), "--quiet")
+    done = cli("calibrate", str(spec), "--db", f"sqlite:///{db}", "--workers", "2", "--out", str(folder / "out"),
+               "--quiet")
     assert done.returncode in (0, 1), done.stderr  # 1: a target missed in three trials
     return folder, db, done
 
@@ -72,7 +73,8 @@ def test_calibration_refuses_a_study_with_another_set_up(calibrated, tmp_path):
 
 @pytest.mark.parametrize(("change", "message"), [
     (("trials = 3", "trails = 3"), "calibration.trails: unknown key 'trails'; did you mean 'trials'?"),
-    (("high = 0.08", "high = 0.9"), "parameters.growth_potential_sd.high: population.growth_potential_sd: must be 0-0.5, got 0.9"),
+    (("high = 0.08", "high = 0.9"),
+     "parameters.growth_potential_sd.high: population.growth_potential_sd: must be 0-0.5, got 0.9"),
     (("low = 0.5", "low = 2.5"), "parameters.market_access.high: high (2.0) must be above low (2.5)"),
     (('keys = ["population.growth_potential_sd"]', 'keys = ["population.growth_potentail_sd"]'),
      "parameters.growth_potential_sd.keys: population.growth_potentail_sd: unknown key 'growth_potentail_sd'; "
@@ -95,7 +97,8 @@ def test_a_scenario_that_ignores_the_calibrated_file_is_refused_before_any_trial
 
 def test_a_bad_range_names_its_own_parameter(tmp_path):
     spec = setup(tmp_path, PARAMETERS.replace("low = 0.5", "low = -5.0"))
-    with pytest.raises(ScenarioError, match=r"parameters\.market_access\.low: levels\.arena\.market_access_growth: must be 0-0\.5"):
+    message = r"parameters\.market_access\.low: levels\.arena\.market_access_growth: must be 0-0\.5"
+    with pytest.raises(ScenarioError, match=message):
         load_calibration(spec)
 
 
@@ -129,7 +132,8 @@ def test_a_target_the_runs_do_not_have_stops_after_the_first_trial(tmp_path):
 # --- targets ---------------------------------------------------------------------------------
 
 def target(**kw) -> Target:
-    return Target(**({"name": "t", "value": 0.0, "tolerance": 1.0, "statistic": "gap_value_added_pp", "source": "s"} | kw))
+    defaults = {"name": "t", "value": 0.0, "tolerance": 1.0, "statistic": "gap_value_added_pp", "source": "s"}
+    return Target(**(defaults | kw))
 
 
 def test_a_peak_lead_compares_the_first_three_years_with_the_later_ones():

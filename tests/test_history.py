@@ -36,4 +36,5 @@ def means(path: str) -> dict[str, float]:
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
 def test_calibrated_baseline_meets_the_observed_figure(target):
     value = target.reduce(means(target.scenario or BASELINE))
-    assert target.met(value), f"{target.name}: {value:.4g}, observed {target.value} ({target.compare}, ± {target.tolerance})"
+    assert target.met(value), (f"{target.name}: {value:.4g}, observed {target.value} "
+                               f"({target.compare}, ± {target.tolerance})")

@@ -19,9 +19,6 @@ the baseline extends; :func:`check` runs the baseline as committed on the check 
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 import math
 import os
 import re
@@ -34,165 +31,45 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.calibration.spec import (
+    Calibration,
+    CalibrationTable,
+    CheckTable,
+    FitParameter,
+    default_value,
+    parent_table,
+    value_at,
+)
 from sim.calibration.targets import Target, inputs_of, load_targets, observe
 from sim.experiments.executors import Outcome, Task
 from sim.experiments.sweep import NAME_PATTERN, flatten, scenario_for, seed_int
 from sim.scenario.files import (
     ScenarioError,
-    read_toml,
-    short_toml,
     extends_chain,
     load_scenario,
+    read_toml,
+    short_toml,
     validate_table,
 )
 from sim.scenario.schema import Scenario
 
 TARGETS_FILE = "targets.toml"
-OBJECTIVE_ATTR, MEANS_ATTR, SEEDS_ATTR, ERROR_ATTR = "objective", "means", "per_seed", "error"
+MEANS_ATTR, SEEDS_ATTR, ERROR_ATTR = "means", "per_seed", "error"
 FINGERPRINT_ATTR = "fingerprint"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FitParameter(_Strict):
-    """One fitted parameter: the scenario keys it sets and its range."""
-
-    keys: list[str] = Field(min_length=1)
-    low: float
-    high: float
-    factor: bool = False
-    log: bool = False
-    source: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FitParameter:
-        if not self.low < self.high:
-            raise ValueError(f"high ({self.high}) must be above low ({self.low})")
-        if self.log and self.low <= 0:
-            raise ValueError(f"low must be above 0 for a log range, got {self.low}")
-        return self
-
-
-class _Meta(_Strict):
-    scenario: str
-    study: str = Field(pattern=f"^{NAME_PATTERN}$")
-    trials: int = Field(ge=1, le=100_000)
-    seeds: int = Field(ge=1, le=1000)
-    seed: int = Field(ge=0, le=2**63 - 1)
-    startup_trials: int = Field(10, ge=1, le=10_000)
-    output: str = "calibrated.toml"
-    report: str = "fit_report.md"
-    fixed: dict[str, Any] = Field(default_factory=dict)
-
-
-class _Check(_Strict):
-    seeds: int = Field(20, ge=1, le=10_000)
-    fixed: dict[str, Any] = Field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A validated calibration set-up.
-
-    Attributes:
-        source: The parameters file.
-        scenario_path: The scenario being fitted.
-        study: optuna study name.
-        trials: Finished trials wanted.
-        seeds: Seeds of every trial (common random numbers).
-        sampler_seed: Seed of the TPE sampler.
-        startup_trials: Random trials before TPE models the objective.
-        base: The scenario with ``[calibration.fixed]`` applied (``model_dump()``).
-        parameters: Name -> fitted parameter, in file order.
-        targets: Every target of ``targets.toml``.
-        output: Where the best values are written.
-        report: Where the fit report is written.
-        check_seeds: Seeds of the check (0 .. n-1).
-        check_fixed: Settings of the check runs.
-    """
-
-    source: Path
-    scenario_path: Path
-    study: str
-    trials: int
-    seeds: tuple[int, ...]
-    sampler_seed: int
-    startup_trials: int
-    base: dict[str, Any]
-    parameters: dict[str, FitParameter]
-    targets: tuple[Target, ...]
-    output: Path
-    report: Path
-    check_seeds: tuple[int, ...]
-    check_fixed: dict[str, Any]
-
-    @property
-    def objective_targets(self) -> list[Target]:
-        """Targets of the objective: calibrated ones measured on the fitted scenario."""
-        return [t for t in self.targets if t.calibrate and self.measured_here(t)]
-
-    def measured_here(self, target: Target) -> bool:
-        """Whether a target is measured on the fitted scenario (not on another what-if)."""
-        return target.scenario is None or (self.source.parent / target.scenario).resolve() == self.scenario_path
-
-    def overrides(self, values: dict[str, float], only: str | None = None) -> dict[str, float]:
-        """Scenario keys and values for parameter values (factors times the schema default).
-
-        Args:
-            values: Parameter name -> value.
-            only: Just this parameter's keys (the others are then not needed in ``values``).
-        """
-        out: dict[str, float] = {}
-        for name, p in self.parameters.items():
-            if only is not None and name != only:
-                continue
-            for key in p.keys:
-                out[key] = values[name] * _default(key) if p.factor else values[name]
-        return out
-
-    def fingerprint(self) -> str:
-        """Hash of what makes trials comparable: base scenario, parameters, seeds and objective.
-
-        The fitted keys are left out of the base: every trial sets them, and the base holds the
-        values of the last calibration (the scenario extends ``calibrated.toml``), which must not
-        stop a study from resuming once it has written them.
-        """
-        base = copy.deepcopy(self.base)
-        for p in self.parameters.values():
-            for key in p.keys:
-                node, leaf = _parent(base, key)
-                node[leaf] = None
-        setup = [base, {n: p.model_dump() for n, p in self.parameters.items()}, self.seeds,
-                 [t.model_dump() for t in self.objective_targets]]
-        return hashlib.sha256(json.dumps(setup, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _default(key: str) -> float:
-    return _value(Scenario().model_dump(), key)
-
-
-def _value(scenario: dict[str, Any], key: str) -> float:
-    node, leaf = _parent(scenario, key)
-    return float(node[leaf])
-
-
-def _parent(tree: dict[str, Any], key: str, create: bool = False) -> tuple[dict[str, Any], str]:
-    """The table holding a dotted key's value, and the key's last part (tables made if ``create``)."""
-    *tables, leaf = key.split(".")
-    node = tree
-    for table in tables:
-        node = node.setdefault(table, {}) if create else node[table]
-    return node, leaf
-
-
 def committed_values(c: Calibration) -> dict[str, float]:
-    """The parameter values the fitted scenario holds now (read back through its first key)."""
+    """The parameter values the fitted scenario holds now (read back through each one's first key).
+
+    Args:
+        c: The set-up.
+
+    Returns:
+        Parameter name -> value.
+    """
     scenario = load_scenario(c.scenario_path).model_dump()
-    return {name: _value(scenario, p.keys[0]) / (_default(p.keys[0]) if p.factor else 1.0)
+    return {name: value_at(scenario, p.keys[0]) / (default_value(p.keys[0]) if p.factor else 1.0)
             for name, p in c.parameters.items()}
 
 
@@ -215,8 +92,8 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
     for key in data:
         if key not in ("calibration", "check", "parameters"):
             raise ScenarioError(source, key, "unknown table; allowed: calibration, check, parameters")
-    meta = validate_table(_Meta, data.get("calibration"), source, "calibration")
-    check = validate_table(_Check, data.get("check", {}), source, "check")
+    meta = validate_table(CalibrationTable, data.get("calibration"), source, "calibration")
+    check = validate_table(CheckTable, data.get("check", {}), source, "check")
     if study is not None and not re.fullmatch(NAME_PATTERN, study):
         raise ScenarioError("--study", "", f"must be 1-100 letters, digits, '_', '.' or '-', got {short_toml(study)}")
     scenario_path = (path.parent / meta.scenario).resolve()
@@ -246,15 +123,17 @@ def _check_targets(c: Calibration, source: str) -> None:
     """Something to fit, every target's scenario present, every year inside the runs."""
     targets_file = str(c.source.parent / TARGETS_FILE)
     if not c.objective_targets:
-        raise ScenarioError(targets_file, "", f"no target with calibrate = true is measured on {c.scenario_path.name}: nothing to fit")
+        raise ScenarioError(targets_file, "", f"no target with calibrate = true is measured on "
+                                              f"{c.scenario_path.name}: nothing to fit")
     first, last = c.base["scenario"]["start_year"], c.base["scenario"]["end_year"]
     for t in c.targets:
         if t.scenario is not None and not (c.source.parent / t.scenario).is_file():
             raise ScenarioError(targets_file, f"{t.name}.scenario", f"scenario not found: {t.scenario}")
         years = [y for y in t.years() if not first <= y <= last]
         if c.measured_here(t) and years:
-            raise ScenarioError(targets_file, f"{t.name}.statistic", f"year {years[0]} is outside the calibration's "
-                                                                      f"runs ({first}-{last}; see calibration.fixed in {source})")
+            raise ScenarioError(targets_file, f"{t.name}.statistic",
+                                f"year {years[0]} is outside the calibration's runs ({first}-{last}; "
+                                f"see calibration.fixed in {source})")
 
 
 def _check_output(c: Calibration, source: str, written: str) -> None:
@@ -282,8 +161,10 @@ def _with_fixed(scenario_path: Path, fixed: dict[str, Any], source: str, where: 
 
 
 def _check_ranges(c: Calibration, source: str) -> None:
-    """Every parameter must give a valid scenario at both ends of its range (bounds are per key,
-    so each parameter is checked alone, the others at their values in the scenario)."""
+    """Every parameter must give a valid scenario at both ends of its range.
+
+    Bounds are per key, so each parameter is checked alone, the others at their values in the scenario.
+    """
     for name, p in c.parameters.items():
         for end in ("low", "high"):
             try:
@@ -299,6 +180,13 @@ def _check_ranges(c: Calibration, source: str) -> None:
 
 def open_study(c: Calibration, db_url: str | None) -> Any:
     """The calibration's optuna study in the results database, created if new.
+
+    Args:
+        c: The set-up.
+        db_url: Results database URL (``None``: the default SQLite file).
+
+    Returns:
+        The ``optuna.Study``.
 
     Raises:
         ScenarioError: A study of that name exists with another set-up.
@@ -327,7 +215,14 @@ def open_study(c: Calibration, db_url: str | None) -> Any:
 
 
 def distributions(c: Calibration) -> dict[str, Any]:
-    """optuna distributions of the parameters."""
+    """The optuna distributions of the parameters.
+
+    Args:
+        c: The set-up.
+
+    Returns:
+        Parameter name -> distribution over its range.
+    """
     from optuna.distributions import FloatDistribution
 
     return {name: FloatDistribution(p.low, p.high, log=p.log) for name, p in c.parameters.items()}
@@ -445,7 +340,15 @@ def _check_measured(c: Calibration, outcome: Outcome) -> None:
 
 
 def seed_inputs(targets: Iterable[Target], outcomes: list[Outcome]) -> pd.DataFrame:
-    """One row per run: every target input plus the effect headline (true effects included)."""
+    """One row per run: every target input plus the effect headline (true effects included).
+
+    Args:
+        targets: The targets whose inputs are read.
+        outcomes: The runs, in row order.
+
+    Returns:
+        One row per run, one column per input or effect figure.
+    """
     rows = []
     for o in outcomes:
         headline = o.summary["headline"]
@@ -456,7 +359,15 @@ def seed_inputs(targets: Iterable[Target], outcomes: list[Outcome]) -> pd.DataFr
 
 
 def trials_table(study: Any, c: Calibration) -> pd.DataFrame:
-    """Finished trials: number, objective, parameter values, target statistics, timings."""
+    """Finished trials: number, objective, parameter values, target statistics, timings.
+
+    Args:
+        study: The calibration's optuna study.
+        c: The set-up.
+
+    Returns:
+        One row per finished trial, by trial number (empty if none finished).
+    """
     from optuna.trial import TrialState
 
     rows = []
@@ -487,7 +398,7 @@ def write_calibrated(c: Calibration, values: dict[str, float], note: list[str]) 
 
     nested: dict[str, Any] = {}
     for key, value in c.overrides(values).items():
-        node, leaf = _parent(nested, key, create=True)
+        node, leaf = parent_table(nested, key, create=True)
         node[leaf] = float(f"{value:.6g}")
     header = ["# Fitted by `python run.py calibrate` (sim/calibration/fit.py); do not edit by hand:",
               "# change calibration/parameters.toml or calibration/targets.toml and calibrate again.",

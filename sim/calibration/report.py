@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sim.calibration.fit import Calibration
+from sim.calibration.spec import Calibration
 from sim.output.plots import METRIC_LABELS, blank_figure, save
 
 EFFECT_ROWS = {"value_added": "value added", "revenue": "sales", "man_years": "man-years"}
@@ -41,8 +41,11 @@ class FitReport:
     timings: dict[str, float]
 
     def truth(self) -> pd.DataFrame:
-        """Measured gap, true effect and selection share per metric: mean over seeds and the 95 %
-        interval of that mean."""
+        """Measured gap, true effect and selection share per metric.
+
+        Returns:
+            One row per metric and quantity: the mean over seeds and the 95 % interval of that mean.
+        """
         rows = []
         for metric, label in EFFECT_ROWS.items():
             for kind, column in (("measured gap (pp)", f"gap_{metric}_pp"), ("true effect (pp)", f"true_{metric}_pp"),
@@ -129,10 +132,11 @@ def profile_figure(report: FitReport) -> Figure:
     targets = {t.statistic: t for t in report.calibration.targets}
     for ax, (metric, title) in zip(axes, METRIC_LABELS.items()):
         for prefix, label in (("gap", "matched comparison"), ("true", "true effect")):
-            years = sorted(int(c.rsplit("year", 1)[1]) for c in report.per_seed.columns if c.startswith(f"{prefix}_{metric}_pp_year"))
+            by_year = f"{prefix}_{metric}_pp_year"
+            years = sorted(int(c.rsplit("year", 1)[1]) for c in report.per_seed.columns if c.startswith(by_year))
             if not years:
                 continue
-            columns = [f"{prefix}_{metric}_pp_year{k}" for k in years]
+            columns = [f"{by_year}{k}" for k in years]
             means = report.per_seed[columns].mean().to_numpy()
             bands = np.array([_mean_ci(report.per_seed[c].to_numpy(float)) for c in columns])
             line, = ax.plot(years, means, marker="o", label=label)
@@ -173,7 +177,15 @@ def write(report: FitReport, out_dir: Path, markdown_path: Path | None = None) -
 
 
 def markdown(report: FitReport, out_dir: Path) -> str:
-    """The report as Markdown text."""
+    """The report as Markdown text.
+
+    Args:
+        report: The report.
+        out_dir: Folder of the tables and plots, named in the text.
+
+    Returns:
+        The Markdown.
+    """
     c, fit = report.calibration, report.fit
     met = int(fit["met"].sum()) if len(fit) else 0
     lines = [
@@ -213,7 +225,8 @@ def markdown(report: FitReport, out_dir: Path) -> str:
         "",
         "| metric | quantity | mean | 95 % interval |",
         "|---|---|---|---|",
-        *[f"| {r.metric} | {r.quantity} | {r.mean:.3g} | {r.ci_low:.3g} to {r.ci_high:.3g} |" for r in report.truth().itertuples()],
+        *[f"| {r.metric} | {r.quantity} | {r.mean:.3g} | {r.ci_low:.3g} to {r.ci_high:.3g} |"
+          for r in report.truth().itertuples()],
         "",
     ]
     lines += _identified(report)

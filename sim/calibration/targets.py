@@ -124,6 +124,12 @@ def _year_of(name: str) -> int:
 def load_targets(path: str | Path) -> list[Target]:
     """Read and validate a targets file.
 
+    Args:
+        path: ``calibration/targets.toml``.
+
+    Returns:
+        The targets in file order.
+
     Raises:
         ScenarioError: The file is unreadable or a target is malformed (one line naming it).
     """
@@ -133,7 +139,8 @@ def load_targets(path: str | Path) -> list[Target]:
     for name, table in data.items():
         if isinstance(table, dict) and "name" in table:
             raise ScenarioError(source, f"{name}.name", "unknown key 'name': a target is named by its table")
-        targets.append(validate_table(Target, {"name": name, **table} if isinstance(table, dict) else table, source, name))
+        entry = {"name": name, **table} if isinstance(table, dict) else table
+        targets.append(validate_table(Target, entry, source, name))
     return targets
 
 
@@ -163,6 +170,14 @@ def observe(headline: Mapping[str, float], yearly: pd.DataFrame, names: Iterable
 
 
 def inputs_of(targets: Iterable[Target], headline_names: Iterable[str]) -> list[str]:
-    """Every input the targets need, in first-use order."""
+    """Every input the targets need, in first-use order.
+
+    Args:
+        targets: The targets.
+        headline_names: The headline figures a run has (for the inputs of a peak).
+
+    Returns:
+        The input names (:meth:`Target.inputs`).
+    """
     names = list(headline_names)
     return list(dict.fromkeys(n for t in targets for n in t.inputs(names)))
