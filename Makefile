@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCENARIO ?= scenarios/baseline_2021.toml
 
-.PHONY: run test app bench clean
+.PHONY: run test app bench baseline clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
@@ -30,6 +30,9 @@ app: $(VENV)/.app
 
 bench: $(VENV)/.base
 	$(PY) benchmarks/throughput.py
+
+baseline: $(VENV)/.base
+	$(PY) scripts/baseline.py
 
 clean:
 	rm -rf $(VENV)
