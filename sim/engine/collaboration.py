@@ -13,7 +13,7 @@ import numpy as np
 from numba import types
 
 from sim.engine import vecmath as vm
-from sim.engine.jit import B, F, F2, I, JIT, KEYS, L, S, bundle, by_group, pick, sig, warm_up
+from sim.engine.jit import BOOL, F2, F64, I16, I32, I64, JIT, KEYS, bundle, by_group, pick, sig, warm_up
 from sim.engine.network import tie_keys
 from sim.engine.randomness import POISSON_TERMS, poisson_count, poisson_head, poisson_tail, unit
 
@@ -38,10 +38,11 @@ class InstitutionParams(NamedTuple):
 SEARCH, INSTITUTION = bundle(SearchParams), bundle(InstitutionParams)
 
 
-@numba.njit(sig("int64[::1]({L}, {L}, int64, {L}, {F})"), **JIT)
+@numba.njit(sig("int64[::1]({I64}, {I64}, int64, {I64}, {F64})"), **JIT)
 def pick_in_group(pool, pool_group, n_groups, want, u):
-    """For each wanted group, the member of ``pool`` at position ``floor(u * count)`` of that
-    group (pool order kept within a group), or -1 if the group is empty.
+    """For each wanted group, the member of ``pool`` at position ``floor(u * count)`` of that group.
+
+    Pool order is kept within a group; an empty group gives -1.
 
     Args:
         pool: Firm rows.
@@ -63,8 +64,11 @@ def pick_in_group(pool, pool_group, n_groups, want, u):
 
 @numba.njit(inline="always")
 def _propose(alive, searches, region, n_regions, local_share, members, brokered, cluster, n_clusters, keys):
-    """Who proposes to whom in each search; ``keys`` are those of the draws "collaboration.where",
-    "collaboration.local" and "collaboration.anyone", one uniform each per search."""
+    """Who proposes to whom in each search.
+
+    ``keys`` are those of the draws "collaboration.where", "collaboration.local" and
+    "collaboration.anyone", one uniform each per search.
+    """
     own = searches.sum()
     total = own + brokered.sum()
     src = np.empty(total + 1, dtype=np.int64)
@@ -102,7 +106,7 @@ def _propose(alive, searches, region, n_regions, local_share, members, brokered,
     return src[:total], dst
 
 
-@numba.njit(sig("boolean[::1]({L}, {L}, {F}, {S}, {F}, {F}, float64[:, ::1], float64, float64)"), **JIT)
+@numba.njit(sig("boolean[::1]({I64}, {I64}, {F64}, {I16}, {F64}, {F64}, float64[:, ::1], float64, float64)"), **JIT)
 def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_scale):
     """Which proposed ties form: each with probability ``exp(-km / geo - cognitive / scale)``.
 
@@ -128,7 +132,7 @@ def accepted(src, dst, u, region, kx, ky, distance_km, geo_scale_km, cognitive_s
     return out
 
 
-@numba.njit(sig("{L}({L}, uint64, float64, {F})"), **JIT)
+@numba.njit(sig("{I64}({I64}, uint64, float64, {F64})"), **JIT)
 def searches(rows, key, base, extra):
     """Each firm's Poisson number of partner searches, with mean ``base + extra[row]``.
 
@@ -158,7 +162,7 @@ def searches(rows, key, base, extra):
     return out
 
 
-@numba.njit(sig("{L}({L}, uint64, {F}, {I})"), **JIT)
+@numba.njit(sig("{I64}({I64}, uint64, {F64}, {I32})"), **JIT)
 def brokered(rows, key, per_cluster, cluster):
     """Each member's Poisson number of brokered searches, with its cluster's mean."""
     out = np.empty(rows.shape[0], dtype=np.int64)
@@ -168,7 +172,7 @@ def brokered(rows, key, per_cluster, cluster):
     return out
 
 
-@numba.njit(L(L, KEYS, SEARCH, F, F, B, S, types.int64, I, types.int64, F, F, F2), **JIT)
+@numba.njit(I64(I64, KEYS, SEARCH, F64, F64, BOOL, I16, types.int64, I32, types.int64, F64, F64, F2), **JIT)
 def partner_ties(rows, keys, p, extra, facilitation, member, region, n_regions, cluster, n_clusters, kx, ky,
                  distance_km):
     """This year's new ties from partner searches (rules: :func:`sim.submodels.collaboration.collaboration`).
@@ -211,7 +215,7 @@ def partner_ties(rows, keys, p, extra, facilitation, member, region, n_regions, 
     return tie_keys(src[ok], dst[ok])
 
 
-@numba.njit(sig("{B}({L}, {I}, {I}, uint64, {B}, {I}, float64, float64)"), **JIT)
+@numba.njit(sig("{BOOL}({I64}, {I32}, {I32}, uint64, {BOOL}, {I32}, float64, float64)"), **JIT)
 def ties_kept(tie_keys, tie_a, tie_b, key, member, cluster, decay, retention):
     """Which ties survive the year: each lapses with ``decay``, less between members of one cluster.
 
@@ -234,7 +238,8 @@ def ties_kept(tie_keys, tie_a, tie_b, key, member, cluster, decay, retention):
     return out
 
 
-@numba.njit(types.void(L, KEYS, INSTITUTION, F, B, S, S, types.int32[:, :, ::1], types.int64[:, ::1], I), **JIT)
+@numba.njit(types.void(I64, KEYS, INSTITUTION, F64, BOOL, I16, I16, types.int32[:, :, ::1], types.int64[:, ::1], I32),
+            **JIT)
 def institution_ties(rows, keys, p, rd_effort, member, region, sector, options, counts, institution):
     """Institution ties lapse; firms without one seek one in proportion to their R&D effort.
 

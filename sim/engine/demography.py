@@ -12,7 +12,7 @@ import numpy as np
 from numba import types
 
 from sim.engine import vecmath as vm
-from sim.engine.jit import B, F, JIT, KEYS, S, bundle, sig, warm_up, where
+from sim.engine.jit import BOOL, F64, I16, JIT, KEYS, bundle, sig, warm_up, where
 from sim.engine.membership import leave_clusters
 from sim.engine.randomness import unit
 
@@ -31,11 +31,12 @@ class ExitParams(NamedTuple):
 EXIT = bundle(ExitParams)
 
 
-@numba.njit(types.Tuple((types.int64[::1], F, types.int64[::1]))(types.int64, B, KEYS, EXIT, F, F, B, B, S, S,
-                                                                  types.int64, types.int64), **JIT)
+@numba.njit(types.Tuple((types.int64[::1], F64, types.int64[::1]))(types.int64, BOOL, KEYS, EXIT, F64, F64, BOOL, BOOL,
+                                                                    I16, I16, types.int64, types.int64), **JIT)
 def exits(n, alive, keys, p, employees, growth, innovated, member, region, sector, n_regions, n_sectors):
-    """This year's exits among the first ``n`` rows, and what entry needs of the survivors
-    (rules: :func:`sim.submodels.demography.demography`), in one pass.
+    """This year's exits among the first ``n`` rows, and what entry needs of the survivors, in one pass.
+
+    Rules: :func:`sim.submodels.demography.demography`.
 
     Args:
         n: Rows in use.
@@ -50,7 +51,8 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
         (county, sector), ``county * n_sectors + sector``; the survivors that spin off a firm
         (innovators, members more often; sorted).
     """
-    rate, size_el, growth_sens, min_employees = p.exit_rate, p.exit_size_elasticity, p.exit_growth_sensitivity, p.min_employees
+    rate, size_el, growth_sens, min_employees = (p.exit_rate, p.exit_size_elasticity, p.exit_growth_sensitivity,
+                                                 p.min_employees)
     spin_rate, spin_boost = p.spinoff_rate, p.spinoff_member_boost
     closes = np.empty(n, dtype=np.bool_)
     spins = np.empty(n, dtype=np.bool_)
@@ -69,7 +71,7 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
     return where(closes).copy(), cells, where(spins).copy()
 
 
-@numba.njit(sig("UniTuple({S}, 2)({F}, {F}, int8[::1], {S}, {S}, float64, {S}, {S}, int64)"), **JIT)
+@numba.njit(sig("UniTuple({I16}, 2)({F64}, {F64}, int8[::1], {I16}, {I16}, float64, {I16}, {I16}, int64)"), **JIT)
 def entry_sites(u, cells, level, cluster_region, cluster_sector, boost, parent_region, parent_sector, n_sectors):
     """Where this year's start-ups open: entrants, then spin-offs (rules: :func:`sim.submodels.demography.demography`).
 
@@ -105,7 +107,7 @@ def entry_sites(u, cells, level, cluster_region, cluster_sector, boost, parent_r
     return region, sector
 
 
-@numba.njit(sig("void({L}, int64, {B}, {S}, {B}, {I}, {S}, {I})"), **JIT)
+@numba.njit(sig("void({I64}, int64, {BOOL}, {I16}, {BOOL}, {I32}, {I16}, {I32})"), **JIT)
 def close_rows(rows, year, alive, death_year, member, cluster, join_year, institution):
     """Close the firms in ``rows`` in ``year``: they leave their cluster and their institution."""
     leave_clusters(rows, member, cluster, join_year)

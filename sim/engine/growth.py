@@ -13,8 +13,9 @@ import numpy as np
 from numba import types
 
 from sim.engine import vecmath as vm
-from sim.engine.jit import B, F, I, JIT, KEYS, S, bundle, warm_up
+from sim.engine.jit import BOOL, F64, I16, I32, JIT, KEYS, bundle, warm_up
 from sim.engine.randomness import laplace_of, normals_of, unit
+
 SQRT_HALF = math.sqrt(0.5)
 
 
@@ -40,7 +41,8 @@ class GrowthParams(NamedTuple):
 GROWTH = bundle(GrowthParams)
 
 
-@numba.njit(types.void(types.int64, B, KEYS, types.int64, F, F, GROWTH, F, F, F, F, F, B, S, B, I, S, F, F), **JIT)
+@numba.njit(types.void(types.int64, BOOL, KEYS, types.int64, F64, F64, GROWTH, F64, F64, F64, F64, F64, BOOL, I16, BOOL,
+                       I32, I16, F64, F64), **JIT)
 def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
          potential, innovated, sector, member, cluster, join_year, support_growth, growth):
     """The growth phase for the open firms among the first ``n`` rows (rules: :func:`sim.submodels.growth.growth`).

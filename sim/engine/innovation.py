@@ -13,7 +13,7 @@ import numpy as np
 from numba import types
 
 from sim.engine import vecmath as vm
-from sim.engine.jit import B, F, I, JIT, KEYS, bundle, warm_up
+from sim.engine.jit import BOOL, F64, I32, JIT, KEYS, bundle, warm_up
 from sim.engine.randomness import normals_of, unit
 
 
@@ -32,11 +32,13 @@ class InnovationParams(NamedTuple):
 INNOVATION = bundle(InnovationParams)
 
 
-@numba.njit(types.void(types.int64, B, KEYS, I, I, F, INNOVATION, F, F, F, F, I, F, B, I, B), **JIT)
+@numba.njit(types.void(types.int64, BOOL, KEYS, I32, I32, F64, INNOVATION, F64, F64, F64, F64, I32, F64, BOOL, I32,
+                       BOOL), **JIT)
 def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_effort, absorptive,
              institution, support_innovation, member, cluster, innovated):
-    """The innovation phase for the open firms among the first ``n`` rows (rules:
-    :func:`sim.submodels.innovation.innovation`).
+    """The innovation phase for the open firms among the first ``n`` rows.
+
+    Rules: :func:`sim.submodels.innovation.innovation`.
 
     Args:
         n: Rows in use.

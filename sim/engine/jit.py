@@ -16,10 +16,12 @@ from numba import types
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 # Explicit signatures compile (or load from the cache) at import, not in a simulated year; the
-# types are those of sim.world.firms.SCHEMA.
-_F, _I16, _I32, _I64, _B = "float64[::1]", "int16[::1]", "int32[::1]", "int64[::1]", "boolean[::1]"
+# types are those of sim.world.firms.SCHEMA, as strings for :func:`sig`.
+_COLUMNS = {"F64": "float64[::1]", "I16": "int16[::1]", "I32": "int32[::1]", "I64": "int64[::1]",
+            "BOOL": "boolean[::1]"}
 # The same as type objects, for signatures that hold a named bundle (a string cannot name one).
-F, S, I, L, B = types.float64[::1], types.int16[::1], types.int32[::1], types.int64[::1], types.boolean[::1]
+F64, I16, I32, I64 = types.float64[::1], types.int16[::1], types.int32[::1], types.int64[::1]
+BOOL = types.boolean[::1]
 F2, KEYS = types.float64[:, ::1], types.uint64[::1]
 
 
@@ -27,13 +29,13 @@ def sig(text: str) -> str:
     """A numba signature with the firm columns' array types written short.
 
     Args:
-        text: The signature, with ``{F}`` for float64, ``{S}`` int16, ``{I}`` int32, ``{L}`` int64
-            and ``{B}`` boolean contiguous arrays.
+        text: The signature, with ``{F64}`` for float64, ``{I16}`` int16, ``{I32}`` int32, ``{I64}``
+            int64 and ``{BOOL}`` boolean contiguous arrays.
 
     Returns:
         The signature numba reads.
     """
-    for short, full in (("F", _F), ("S", _I16), ("I", _I32), ("L", _I64), ("B", _B)):
+    for short, full in _COLUMNS.items():
         text = text.replace(f"{{{short}}}", full)
     return text
 
@@ -45,9 +47,12 @@ def bundle(cls: type) -> types.Type:
 
 @numba.njit(inline="always")
 def where(flags):
-    """The indices of the true entries of ``flags``, in order, found without a branch (a test that
-    holds at random would be mispredicted every other time): each index is written where the next
-    true one goes. Loops that test as they gather (searches, members) do the same in place."""
+    """The indices of the true entries of ``flags``, in order, found without a branch.
+
+    A branch on a test that holds at random would be mispredicted every other time; instead each
+    index is written where the next true one goes. Loops that test as they gather (searches,
+    members) do the same in place.
+    """
     out = np.empty(flags.shape[0], dtype=np.int64)
     k = 0
     for i in range(flags.shape[0]):

@@ -10,7 +10,7 @@ import numba
 from sim.engine.jit import JIT, sig, warm_up
 
 
-@numba.njit(sig("void({L}, {B}, {I}, {S})"), **JIT)
+@numba.njit(sig("void({I64}, {BOOL}, {I32}, {I16})"), **JIT)
 def leave_clusters(rows, member, cluster, join_year):
     """The firms in ``rows`` leave their cluster."""
     for r in rows:

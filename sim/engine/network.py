@@ -1,5 +1,4 @@
-"""The network's kernels: tie keys, merging and keeping ties (:class:`sim.world.network.TieSet`).
-"""
+"""The network's kernels: tie keys, merging and keeping ties (:class:`sim.world.network.TieSet`)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import numpy as np
 from sim.engine.jit import JIT, sig, warm_up, where
 
 
-@numba.njit(sig("{L}({L}, {L})"), **JIT)
+@numba.njit(sig("{I64}({I64}, {I64})"), **JIT)
 def tie_keys(src, dst):
     """The key ``lo << 32 | hi`` of each tie ``src``-``dst`` (``lo < hi``), self-ties dropped."""
     out = np.empty(src.shape[0], dtype=np.int64)
@@ -21,10 +20,12 @@ def tie_keys(src, dst):
     return out[:k]
 
 
-@numba.njit(sig("Tuple(({L}, {I}, {I}))({L}, {L})"), **JIT)
+@numba.njit(sig("Tuple(({I64}, {I32}, {I32}))({I64}, {I64})"), **JIT)
 def merge_keys(known, new):
-    """The sorted union of sorted unique tie keys ``known`` and sorted keys ``new`` (duplicates
-    dropped), with the two ends of each tie."""
+    """The sorted union of sorted unique tie keys ``known`` and sorted keys ``new``, with the two ends of each tie.
+
+    Duplicates are dropped.
+    """
     out = np.empty(known.shape[0] + new.shape[0], dtype=np.int64)
     i = j = n = 0
     while i < known.shape[0] or j < new.shape[0]:
@@ -43,7 +44,7 @@ def merge_keys(known, new):
     return out[:n].copy(), a, b
 
 
-@numba.njit(sig("Tuple(({L}, {I}, {I}))({L}, {I}, {I}, {B})"), **JIT)
+@numba.njit(sig("Tuple(({I64}, {I32}, {I32}))({I64}, {I32}, {I32}, {BOOL})"), **JIT)
 def keep_ties(keys, tie_a, tie_b, mask):
     """The ties where ``mask`` is true, in order: their keys and both ends."""
     if mask.shape[0] != keys.shape[0]:
@@ -52,7 +53,7 @@ def keep_ties(keys, tie_a, tie_b, mask):
     return keys[kept], tie_a[kept], tie_b[kept]
 
 
-@numba.njit(sig("{B}({I}, {I}, {B})"), **JIT)
+@numba.njit(sig("{BOOL}({I32}, {I32}, {BOOL})"), **JIT)
 def ties_between_open(tie_a, tie_b, alive):
     """Which ties join two open firms."""
     out = np.empty(tie_a.shape[0], dtype=np.bool_)

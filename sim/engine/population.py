@@ -13,7 +13,7 @@ import numpy as np
 from numba import types
 
 from sim.engine import vecmath as vm
-from sim.engine.jit import B, F, F2, JIT, L, bundle, sig, warm_up
+from sim.engine.jit import BOOL, F2, F64, I64, JIT, bundle, sig, warm_up
 from sim.engine.randomness import betas_of
 
 
@@ -47,10 +47,12 @@ class TraitParams(NamedTuple):
 EFFORT, TRAIT = bundle(EffortParams), bundle(TraitParams)
 
 
-@numba.njit(sig("{L}(float64[:, ::1], {L}, {F})"), **JIT)
+@numba.njit(sig("{I64}(float64[:, ::1], {I64}, {F64})"), **JIT)
 def category_by_row(cdf, row, u):
-    """For each draw, the first category whose cumulative share in its ``row`` of ``cdf``
-    exceeds ``u`` (inverse transform sampling, one distribution per row)."""
+    """For each draw, the first category whose cumulative share in its ``row`` of ``cdf`` exceeds ``u``.
+
+    Inverse transform sampling, one distribution per row.
+    """
     out = np.empty(u.shape[0], dtype=np.int64)
     for i in range(u.shape[0]):
         # Cumulative shares rise, so the category is the count of them at or below u: a sum
@@ -67,10 +69,12 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + vm.exp(-x))  # vm.exp clamps its argument: no overflow
 
 
-@numba.njit(sig("{F}({F}, int64, int64, float64, float64)"), cache=True, nogil=True)
+@numba.njit(sig("{F64}({F64}, int64, int64, float64, float64)"), cache=True, nogil=True)
 def class_employees(q, lo, hi, alpha, cap):  # no fastmath: the C library's exp and pow, as numpy's
-    """Map uniform quantiles to whole employee numbers in a size class (inverse CDF); rules:
-    :meth:`sim.world.population.SizeClass.employees` (``hi`` negative for the open top class)."""
+    """Map uniform quantiles to whole employee numbers in a size class (inverse CDF).
+
+    Rules: :meth:`sim.world.population.SizeClass.employees` (``hi`` negative for the open top class).
+    """
     out = np.empty(q.shape[0])
     if hi < 0:  # Pareto above lo, capped
         for i in range(q.shape[0]):
@@ -127,15 +131,18 @@ _RNG = numba.typeof(np.random.default_rng(0))
 
 @numba.njit(numba.types.float64[:, ::1](_RNG, numba.types.int64, numba.types.int64), cache=True, nogil=True)
 def numpy_normals(rng, rows, n):  # no fastmath: numpy's numbers, bit for bit
-    """``rng.standard_normal((rows, n))``, drawn three times as fast as numpy draws them; handing
-    numba the generator costs about 8 us a call, so it pays for large batches only."""
+    """``rng.standard_normal((rows, n))``, drawn three times as fast as numpy draws them.
+
+    Handing numba the generator costs about 8 us a call, so it pays for large batches only.
+    """
     return rng.standard_normal((rows, n))
 
 
-@numba.njit(types.UniTuple(F, 3)(types.uint64, F, F, B, F, EFFORT), **JIT)
+@numba.njit(types.UniTuple(F64, 3)(types.uint64, F64, F64, BOOL, F64, EFFORT), **JIT)
 def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
-    """New firms' R&D effort, international orientation and absorptive capacity (rules:
-    :func:`sim.world.population._attributes`).
+    """New firms' R&D effort, international orientation and absorptive capacity.
+
+    Rules: :func:`sim.world.population._attributes`.
 
     Args:
         key: The Beta draws' key (:func:`sim.engine.randomness.beta`).
@@ -148,7 +155,8 @@ def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
         exporters, around its export probability (means of exactly 0 or 1 give 0 or 1; 0 for
         non-exporters' orientation).
     """
-    concentration, ref_log_size, size_w, rd_w = p.beta_concentration, p.mean_log_size, p.absorptive_size_weight, p.absorptive_rd_weight
+    concentration, ref_log_size, size_w, rd_w = (p.beta_concentration, p.mean_log_size, p.absorptive_size_weight,
+                                                 p.absorptive_rd_weight)
     rd_mean_all = p.rd_effort_mean
     n = rd_mean.shape[0]
     # The Beta shapes of the means strictly inside (0, 1): the firms' R&D, then the exporters'
@@ -184,7 +192,7 @@ def firm_efforts(key, rd_mean, p_export, exporter, log_size, p):
     return rd_effort, intl, absorptive
 
 
-@numba.njit(types.UniTuple(F, 9)(F2, F, types.uint64, F, L, F2, TRAIT, EFFORT), **JIT)
+@numba.njit(types.UniTuple(F64, 9)(F2, F64, types.uint64, F64, I64, F2, TRAIT, EFFORT), **JIT)
 def firm_traits(z, u, key, employees, sector, table, p, q):
     """The attributes of new firms (rules: :func:`sim.world.population._attributes`).
 
@@ -205,7 +213,8 @@ def firm_traits(z, u, key, employees, sector, table, p, q):
     index, prod_sd, pot_sd, know_sd = p.productivity_index, p.productivity_sd, p.growth_potential_sd, p.knowledge_sd
     rd_tilted, rd_mean_all, rd_c = p.rd_tilted, q.rd_effort_mean, p.rd_intercept
     rd_size, rd_sci = p.rd_size_elasticity, p.rd_science_weight
-    ex_tilted, ex_all, ex_c, ex_size = p.exports_tilted, p.international_share, p.export_intercept, p.export_size_elasticity
+    ex_tilted, ex_all, ex_c, ex_size = (p.exports_tilted, p.international_share, p.export_intercept,
+                                        p.export_size_elasticity)
     n = employees.shape[0]
     out = [np.empty(n) for _ in range(9)]
     log_size, productivity, va_share, revenue, potential, kx, ky, rd_mean, p_export = out

@@ -125,8 +125,10 @@ def uniform(seed: int, name: str, year: int, rows: np.ndarray) -> np.ndarray:
 
 @numba.njit(inline="always")
 def _mix(z: np.uint64) -> np.uint64:
-    """SplitMix64's finaliser (:func:`_mix_int`) in 64-bit words, which wrap modulo 2^64 as it
-    requires, so the bits are the same on every machine."""
+    """SplitMix64's finaliser (:func:`_mix_int`) in 64-bit words.
+
+    The words wrap modulo 2^64 as it requires, so the bits are the same on every machine.
+    """
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
@@ -181,9 +183,11 @@ _BLOCK = 1024  # rows per block of normals: the scratch arrays stay in the first
 
 @numba.njit(inline="always")
 def _quantiles(u: np.ndarray, m: int, out: np.ndarray, start: int, tails: np.ndarray, tail_u: np.ndarray) -> None:
-    """``out[start + i] = ndtri(u[i])`` for ``i < m``: the central formula for every number in a
-    loop that vectorises, then the tail formula for the ~15 % outside the central range only,
-    gathered into ``tail_u`` so that that loop vectorises too."""
+    """``out[start + i] = ndtri(u[i])`` for ``i < m``.
+
+    The central formula for every number in a loop that vectorises, then the tail formula for the
+    ~15 % outside the central range only, gathered into ``tail_u`` so that that loop vectorises too.
+    """
     for i in range(m):
         out[start + i] = vm.ndtri_central(u[i])
     k = 0
@@ -201,8 +205,10 @@ def _quantiles(u: np.ndarray, m: int, out: np.ndarray, start: int, tails: np.nda
 @numba.njit("float64[::1](uint64, int64)", cache=True, nogil=True, error_model="numpy",
             fastmath={"nsz", "arcp", "contract", "afn"})
 def normals_of(key: np.uint64, n: int) -> np.ndarray:
-    """Each of the first ``n`` rows' standard normal number for one key, inside compiled code:
-    ``ndtri(unit(key, row))``, in blocks (40 % faster than one loop of :func:`sim.engine.vecmath.ndtri`)."""
+    """Each of the first ``n`` rows' standard normal number for one key, inside compiled code.
+
+    ``ndtri(unit(key, row))``, in blocks (40 % faster than one loop of :func:`sim.engine.vecmath.ndtri`).
+    """
     out = np.empty(n)
     u, tail_u = np.empty(_BLOCK), np.empty(_BLOCK)
     tails = np.empty(_BLOCK, dtype=np.int64)
@@ -263,8 +269,10 @@ _INVERSE = np.array([1.0 / max(k, 1) for k in range(POISSON_TERMS + 1)])
 
 @numba.njit(inline="always")
 def poisson_head(u: float, lam: float) -> int:
-    """A Poisson count up to ``POISSON_TERMS`` by inverting the distribution function, without
-    branches so that a loop of these vectorises; ``POISSON_TERMS`` means "that or more"."""
+    """A Poisson count up to ``POISSON_TERMS`` by inverting the distribution function.
+
+    Without branches, so that a loop of these vectorises; ``POISSON_TERMS`` means "that or more".
+    """
     term = vm.exp(-lam)
     cdf = term
     n = 0
@@ -336,7 +344,8 @@ def beta(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Returns:
         ``float64`` numbers in [0, 1].
     """
-    return betas_of(np.uint64(key), np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64))
+    return betas_of(np.uint64(key), np.ascontiguousarray(a, dtype=np.float64),
+                    np.ascontiguousarray(b, dtype=np.float64))
 
 
 @numba.njit(inline="always")

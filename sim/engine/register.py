@@ -11,7 +11,7 @@ import numpy as np
 from sim.engine.jit import JIT, sig, warm_up
 
 
-@numba.njit(sig("UniTuple(float64, 7)({L}, {F}, {F}, {F}, {B}, {B}, {I}, {I}, {L})"), **JIT)
+@numba.njit(sig("UniTuple(float64, 7)({I64}, {F64}, {F64}, {F64}, {BOOL}, {BOOL}, {I32}, {I32}, {I64})"), **JIT)
 def tally(rows, employees, revenue, va_share, member, innovated, institution, cluster, members_per_cluster):
     """The register's sums over open firms.
 
@@ -42,8 +42,8 @@ def tally(rows, employees, revenue, va_share, member, innovated, institution, cl
     return members, emp, rev, va, innovators, member_emp, with_institution
 
 
-@numba.njit(sig("Tuple((float64[::1], float64[::1], float64[::1]))({L}, {F}, {F}, {L}, {F}, {F}, {F}, {B})"),
-            **JIT)
+@numba.njit(sig("Tuple((float64[::1], float64[::1], float64[::1]))"
+                "({I64}, {F64}, {F64}, {I64}, {F64}, {F64}, {F64}, {BOOL})"), **JIT)
 def member_growth(before_rows, before_employees, before_va, rows, employees, revenue, va_share, member):
     """Mean yearly growth of members and non-members open in both years.
 
