@@ -35,7 +35,8 @@ def test_initial_population_does_not_depend_on_behavioural_parameters():
 
 def test_yearly_counts_are_in_full_scale_units():
     result = run(small(scale=0.02, end_year=2001), seed=0)
-    # 306,878 employer enterprises in 2017 (FACTS.md); one year of entry and exit moves it a little.
+    # 306,878 employer enterprises in 2017 (Statistics Norway; docs/sources.md, SSB-ENT-2017); one year
+    # of entry and exit moves it a little.
     assert result.yearly["firms"].iloc[0] == pytest.approx(306_878, rel=0.03)
 
 

@@ -95,9 +95,9 @@ class Population(Section):
             "1-4": 243_829, "5-9": 30_803, "10-19": 17_781, "20-49": 9_861,
             "50-99": 2_485, "100-249": 1_385, "250+": 734,
         },
-        description="Employer enterprises by employees, 2017 (Statistics Norway; FACTS.md). Keys 'lo-hi' or 'lo+'.",
+        description="Employer enterprises by employees, 2017 (SSB; docs/sources.md). Keys 'lo-hi' or 'lo+'.",
         json_schema_extra={"unit": "enterprises (full scale)",
-                           "source": "Statistics Norway, employer enterprises by size class, 2017 (FACTS.md)."},
+                           "source": "Statistics Norway, employer enterprises by size class, 2017 (docs/sources.md)."},
     )
     top_class_pareto_alpha: float = param(1.3, "1", "Tail of Norway's largest enterprises (Pareto fit to SSB 250+ class; Axtell 2001 finds about 1).", 0.5, 5.0)
     max_employees: int = param(20_000, "man-years", "Equinor-sized upper bound on one enterprise.", 250, 200_000)
@@ -133,17 +133,17 @@ class Population(Section):
 
 
 class Membership(Section):
-    base_utility: float = param(-2.0, "utils", "Intercept of the joining decision; calibrated so members reach about 2000 in 2021 (FACTS.md).", -20.0, 20.0)
-    potential_weight: float = param(25.0, "utils per log point of yearly growth potential", "Firms expecting to grow seek partners more (selection on the unobservable; FACTS.md measurement note). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", -500.0, 500.0)
+    base_utility: float = param(-2.0, "utils", "Intercept of the joining decision; calibrated so members reach about 2000 in 2021 (Innovation Norway annual report 2021; docs/sources.md).", -20.0, 20.0)
+    potential_weight: float = param(25.0, "utils per log point of yearly growth potential", "Firms expecting to grow seek partners more (selection on the unobservable, which the published comparison cannot see; docs/sources.md). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", -500.0, 500.0)
     size_weight: float = param(0.4, "utils per log man-year", "Larger firms join more often (programme evaluations).", -5.0, 5.0)
-    international_weight: float = param(1.0, "utils per unit international orientation", "Exporters value the clusters' internationalisation and profiling services (seed 003 common goals).", -10.0, 10.0)
-    rd_weight: float = param(2.0, "utils per unit R&D effort", "Innovating firms value knowledge access (seed 003: innovation capacity through R&D collaboration).", -10.0, 10.0)
-    benefit_weight: float = param(20.0, "utils per log point of expected growth", "Expected benefit of the level's services enters the choice (DESIGN.md).", 0.0, 200.0)
-    hours_per_member: float = param(100.0, "hours per year", "Members co-finance about 40 % of a cluster in hours (FACTS.md co-financing).", 0.0, 5000.0)
-    cash_share: float = param(0.1, "1 (share of the cluster budget)", "Members pay about 10 % of a cluster's budget in cash, split over its members (FACTS.md co-financing).", 0.0, 1.0)
+    international_weight: float = param(1.0, "utils per unit international orientation", "Exporters value the clusters' internationalisation and profiling services (programme goals; docs/sources.md).", -10.0, 10.0)
+    rd_weight: float = param(2.0, "utils per unit R&D effort", "Innovating firms value knowledge access (programme goal: innovation capacity through R&D collaboration; docs/sources.md).", -10.0, 10.0)
+    benefit_weight: float = param(20.0, "utils per log point of expected growth", "Expected benefit of the level's services enters the choice (model assumption; docs/ODD.md).", 0.0, 200.0)
+    hours_per_member: float = param(100.0, "hours per year", "Members co-finance about 40 % of a cluster in hours (programme co-financing; docs/sources.md).", 0.0, 5000.0)
+    cash_share: float = param(0.1, "1 (share of the cluster budget)", "Members pay about 10 % of a cluster's budget in cash, split over its members (programme co-financing; docs/sources.md).", 0.0, 1.0)
     hourly_cost_nok: float = param(800.0, "NOK per hour", "Average Norwegian labour cost incl. social charges (SSB), rounded.", 0.0, 10000.0)
     cost_weight: float = param(30.0, "utils per (cost / value added)", "Hours and fees weigh against the firm's value added.", 0.0, 1000.0)
-    distance_weight: float = param(1.5, "utils per 100 km", "Clusters recruit around a geographical hub (seed 003).", 0.0, 20.0)
+    distance_weight: float = param(1.5, "utils per 100 km", "Clusters recruit around a geographical hub (programme description; docs/sources.md).", 0.0, 20.0)
     leave_rate: float = param(0.08, "per year", "Member churn; keeps cluster sizes steady (programme reports).", 0.0, 1.0)
     choice_noise: float = param(1.0, "utils (Gumbel scale)", "Unobserved taste in the discrete choice (logit).", 0.01, 10.0)
 
@@ -156,17 +156,17 @@ class Network(Section):
     decay_rate: float = param(0.2, "per year", "Share of ties that lapse each year (typical project length about 5 years).", 0.0, 1.0)
     shared_member_retention: float = param(0.5, "1", "Lower decay when both partners share a cluster (shared membership).", 0.0, 1.0)
     institution_tie_rate: float = param(0.15, "per firm-year at full R&D effort", "Firms with R&D effort seek a knowledge-institution partner.", 0.0, 5.0)
-    member_institution_boost: float = param(1.0, "1", "Cluster organisations broker R&D projects with institutions (seed 004: NCEs work closely with R&D institutions).", 0.0, 20.0)
+    member_institution_boost: float = param(1.0, "1", "Cluster organisations broker R&D projects with institutions (NCEs work closely with R&D institutions; docs/sources.md).", 0.0, 20.0)
     institution_decay_rate: float = param(0.25, "per year", "R&D projects with institutions end after about 4 years.", 0.0, 1.0)
 
 
 class Innovation(Section):
     base_rate: float = param(0.05, "hazard per year", "Innovation without effort or partners (CIS: about 1/3 innovate over 3 years).", 0.0, 5.0)
     rd_weight: float = param(0.5, "hazard per unit R&D effort", "Own effort (CIS).", 0.0, 10.0)
-    spillover_weight: float = param(0.08, "hazard per unit of novel knowledge", "Knowledge flowing over ties (Jaffe 1986; seed 004).", 0.0, 10.0)
-    institution_weight: float = param(0.15, "hazard", "An R&D tie to a university or institute (seed 004).", 0.0, 10.0)
+    spillover_weight: float = param(0.08, "hazard per unit of novel knowledge", "Knowledge flowing over ties (Jaffe 1986; docs/sources.md).", 0.0, 10.0)
+    institution_weight: float = param(0.15, "hazard", "An R&D tie to a university or institute (docs/sources.md).", 0.0, 10.0)
     optimal_distance: float = param(0.15, "knowledge-space units", "Cognitive distance where partners teach the most (inverted U; Nooteboom et al. 2007).", 0.01, 2.0)
-    convergence_rate: float = param(0.15, "1 (share of the gap to partners' mean closed per year)", "Partners' knowledge converges, so novelty falls and effects peak early (seed 000).", 0.0, 1.0)
+    convergence_rate: float = param(0.15, "1 (share of the gap to partners' mean closed per year)", "Partners' knowledge converges, so novelty falls and effects peak early (Innovation Norway annual report 2021; docs/sources.md).", 0.0, 1.0)
     drift_sd: float = param(0.01, "knowledge-space units per year", "Firms' own search keeps knowledge diverse.", 0.0, 0.5)
     productivity_gain: float = param(0.05, "log points (one man-year firm)", "Productivity step of an innovation. The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1.0)
     demand_gain: float = param(0.06, "log points (one man-year firm)", "Sales step of an innovation (new products).", 0.0, 1.0)
@@ -178,7 +178,7 @@ class Growth(Section):
     shock_size_elasticity: float = param(0.2, "1", "Growth volatility falls with size, sd ~ size^-0.2 (Stanley et al. 1996).", 0.0, 1.0)
     potential_persistence: float = param(0.85, "1 (AR(1) coefficient per year)", "Growth opportunities fade; firm growth shows weak persistence (Coad 2007).", 0.0, 1.0)
     potential_size_elasticity: float = param(0.2, "1", "Growth opportunities shrink with size as growth volatility does (Stanley et al. 1996): a firm's expected extra growth is its potential times man-years^-e, so no firm outgrows the economy.", 0.0, 1.0)
-    market_access_fade: float = param(0.3, "per year of membership", "The profiling and market-access service opens a member's new markets mostly in its first years (seed 000: the highest development in the first three years): its push is market_access_growth x exp(-fade x years since joining).", 0.0, 5.0)
+    market_access_fade: float = param(0.3, "per year of membership", "The profiling and market-access service opens a member's new markets mostly in its first years (members develop most in their first three years: Innovation Norway annual report 2021; docs/sources.md): its push is market_access_growth x exp(-fade x years since joining).", 0.0, 5.0)
     productivity_trend: float = param(0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).", -0.2, 0.2)
     productivity_noise_sd: float = param(0.03, "log points per year", "Idiosyncratic productivity changes.", 0.0, 1.0)
     hire_rate: float = param(0.5, "1 per year", "Share of a labour shortfall closed in a year (hiring frictions). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1.0)
@@ -191,22 +191,22 @@ class Demography(Section):
     exit_size_elasticity: float = param(0.35, "1", "Exit falls with size (hazard ~ size^-e).", 0.0, 3.0)
     exit_growth_sensitivity: float = param(2.0, "per log point of sales growth", "Shrinking firms close more often.", 0.0, 20.0)
     entry_rate: float = param(0.075, "start-ups per alive firm-year", "New employer enterprises about 7-8 % of the stock (SSB).", 0.0, 1.0)
-    cluster_entry_boost: float = param(0.3, "1", "Extra start-ups in a county-sector with an active cluster (entrepreneurship environment; seed 003).", 0.0, 10.0)
+    cluster_entry_boost: float = param(0.3, "1", "Extra start-ups in a county-sector with an active cluster (entrepreneurship environment, a programme goal; docs/sources.md).", 0.0, 10.0)
     spinoff_rate: float = param(0.02, "per innovation", "Innovations that become a new firm.", 0.0, 1.0)
-    spinoff_member_boost: float = param(1.0, "1", "Members spin off more (acceleration programmes; seed 002).", 0.0, 20.0)
+    spinoff_member_boost: float = param(1.0, "1", "Members spin off more (acceleration programmes; docs/sources.md).", 0.0, 20.0)
 
 
 class LevelSpec(Section):
-    programme_funding_nok: float = param(2_200_000.0, "NOK per cluster-year", "FACTS.md: Arena about 2.2 m, NCE about 5 m, Arena Pro 3 m base plus up to 3 m for projects (4.5 m taken); GCE not published, assumed twice NCE.", 0.0, 1e9)
-    programme_share: float = param(0.5, "1", "Programme pays up to 50 %; members 40 % hours and 10 % cash (FACTS.md).", 0.01, 1.0)
-    facilitation_ties: float = param(1.0, "tie attempts per member-year", "Matchmaking by the cluster organisation (seed 002: facilitator).", 0.0, 20.0)
-    market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (seed 003). The baseline's values are fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 0.5)
-    advisory_innovation: float = param(0.02, "hazard per member-year", "Advisory services and business acceleration help members' innovation projects (seeds 002, 003).", 0.0, 5.0)
+    programme_funding_nok: float = param(2_200_000.0, "NOK per cluster-year", "Arena about 2.2 m, NCE about 5 m, Arena Pro 3 m base plus up to 3 m for projects (4.5 m taken); GCE not published, assumed twice NCE (docs/sources.md).", 0.0, 1e9)
+    programme_share: float = param(0.5, "1", "Programme pays up to 50 %; members 40 % hours and 10 % cash (docs/sources.md).", 0.01, 1.0)
+    facilitation_ties: float = param(1.0, "tie attempts per member-year", "Matchmaking by the cluster organisation (cluster management as facilitator; docs/sources.md).", 0.0, 20.0)
+    market_access_growth: float = param(0.02, "log points per member-year", "Profiling, internationalisation and market access (programme services; docs/sources.md). The baseline's values are fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 0.5)
+    advisory_innovation: float = param(0.02, "hazard per member-year", "Advisory services and business acceleration help members' innovation projects (programme services; docs/sources.md).", 0.0, 5.0)
     recruits_per_year: float = param(10.0, "firms per cluster-year (full scale)", "Recruitment capacity of the cluster organisation.", 0.0, 1000.0)
-    max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (FACTS.md: GCE Blue Maritime about 200, NODE 50-60).", 0.0, 10000.0)
-    max_duration_years: int = param(5, "years", "Contract length: Arena 3-5, Arena Pro 5, NCE 10, GCE 10 (seed 003; FACTS.md).", 1, 50)
-    max_clusters: int = param(30, "clusters", "Slots at the level: about 12-15 NCE and 3 GCE in 2014-2021 (FACTS.md; seed 004).", 0, 1000)
-    available_from: int = param(2002, "year", "First year the programme offers the level: Arena early 2000s, NCE 2006, GCE 2014, Arena Pro 2019 (seeds 003, 004; FACTS.md).", 1990, 2150)
+    max_members: float = param(50.0, "firms (full scale)", "Typical membership of the level (GCE Blue Maritime about 200, NODE about 50; docs/sources.md).", 0.0, 10000.0)
+    max_duration_years: int = param(5, "years", "Contract length: Arena 3-5, Arena Pro 5, NCE 10, GCE 10 (docs/sources.md).", 1, 50)
+    max_clusters: int = param(30, "clusters", "Slots at the level: about 12-15 NCE and 3 GCE in 2014-2021 (docs/sources.md).", 0, 1000)
+    available_from: int = param(2002, "year", "First year the programme offers the level: Arena early 2000s, NCE 2006, GCE 2014, Arena Pro 2019 (docs/sources.md).", 1990, 2150)
 
 
 def _level(**kw: float) -> LevelSpec:
@@ -240,10 +240,10 @@ class ClusterSpec(Section):
     sector: str = Field(description="Knowledge base: a key of [sectors].")
     levels: list[tuple[int, Level]] = Field(
         min_length=1, description="[[year, level], ...]: level from that year on.",
-        json_schema_extra={"unit": "[year, level]", "source": "Programme history (Innovation Norway, FACTS.md)."})
+        json_schema_extra={"unit": "[year, level]", "source": "Programme history (docs/clusters.md; docs/sources.md)."})
     end_year: int | None = Field(
         None, description="Last year in the programme (inclusive); none = still active.",
-        json_schema_extra={"unit": "year", "source": "Programme history (Innovation Norway, FACTS.md)."})
+        json_schema_extra={"unit": "year", "source": "Programme history (docs/clusters.md; docs/sources.md)."})
 
     @model_validator(mode="after")
     def _history(self) -> ClusterSpec:
@@ -257,7 +257,7 @@ class ClusterSpec(Section):
 
 class BudgetChange(Section):
     year: int = param(2022, "year", "First year of the new budget.", 1990, 2150)
-    factor: float = param(0.7, "1 (multiplies the budget)", "2022: cut by about NOK 60 million, about 30 % (FACTS.md).", 0.0, 10.0)
+    factor: float = param(0.7, "1 (multiplies the budget)", "2022: cut by about NOK 60 million, about 30 % (Innovation Norway annual report 2022; docs/sources.md).", 0.0, 10.0)
 
 
 class Programme(Section):
@@ -265,19 +265,19 @@ class Programme(Section):
 
     enabled: bool = Field(True, description="False removes every cluster: the no-programme counterfactual.")
     history_until: int = param(2021, "year", "Up to this year clusters follow the [[clusters]] history; after it the operator runs the programme.", 1990, 2150)
-    budget_nok: float = param(189_000_000.0, "NOK per year", "2019 budget, NOK 189 million for 36 clusters (FACTS.md).", 0.0, 1e11)
+    budget_nok: float = param(189_000_000.0, "NOK per year", "2019 budget, NOK 189 million for 36 clusters (docs/sources.md).", 0.0, 1e11)
     budget_changes: list[BudgetChange] = Field(default_factory=list, description="Budget changes from a year on (e.g. the 2022 cut).")
-    min_funding_share: float = param(0.75, "1 (share of level funding)", "After a cut the operator first pays each cluster less, down to this share, before ending clusters (2022: 44 -> 39 clusters after a 30 % cut; FACTS.md).", 0.0, 1.0)
-    admissions_per_year: int = param(4, "clusters per year", "2015: 4 of 33 Arena applicants; 2021: 4 of 14 Arena Pro (FACTS.md).", 0, 100)
-    application_rate: float = param(0.7, "1 per eligible concentration-year", "Gives about 30 applications a year from the model's some 45 eligible county-sector concentrations (FACTS.md: 33 Arena applicants in 2015).", 0.0, 1.0)
-    min_firms: float = param(40.0, "firms (full scale)", "Critical mass of a cluster initiative (seed 003 cluster definition).", 0.0, 100000.0)
-    min_location_quotient: float = param(1.0, "1", "Geographic concentration: the county's share of the sector over its share of all firms (seed 003).", 0.0, 100.0)
-    weight_resources: float = param(1.0, "score per s.d.", "Call criterion: the cluster's resources (seed 003).", 0.0, 10.0)
-    weight_growth: float = param(1.0, "score per s.d.", "Call criterion: growth potential (seed 003, 001).", 0.0, 10.0)
-    weight_position: float = param(1.0, "score per s.d.", "Call criterion: position in the industry (seed 003).", 0.0, 10.0)
-    weight_participation: float = param(1.0, "score per s.d.", "Call criterion: firms' participation and common ownership (seed 003).", 0.0, 10.0)
+    min_funding_share: float = param(0.75, "1 (share of level funding)", "After a cut the operator first pays each cluster less, down to this share, before ending clusters (2022: 44 -> 39 clusters after a 30 % cut; Innovation Norway annual report 2022, docs/sources.md).", 0.0, 1.0)
+    admissions_per_year: int = param(4, "clusters per year", "2015: 4 of 33 Arena applicants; 2021: 4 of 14 Arena Pro (docs/sources.md).", 0, 100)
+    application_rate: float = param(0.7, "1 per eligible concentration-year", "Gives about 30 applications a year from the model's some 45 eligible county-sector concentrations (33 Arena applicants in 2015; docs/sources.md).", 0.0, 1.0)
+    min_firms: float = param(40.0, "firms (full scale)", "Critical mass of a cluster initiative (the programme's cluster definition; docs/sources.md).", 0.0, 100000.0)
+    min_location_quotient: float = param(1.0, "1", "Geographic concentration: the county's share of the sector over its share of all firms (docs/sources.md).", 0.0, 100.0)
+    weight_resources: float = param(1.0, "score per s.d.", "Call criterion: the cluster's resources (docs/sources.md).", 0.0, 10.0)
+    weight_growth: float = param(1.0, "score per s.d.", "Call criterion: growth potential (docs/sources.md).", 0.0, 10.0)
+    weight_position: float = param(1.0, "score per s.d.", "Call criterion: position in the industry (docs/sources.md).", 0.0, 10.0)
+    weight_participation: float = param(1.0, "score per s.d.", "Call criterion: firms' participation and common ownership (docs/sources.md).", 0.0, 10.0)
     weight_strategy: float = param(1.0, "score per s.d.", "Call criterion: strategy and implementation plan, unobserved by the model (a random draw).", 0.0, 10.0)
-    evaluation_min_fill: float = param(0.25, "1 (share of the members it could have recruited)", "Annual evaluation ends clusters that fail to mobilise firms (seed 003: poor delivery ends participation); judged against what its recruitment capacity allowed since it reached its level.", 0.0, 1.0)
+    evaluation_min_fill: float = param(0.25, "1 (share of the members it could have recruited)", "Annual evaluation ends clusters that fail to mobilise firms (poor delivery ends participation; docs/sources.md); judged against what its recruitment capacity allowed since it reached its level.", 0.0, 1.0)
     evaluation_grace_years: int = param(2, "years", "Years at a level before the participation test applies.", 0, 50)
     excluded_sectors: list[str] = Field(default_factory=lambda: ["other"], description="Sectors that cannot form a cluster initiative (the catch-all 'other' is no knowledge base).")
     added_clusters: list[ClusterSpec] = Field(default_factory=list, description="Clusters a what-if adds to the [[clusters]] history (e.g. a new cluster in Northern Norway).")
@@ -289,17 +289,17 @@ class Restructuring(Section):
 
     enabled: bool = Field(True, description="Switch the lever on or off.")
     from_year: int = param(2000, "year", "The restructuring programme predates the cluster programme (regional policy since the 1980s).", 1990, 2150)
-    areas_per_year: float = param(3.7, "areas per year", "About 22 areas followed up in 2021 with six-year periods (seed 000): 22 / 6.", 0.0, 100.0)
-    period_years: int = param(6, "years", "Typical length of a restructuring period (Innovation Norway).", 1, 30)
+    areas_per_year: float = param(3.7, "areas per year", "About 22 areas followed up in 2021 with six-year periods (Innovation Norway annual report 2021; docs/sources.md): 22 / 6.", 0.0, 100.0)
+    period_years: int = param(6, "years", "Areas keep their status up to six years (docs/sources.md).", 1, 30)
     area_firm_share: float = param(0.03, "1 (share of the county's firms)", "A municipality or group of municipalities inside a county.", 0.0, 1.0)
-    vulnerability_weight: float = param(20.0, "1 per log point of county job growth", "Areas are chosen where jobs have been shrinking (a vulnerable industry structure; seed 000).", 0.0, 1000.0)
+    vulnerability_weight: float = param(20.0, "1 per log point of county job growth", "Areas are chosen where jobs have been shrinking (a vulnerable industry structure; docs/sources.md).", 0.0, 1000.0)
     lookback_years: int = param(3, "years", "Window of county job growth used to judge vulnerability.", 1, 20)
     budget_nok_per_area: float = param(4_000_000.0, "NOK per area-year", "Typical yearly restructuring budget of a municipality (assumption; programme reports give NOK 2-6 million).", 0.0, 1e9)
-    startups_per_area: float = param(2.2, "start-ups per area-year (full scale)", "49 start-ups from 22 areas in 2021 (seed 000).", 0.0, 100.0)
-    supported_firms_per_area: float = param(5.0, "firms per area-year (full scale)", "Grants go to a handful of firms a year in each area (assumption, sized to the 170 jobs of 2021; seed 000). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1000.0)
+    startups_per_area: float = param(2.2, "start-ups per area-year (full scale)", "49 start-ups from 22 areas in 2021 (Innovation Norway annual report 2021; docs/sources.md).", 0.0, 100.0)
+    supported_firms_per_area: float = param(5.0, "firms per area-year (full scale)", "Grants go to a handful of firms a year in each area (assumption, sized to the 170 jobs of 2021; docs/sources.md). The baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).", 0.0, 1000.0)
     max_supported_employees: float = param(99.0, "man-years", "Restructuring grants go to small and medium-sized enterprises (EU SME definition: under 100 man-years).", 1.0, 1e6)
     growth_support: float = param(0.15, "log points of sales, once", "A grant's push to a supported firm's sales in its year of support (assumption, sized to the 170 jobs of 2021).", 0.0, 2.0)
-    extra_tie_attempts: float = param(0.3, "tie attempts per area firm-year", "More collaboration between firms in the area (seed 000: evaluations of Rollag, Tinn, Bindal, Lierne).", 0.0, 20.0)
+    extra_tie_attempts: float = param(0.3, "tie attempts per area firm-year", "More collaboration between firms in the area (evaluations of Rollag, Tinn, Bindal, Lierne; docs/sources.md).", 0.0, 20.0)
 
 
 class CorporateNetworks(Section):
@@ -307,8 +307,8 @@ class CorporateNetworks(Section):
 
     enabled: bool = Field(True, description="Switch the lever on or off.")
     from_year: int = param(2010, "year", "Innovation Norway's corporate network scheme (assumption on its start).", 1990, 2150)
-    networks_per_year: float = param(29.0, "networks per year", "29 new networks in 2021 (seed 000).", 0.0, 1000.0)
-    firms_per_network: int = param(7, "firms", "210 participants in 29 networks in 2021 (seed 000), about 7 each.", 2, 100)
+    networks_per_year: float = param(29.0, "networks per year", "29 new networks in 2021 (Innovation Norway annual report 2021; docs/sources.md).", 0.0, 1000.0)
+    firms_per_network: int = param(7, "firms", "210 participants in 29 networks in 2021 (Innovation Norway annual report 2021; docs/sources.md), about 7 each.", 2, 100)
     min_employees: float = param(5.0, "man-years", "Small and medium-sized enterprises: 5-99 man-years.", 0.0, 1e5)
     max_employees: float = param(99.0, "man-years", "Small and medium-sized enterprises: 5-99 man-years.", 1.0, 1e6)
     period_years: int = param(3, "years", "Networks run two to three years (assumption).", 1, 20)
@@ -320,17 +320,17 @@ class GreenPlatform(Section):
     """Green Platform consortia: firms join forces on green technology projects."""
 
     enabled: bool = Field(True, description="Switch the lever on or off.")
-    from_year: int = param(2021, "year", "First Green Platform funding at the end of 2021 (seed 000).", 1990, 2150)
-    consortia_per_year: float = param(12.0, "consortia per year", "12 green consortia funded at the end of 2021 (seed 000).", 0.0, 1000.0)
-    firms_per_consortium: int = param(5, "firms", "Consortia of several companies (seed 000); assumption 5.", 2, 100)
-    sectors: list[str] = Field(default_factory=lambda: ["energy", "maritime", "process_industry", "oil_gas_supply"], description="Sectors that green consortia come from (green transition; seed 000).")
+    from_year: int = param(2021, "year", "First Green Platform funding at the end of 2021 (Innovation Norway annual report 2021; docs/sources.md).", 1990, 2150)
+    consortia_per_year: float = param(12.0, "consortia per year", "12 green consortia funded at the end of 2021 (Innovation Norway annual report 2021; docs/sources.md).", 0.0, 1000.0)
+    firms_per_consortium: int = param(5, "firms", "Several companies per consortium (docs/sources.md); assumption 5.", 2, 100)
+    sectors: list[str] = Field(default_factory=lambda: ["energy", "maritime", "process_industry", "oil_gas_supply"], description="Sectors that green consortia come from (green transition; docs/sources.md).")
     period_years: int = param(3, "years", "Project length (assumption).", 1, 20)
-    innovation_support: float = param(0.3, "hazard per year", "Funding, networks and expertise for ambitious joint projects (seed 000).", 0.0, 5.0)
+    innovation_support: float = param(0.3, "hazard per year", "Funding, networks and expertise for ambitious joint projects (Green Platform; docs/sources.md).", 0.0, 5.0)
     budget_nok_per_consortium: float = param(15_000_000.0, "NOK per consortium-year", "Assumption: Green Platform grants of NOK 20-80 million over three years.", 0.0, 1e10)
 
 
 class ClusterLink(Section):
-    """Cluster-to-cluster collaboration between two cluster organisations (seed 002)."""
+    """Cluster-to-cluster collaboration of two cluster organisations (e.g. GCE NODE, Blue Maritime; docs/sources.md)."""
 
     clusters: tuple[str, str] = Field(description="Names of the two clusters.")
     from_year: int = param(2016, "year", "First year of joint projects.", 1990, 2150)
@@ -338,7 +338,7 @@ class ClusterLink(Section):
 
 
 class ForeignInvestment(Section):
-    """Foreign firms locate where a strong cluster is (seed 002: GCE Subsea attracts foreign investment)."""
+    """Foreign firms locate where a strong cluster is (GCE Subsea attracts foreign investment; docs/sources.md)."""
 
     enabled: bool = Field(True, description="Switch the lever on or off.")
     entrants_per_gce: float = param(2.0, "firms per GCE-year (full scale)", "Assumption: a world-leading cluster attracts a couple of foreign subsidiaries a year.", 0.0, 100.0)
@@ -374,7 +374,7 @@ class Output(Section):
     plots: bool = Field(True, description="Write PNG plots.")
 
 
-_SSB = "Economics Norway with Statistics Norway, as reported in seeds 000, 001 and FACTS.md"
+_SSB = "Economics Norway and Statistics Norway, as reported by Innovation Norway; docs/sources.md"
 
 
 class Measurement(Section):
