@@ -65,9 +65,11 @@ class RefCluster(mesa.Agent):
                 firm.leave()
 
     def recruit(self) -> None:
-        """Admit the non-members of its sector with the highest positive utility of joining, as
-        many as its recruitment capacity and the room below its size cap allow. Firms that left
-        a cluster this year do not rejoin before next year."""
+        """Admit the non-members of its sector with the highest positive utility of joining.
+
+        It admits as many as its recruitment capacity and the room below its size cap allow. Firms
+        that left a cluster this year do not rejoin before next year.
+        """
         if self.level is None:
             return
         m, scale = self.model, self.model.spec.population.scale
@@ -136,9 +138,11 @@ class RefFirm(mesa.Agent):
         return self.potential * self.employees**-self.model.spec.growth.potential_size_elasticity
 
     def joining_utility(self, cluster: RefCluster) -> float:
-        """Deterministic part of the utility of joining ``cluster``: the level's expected benefit,
-        growth potential, size, R&D effort and international orientation against hours and fees
-        per value added and the distance to the cluster's hub."""
+        """Deterministic part of the utility of joining ``cluster``.
+
+        The level's expected benefit, growth potential, size, R&D effort and international
+        orientation against hours and fees per value added and the distance to the cluster's hub.
+        """
         p, lv = self.model.spec.membership, cluster.spec
         budget = lv.programme_funding_nok / lv.programme_share
         fee = p.cash_share * budget / max(lv.max_members, 1.0)  # cash split over full-scale members
@@ -163,8 +167,10 @@ class RefFirm(mesa.Agent):
                     partner.partners.discard(self)
 
     def search_partners(self) -> None:
-        """Search a Poisson number of times, mostly in its own county; members search more among
-        their cluster's members (matchmaking by the cluster organisation)."""
+        """Search a Poisson number of times, mostly in its own county.
+
+        Members search more among their cluster's members (matchmaking by the cluster organisation).
+        """
         m, net = self.model, self.model.spec.network
         for _ in range(m.rng.poisson(net.tie_attempts)):
             local = m.random.random() < net.local_share
@@ -186,8 +192,11 @@ class RefFirm(mesa.Agent):
             other.partners.add(self)
 
     def seek_institution(self) -> None:
-        """R&D projects with institutions end; a firm without one finds one with a probability
-        rising with its R&D effort (members more: their cluster brokers projects)."""
+        """R&D projects with institutions end; a firm without one may find one.
+
+        The probability of finding one rises with its R&D effort (members more: their cluster
+        brokers projects).
+        """
         m, net = self.model, self.model.spec.network
         if self.institution is not None and m.random.random() < net.institution_decay_rate:
             self.institution = None
@@ -198,8 +207,10 @@ class RefFirm(mesa.Agent):
             self.institution = m.random.choice(options)
 
     def innovate(self) -> None:
-        """Innovate from own effort, an institution tie and novel knowledge over ties; plan the
-        move of its knowledge towards its partners' (applied by :meth:`adopt_knowledge`)."""
+        """Innovate from own effort, an institution tie and novel knowledge over ties.
+
+        Also plan the move of its knowledge towards its partners' (applied by :meth:`adopt_knowledge`).
+        """
         inn, rnd = self.model.spec.innovation, self.model.random
         learned = pull_x = pull_y = 0.0
         for partner in self.ordered_partners():
@@ -221,13 +232,17 @@ class RefFirm(mesa.Agent):
         self.kx, self.ky = self._next_k
 
     def grow(self, demand: list[float]) -> None:
-        """Sales follow sector demand, potential, innovation (a smaller step for a larger firm),
+        """Grow sales, productivity and employment.
+
+        Sales follow sector demand, potential, innovation (a smaller step for a larger firm),
         market access and a fat-tailed shock; productivity grows; employment closes part of the
-        gap to what value added needs."""
+        gap to what value added needs.
+        """
         m, g, inn = self.model, self.model.spec.growth, self.model.spec.innovation
         access = 0.0
         if self.cluster is not None:  # the service's push fades with years of membership
-            access = self.cluster.spec.market_access_growth * math.exp(-g.market_access_fade * (m.year - self.join_year))
+            access = (self.cluster.spec.market_access_growth
+                      * math.exp(-g.market_access_fade * (m.year - self.join_year)))
         sd = g.shock_sd * self.employees**-g.shock_size_elasticity
         b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
         shock = m.rng.laplace(0.0, b) + math.log1p(-b * b)  # minus log E[exp(shock)]: mean one
@@ -283,8 +298,10 @@ class ReferenceModel(mesa.Model):
         self._add_firms(build_firms(spec, stream(rng, "population"), self.year))
 
     def step(self) -> None:
-        """Simulate one year: programme, membership, collaboration, innovation, growth,
-        entry and exit; then record it."""
+        """Simulate one year: programme, membership, collaboration, innovation, growth, entry and exit.
+
+        Then record it.
+        """
         demand = self.sector_demand()
         self.startups = self.exits = 0
         for cluster in self.clusters:
@@ -329,9 +346,11 @@ class ReferenceModel(mesa.Model):
             firm.seek_institution()
 
     def demography(self) -> None:
-        """Closures; then start-ups where firms are (more where a cluster is active) and
-        spin-offs from this year's innovators, with the population's start-up recipe at this
-        year's productivity."""
+        """Closures; then start-ups and spin-offs.
+
+        Start-ups open where firms are (more where a cluster is active) and spin-offs from this
+        year's innovators, with the population's start-up recipe at this year's productivity.
+        """
         d = self.spec.demography
         self.agents_by_type[RefFirm].do("maybe_close")
         survivors = list(self.agents_by_type[RefFirm])
@@ -392,8 +411,11 @@ class ReferenceModel(mesa.Model):
 
 def _institution_partners(spec: Scenario,
                           distance_km: np.ndarray) -> dict[tuple[int, int], list[int]]:
-    """For each (county, sector): institutions in the county serving the sector; else any in the
-    county; else the same choice in the nearest county that has an institution."""
+    """For each (county, sector), the institutions a firm there may work with.
+
+    Institutions in the county serving the sector; else any in the county; else the same choice in
+    the nearest county that has an institution.
+    """
     institutions = build_institutions(spec)
     n_regions = len(spec.regions)
     out: dict[tuple[int, int], list[int]] = {}

@@ -113,7 +113,8 @@ def summarise(scenario: Scenario, seed: int, yearly: pd.DataFrame, wall_time_s: 
         "firms_end": int(last["firms"]),
         "employment_end": float(last["employment"]),
         "value_added_end_nok": float(last["value_added_nok"]),
-        "employment_growth_pct_per_year": float(100 * np.expm1(np.log(last["employment"] / first["employment"]) / max(years, 1))),
+        "employment_growth_pct_per_year": float(
+            100 * np.expm1(np.log(last["employment"] / first["employment"]) / max(years, 1))),
         "programme_spend_total_nok": float(yearly["programme_spend_nok"].sum()),
     }
     for y in HEADLINE_YEARS:
@@ -132,7 +133,8 @@ def summarise(scenario: Scenario, seed: int, yearly: pd.DataFrame, wall_time_s: 
         "seed": seed,
         "scale": scenario.population.scale,
         "years": [int(first["year"]), int(last["year"])],
-        "versions": {pkg: version(pkg) for pkg in ("nic-sim", "mesa", "numpy", "pandas")} | {"python": platform.python_version()},
+        "versions": ({pkg: version(pkg) for pkg in ("nic-sim", "mesa", "numpy", "pandas")}
+                     | {"python": platform.python_version()}),
         "wall_time_s": round(wall_time_s, 3),
         "headline": headline,
     }

@@ -36,7 +36,8 @@ from sim.submodels.programme import start_cluster_year
 #: ``[levels.*]`` services a cluster organisation gives its members.
 LEVEL_SERVICES = ("facilitation_ties", "market_access_growth", "advisory_innovation")
 #: Firm columns the instruments set each year (copied from the factual world).
-INSTRUMENT_COLUMNS = ("support_growth", "support_innovation", "extra_attempts", "area", "network_until", "consortium_until")
+INSTRUMENT_COLUMNS = ("support_growth", "support_innovation", "extra_attempts", "area", "network_until",
+                      "consortium_until")
 
 
 def withhold_services(spec: Scenario) -> Scenario:
@@ -90,7 +91,8 @@ class TwinModel(ClusterModel):
     def step(self) -> None:
         """Simulate the year the factual model has just simulated."""
         if self.factual.year != self.year + 1:
-            raise RuntimeError(f"the twin steps right after its factual model (twin {self.year}, factual {self.factual.year - 1})")
+            raise RuntimeError(f"the twin steps right after its factual model "
+                               f"(twin {self.year}, factual {self.factual.year - 1})")
         if self.factual.spec is not self._source_spec:  # a policy change, or a control moved in the app
             self._source_spec = self.factual.spec
             self.spec = withhold_services(self.factual.spec) if self.withhold else self.factual.spec

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from sim.model import ClusterModel
 
 def demography(m: ClusterModel) -> None:
-    """Firms close (small and shrinking ones more often), start up (more where a cluster is
-    active) and spin off from innovators (more from members)."""
+    """Firms close, start up and spin off.
+
+    Small and shrinking firms close more often; start-ups come more where a cluster is active;
+    spin-offs come from innovators (more from members).
+    """
     cells, parents = exits(m)
     d, f, c = m.spec.demography, m.firms, m.clusters
     rng = m.stream("demography.entry")

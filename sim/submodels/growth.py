@@ -26,9 +26,12 @@ MAX_LAPLACE_SCALE = 0.9
 
 
 def growth(m: ClusterModel) -> None:
-    """Sales follow sector demand, expected growth from potential, innovation, cluster market
-    access (fading with years of membership) and fat-tailed shocks; productivity grows;
-    employment moves toward what value added needs, with frictions."""
+    """Firms' sales, productivity and employment grow.
+
+    Sales follow sector demand, expected growth from potential, innovation, cluster market access
+    (fading with years of membership) and fat-tailed shocks; productivity grows; employment moves
+    toward what value added needs, with frictions.
+    """
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     access = m.per_cluster("market_access_growth") * m.funding_factor
     params = GrowthParams(

@@ -154,10 +154,13 @@ def _restructuring(m: ClusterModel, events: InstrumentEvents) -> None:
 
 
 def _open_in_areas(m: ClusterModel, rng: np.random.Generator, area: np.ndarray, sector: np.ndarray) -> np.ndarray:
-    """Open start-ups in restructuring areas (one call for all areas: start-up creation has a
-    fixed cost); return their rows."""
+    """Open start-ups in restructuring areas; return their rows.
+
+    One call serves all areas, as start-up creation has a fixed cost.
+    """
     region = np.array(m.instrument_state.area_region, dtype=np.int16)[area.astype(np.int64)]
-    rows = m.open(startup_firms(m.spec, rng, len(area), region, sector.astype(np.int16), m.year, m.productivity_index()))
+    rows = m.open(startup_firms(m.spec, rng, len(area), region, sector.astype(np.int16), m.year,
+                                m.productivity_index()))
     m.firms.area[rows] = area
     return rows
 
@@ -175,8 +178,11 @@ def _vulnerability(m: ClusterModel, alive: np.ndarray) -> np.ndarray:
 
 def _designate_area(m: ClusterModel, rng: np.random.Generator, free: np.ndarray, free_region: np.ndarray,
                     chance: np.ndarray) -> None:
-    """A new area in a county drawn with ``chance`` (cumulative): a share of its open firms not
-    yet in an area (``free``, in counties ``free_region``)."""
+    """A new area in a county drawn with ``chance`` (cumulative).
+
+    The area holds a share of the county's open firms not yet in an area (``free``, in counties
+    ``free_region``).
+    """
     r, f, state = m.spec.restructuring, m.firms, m.instrument_state
     area = len(state.area_start)
     region = int(np.searchsorted(chance / chance[-1], rng.random(), side="right"))  # as rng.choice(p=...) draws
@@ -217,7 +223,8 @@ def _green_platform(m: ClusterModel, events: InstrumentEvents) -> None:
 
 
 def _groups(m: ClusterModel, name: str, pool: np.ndarray, per_year: float, size: int, group_by: np.ndarray,
-            until: np.ndarray, ends: list[int], spec: CorporateNetworks | GreenPlatform) -> tuple[list[np.ndarray], float]:
+            until: np.ndarray, ends: list[int],
+            spec: CorporateNetworks | GreenPlatform) -> tuple[list[np.ndarray], float]:
     """Run a group instrument for a year: support running groups, form new ones, pay for all.
 
     Args:
@@ -251,8 +258,10 @@ def _groups(m: ClusterModel, name: str, pool: np.ndarray, per_year: float, size:
 
 def _form_groups(rng: np.random.Generator, m: ClusterModel, pool: np.ndarray, n: int, size: int,
                  group_by: np.ndarray) -> list[np.ndarray]:
-    """Up to ``n`` groups of ``size`` firms from ``pool``, each around a seed firm and drawn from
-    firms sharing its ``group_by`` value (county or sector); every pair in a group gets a tie."""
+    """Up to ``n`` groups of ``size`` firms from ``pool``; every pair in a group gets a tie.
+
+    Each group forms around a seed firm, from firms sharing its ``group_by`` value (county or sector).
+    """
     free = np.ones(len(pool), dtype=bool)
     groups = []
     for _ in range(n):

@@ -51,7 +51,8 @@ def membership(m: ClusterModel) -> None:
     if not (room[c.active] >= 1).any():
         return  # a scaled-down population often has no room anywhere (the order's stream is its own)
     market = m.per_cluster("market_access_growth") * m.funding_factor
-    budget = m.per_cluster("programme_funding_nok") * m.funding_factor / np.maximum(m.per_cluster("programme_share"), 1e-9)
+    budget = (m.per_cluster("programme_funding_nok") * m.funding_factor
+              / np.maximum(m.per_cluster("programme_share"), 1e-9))
     fee = p.cash_share * budget / np.maximum(m.per_cluster("max_members"), 1.0)
     alive = f.alive_rows()
     order = m.stream("membership.order").permutation(np.flatnonzero(c.active))

@@ -148,8 +148,11 @@ def _funding(m: ClusterModel, levels: np.ndarray) -> np.ndarray:
 
 
 def _hold_budget(m: ClusterModel, events: YearEvents) -> None:
-    """Fit this year's spending to the budget: first pay every cluster less (down to
-    ``programme.min_funding_share``), then end the least-mobilised clusters."""
+    """Fit this year's spending to the budget.
+
+    First pay every cluster less (down to ``programme.min_funding_share``), then end the
+    least-mobilised clusters.
+    """
     c, y = m.clusters, m.year
     planned = c.plan[:, y - c.first_year]
     limit = budget(m.spec, y)
@@ -178,7 +181,8 @@ def _open_call(m: ClusterModel, events: YearEvents) -> None:
     if not applying or p.admissions_per_year == 0:
         return
     criteria = np.array([stats[cell] for cell in applying])  # resources, growth, position, participation
-    score = _zscores(criteria) @ np.array([p.weight_resources, p.weight_growth, p.weight_position, p.weight_participation])
+    score = _zscores(criteria) @ np.array([p.weight_resources, p.weight_growth, p.weight_position,
+                                           p.weight_participation])
     score += p.weight_strategy * rng.standard_normal(len(applying))
     spend = _funding(m, planned).sum() * m.funding_factor
     arena_cost = m.spec.levels.arena.programme_funding_nok * m.funding_factor
@@ -215,7 +219,8 @@ def _concentrations(m: ClusterModel) -> tuple[list[int], dict[int, tuple[float, 
     lq = (firms.reshape(n_r, n_s) * firms.sum() / np.maximum(by_region * by_sector, 1.0)).ravel()
     excluded = {m.sector_names.index(s) for s in p.excluded_sectors if s in m.sector_names}
     eligible = [
-        int(k) for k in np.flatnonzero((firms >= p.min_firms * m.spec.population.scale) & (lq >= p.min_location_quotient))
+        int(k)
+        for k in np.flatnonzero((firms >= p.min_firms * m.spec.population.scale) & (lq >= p.min_location_quotient))
         if k % n_s not in excluded
     ]
     stats = {k: (np.log(employment[k]), growth[k] / firms[k], np.log(lq[k]), ties[k] / firms[k]) for k in eligible}

@@ -112,8 +112,11 @@ class FirmTable:
         leave_clusters(np.ascontiguousarray(rows, dtype=np.int64), self.member, self.cluster, self.join_year)
 
     def alive_rows(self) -> np.ndarray:
-        """Row numbers of firms that are open (do not modify: the array is reused until firms
-        open or close, as a year asks for it a dozen times)."""
+        """Row numbers of firms that are open.
+
+        Do not modify: the array is reused until firms open or close, as a year asks for it a dozen
+        times.
+        """
         if self._open is None:
             self._open = np.flatnonzero(self.alive[: self.n])
         return self._open

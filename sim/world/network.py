@@ -37,11 +37,15 @@ class TieSet:
         Returns:
             How many new ties were added.
         """
-        return self.add_keys(tie_keys(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)))
+        return self.add_keys(tie_keys(np.ascontiguousarray(src, dtype=np.int64),
+                                      np.ascontiguousarray(dst, dtype=np.int64)))
 
     def add_keys(self, keys: np.ndarray) -> int:
-        """Add ties given by their keys (``lo << 32 | hi``, :func:`sim.engine.network.tie_keys`), in any
-        order and with duplicates; return how many were new."""
+        """Add ties given by their keys; return how many were new.
+
+        Keys are ``lo << 32 | hi`` (:func:`sim.engine.network.tie_keys`), in any order and with
+        duplicates.
+        """
         before = len(self._keys)
         self._keys, self.a, self.b = merge_keys(self._keys, np.sort(keys))
         return len(self._keys) - before
