@@ -100,7 +100,7 @@ def _sweep(folder: Path, name: str, scenario: str, runs: int, fixed: dict, worke
     """Write a one-parameter factorial sweep of ``runs`` points and run it."""
     from sim.experiments.coordinator import run_sweep
     from sim.experiments.executors import LocalPool
-    from sim.experiments.sweep import load_sweep
+    from sim.experiments.sweep_file import load_sweep
 
     rates = ", ".join(f"{0.02 + 0.2 * i / max(runs - 1, 1):.6f}" for i in range(runs))
     fixed_lines = "\n".join(f"{k} = {v!r}" for k, v in fixed.items())

@@ -19,9 +19,9 @@ from sim.cli.main import main
 from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import LocalPool
-from sim.experiments.sweep import load_sweep
+from sim.experiments.sweep_file import load_sweep
 from sim.output.store import load_runs
-from sim.scenario.files import ScenarioError
+from sim.scenario.errors import ScenarioError
 
 URL = os.environ.get("NIC_SIM_TEST_POSTGRES_URL")
 

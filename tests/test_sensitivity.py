@@ -11,8 +11,8 @@ from conftest import SMALL_CLUSTERS, cli
 
 from sim.experiments import sensitivity
 from sim.experiments.ledger import open_ledger
-from sim.experiments.sweep import load_sweep
-from sim.scenario.files import ScenarioError
+from sim.experiments.sweep_file import load_sweep
+from sim.scenario.errors import ScenarioError
 
 OUTCOMES = ["summary.gap_value_added_pp", "summary.true_value_added_pp", "members@2012"]
 

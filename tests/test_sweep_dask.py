@@ -15,7 +15,7 @@ from sim.experiments import executors
 from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import DaskPool, LocalPool
-from sim.experiments.sweep import load_sweep
+from sim.experiments.sweep_file import load_sweep
 
 pytestmark = pytest.mark.slow  # a LocalCluster of two worker processes: some 20 s
 

@@ -7,7 +7,8 @@ import pytest
 from conftest import ROOT
 
 from sim.cli.main import main
-from sim.experiments.sweep import load_sweep, seed_int
+from sim.experiments.sweep import seed_int
+from sim.experiments.sweep_file import load_sweep
 
 CLASSROOM = ROOT / "scenarios" / "classroom.toml"
 

@@ -16,7 +16,8 @@ from sim.cli.main import main
 from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import LocalPool
-from sim.experiments.sweep import load_sweep, scenario_for
+from sim.experiments.sweep import scenario_for
+from sim.experiments.sweep_file import load_sweep
 from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.runner import run
 

@@ -40,8 +40,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.experiments import sensitivity
     from sim.experiments.coordinator import run_sweep
     from sim.experiments.executors import ExecutorError
-    from sim.experiments.sweep import SALIB_DESIGNS, load_sweep
-    from sim.scenario.files import ScenarioError
+    from sim.experiments.sweep import SALIB_DESIGNS
+    from sim.experiments.sweep_file import load_sweep
+    from sim.scenario.errors import ScenarioError
 
     sweeps = [load_sweep(path) for path in args.sweeps]
     for sweep in sweeps:

@@ -64,7 +64,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Validate the sweep, run what is left of it, print a summary."""
     # Imported here, not at the top: scipy.stats, Dask and matplotlib would slow down --help.
     from sim.experiments.executors import ExecutorError
-    from sim.experiments.sweep import load_sweep
+    from sim.experiments.sweep_file import load_sweep
 
     if args.dry_run:
         print(describe(load_sweep(args.sweep)))

@@ -74,7 +74,7 @@ def run_sweep(sweep: Sweep, executor: Executor, db: str | Engine | None = None, 
     """Run every run of a sweep not yet done, recording each as it finishes.
 
     Args:
-        sweep: From :func:`sim.experiments.sweep.load_sweep`.
+        sweep: From :func:`sim.experiments.sweep_file.load_sweep`.
         executor: Where runs execute.
         db: Results database URL or engine; ``None`` is the default SQLite file.
         out_dir: Folder for the summary plot and firm panels (default :func:`default_out_dir`).

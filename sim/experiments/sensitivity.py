@@ -1,10 +1,10 @@
 """Sensitivity analysis with SALib: Morris screening and Sobol indices over a sweep.
 
-A sensitivity study is a sweep file with design ``morris`` or ``saltelli`` (:mod:`sim.experiments.sweep`): it
-runs like any sweep (resumable, on local processes or a Dask cluster, into any results database)
-and is then analysed here. Each outcome's mean over replications at every design point goes to
-SALib's analyser, in the unit cube the design was drawn in (each parameter's distribution maps
-that cube onto its values), so:
+A sensitivity study is a sweep file (:mod:`sim.experiments.sweep_file`) with design ``morris`` or
+``saltelli`` (:mod:`sim.experiments.sweep`): it runs like any sweep (resumable, on local processes
+or a Dask cluster, into any results database) and is then analysed here. Each outcome's mean
+over replications at every design point goes to SALib's analyser, in the unit cube the design
+was drawn in (each parameter's distribution maps that cube onto its values), so:
 
 - Morris ``mu_star`` is the mean absolute change of the outcome when one parameter moves across
   its whole range (in the outcome's units per unit of the cube), ``sigma`` the spread of that
@@ -27,9 +27,9 @@ from matplotlib.ticker import EngFormatter
 from sqlalchemy import Engine
 
 from sim.experiments.plots import outcome_table
-from sim.experiments.sweep import Sweep
+from sim.experiments.sweep import SALIB_DESIGNS, Sweep
 from sim.output.plots import blank_figure, save
-from sim.scenario.files import ScenarioError
+from sim.scenario.errors import ScenarioError
 
 #: Index name -> its confidence column in SALib's result.
 MORRIS_INDICES = {"mu_star": "mu_star_conf", "sigma": None, "mu": None}
@@ -49,8 +49,9 @@ def point_means(engine: Engine, sweep: Sweep) -> tuple[np.ndarray, pd.DataFrame]
         ScenarioError: The sweep is not a sensitivity design.
         IncompleteSweep: Some points have no finished run.
     """
-    if sweep.design not in ("morris", "saltelli"):
-        raise ScenarioError(sweep.source, "sweep.design", f"must be 'morris' or 'saltelli' for a sensitivity analysis, got '{sweep.design}'")
+    if sweep.design not in SALIB_DESIGNS:
+        raise ScenarioError(sweep.source, "sweep.design",
+                            f"must be 'morris' or 'saltelli' for a sensitivity analysis, got '{sweep.design}'")
     design = sweep.unit_design()
     table, _, outcomes = outcome_table(engine, sweep.name)
     means = (table.groupby("point")[outcomes].mean() if len(table) else pd.DataFrame(columns=outcomes))
