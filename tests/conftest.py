@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL_CLUSTERS = [
     {"name": "GCE Blue Maritime", "region": "more_og_romsdal", "sector": "maritime",
      "levels": [[2002, "arena"], [2006, "nce"], [2014, "gce"]]},
-    {"name": "NCE Raufoss", "region": "innlandet", "sector": "manufacturing", "levels": [[2006, "nce"]], "end_year": 2016},
+    {"name": "NCE Raufoss", "region": "innlandet", "sector": "manufacturing", "levels": [[2006, "nce"]],
+     "end_year": 2016},
     {"name": "NCE Finance Innovation", "region": "vestland", "sector": "ict_fintech",
      "levels": [[2005, "arena"], [2010, "nce"]]},
     {"name": "Arena Biotech North", "region": "troms_og_finnmark", "sector": "health_medtech",

@@ -26,7 +26,8 @@ def test_restructuring_start_ups_have_their_configured_mean():
 
 
 def test_areas_go_to_counties_whose_jobs_shrink():
-    model = ClusterModel(small(scale=0.05, end_year=2012, shocks=[], restructuring={"vulnerability_weight": 200.0}), rng=1)
+    model = ClusterModel(small(scale=0.05, end_year=2012, shocks=[], restructuring={"vulnerability_weight": 200.0}),
+                         rng=1)
     for _ in range(13):
         model.step()
     state = model.instrument_state

@@ -3,10 +3,10 @@
 import numpy as np
 
 from sim.engine import collaboration, demography, network, population, register
+from sim.engine import randomness as rnd
 from sim.engine.collaboration import SearchParams
 from sim.engine.demography import ExitParams
 from sim.engine.population import EffortParams
-from sim.engine import randomness as rnd
 
 N = 20_000
 
@@ -28,9 +28,9 @@ def test_exits_close_as_the_hazard_says_and_count_the_survivors_cells_and_spin_o
     f = _firms()
     keys = np.array([rnd.key(0, "demography.exit", 2001), rnd.key(0, "demography.spinoff", 2001)], dtype=np.uint64)
     rate, size_el, growth_sens, min_employees, spin, boost = 0.08, 0.3, 1.5, 1.0, 0.05, 1.0
-    closing, cells, parents = demography.exits(N, f["alive"], keys, ExitParams(rate, size_el, growth_sens, min_employees, spin, boost),
-                                            f["employees"], f["growth"], f["innovated"], f["member"], f["region"],
-                                            f["sector"], 11, 12)
+    params = ExitParams(rate, size_el, growth_sens, min_employees, spin, boost)
+    closing, cells, parents = demography.exits(N, f["alive"], keys, params, f["employees"], f["growth"], f["innovated"],
+                                               f["member"], f["region"], f["sector"], 11, 12)
     rows = np.arange(N)
     hazard = rate * f["employees"] ** -size_el * np.exp(-growth_sens * f["growth"])
     closes = f["alive"] & ((rnd.uniform(0, "demography.exit", 2001, rows) < hazard) | (f["employees"] < min_employees))
@@ -108,8 +108,8 @@ def test_a_ties_lapse_draw_is_its_own_whatever_other_ties_exist():
     key = rnd.key(0, "collaboration.lapse", 2003)
     kept = collaboration.ties_kept(keys, tie_a, tie_b, key, member, cluster, 0.3, 0.5)
     some = np.arange(0, len(keys), 3)
-    np.testing.assert_array_equal(collaboration.ties_kept(keys[some], tie_a[some], tie_b[some], key, member, cluster, 0.3,
-                                                    0.5), kept[some])
+    np.testing.assert_array_equal(
+        collaboration.ties_kept(keys[some], tie_a[some], tie_b[some], key, member, cluster, 0.3, 0.5), kept[some])
     assert abs(kept.mean() - 0.7) < 0.01
 
 

@@ -165,7 +165,8 @@ def test_register_growth_columns_match_the_firm_panel(small_scenario):
     common = from_yearly.index.intersection(from_panel.index)
     assert len(common) >= 15
     # The panel stores float32, so the two agree to about 1e-4 percentage points.
-    pd.testing.assert_frame_equal(from_yearly.loc[common], from_panel.loc[common], atol=1e-3, check_dtype=False, check_index_type=False)
+    pd.testing.assert_frame_equal(from_yearly.loc[common], from_panel.loc[common], atol=1e-3, check_dtype=False,
+                                  check_index_type=False)
 
 
 def test_the_potentials_push_shrinks_with_size():
@@ -204,6 +205,7 @@ def test_market_access_fades_with_years_of_membership():
 
 def test_a_shorter_run_is_the_start_of_a_longer_one():
     """A year's draws do not depend on the end year, so the calibration may stop its runs in 2025."""
-    short, long = (run(small(scale=0.02, end_year=end, measurement={"effects": False}, programme={"history_until": 2006}),
+    short, long = (run(small(scale=0.02, end_year=end, measurement={"effects": False},
+                             programme={"history_until": 2006}),
                        seed=4) for end in (2010, 2014))  # the operator runs the programme from 2007
     pd.testing.assert_frame_equal(short.yearly, long.yearly[long.yearly["year"] <= 2010])

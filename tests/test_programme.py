@@ -118,5 +118,6 @@ def test_difference_table_gives_paired_means_and_t_intervals():
     jobs = table.loc["employment_end"]
     assert jobs["difference"] == -7.0  # mean of -10 and -4
     # t(0.975, 1 df) = 12.706; s.e. = 3 / sqrt(2) * sqrt(2) / sqrt(2)... = 3.0 / 1.414
-    assert jobs["ci_high"] - jobs["difference"] == pytest.approx(12.706 * np.std([-10, -4], ddof=1) / np.sqrt(2), rel=1e-3)
+    assert jobs["ci_high"] - jobs["difference"] == pytest.approx(12.706 * np.std([-10, -4], ddof=1) / np.sqrt(2),
+                                                                 rel=1e-3)
     assert table.loc["cost_per_job_nok", "difference"] == pytest.approx(-60.0 / -7.0)

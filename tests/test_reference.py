@@ -33,7 +33,8 @@ COMPARED = ("firms", "members", "employment_growth", "innovations_per_firm", "ti
             "startups_per_firm", "exits_per_firm", "institution_ties_per_firm")
 
 
-LEVERS_OFF = {name: {"enabled": False} for name in ("restructuring", "corporate_networks", "green_platform", "foreign_investment")}
+LEVERS_OFF = {name: {"enabled": False}
+              for name in ("restructuring", "corporate_networks", "green_platform", "foreign_investment")}
 
 
 def scenario(end_year: int = 2010) -> Scenario:
