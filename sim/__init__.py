@@ -13,7 +13,8 @@ from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.model import ClusterModel
 from sim.output.result import RunResult
 from sim.runner import run
-from sim.scenario.files import ScenarioError, load_scenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.files import load_scenario
 from sim.scenario.schema import Scenario
 
 __all__ = [

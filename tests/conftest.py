@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario.files import validate
 from sim.scenario.schema import Scenario
+from sim.scenario.validation import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 

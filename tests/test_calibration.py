@@ -12,7 +12,7 @@ from conftest import cli
 
 from sim.calibration.fit import committed_values, load_calibration
 from sim.calibration.targets import Target, load_targets
-from sim.scenario.files import ScenarioError
+from sim.scenario.errors import ScenarioError
 
 
 @pytest.fixture(scope="module")

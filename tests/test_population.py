@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from sim.scenario.files import ScenarioError, load_scenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.files import load_scenario
 from sim.scenario.schema import Scenario
 from sim.world.population import (
     COLUMNS,

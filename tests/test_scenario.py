@@ -8,15 +8,13 @@ import sys
 import pytest
 from pydantic import Field
 
+from sim.scenario.errors import ScenarioError
 from sim.scenario.explain import explain, parameters
-from sim.scenario.files import (
-    ScenarioError,
-    allowed_range,
-    load_scenario,
-    parse_assignment,
-    validate,
-)
+from sim.scenario.fields import allowed_range
+from sim.scenario.files import load_scenario
+from sim.scenario.overrides import parse_assignment
 from sim.scenario.schema import Scenario
+from sim.scenario.validation import validate
 
 CLUSTER = """
 [[clusters]]
@@ -99,14 +97,16 @@ def test_validate_does_not_modify_input():
      "sectors.energy.location_weights.oslo: must be a finite number, got inf"),
     ("[regions.oslo]\nlat = 80\n", "regions.oslo.lat: must be 57-72, got 80"),
     ("regions = {oslo = 5}\n", "regions.oslo: must be a table, got 5"),
-    (CLUSTER.replace('"vestland"', '"vestlandet"'), "clusters.0.region: unknown name 'vestlandet'; did you mean 'vestland'?"),
+    (CLUSTER.replace('"vestland"', '"vestlandet"'),
+     "clusters.0.region: unknown name 'vestlandet'; did you mean 'vestland'?"),
     (CLUSTER.replace('"arena"', '"arina"'),
      "clusters.0.levels.0.1: must be one of 'arena', 'arena_pro', 'nce', 'gce', got 'arina'"),
     (CLUSTER.replace("[2005, ", "[2015, "), "clusters.0.levels: levels must be in increasing year order"),
     (CLUSTER.replace('sector = "maritime"\n', ""), "clusters.0.sector: required key is missing"),
     (CLUSTER.replace('"Ocean"', '""'), "clusters.0.name: must have at least 1 character, got ''"),
     (CLUSTER + "end_year = 2001\n", "clusters.0.end_year: end_year 2001 is before the first level year 2005"),
-    (CLUSTER + "colour = 1\n", "clusters.0.colour: unknown key 'colour'; allowed: end_year, levels, name, region, sector"),
+    (CLUSTER + "colour = 1\n",
+     "clusters.0.colour: unknown key 'colour'; allowed: end_year, levels, name, region, sector"),
     ("clusters = {name = \"x\"}\n", "clusters: must be a list, got {name = 'x'}"),
 ])
 def test_bad_input_gives_exact_line(write, text, expected):
@@ -326,7 +326,8 @@ def test_every_lever_in_the_readme_exists_in_the_schema():
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ('{ "population.scale" = 0.5 }', 'changes.0.set."population.scale": cannot change during a run; allowed tables: membership,'),
+    ('{ "population.scale" = 0.5 }',
+     'changes.0.set."population.scale": cannot change during a run; allowed tables: membership,'),
     ('{ "restructuring.areas_per_year" = -1 }', "changes.0.set: restructuring.areas_per_year: must be 0-100, got -1"),
 ])
 def test_policy_changes_are_validated_like_the_scenario(write, change, expected):

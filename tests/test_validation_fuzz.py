@@ -20,8 +20,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario.files import ScenarioError, load_scenario, validate
+from sim.scenario.errors import ScenarioError
+from sim.scenario.files import load_scenario
 from sim.scenario.schema import Scenario
+from sim.scenario.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 TMP = Path(tempfile.mkdtemp(prefix="scenario-fuzz-"))

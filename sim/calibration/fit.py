@@ -44,15 +44,10 @@ from sim.calibration.spec import (
 from sim.calibration.targets import Target, inputs_of, load_targets, observe
 from sim.experiments.executors import Outcome, Task
 from sim.experiments.sweep import NAME_PATTERN, flatten, scenario_for, seed_int
-from sim.scenario.files import (
-    ScenarioError,
-    extends_chain,
-    load_scenario,
-    read_toml,
-    short_toml,
-    validate_table,
-)
+from sim.scenario.errors import ScenarioError, short_toml
+from sim.scenario.files import extends_chain, load_scenario, read_toml
 from sim.scenario.schema import Scenario
+from sim.scenario.validation import validate_table
 
 TARGETS_FILE = "targets.toml"
 MEANS_ATTR, SEEDS_ATTR, ERROR_ATTR = "means", "per_seed", "error"

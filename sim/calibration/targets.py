@@ -27,7 +27,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sim.output.result import is_headline_figure
-from sim.scenario.files import ScenarioError, read_toml, validate_table
+from sim.scenario.errors import ScenarioError
+from sim.scenario.files import read_toml
+from sim.scenario.validation import validate_table
 
 EARLY_YEARS = 3  # "the highest development in the first three years" (seed 000)
 _YEARLY = re.compile(r"yearly\.(\w+)@(\d{4})(?:-(\d{4}))?")

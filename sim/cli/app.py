@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 
-from sim.scenario.files import ScenarioError
+from sim.scenario.errors import ScenarioError
 
 ORDER = 90
 DEFAULT_HOST = "127.0.0.1"  # only this machine: a classroom opts in to sharing with --host 0.0.0.0

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.scenario.files import ScenarioError, load_scenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.files import load_scenario
 
 ORDER = 2
 

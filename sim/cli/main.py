@@ -14,7 +14,7 @@ import sys
 
 import sim.cli
 from sim.output.store import StoreError
-from sim.scenario.files import ScenarioError
+from sim.scenario.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from sim.output.result import CSV_FLOAT_FORMAT, summary_json, with_effect_headline, write_csv
-from sim.scenario.files import ScenarioError, load_scenario, parse_assignment
+from sim.scenario.errors import ScenarioError
+from sim.scenario.files import load_scenario
+from sim.scenario.overrides import parse_assignment
 from sim.scenario.schema import Scenario
 
 ORDER = 4

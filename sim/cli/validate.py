@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from sim.scenario.errors import ScenarioError
 from sim.scenario.explain import explain
-from sim.scenario.files import ScenarioError, load_scenario
+from sim.scenario.files import load_scenario
 
 ORDER = 1
 

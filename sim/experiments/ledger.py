@@ -58,7 +58,7 @@ from sim.experiments.sweep import RunSpec, Sweep
 from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.output.result import summary_json
 from sim.output.store import StoreError, error_reason, engine_for
-from sim.scenario.files import ScenarioError, short_toml
+from sim.scenario.errors import ScenarioError, short_toml
 
 SQLITE_BUSY_TIMEOUT_MS = 120_000  # a writer waits this long for another to commit
 T = TypeVar("T")

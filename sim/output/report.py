@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from sim.output import plots
+from sim.scenario.errors import ScenarioError
 from sim.scenario.explain import parameters
-from sim.scenario.files import ScenarioError
 
 CONFIDENCE = 0.95
 TABLE_EVERY_YEARS = 5

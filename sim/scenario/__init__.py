@@ -1,1 +1,4 @@
-"""Input: the scenario schema, reading files and overrides, dated changes, the parameter reference and the built-in data."""
+"""Input: the scenario schema, reading files and overrides, validation with one-line messages.
+
+Also the dated policy changes, the parameter reference and the built-in data (``data/``).
+"""

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from sim.scenario.files import is_model, unwrap, allowed_range
+from sim.scenario.fields import allowed_range, is_model, unwrap
 from sim.scenario.schema import Scenario
 
 
