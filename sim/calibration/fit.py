@@ -1,8 +1,9 @@
 """Calibration by the method of simulated moments, with optuna.
 
 ``calibration/parameters.toml`` declares the parameters to fit (keys, ranges, sources), the
-scenario, the seeds and the settings held in every trial; ``calibration/targets.toml`` the
-moments (:mod:`sim.calibration.targets`). A trial simulates the scenario with its parameter values on every
+scenario, the seeds and the settings held in every trial (:func:`load_calibration` reads it into
+a :class:`~sim.calibration.spec.Calibration`); ``calibration/targets.toml`` the moments
+(:mod:`sim.calibration.targets`). A trial simulates the scenario with its parameter values on every
 seed (the same seeds in every trial: common random numbers), applies the published estimator to
 each run and scores the seed means: the sum over calibrated targets of the squared distance in
 tolerances (a diagonal weighting matrix). optuna's TPE sampler proposes the trials.

@@ -79,7 +79,14 @@ class Target(BaseModel):
         return [int(y) for y in match.groups()[1:] if y] if match else []
 
     def inputs(self, available: Iterable[str]) -> list[str]:
-        """The per-run numbers this statistic needs, among the ``available`` headline names."""
+        """The per-run numbers this statistic needs.
+
+        Args:
+            available: The headline figures a run has (a peak reads its ``_year<k>`` figures).
+
+        Returns:
+            The input names, as :func:`observe` reads them.
+        """
         peak = _PEAK.fullmatch(self.statistic)
         if peak:
             return sorted((n for n in available if re.fullmatch(rf"{peak[1]}_year\d+", n)), key=_year_of)
@@ -89,7 +96,14 @@ class Target(BaseModel):
         return [self.statistic]
 
     def reduce(self, means: Mapping[str, float]) -> float:
-        """The statistic from the seed-averaged inputs."""
+        """The statistic from the seed-averaged inputs.
+
+        Args:
+            means: Input name -> mean over seeds.
+
+        Returns:
+            The statistic, NaN where an input is missing.
+        """
         growth = _GROWTH.fullmatch(self.statistic)
         if growth:
             first, last = (means.get(name, np.nan) for name in self.inputs(means))
@@ -103,13 +117,27 @@ class Target(BaseModel):
         return float(max(early) - max(late)) if early and late else np.nan
 
     def met(self, x: float) -> bool:
-        """Whether a statistic meets the target."""
+        """Whether a statistic meets the target.
+
+        Args:
+            x: The statistic.
+
+        Returns:
+            True within the tolerance (``equal``) or at the value or above (``at_least``).
+        """
         if not np.isfinite(x):
             return False
         return x >= self.value if self.compare == "at_least" else abs(x - self.value) <= self.tolerance
 
     def loss(self, x: float) -> float:
-        """Squared distance in tolerances (only the shortfall for ``at_least``); large if undefined."""
+        """Squared distance in tolerances (only the shortfall for ``at_least``); large if undefined.
+
+        Args:
+            x: The statistic.
+
+        Returns:
+            The loss, :data:`MISSING_LOSS` for a statistic that is not finite.
+        """
         if not np.isfinite(x):
             return MISSING_LOSS
         gap = min(0.0, x - self.value) if self.compare == "at_least" else x - self.value

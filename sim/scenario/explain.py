@@ -34,12 +34,26 @@ class Parameter:
 
 
 def parameters(scenario_cls: type[BaseModel] = Scenario) -> list[Parameter]:
-    """List every leaf parameter of the schema, defaults taken from a default instance."""
+    """List every leaf parameter of the schema, defaults taken from a default instance.
+
+    Args:
+        scenario_cls: The schema's root model.
+
+    Returns:
+        The parameters in schema order.
+    """
     return list(_leaves(scenario_cls, "", scenario_cls()))
 
 
 def explain(scenario_cls: type[BaseModel] = Scenario) -> str:
-    """Render the parameter reference as Markdown: one table per top-level section."""
+    """Render the parameter reference as Markdown: one table per top-level section.
+
+    Args:
+        scenario_cls: The schema's root model.
+
+    Returns:
+        The Markdown text.
+    """
     lines = [
         "# Scenario parameters",
         "",
