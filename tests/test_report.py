@@ -12,8 +12,10 @@ from conftest import ROOT
 
 import sim
 from sim.cli.main import main
-from sim.output.report import interval, load_runs, write_report
+from sim.output.intervals import interval
+from sim.output.report import write_report
 from sim.output.result import write_outputs
+from sim.output.run_sets import load_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -20,9 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report and say where it is."""
-    from sim.output.report import (
-        write_report,  # matplotlib and scipy only when a report is asked for
-    )
+    from sim.output.report import write_report  # matplotlib and scipy only when a report is asked for
 
     out = write_report(args.run_dir, args.run_dir_b, args.out)
     print(f"report: {out}")

@@ -1,23 +1,16 @@
 """The analyst's report: one self-contained HTML file from one or two sets of run folders.
 
-A run set is a run folder written by ``run.py run`` (``yearly.csv``, ``clusters.csv``,
-``summary.json``, ``scenario.toml``) or a folder of such run folders, e.g. the seeds of one
-scenario in ``results/<scenario>/``. Several seeds give every figure a 95 % interval (Student's t
-over seeds); two run sets give a comparison, paired by seed where both have the same seeds (common
-random numbers make the paired difference precise). The report reads the files only: it never
-recomputes the model. Plots are PNG images inside the file (base64) and the page needs no script,
-no network and no tool to be read, printed or mailed.
+A run set (:mod:`sim.output.run_sets`) is a run folder written by ``run.py run`` or a folder of
+such run folders, e.g. the seeds of one scenario in ``results/<scenario>/``. Several seeds give
+every figure a 95 % interval; two run sets give a comparison, paired by seed where both have the
+same seeds (:mod:`sim.output.intervals`). The report reads the files only: it never recomputes
+the model. The page is one HTML file with its plots inside (:mod:`sim.output.report_html`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import re
-import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -26,15 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from sim.output import plots
+from sim.output.intervals import difference, interval, paired
+from sim.output.report_html import cell_interval, escape, image, page, paragraphs
+from sim.output.run_sets import RunSet, load_runs
 from sim.scenario.errors import ScenarioError
 from sim.scenario.explain import parameters
 
-CONFIDENCE = 0.95
 TABLE_EVERY_YEARS = 5
-RUN_ID = re.compile(r"^(\d{8}T\d{6})-s(-?\d+)$")  # run.py run's default folder name: <start time>-s<seed>
 HEADLINE = {  # yearly column -> (label, unit divisor, unit)
     "firms": ("Firms", 1.0, "enterprises"),
     "members": ("Cluster members", 1.0, "firms"),
@@ -44,109 +37,7 @@ HEADLINE = {  # yearly column -> (label, unit divisor, unit)
     "innovations": ("Innovating firms", 1.0, "firms a year"),
     "ties": ("Collaboration ties", 1.0, "ties"),
 }
-MEMBER_GAP = "growth_gap_pp"  # members' minus non-members' mean yearly value added growth
-COLOURS = ("#1f77b4", "#d62728")
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 70em; margin: 2em auto;
-       padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
-th { background: #f3f5f7; } td.l, th.l { text-align: left; }
-.note { color: #555; font-size: 0.9em; } img { max-width: 100%; height: auto; }
-details { margin: 0.5em 0 1em; } summary { cursor: pointer; font-weight: 600; }
-"""
-
-
-@dataclass
-class RunSet:
-    """The runs of one scenario, read from their folders.
-
-    Attributes:
-        name: Scenario name.
-        folder: The folder given on the command line.
-        runs: The run folders, one per seed.
-        yearly: The yearly tables with ``seed`` and ``run`` columns.
-        clusters: The cluster tables with ``seed``.
-        summaries: Each run's ``summary.json``.
-        scenario: The resolved scenario (``scenario.toml``) as tables, {} if missing.
-        effects: ``effects.csv`` of every run with ``seed``, or None when no run has one.
-    """
-
-    name: str
-    folder: Path
-    runs: list[Path]
-    yearly: pd.DataFrame
-    clusters: pd.DataFrame
-    summaries: list[dict]
-    scenario: dict
-    effects: pd.DataFrame | None
-
-    @property
-    def seeds(self) -> list[int]:
-        """Seeds of the runs, in run order."""
-        return [int(s["seed"]) for s in self.summaries]
-
-
-def load_runs(folder: str | Path) -> RunSet:
-    """Read a run folder, or a folder of run folders of one scenario.
-
-    Args:
-        folder: The folder.
-
-    Returns:
-        The run set.
-
-    Raises:
-        ScenarioError: The folder is missing, holds no runs, mixes scenarios or has a broken file.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ScenarioError(str(folder), "", "no such run folder")
-    runs = [folder] if (folder / "yearly.csv").is_file() else sorted(
-        p for p in folder.iterdir() if (p / "yearly.csv").is_file())
-    if not runs:
-        raise ScenarioError(str(folder), "",
-                            "no yearly.csv here or in its sub-folders (give a folder written by run.py run)")
-    yearly, clusters, effects, summaries, scenarios = [], [], [], [], []
-    for run in runs:
-        summary = _json(run / "summary.json")
-        seed = int(summary.get("seed", 0))
-        summaries.append(summary | {"run": run.name, "run_at": _run_time(run)})
-        yearly.append(_csv(run / "yearly.csv").assign(seed=seed, run=run.name))
-        if (run / "clusters.csv").is_file():
-            clusters.append(_csv(run / "clusters.csv").assign(seed=seed))
-        if (run / "effects.csv").is_file():
-            effects.append(_csv(run / "effects.csv").assign(seed=seed))
-        toml = run / "scenario.toml"
-        scenarios.append(toml.read_text(encoding="utf-8") if toml.is_file() else "")
-    names = sorted({str(s.get("scenario", "?")) for s in summaries})
-    if len(names) > 1 or len(set(scenarios)) > 1:
-        raise ScenarioError(str(folder), "", f"runs differ in their scenario ({', '.join(names)}); "
-                                             "give one run folder or a folder of seeds of one scenario")
-    return RunSet(names[0], folder, runs, pd.concat(yearly, ignore_index=True),
-                  pd.concat(clusters, ignore_index=True) if clusters else pd.DataFrame(), summaries,
-                  _toml(scenarios[0], runs[0]), pd.concat(effects, ignore_index=True) if effects else None)
-
-
-def interval(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
-    """Mean and 95 % interval of the mean over seeds (Student's t); NaN bounds for one value.
-
-    Args:
-        values: One value per seed.
-
-    Returns:
-        (mean, low, high).
-    """
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, np.nan, np.nan
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return mean, mean - half, mean + half
+COLOURS = ("#1f77b4", "#d62728")  # reference, alternative
 
 
 def write_report(a: str | Path, b: str | Path | None = None, out: str | Path | None = None) -> Path:
@@ -191,9 +82,9 @@ def render(a: RunSet, b: RunSet | None = None) -> str:
     title = f"Scenario {a.name}" if b is None else f"Scenario {b.name} compared with {a.name}"
     description = _scenario_meta(a).get("description", "") if b is None else _scenario_meta(b).get("description", "")
     parts = [
-        f"<h1>{_e(title)}</h1>",
-        _paragraphs(description),
-        f"<p class='note'>Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nic-sim {_e(version('nic-sim'))} "
+        f"<h1>{escape(title)}</h1>",
+        paragraphs(description),
+        f"<p class='note'>Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nic-sim {escape(version('nic-sim'))} "
         "from the run folders below. Counts and sums are for all of Norway (the simulated firms divided by "
         "the population scale). Intervals are 95 % intervals of the mean over seeds (Student's t); "
         "a single seed gives none.</p>",
@@ -205,9 +96,7 @@ def render(a: RunSet, b: RunSet | None = None) -> str:
         "<h2>Provenance</h2>", "".join(_provenance(s) for s in sets),
         "<h2>Scenario parameters</h2>", _parameters(sets),
     ]
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n"
-            + "\n".join(p for p in parts if p) + "\n</body></html>\n")
+    return page(title, parts)
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -215,15 +104,15 @@ def render(a: RunSet, b: RunSet | None = None) -> str:
 def _headline(sets: list[RunSet]) -> str:
     rows = []
     for label, values in _headline_values(sets).items():
-        cells = [_cell_interval(interval(v)) for v in values["sets"]]
+        cells = [cell_interval(interval(v)) for v in values["sets"]]
         if len(sets) == 2:
-            cells.append(_cell_interval(_difference(sets, values["sets"])))
-        rows.append(f"<tr><td class='l'>{_e(label)}</td>{''.join(cells)}</tr>")
-    head = "".join(f"<th>{_e(s.name)} ({len(s.runs)} seed{'s' if len(s.runs) != 1 else ''})</th>" for s in sets)
+            cells.append(cell_interval(difference(sets, values["sets"])))
+        rows.append(f"<tr><td class='l'>{escape(label)}</td>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{escape(s.name)} ({len(s.runs)} seed{'s' if len(s.runs) != 1 else ''})</th>" for s in sets)
     if len(sets) == 2:
-        head += f"<th>{_e(sets[1].name)} minus {_e(sets[0].name)}</th>"
+        head += f"<th>{escape(sets[1].name)} minus {escape(sets[0].name)}</th>"
     note = ("<p class='note'>Differences are paired by seed: both scenarios ran with the same seeds, so each pair "
-            "shares its firms and their luck.</p>" if len(sets) == 2 and _paired(sets) else "")
+            "shares its firms and their luck.</p>" if len(sets) == 2 and paired(sets) else "")
     return f"<table><tr><th class='l'>figure</th>{head}</tr>{''.join(rows)}</table>{note}"
 
 
@@ -257,8 +146,7 @@ def _plots(sets: list[RunSet]) -> str:
             figures.append(_titled(plots.member_growth_figure(growth),
                                    f"{s.name}: members vs non-members (mean over seeds)"))
     band = "Lines are means over seeds; bands their 95 % intervals." if any(len(s.runs) > 1 for s in sets) else ""
-    return "".join(f"<p><img alt='{_e(alt)}' src='data:image/png;base64,{_png64(fig)}'></p>" for alt, fig in figures) \
-        + (f"<p class='note'>{band}</p>" if band else "")
+    return "".join(image(alt, fig) for alt, fig in figures) + (f"<p class='note'>{band}</p>" if band else "")
 
 
 def _yearly_table(s: RunSet) -> str:
@@ -271,10 +159,10 @@ def _yearly_table(s: RunSet) -> str:
     rows = []
     for year in shown:
         here = s.yearly[s.yearly["year"] == year]
-        cells = "".join(_cell_interval(interval(here[c] / divisors.get(c, 1.0))) for c in columns)
+        cells = "".join(cell_interval(interval(here[c] / divisors.get(c, 1.0))) for c in columns)
         rows.append(f"<tr><td class='l'>{year}</td>{cells}</tr>")
-    head = "".join(f"<th>{_e(x)}</th>" for x in labels)
-    return f"<h3>{_e(s.name)}</h3><table><tr><th class='l'>year</th>{head}</tr>{''.join(rows)}</table>"
+    head = "".join(f"<th>{escape(x)}</th>" for x in labels)
+    return f"<h3>{escape(s.name)}</h3><table><tr><th class='l'>year</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _effects(sets: list[RunSet]) -> str:
@@ -286,10 +174,10 @@ def _effects(sets: list[RunSet]) -> str:
         rows = []
         for key, group in s.effects.groupby(keys):
             names = key if isinstance(key, tuple) else (key,)
-            rows.append("<tr>" + "".join(f"<td class='l'>{_e(n)}</td>" for n in names)
-                        + _cell_interval(interval(group["gap_pp"])) + "</tr>")
+            rows.append("<tr>" + "".join(f"<td class='l'>{escape(n)}</td>" for n in names)
+                        + cell_interval(interval(group["gap_pp"])) + "</tr>")
         head = "".join(f"<th class='l'>{k}</th>" for k in keys)
-        tables.append(f"<h3>{_e(s.name)}</h3><table><tr>{head}<th>gap (pp a year)</th></tr>{''.join(rows)}</table>")
+        tables.append(f"<h3>{escape(s.name)}</h3><table><tr>{head}<th>gap (pp a year)</th></tr>{''.join(rows)}</table>")
     if not tables:
         return ""
     return ("<h2>Membership effects</h2><p class='note'>From each run's effects.csv: the published estimator "
@@ -298,16 +186,17 @@ def _effects(sets: list[RunSet]) -> str:
 
 def _clusters_table(s: RunSet) -> str:
     if s.clusters.empty:
-        return f"<p class='note'>{_e(s.name)}: no clusters.csv.</p>"
+        return f"<p class='note'>{escape(s.name)}: no clusters.csv.</p>"
     last = s.clusters[s.clusters["year"] == s.clusters["year"].max()]
     rows = []
     for (name, region, sector), group in last.groupby(["name", "region", "sector"], sort=True):
         levels = group["level"].value_counts()
         members = interval(group["members"])
-        rows.append(f"<tr><td class='l'>{_e(name)}</td><td class='l'>{_e(region)}</td><td class='l'>{_e(sector)}</td>"
-                    f"<td class='l'>{_e(levels.index[0])}</td><td>{len(group)} of {len(s.runs)}</td>"
-                    f"{_cell_interval(members)}</tr>")
-    return (f"<h3>{_e(s.name)}, {int(last['year'].max())}</h3><table><tr><th class='l'>cluster</th>"
+        rows.append(f"<tr><td class='l'>{escape(name)}</td><td class='l'>{escape(region)}</td>"
+                    f"<td class='l'>{escape(sector)}</td><td class='l'>{escape(levels.index[0])}</td>"
+                    f"<td>{len(group)} of {len(s.runs)}</td>"
+                    f"{cell_interval(members)}</tr>")
+    return (f"<h3>{escape(s.name)}, {int(last['year'].max())}</h3><table><tr><th class='l'>cluster</th>"
             "<th class='l'>county</th><th class='l'>sector</th><th class='l'>level</th><th>in runs</th>"
             f"<th>members (full scale)</th></tr>{''.join(rows)}</table>")
 
@@ -316,11 +205,11 @@ def _provenance(s: RunSet) -> str:
     rows = []
     for summary in s.summaries:
         versions = summary.get("versions", {})
-        rows.append("<tr>" + "".join(f"<td class='l'>{_e(x)}</td>" for x in (
+        rows.append("<tr>" + "".join(f"<td class='l'>{escape(x)}</td>" for x in (
             summary["run"], summary.get("seed", ""), summary["run_at"],
             "-".join(str(y) for y in summary.get("years", [])), f"{summary.get('scale', '')}",
             ", ".join(f"{k} {v}" for k, v in versions.items()), f"{summary.get('wall_time_s', '')} s")) + "</tr>")
-    return (f"<h3>{_e(s.name)}: {_e(s.folder)}</h3><table><tr><th class='l'>run</th><th class='l'>seed</th>"
+    return (f"<h3>{escape(s.name)}: {escape(s.folder)}</h3><table><tr><th class='l'>run</th><th class='l'>seed</th>"
             "<th class='l'>run at</th><th class='l'>years</th><th class='l'>scale</th><th class='l'>versions</th>"
             f"<th class='l'>wall time</th></tr>{''.join(rows)}</table>")
 
@@ -332,16 +221,16 @@ def _parameters(sets: list[RunSet]) -> str:
     if len(sets) == 2:
         keys = sorted(set(flat[0]) | set(flat[1]))
         differ = [k for k in keys if flat[0].get(k) != flat[1].get(k) and not k.startswith("scenario.")]
-        rows = "".join(f"<tr><td class='l'>{_e(k)}</td><td class='l'>{_e(flat[0].get(k, '-'))}</td>"
-                       f"<td class='l'>{_e(flat[1].get(k, '-'))}</td><td class='l'>{_e(_unit(units, k))}</td></tr>"
-                       for k in differ)
-        out.append(f"<h3>What differs</h3><table><tr><th class='l'>key</th><th class='l'>{_e(sets[0].name)}</th>"
-                   f"<th class='l'>{_e(sets[1].name)}</th><th class='l'>unit</th></tr>{rows}</table>"
+        rows = "".join(f"<tr><td class='l'>{escape(k)}</td><td class='l'>{escape(flat[0].get(k, '-'))}</td>"
+                       f"<td class='l'>{escape(flat[1].get(k, '-'))}</td>"
+                       f"<td class='l'>{escape(_unit(units, k))}</td></tr>" for k in differ)
+        out.append(f"<h3>What differs</h3><table><tr><th class='l'>key</th><th class='l'>{escape(sets[0].name)}</th>"
+                   f"<th class='l'>{escape(sets[1].name)}</th><th class='l'>unit</th></tr>{rows}</table>"
                    if differ else "<p>The two scenarios have the same parameters.</p>")
     for s, values in zip(sets, flat, strict=True):
-        rows = "".join(f"<tr><td class='l'>{_e(k)}</td><td class='l'>{_e(v)}</td>"
-                       f"<td class='l'>{_e(_unit(units, k))}</td></tr>" for k, v in values.items())
-        out.append(f"<details><summary>Every parameter of {_e(s.name)} ({len(values)} values, "
+        rows = "".join(f"<tr><td class='l'>{escape(k)}</td><td class='l'>{escape(v)}</td>"
+                       f"<td class='l'>{escape(_unit(units, k))}</td></tr>" for k, v in values.items())
+        out.append(f"<details><summary>Every parameter of {escape(s.name)} ({len(values)} values, "
                    "from its scenario.toml)</summary><table><tr><th class='l'>key</th><th class='l'>value</th>"
                    f"<th class='l'>unit</th></tr>{rows}</table></details>")
     return "".join(out)
@@ -349,7 +238,7 @@ def _parameters(sets: list[RunSet]) -> str:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def _per_seed(s: RunSet, fn) -> pd.Series:
+def _per_seed(s: RunSet, fn: Callable[[pd.DataFrame], float]) -> pd.Series:
     return s.yearly.groupby("seed").apply(fn, include_groups=False)
 
 
@@ -366,26 +255,8 @@ def _member_gap(yearly: pd.DataFrame) -> float:
     return float((yearly[members] - yearly[others]).mean())
 
 
-def _paired(sets: list[RunSet]) -> bool:
-    return sorted(sets[0].seeds) == sorted(sets[1].seeds) and len(sets[0].seeds) == len(set(sets[0].seeds))
-
-
-def _difference(sets: list[RunSet], values: list[pd.Series]) -> tuple[float, float, float]:
-    """B minus A: paired by seed when the seeds match, else a Welch interval of the two means."""
-    a, b = values
-    if _paired(sets):
-        return interval((b - a.reindex(b.index)).to_numpy())
-    mean = float(b.mean() - a.mean())
-    if len(a) < 2 or len(b) < 2:
-        return mean, np.nan, np.nan
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else 1.0
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df) * np.sqrt(va + vb))
-    return mean, mean - half, mean + half
-
-
 def _band_figure(sets: list[RunSet], column: str, title: str, unit: str, divisor: float) -> tuple[str, Figure]:
-    fig = plots._figure()
+    fig = plots.blank_figure()
     ax = fig.subplots()
     for s, colour in zip(sets, COLOURS, strict=False):
         by_year = s.yearly.groupby("year")[column]
@@ -402,30 +273,6 @@ def _band_figure(sets: list[RunSet], column: str, title: str, unit: str, divisor
 def _titled(fig: Figure, title: str) -> tuple[str, Figure]:
     fig.suptitle(title)
     return title, fig
-
-
-def _png64(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=plots.DPI)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _cell_interval(value: tuple[float, float, float]) -> str:
-    mean, low, high = value
-    if not np.isfinite(mean):
-        return "<td>-</td>"
-    text = _number(mean)
-    if np.isfinite(low):
-        text += f"<br><span class='note'>[{_number(low)}, {_number(high)}]</span>"
-    return f"<td>{text}</td>"
-
-
-def _number(x: float) -> str:
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if abs(x) >= 10:
-        return f"{x:,.1f}"
-    return f"{x:,.2f}"
 
 
 def _flatten(tables: dict, prefix: str = "") -> dict[str, str]:
@@ -459,49 +306,3 @@ def _unit(units: dict[str, str], key: str) -> str:
 
 def _scenario_meta(s: RunSet) -> dict[str, Any]:
     return s.scenario.get("scenario", {})
-
-
-def _run_time(run: Path) -> str:
-    match = RUN_ID.match(run.name)
-    if match:
-        return f"{datetime.strptime(match.group(1), '%Y%m%dT%H%M%S'):%Y-%m-%d %H:%M:%S} UTC"
-    summary = run / "summary.json"
-    stamp = datetime.fromtimestamp(summary.stat().st_mtime if summary.exists() else 0, UTC)
-    return f"{stamp:%Y-%m-%d %H:%M:%S} UTC (file time)"
-
-
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(str(path), "", "missing (every run folder has a summary.json)") from None
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(str(path), "", f"cannot be read ({exc.__class__.__name__})") from None
-
-
-def _csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(str(path), "", f"cannot be read ({exc.__class__.__name__}: {str(exc)[:80]})") from None
-
-
-def _toml(text: str, run: Path) -> dict:
-    try:
-        return tomllib.loads(text) if text else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(run / "scenario.toml"), "", f"not valid TOML: {exc}") from None
-
-
-def _paragraphs(text: str) -> str:
-    """A scenario description as HTML paragraphs, with Markdown's **bold** and *italic*."""
-    out = []
-    for paragraph in re.split(r"\n\s*\n", text.strip()):
-        escaped = _e(" ".join(paragraph.split()))
-        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-        out.append(f"<p>{re.sub(r'\*(.+?)\*', r'<em>\1</em>', escaped)}</p>")
-    return "".join(out) if text.strip() else ""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)

@@ -1,0 +1,124 @@
+"""Run sets: the run folders of one scenario, read back for the report.
+
+A run set is a run folder written by ``run.py run`` (``yearly.csv``, ``clusters.csv``,
+``summary.json``, ``scenario.toml``) or a folder of such run folders, e.g. the seeds of one
+scenario in ``results/<scenario>/``. Only the files are read: the model is never run again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from sim.scenario.errors import ScenarioError
+
+RUN_ID = re.compile(r"^(\d{8}T\d{6})-s(-?\d+)$")  # run.py run's default folder name: <start time>-s<seed>
+
+
+@dataclass
+class RunSet:
+    """The runs of one scenario, read from their folders.
+
+    Attributes:
+        name: Scenario name.
+        folder: The folder given on the command line.
+        runs: The run folders, one per seed.
+        yearly: The yearly tables with ``seed`` and ``run`` columns.
+        clusters: The cluster tables with ``seed``.
+        summaries: Each run's ``summary.json``.
+        scenario: The resolved scenario (``scenario.toml``) as tables, {} if missing.
+        effects: ``effects.csv`` of every run with ``seed``, or None when no run has one.
+    """
+
+    name: str
+    folder: Path
+    runs: list[Path]
+    yearly: pd.DataFrame
+    clusters: pd.DataFrame
+    summaries: list[dict]
+    scenario: dict
+    effects: pd.DataFrame | None
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of the runs, in run order."""
+        return [int(s["seed"]) for s in self.summaries]
+
+
+def load_runs(folder: str | Path) -> RunSet:
+    """Read a run folder, or a folder of run folders of one scenario.
+
+    Args:
+        folder: The folder.
+
+    Returns:
+        The run set.
+
+    Raises:
+        ScenarioError: The folder is missing, holds no runs, mixes scenarios or has a broken file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(str(folder), "", "no such run folder")
+    runs = [folder] if (folder / "yearly.csv").is_file() else sorted(
+        p for p in folder.iterdir() if (p / "yearly.csv").is_file())
+    if not runs:
+        raise ScenarioError(str(folder), "",
+                            "no yearly.csv here or in its sub-folders (give a folder written by run.py run)")
+    yearly, clusters, effects, summaries, scenarios = [], [], [], [], []
+    for run in runs:
+        summary = _json(run / "summary.json")
+        seed = int(summary.get("seed", 0))
+        summaries.append(summary | {"run": run.name, "run_at": _run_time(run)})
+        yearly.append(_csv(run / "yearly.csv").assign(seed=seed, run=run.name))
+        if (run / "clusters.csv").is_file():
+            clusters.append(_csv(run / "clusters.csv").assign(seed=seed))
+        if (run / "effects.csv").is_file():
+            effects.append(_csv(run / "effects.csv").assign(seed=seed))
+        toml = run / "scenario.toml"
+        scenarios.append(toml.read_text(encoding="utf-8") if toml.is_file() else "")
+    names = sorted({str(s.get("scenario", "?")) for s in summaries})
+    if len(names) > 1 or len(set(scenarios)) > 1:
+        raise ScenarioError(str(folder), "", f"runs differ in their scenario ({', '.join(names)}); "
+                                             "give one run folder or a folder of seeds of one scenario")
+    return RunSet(names[0], folder, runs, pd.concat(yearly, ignore_index=True),
+                  pd.concat(clusters, ignore_index=True) if clusters else pd.DataFrame(), summaries,
+                  _toml(scenarios[0], runs[0]), pd.concat(effects, ignore_index=True) if effects else None)
+
+
+def _run_time(run: Path) -> str:
+    match = RUN_ID.match(run.name)
+    if match:
+        return f"{datetime.strptime(match.group(1), '%Y%m%dT%H%M%S'):%Y-%m-%d %H:%M:%S} UTC"
+    summary = run / "summary.json"
+    stamp = datetime.fromtimestamp(summary.stat().st_mtime if summary.exists() else 0, UTC)
+    return f"{stamp:%Y-%m-%d %H:%M:%S} UTC (file time)"
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "missing (every run folder has a summary.json)") from None
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(str(path), "", f"cannot be read ({exc.__class__.__name__})") from None
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(str(path), "", f"cannot be read ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+
+
+def _toml(text: str, run: Path) -> dict:
+    try:
+        return tomllib.loads(text) if text else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(run / "scenario.toml"), "", f"not valid TOML: {exc}") from None
