@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ipyvuetify as v  # noqa: E402
-import pandas as pd  # noqa: E402
-import solara  # noqa: E402
+import ipyvuetify as v
+import pandas as pd
+import solara
 
-from sim.app.drawing import png  # noqa: E402
-from sim.app.map import NorwayMap  # noqa: E402
-from sim.app.network import network_figure  # noqa: E402
-from sim.app import page as app  # noqa: E402
-from sim.app.session import Session  # noqa: E402
+from sim.app import page as app
+from sim.app.drawing import png
+from sim.app.map import NorwayMap
+from sim.app.network import network_figure
+from sim.app.session import Session
 
 TARGET_S = 0.5
 PERCENTILE_90 = 0.9

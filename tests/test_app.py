@@ -1,4 +1,4 @@
-"""The classroom app without a browser: lessons, levers, the three worlds and the Solara views.
+"""The classroom app without a browser: lessons, controls, the three worlds and the Solara views.
 
 Views are rendered with Solara's test support (``solara.render`` into widgets, clicked and read
 in Python), as the Solara documentation recommends for everything but front-end code.
@@ -18,10 +18,10 @@ solara = pytest.importorskip("solara", reason="the app extra is not installed: p
 
 from solara.components.echarts import EchartsWidget  # noqa: E402
 
+from sim.app import page as app  # noqa: E402
 from sim.app.charts import selection_chart, series_chart  # noqa: E402
 from sim.app.controls import BY_NAME, overrides  # noqa: E402
 from sim.app.lessons import load_lessons  # noqa: E402
-from sim.app import page as app  # noqa: E402
 from sim.app.session import Session  # noqa: E402
 from sim.cli.main import main  # noqa: E402
 from sim.scenario.files import ScenarioError  # noqa: E402
@@ -71,7 +71,7 @@ def _chart(rc, title_start: str) -> dict:
     return next(o for o in options if o["title"]["text"].startswith(title_start))
 
 
-# --- lessons and levers -------------------------------------------------------------------------
+# --- lessons and controls -----------------------------------------------------------------------
 
 def test_every_lesson_extends_the_classroom_and_explains_itself(lessons):
     assert [lesson.key for lesson in lessons][:1] == ["classroom"]
@@ -83,15 +83,15 @@ def test_every_lesson_extends_the_classroom_and_explains_itself(lessons):
         assert scenario.population.scale == 0.02 and len(scenario.clusters) == 12
 
 
-def test_levers_show_the_lesson_values(lessons):
-    assert Session(SELECTION, lessons=lessons).lever_value("membership.potential_weight") == 60.0
+def test_controls_show_the_lesson_values(lessons):
+    assert Session(SELECTION, lessons=lessons).control_value("membership.potential_weight") == 60.0
     facilitation = Session(FACILITATION, lessons=lessons)
-    assert facilitation.lever_value("facilitation") == 0.0
-    assert facilitation.lever_value("cluster_size") == 200.0
-    assert facilitation.lever_value("oil_shock") is True
+    assert facilitation.control_value("facilitation") == 0.0
+    assert facilitation.control_value("cluster_size") == 200.0
+    assert facilitation.control_value("oil_shock") is True
 
 
-def test_level_lever_scales_every_level_from_the_standard_values():
+def test_level_control_scales_every_level_from_the_standard_values():
     values = overrides({"facilitation": 50.0})
     assert values == {"levels.arena.facilitation_ties": 0.5, "levels.arena_pro.facilitation_ties": 0.6,
                       "levels.nce.facilitation_ties": 0.75, "levels.gce.facilitation_ties": 1.0}
@@ -104,10 +104,10 @@ def test_switching_off_the_oil_shock_removes_it(lessons):
 
 # --- the session's three worlds -----------------------------------------------------------------
 
-def test_a_moved_lever_acts_on_the_running_worlds_from_the_next_year(lessons):
+def test_a_moved_control_acts_on_the_running_worlds_from_the_next_year(lessons):
     session = Session(lessons=lessons)
     session.step(3)
-    session.set_lever("network.geo_scale_km", 25.0)
+    session.set_control("network.geo_scale_km", 25.0)
     main, twin, reference = (session.worlds[w] for w in ("main", "twin", "reference"))
     assert main.spec.network.geo_scale_km == 25.0
     assert reference.spec.network.geo_scale_km == 150.0
@@ -145,10 +145,10 @@ def test_same_seed_gives_the_same_run_and_another_seed_another(lessons):
     assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
 
 
-def test_an_invalid_lever_value_is_refused_in_one_line_and_changes_nothing(lessons):
+def test_an_invalid_control_value_is_refused_in_one_line_and_changes_nothing(lessons):
     session = Session(lessons=lessons)
     with pytest.raises(ScenarioError, match=r"network\.geo_scale_km: must be 1-5000, got -5"):
-        session.set_lever("network.geo_scale_km", -5.0)
+        session.set_control("network.geo_scale_km", -5.0)
     assert session.moved == {} and session.scenario.network.geo_scale_km == 150.0
 
 
@@ -161,7 +161,7 @@ def test_selection_chart_states_the_selection_share():
     assert option["series"][0]["data"] == [None, 3.0, 4.0, None]
 
 
-def test_series_chart_draws_the_reference_dashed_and_marks_lever_changes():
+def test_series_chart_draws_the_reference_dashed_and_marks_control_changes():
     yearly = pd.DataFrame({"year": [2000, 2001], "employment": [2_000_000.0, 2_100_000.0]})
     reference = yearly.assign(employment=[2_000_000.0, 2_050_000.0])
     option = series_chart("Employment", "employment", yearly, reference, range(2000, 2003), [(2000, "x")])
@@ -199,7 +199,7 @@ def test_moving_a_slider_changes_the_scenario_and_its_label(rendered):
     assert "Reach of collaboration (km): 400" in _texts(rc)
 
 
-def test_choosing_a_lesson_shows_its_text_and_its_lever_values(rendered):
+def test_choosing_a_lesson_shows_its_text_and_its_control_values(rendered):
     session, rc = rendered
     select = rc.find(v.Select, label="Lesson").widget
     select.v_model = next(title for title in select.items if title.startswith("Do clusters make firms grow"))

@@ -31,7 +31,7 @@ def growth_chart(yearly: pd.DataFrame, years: range, events: list[tuple[int, str
     Args:
         yearly: The main world's yearly table.
         years: The scenario's years (the x axis).
-        events: (year, text) of lever changes.
+        events: (year, text) of control changes.
 
     Returns:
         The ECharts option.
@@ -52,7 +52,7 @@ def selection_chart(effects: pd.DataFrame, years: range, events: list[tuple[int,
     Args:
         effects: ``year, raw_gap_pp, true_effect_pp`` (:meth:`sim.app.session.Session.effects_table`).
         years: The x axis.
-        events: Lever changes.
+        events: Control changes.
 
     Returns:
         The ECharts option; its title gives the selection share so far.
@@ -77,7 +77,7 @@ def levels_chart(yearly: pd.DataFrame, reference: pd.DataFrame | None, years: ra
         yearly: The main world's yearly table.
         reference: The reference world's table, or None when it equals the main world.
         years: The x axis.
-        events: Lever changes.
+        events: Control changes.
 
     Returns:
         The ECharts option.
@@ -99,7 +99,7 @@ def series_chart(title: str, column: str, yearly: pd.DataFrame, reference: pd.Da
         yearly: The main world's yearly table.
         reference: The reference world's table, or None when it equals the main world.
         years: The x axis.
-        events: Lever changes.
+        events: Control changes.
         divisor: The column is divided by it (thousands by default).
 
     Returns:
@@ -128,7 +128,7 @@ def _line(name: str, table: pd.DataFrame, column: str, years: range, colour: str
 def _chart(title: str, years: range, events: list[tuple[int, str]],
            series: list[dict[str, Any]]) -> dict[str, Any]:
     if series and events:
-        # A lever moved during year y acts from year y + 1: the mark sits on that year.
+        # A control moved during year y acts from year y + 1: the mark sits on that year.
         marks = [{"xAxis": str(year + 1), "name": text} for year, text in events if year + 1 in years]
         series[0] = series[0] | {"markLine": {"symbol": "none", "silent": True, "label": {"show": False},
                                               "lineStyle": {"type": "dotted", "color": EVENT_COLOUR}, "data": marks}}

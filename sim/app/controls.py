@@ -1,10 +1,12 @@
-"""The app's controls as data: each lever reads its value from a scenario and writes overrides.
+"""The app's controls as data: each control reads its value from a scenario and writes overrides.
 
-A lever is a slider or a switch that stands for one or more scenario keys. The app shows the
-value the current lesson's scenario implies and, when a user moves the lever, turns the new value
-into dotted-key overrides (``sim.load_scenario`` syntax) laid over that scenario. Adding a lever
-(the programme's policy levers come in a later issue) is one more entry in :data:`LEVERS`; the app
-draws one card per :attr:`Lever.group`, in the order the groups first appear.
+A control is a slider or a switch that stands for one or more scenario keys: a behavioural
+parameter of firms, a policy lever (cluster services, the programme operator, the other
+instruments) or a feature of the world. The app shows the value the current lesson's scenario
+implies and, when a user moves the control, turns the new value into dotted-key overrides
+(``sim.load_scenario`` syntax) laid over that scenario. Adding a control is one more entry in
+:data:`CONTROLS`; the app draws one card per :attr:`Control.group`, in the order the groups first
+appear.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ Value = float | bool
 
 
 @dataclass(frozen=True)
-class Lever:
+class Control:
     """One control of the app.
 
     Attributes:
         name: Identifier (also the form field's key in tests).
         label: What the user reads next to the control, with its unit.
         group: Card the control sits in.
-        read: The value a scenario implies for this lever.
-        write: The overrides that give the scenario this lever value.
+        read: The value a scenario implies for this control.
+        write: The overrides that give the scenario this control value.
         help: One sentence on what it means in the model.
         kind: ``"slider"`` or ``"switch"``.
         lo: Smallest slider value.
@@ -50,8 +52,8 @@ class Lever:
     step: float = 0.01
 
 
-def scenario_lever(key: str, label: str, group: str, lo: float, hi: float, step: float, help: str,
-                   unit: float = 1.0, cast: type = float) -> Lever:
+def scenario_control(key: str, label: str, group: str, lo: float, hi: float, step: float, help: str,
+                     unit: float = 1.0, cast: type = float) -> Control:
     """A slider bound to one scenario value (e.g. ``network.geo_scale_km``).
 
     Args:
@@ -66,18 +68,18 @@ def scenario_lever(key: str, label: str, group: str, lo: float, hi: float, step:
         cast: Type of the scenario value (``int`` for counts).
 
     Returns:
-        The lever.
+        The control.
     """
     section, field = key.split(".")
-    return Lever(
+    return Control(
         name=key, label=label, group=group, lo=lo, hi=hi, step=step, help=help,
         read=lambda scn: float(getattr(getattr(scn, section), field)) / unit,
         write=lambda value: {key: cast(round(float(value) * unit, 9))},
     )
 
 
-def level_lever(name: str, fields: tuple[str, ...], label: str, group: str, hi: float, help: str,
-                lo: float = 0.0, step: float = 10.0) -> Lever:
+def level_control(name: str, fields: tuple[str, ...], label: str, group: str, hi: float, help: str,
+                  lo: float = 0.0, step: float = 10.0) -> Control:
     """A slider that scales level values of all four levels, in percent of the built-in ones.
 
     Args:
@@ -91,7 +93,7 @@ def level_lever(name: str, fields: tuple[str, ...], label: str, group: str, hi: 
         step: Slider step in percentage points.
 
     Returns:
-        The lever; its value reads as the mean ratio over levels (100 = the built-in values).
+        The control; its value reads as the mean ratio over levels (100 = the built-in values).
     """
 
     def read(scn: Scenario) -> float:
@@ -104,11 +106,11 @@ def level_lever(name: str, fields: tuple[str, ...], label: str, group: str, hi: 
         return {f"levels.{lv}.{f}": getattr(_STANDARD_LEVELS.get(lv), f) * share
                 for lv in LEVELS for f in fields}
 
-    return Lever(name=name, label=label, group=group, lo=lo, hi=hi, step=step, help=help, read=read, write=write)
+    return Control(name=name, label=label, group=group, lo=lo, hi=hi, step=step, help=help, read=read, write=write)
 
 
-def switch_lever(name: str, label: str, group: str, is_on: Callable[[Scenario], bool],
-                 off: dict[str, Any], help: str) -> Lever:
+def switch_control(name: str, label: str, group: str, is_on: Callable[[Scenario], bool],
+                   off: dict[str, Any], help: str) -> Control:
     """A switch: on keeps the scenario as it is, off applies ``off``.
 
     Args:
@@ -120,10 +122,10 @@ def switch_lever(name: str, label: str, group: str, is_on: Callable[[Scenario], 
         help: What it means.
 
     Returns:
-        The lever.
+        The control.
     """
-    return Lever(name=name, label=label, group=group, kind="switch", help=help, read=is_on,
-                 write=lambda value: {} if value else dict(off))
+    return Control(name=name, label=label, group=group, kind="switch", help=help, read=is_on,
+                   write=lambda value: {} if value else dict(off))
 
 
 BEHAVIOUR = "Behaviour of firms"
@@ -133,73 +135,74 @@ INSTRUMENTS = "Other instruments"
 WORLD = "World"
 MILLION = 1e6
 
-LEVERS: tuple[Lever, ...] = (
-    scenario_lever("membership.base_utility", "Appetite for joining (utils)", BEHAVIOUR, -6.0, 2.0, 0.25,
-                   "Higher: more firms find membership worth its hours and fees."),
-    scenario_lever("membership.potential_weight", "Selection on growth potential (utils per log point)",
-                   BEHAVIOUR, 0.0, 80.0, 1.0,
-                   "How much firms that expect to grow anyway seek clusters: the source of selection bias."),
-    scenario_lever("network.geo_scale_km", "Reach of collaboration (km)", BEHAVIOUR, 25.0, 800.0, 25.0,
-                   "Distance at which a proposed partnership becomes 1/e as likely: small means local ties."),
-    scenario_lever("network.tie_attempts", "Partner search (attempts per firm-year)", BEHAVIOUR, 0.0, 2.0, 0.05,
-                   "How often a firm looks for a collaboration partner on its own."),
-    scenario_lever("innovation.spillover_weight", "Learning from partners (hazard per unit novelty)",
-                   BEHAVIOUR, 0.0, 0.4, 0.01,
-                   "How much a partner's different knowledge raises the chance to innovate."),
-    scenario_lever("innovation.convergence_rate", "Knowledge convergence (share of gap per year)",
-                   BEHAVIOUR, 0.0, 0.5, 0.01,
-                   "How fast partners come to know the same things, so that they teach each other less."),
-    level_lever("funding", ("programme_funding_nok",), "Funding per cluster (%)", SERVICES, 200.0,
-                "The programme's money per cluster at each level: it pays for the services and sets members' fees.",
-                step=5.0),
-    level_lever("facilitation", ("facilitation_ties",), "Matchmaking by the cluster (%)", SERVICES, 300.0,
-                "Extra partner introductions the cluster organisation brokers among its members."),
-    level_lever("market_access", ("market_access_growth",), "Market access for members (%)", SERVICES, 300.0,
-                "Extra sales growth from profiling, internationalisation and joint marketing."),
-    level_lever("cluster_size", ("recruits_per_year", "max_members"), "Cluster size and recruiting (%)",
-                SERVICES, 400.0, "How many members each cluster organisation can recruit and hold.",
-                lo=25.0, step=25.0),
-    scenario_lever("programme.budget_nok", "Programme budget (NOK million a year)", PROGRAMME, 10.0, 250.0, 5.0,
-                   "What the operator may spend on all clusters; below what they cost, it pays each less, "
-                   "then ends clusters.", unit=MILLION),
-    scenario_lever("programme.admissions_per_year", "New clusters admitted per call", PROGRAMME, 0.0, 10.0, 1.0,
-                   "How many new cluster initiatives the yearly open call may admit.", cast=int),
-    switch_lever("restructuring", "Regional restructuring", INSTRUMENTS, lambda scn: scn.restructuring.enabled,
-                 {"restructuring.enabled": False},
-                 "Support to areas whose jobs are vanishing: grants, start-ups and more collaboration."),
-    switch_lever("corporate_networks", "Corporate networks", INSTRUMENTS, lambda scn: scn.corporate_networks.enabled,
-                 {"corporate_networks.enabled": False}, "Small firms with growth ambitions develop products together."),
-    switch_lever("green_platform", "Green Platform consortia", INSTRUMENTS, lambda scn: scn.green_platform.enabled,
-                 {"green_platform.enabled": False}, "Large joint green projects, funded from 2021."),
-    switch_lever("foreign_investment", "Foreign investment in strong clusters", INSTRUMENTS,
-                 lambda scn: scn.foreign_investment.enabled, {"foreign_investment.enabled": False},
-                 "NCEs and GCEs draw subsidiaries of foreign firms."),
-    switch_lever("oil_shock", "Oil-price fall of 2015-16", WORLD, lambda scn: bool(scn.shocks), {"shocks": []},
-                 "Demand for oil and gas suppliers falls for two years, as after 2014."),
-    switch_lever("cluster_startups", "Start-ups gather around clusters", WORLD,
-                 lambda scn: scn.demography.cluster_entry_boost > 0, {"demography.cluster_entry_boost": 0.0},
-                 "An active cluster draws extra start-ups to its county and sector."),
+CONTROLS: tuple[Control, ...] = (
+    scenario_control("membership.base_utility", "Appetite for joining (utils)", BEHAVIOUR, -6.0, 2.0, 0.25,
+                     "Higher: more firms find membership worth its hours and fees."),
+    scenario_control("membership.potential_weight", "Selection on growth potential (utils per log point)",
+                     BEHAVIOUR, 0.0, 80.0, 1.0,
+                     "How much firms that expect to grow anyway seek clusters: the source of selection bias."),
+    scenario_control("network.geo_scale_km", "Reach of collaboration (km)", BEHAVIOUR, 25.0, 800.0, 25.0,
+                     "Distance at which a proposed partnership becomes 1/e as likely: small means local ties."),
+    scenario_control("network.tie_attempts", "Partner search (attempts per firm-year)", BEHAVIOUR, 0.0, 2.0, 0.05,
+                     "How often a firm looks for a collaboration partner on its own."),
+    scenario_control("innovation.spillover_weight", "Learning from partners (hazard per unit novelty)",
+                     BEHAVIOUR, 0.0, 0.4, 0.01,
+                     "How much a partner's different knowledge raises the chance to innovate."),
+    scenario_control("innovation.convergence_rate", "Knowledge convergence (share of gap per year)",
+                     BEHAVIOUR, 0.0, 0.5, 0.01,
+                     "How fast partners come to know the same things, so that they teach each other less."),
+    level_control("funding", ("programme_funding_nok",), "Funding per cluster (%)", SERVICES, 200.0,
+                  "The programme's money per cluster at each level: it pays for the services and sets members' fees.",
+                  step=5.0),
+    level_control("facilitation", ("facilitation_ties",), "Matchmaking by the cluster (%)", SERVICES, 300.0,
+                  "Extra partner introductions the cluster organisation brokers among its members."),
+    level_control("market_access", ("market_access_growth",), "Market access for members (%)", SERVICES, 300.0,
+                  "Extra sales growth from profiling, internationalisation and joint marketing."),
+    level_control("cluster_size", ("recruits_per_year", "max_members"), "Cluster size and recruiting (%)",
+                  SERVICES, 400.0, "How many members each cluster organisation can recruit and hold.",
+                  lo=25.0, step=25.0),
+    scenario_control("programme.budget_nok", "Programme budget (NOK million a year)", PROGRAMME, 10.0, 250.0, 5.0,
+                     "What the operator may spend on all clusters; below what they cost, it pays each less, "
+                     "then ends clusters.", unit=MILLION),
+    scenario_control("programme.admissions_per_year", "New clusters admitted per call", PROGRAMME, 0.0, 10.0, 1.0,
+                     "How many new cluster initiatives the yearly open call may admit.", cast=int),
+    switch_control("restructuring", "Regional restructuring", INSTRUMENTS, lambda scn: scn.restructuring.enabled,
+                   {"restructuring.enabled": False},
+                   "Support to areas whose jobs are vanishing: grants, start-ups and more collaboration."),
+    switch_control("corporate_networks", "Corporate networks", INSTRUMENTS,
+                   lambda scn: scn.corporate_networks.enabled, {"corporate_networks.enabled": False},
+                   "Small firms with growth ambitions develop products together."),
+    switch_control("green_platform", "Green Platform consortia", INSTRUMENTS, lambda scn: scn.green_platform.enabled,
+                   {"green_platform.enabled": False}, "Large joint green projects, funded from 2021."),
+    switch_control("foreign_investment", "Foreign investment in strong clusters", INSTRUMENTS,
+                   lambda scn: scn.foreign_investment.enabled, {"foreign_investment.enabled": False},
+                   "NCEs and GCEs draw subsidiaries of foreign firms."),
+    switch_control("oil_shock", "Oil-price fall of 2015-16", WORLD, lambda scn: bool(scn.shocks), {"shocks": []},
+                   "Demand for oil and gas suppliers falls for two years, as after 2014."),
+    switch_control("cluster_startups", "Start-ups gather around clusters", WORLD,
+                   lambda scn: scn.demography.cluster_entry_boost > 0, {"demography.cluster_entry_boost": 0.0},
+                   "An active cluster draws extra start-ups to its county and sector."),
 )
 
-BY_NAME: dict[str, Lever] = {lever.name: lever for lever in LEVERS}
+BY_NAME: dict[str, Control] = {control.name: control for control in CONTROLS}
 
 
-def groups(levers: tuple[Lever, ...] = LEVERS) -> dict[str, list[Lever]]:
-    """Levers by card, cards in the order they first appear."""
-    out: dict[str, list[Lever]] = {}
-    for lever in levers:
-        out.setdefault(lever.group, []).append(lever)
+def groups(controls: tuple[Control, ...] = CONTROLS) -> dict[str, list[Control]]:
+    """Controls by card, cards in the order they first appear."""
+    out: dict[str, list[Control]] = {}
+    for control in controls:
+        out.setdefault(control.group, []).append(control)
     return out
 
 
 def overrides(values: dict[str, Value]) -> dict[str, Any]:
-    """The dotted-key overrides for the levers a user has moved.
+    """The dotted-key overrides for the controls a user has moved.
 
     Args:
-        values: Lever name -> value, only for levers that differ from the lesson.
+        values: Control name -> value, only for controls that differ from the lesson.
 
     Returns:
-        Overrides for :func:`sim.load_scenario`-style application, later levers winning.
+        Overrides for :func:`sim.load_scenario`-style application, later controls winning.
     """
     out: dict[str, Any] = {}
     for name, value in values.items():

@@ -1,10 +1,11 @@
-"""The collaboration network of one cluster: its members, the firms it could recruit, their
-partners and the members' R&D institutions.
+"""The collaboration network of one cluster, drawn for the app.
 
-Members are coloured by the cluster's level; the other firms of its sector in its county are light
-blue and partners elsewhere grey, so that a class sees who collaborates with whom and how much of
-it is local. The layout is networkx's spring layout, started from the positions of the year before so that the
-picture moves gently as ties form and lapse.
+The network holds the cluster's members, the firms it could recruit, their partners and the
+members' R&D institutions. Members are coloured by the cluster's level; the other firms of its
+sector in its county are light blue and partners elsewhere grey, so that a class sees who
+collaborates with whom and how much of it is local. The layout is networkx's spring layout,
+started from the positions of the year before so that the picture moves gently as ties form and
+lapse.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ LAYOUT_SEED = 7  # fixed, so that the same network is drawn the same way every t
 
 
 def cluster_graph(model: ClusterModel, k: int) -> nx.Graph:
-    """The network around cluster ``k``: its members, the firms of its sector in its county (the
-    firms it could recruit), everyone they collaborate with, and members' R&D institutions.
+    """The network around cluster ``k``.
+
+    Its members, the firms of its sector in its county (the firms it could recruit), everyone they
+    collaborate with, and members' R&D institutions.
 
     Args:
         model: The model.

@@ -21,7 +21,7 @@ import solara
 import solara.lab
 
 from sim.app.charts import growth_chart, levels_chart, selection_chart, series_chart
-from sim.app.controls import Lever, groups
+from sim.app.controls import Control, groups
 from sim.app.drawing import png
 from sim.app.info import INFO
 from sim.app.map import NorwayMap
@@ -62,9 +62,8 @@ def App(session: Session):
 
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
-    with solara.Sidebar():
-        with solara.Column(style=f"width: {SIDEBAR_WIDTH}"):
-            Controls(session, version.value, refresh, message)
+    with solara.Sidebar(), solara.Column(style=f"width: {SIDEBAR_WIDTH}"):
+        Controls(session, version.value, refresh, message)
     with solara.lab.Tabs(lazy=True):
         with solara.lab.Tab("Classroom"):
             Classroom(session, version.value)
@@ -81,7 +80,7 @@ def _new_session() -> tuple[Session | None, str]:
 
 @solara.component
 def Controls(session: Session, version: int, refresh: Callable[[], None], message: solara.Reactive[str]):
-    """Lesson, seed, step/run/play/reset and the levers.
+    """Lesson, seed, step/run/play/reset and the sliders and switches.
 
     Args:
         session: The session.
@@ -122,33 +121,34 @@ def Controls(session: Session, version: int, refresh: Callable[[], None], messag
     solara.Text(f"Year {session.year if session.year is not None else '-'} ({first}-{last})")
     if message.value:
         solara.Error(message.value)
-    for group, levers in groups().items():
+    for group, controls in groups().items():
         with solara.Card(group, margin=0, style="margin-top: 8px"):
-            for lever in levers:
-                # Value and availability as props: a lever redraws when they change, not every year.
-                LeverControl(lever, session.lever_value(lever.name), bool(lever.read(session.lesson_scenario)),
-                             lambda name, value: act(lambda: session.set_lever(name, value)))
+            for control in controls:
+                # Value and availability as props: a control redraws when they change, not every year.
+                ControlWidget(control, session.control_value(control.name),
+                              bool(control.read(session.lesson_scenario)),
+                              lambda name, value: act(lambda: session.set_control(name, value)))
 
 
 @solara.component
-def LeverControl(lever: Lever, value: object, available: bool, on_value: Callable[[str, object], None]):
+def ControlWidget(control: Control, value: object, available: bool, on_value: Callable[[str, object], None]):
     """One slider or switch.
 
     Args:
-        lever: The lever.
+        control: The control.
         value: Its value in the session.
         available: False for a switch whose feature the lesson lacks (it cannot be switched on).
-        on_value: Called with the lever's name and new value.
+        on_value: Called with the control's name and new value.
     """
-    if lever.kind == "switch":
-        solara.Switch(label=lever.label, value=bool(value), on_value=lambda v: on_value(lever.name, v),
+    if control.kind == "switch":
+        solara.Switch(label=control.label, value=bool(value), on_value=lambda v: on_value(control.name, v),
                       disabled=not available)
     else:
         # The label sits above the slider: beside it, it would leave the slider too short to use.
-        solara.Text(f"{lever.label}: {float(value):g}", style="font-size: 0.9em")
-        solara.SliderFloat("", value=float(value), min=lever.lo, max=lever.hi, step=lever.step,
-                           on_value=lambda v: on_value(lever.name, v), thumb_label=False)
-    solara.Text(lever.help, style="font-size: 0.75em; color: #666; display: block; margin-bottom: 6px")
+        solara.Text(f"{control.label}: {float(value):g}", style="font-size: 0.9em")
+        solara.SliderFloat("", value=float(value), min=control.lo, max=control.hi, step=control.step,
+                           on_value=lambda v: on_value(control.name, v), thumb_label=False)
+    solara.Text(control.help, style="font-size: 0.75em; color: #666; display: block; margin-bottom: 6px")
 
 
 @solara.component

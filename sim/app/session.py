@@ -1,17 +1,17 @@
-"""One classroom session: the lesson, the seed, the moved levers and the worlds being simulated.
+"""One classroom session: the lesson, the seed, the moved controls and the worlds being simulated.
 
 The app shows three worlds that share a seed, and so, firm by firm, the same random numbers
 (:mod:`sim.engine.randomness`):
 
-* ``main``: the lesson's scenario with the user's levers;
+* ``main``: the lesson's scenario with the user's settings of the controls;
 * ``twin``: the twin world of ``main`` (:class:`sim.twin.TwinModel`): the same firms, members
   and luck, but members get nothing from their membership. A member's growth in ``main`` minus
   its growth in the twin is the true effect of membership, which the raw member-vs-non-member
   gap mixes with selection;
-* ``reference``: the classroom scenario as shipped, drawn dashed where the lesson or the levers
+* ``reference``: the classroom scenario as shipped, drawn dashed where the lesson or the controls
   made ``main`` differ from it.
 
-Levers apply from the next simulated year (the worlds read their scenario afresh every year);
+Controls apply from the next simulated year (the worlds read their scenario afresh every year);
 the seed and the lesson restart the run. Plain Python without Solara, so tests and the benchmark
 can drive it directly; a lock makes the play loop and button clicks take turns.
 """
@@ -61,9 +61,9 @@ class Session:
         lessons: The presets, free play first.
         lesson: The current lesson.
         seed: Seed shared by the three worlds.
-        moved: Lever name -> value for the levers the user moved away from the lesson's values.
+        moved: Control name -> value for the controls the user moved away from the lesson's values.
         worlds: ``main``, ``twin`` and ``reference`` models.
-        events: (year, text) of lever changes during the run, for marks on the plots.
+        events: (year, text) of control changes during the run, for marks on the plots.
         effects: One :class:`Effect` per simulated year.
         version: Increases with every change; the app redraws what depends on it.
     """
@@ -89,7 +89,7 @@ class Session:
     # --- what the controls do -------------------------------------------------------------
 
     def reset(self) -> None:
-        """Start the run again from the lesson's first year with the current levers and seed."""
+        """Start the run again from the lesson's first year with the current controls and seed."""
         with self._lock:
             self.lesson_scenario = self.lesson.scenario()
             self.scenario = self.lesson.scenario(overrides(self.moved))
@@ -123,7 +123,7 @@ class Session:
         return done
 
     def choose_lesson(self, key: str) -> None:
-        """Switch to another lesson: its scenario, its lever values, a fresh run."""
+        """Switch to another lesson: its scenario, its control values, a fresh run."""
         with self._lock:
             self.lesson = self._lesson(key)
             self.moved = {}
@@ -135,11 +135,11 @@ class Session:
             self.seed = int(seed)
             self.reset()
 
-    def set_lever(self, name: str, value: Value) -> None:
-        """Move a lever; the running worlds follow from the next simulated year.
+    def set_control(self, name: str, value: Value) -> None:
+        """Move a control; the running worlds follow from the next simulated year.
 
         Args:
-            name: A lever of :data:`sim.app.controls.LEVERS`.
+            name: A control of :data:`sim.app.controls.CONTROLS`.
             value: Its new value.
 
         Raises:
@@ -158,8 +158,8 @@ class Session:
                 self.events.append((self.year, BY_NAME[name].label))
             self._changed()
 
-    def lever_value(self, name: str) -> Value:
-        """The value a lever shows: the user's if moved, else the lesson's."""
+    def control_value(self, name: str) -> Value:
+        """The value a control shows: the user's if moved, else the lesson's."""
         return self.moved.get(name, BY_NAME[name].read(self.lesson_scenario))
 
     # --- what the views read ----------------------------------------------------------------
@@ -225,7 +225,7 @@ class Session:
         """Simulate the reference world up to the main one's year, once the two can differ.
 
         While the main world runs the reference's own scenario, the two are the same world (same
-        seed, same scenario), so the reference is only simulated once a lesson or a lever has
+        seed, same scenario), so the reference is only simulated once a lesson or a control has
         made them differ; it then catches up from where it stood.
         """
         main, reference = self.worlds["main"], self.worlds["reference"]
