@@ -27,7 +27,7 @@ from sim.app.info import INFO
 from sim.app.map import NorwayMap
 from sim.app.network import cluster_choices, network_figure
 from sim.app.session import Session
-from sim.scenario.files import ScenarioError
+from sim.scenario.errors import ScenarioError
 
 RUN_YEARS = 5  # the "Run" button simulates this many years at once
 PLAY_PAUSE_S = 0.3  # pause between years while playing, so that a class can follow
