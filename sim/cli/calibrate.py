@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli.sweep import positive, add_executor_options, executor_from
+from sim.cli.sweep import add_executor_options, executor_from, positive
 from sim.output.store import DEFAULT_DB_URL
 
 if TYPE_CHECKING:
@@ -28,17 +28,20 @@ EXIT_BAD_INPUT = 2
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``calibrate`` sub-command."""
     p = sub.add_parser("calibrate", help="fit parameters to the published effects (optuna, simulated moments)",
-                       description="Fit the parameters of the calibration file to its targets.toml, write the fitted "
-                                   "values and check them on the committed scenario. Exit status 0 when every calibrated "
-                                   "target is met, 1 when one is missed, 2 on bad input.")
+                       description="Fit the parameters of the calibration file to its targets.toml, write the "
+                                   "fitted values and check them on the committed scenario. Exit status 0 when every "
+                                   "calibrated target is met, 1 when one is missed, 2 on bad input.")
     p.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"calibration file (default {DEFAULT_SPEC})")
     p.add_argument("--trials", type=positive, help="finished trials wanted in the study (default: the file's)")
     p.add_argument("--study", help="optuna study name (default: the file's); a new name starts afresh")
     add_executor_options(p)
-    p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL, holds the study (default {DEFAULT_DB_URL})")
-    p.add_argument("--out", type=Path, help="folder of the report's tables and plots (default results/calibration/<study>/)")
+    p.add_argument("--db", default=DEFAULT_DB_URL,
+                   help=f"results database URL, holds the study (default {DEFAULT_DB_URL})")
+    p.add_argument("--out", type=Path,
+                   help="folder of the report's tables and plots (default results/calibration/<study>/)")
     step = p.add_mutually_exclusive_group()
-    step.add_argument("--check-only", action="store_true", help="run no trials: check the committed baseline and write the report")
+    step.add_argument("--check-only", action="store_true",
+                      help="run no trials: check the committed baseline and write the report")
     step.add_argument("--no-check", action="store_true", help="fit and write calibrated.toml, but skip the check")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_calibrate)
@@ -63,7 +66,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print("error: no trial finished; see the failed trials in the study", file=sys.stderr)
                 return 1
             note = [f"Study '{spec.study}' in the results database, best of {done.trials_done} trials "
-                    f"(trial {study.best_trial.number}, objective {done.best_objective:.4g}); {calibration.now_text()}."]
+                    f"(trial {study.best_trial.number}, objective {done.best_objective:.4g}); "
+                    f"{calibration.now_text()}."]
             calibration.write_calibrated(spec, done.best, note)
         if args.no_check:
             return 0

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("b", help="alternative scenario, e.g. scenarios/budget_cut_2022.toml")
     p.add_argument("--seeds", type=int, default=20, help="number of seeds, 0..N-1 (default 20)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--since", type=int, default=None, help="first year of totals (default: the programme's history_until + 1)")
+    p.add_argument("--since", type=int, default=None,
+                   help="first year of totals (default: the programme's history_until + 1)")
     p.add_argument("--out", type=Path, help="output folder (default results/compare/<a>_vs_<b>/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value in both scenarios, e.g. --set population.scale=0.1")

@@ -22,7 +22,7 @@ EXIT_BAD_INPUT = 2
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line with exit status 2."""
 
-    def error(self, message: str) -> None:  # noqa: D102
+    def error(self, message: str) -> None:
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
 
 

@@ -28,7 +28,8 @@ SHOWN_COLUMNS = ("metric", "estimator", "gap_pp", "ci_low", "ci_high", "n_treate
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``measure`` sub-command."""
     p = sub.add_parser("measure", help="estimate a run's membership effect (matched comparison and twin-world truth)")
-    p.add_argument("run_dir", type=Path, help="a run folder written by 'run.py run' (holds scenario.toml, summary.json)")
+    p.add_argument("run_dir", type=Path,
+                   help="a run folder written by 'run.py run' (holds scenario.toml, summary.json)")
     p.add_argument("--no-twin", action="store_true",
                    help="only the published estimator, from firms.parquet (no re-simulation, no true effect)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -49,14 +50,19 @@ def cmd_measure(args: argparse.Namespace) -> int:
     settings = [parse_assignment(text) for text in args.overrides]
     for key, _ in settings:
         if not key.startswith("measurement."):
-            raise ScenarioError("--set", key, "measure changes only [measurement] settings; to change the run, run it again")
+            raise ScenarioError("--set", key,
+                                "measure changes only [measurement] settings; to change the run, run it again")
         if key in ("measurement.effects", "measurement.twin"):
-            raise ScenarioError("--set", key, "measure always estimates the effects; use --no-twin to skip the twin world")
+            raise ScenarioError("--set", key,
+                                "measure always estimates the effects; use --no-twin to skip the twin world")
     summary = _read_summary(summary_file)
     scenario = load_scenario(scenario_file, dict(settings) | {"measurement.effects": True,
                                                               "measurement.twin": not args.no_twin})
     seed = int(summary["seed"])
-    tables = _from_panel(run_dir, scenario, seed) if args.no_twin else _simulated(run_dir, scenario, seed, not args.quiet)
+    if args.no_twin:
+        tables = _from_panel(run_dir, scenario, seed)
+    else:
+        tables = _simulated(run_dir, scenario, seed, not args.quiet)
     for stem, table in tables.items():
         write_csv(table, run_dir / f"{stem}.csv")
     if tables["effects_by_year"]["gap_pp"].notna().any():
@@ -102,7 +108,8 @@ def _read_summary(path: Path) -> dict:
         raise ScenarioError(str(path), "", f"not a readable summary ({type(exc).__name__})") from None
     seed = summary.get("seed") if isinstance(summary, dict) else None
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ScenarioError(str(path), "seed", f"must be a whole number >= 0 (a summary written by 'run.py run'), got {seed!r}")
+        raise ScenarioError(str(path), "seed",
+                            f"must be a whole number >= 0 (a summary written by 'run.py run'), got {seed!r}")
     summary.setdefault("headline", {})
     return summary
 
@@ -115,8 +122,8 @@ def _check_same_run(yearly_file: Path, yearly: pd.DataFrame) -> None:
     now = pd.read_csv(StringIO(yearly.to_csv(index=False, float_format=CSV_FLOAT_FORMAT)), dtype=str)
     common = [c for c in before.columns if c in now.columns]
     if len(before) != len(now) or not before[common].equals(now[common]):
-        raise ScenarioError(str(yearly_file), "", "the run simulated again differs from this folder's run "
-                                                  "(made by another version of the model?); run it again with 'run.py run'")
+        raise ScenarioError(str(yearly_file), "", "the run simulated again differs from this folder's run (made by "
+                                                  "another version of the model?); run it again with 'run.py run'")
 
 
 def _report(tables: dict[str, pd.DataFrame], run_dir: Path) -> str:

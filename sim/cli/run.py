@@ -67,7 +67,8 @@ def summary_table(summary: dict, out: Path) -> str:
     for metric, label in (("value_added", "value added"), ("man_years", "man-years")):
         if h.get(f"gap_{metric}_pp") is not None:
             true, share = h.get(f"true_{metric}_pp"), h.get(f"selection_share_{metric}")
-            truth = f", true {true:.1f} pp, {100 * share:.0f} % selection" if true is not None and share is not None else ""
+            known = true is not None and share is not None
+            truth = f", true {true:.1f} pp, {100 * share:.0f} % selection" if known else ""
             rows.append((f"member gap, {label}", f"{h[f'gap_{metric}_pp']:.1f} pp a year{truth} (effects.csv)"))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows] + [f"{'outputs':<{width}}  {out}/"]

@@ -27,8 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sweep files with design morris or saltelli (default: " + ", ".join(DEFAULT_SWEEPS) + ")")
     add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
-    p.add_argument("--out", type=Path, help="folder of the indices and plots (default results/sensitivity/<sweep name>/; "
-                                             "with several sweeps, <out>/<sweep name>/)")
+    p.add_argument("--out", type=Path, help="folder of the indices and plots (default results/sensitivity/"
+                                             "<sweep name>/; with several sweeps, <out>/<sweep name>/)")
     p.add_argument("--analyse-only", action="store_true", help="run nothing: analyse the runs already recorded")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_sensitivity)
@@ -36,8 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Run (resuming) and analyse each sensitivity sweep; write CSV and PNG; print the ranking."""
-    from sim.experiments import ledger
-    from sim.experiments import sensitivity
+    from sim.experiments import ledger, sensitivity
     from sim.experiments.coordinator import run_sweep
     from sim.experiments.executors import ExecutorError
     from sim.experiments.sweep import SALIB_DESIGNS
@@ -47,7 +46,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     sweeps = [load_sweep(path) for path in args.sweeps]
     for sweep in sweeps:
         if sweep.design not in SALIB_DESIGNS:
-            raise ScenarioError(sweep.source, "sweep.design", f"must be 'morris' or 'saltelli' for run.py sensitivity, got '{sweep.design}'")
+            raise ScenarioError(sweep.source, "sweep.design",
+                                f"must be 'morris' or 'saltelli' for run.py sensitivity, got '{sweep.design}'")
     failed = 0
     executor = None if args.analyse_only else executor_from(args)
     for sweep in sweeps:

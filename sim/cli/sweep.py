@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep", help="sweep file (TOML), e.g. scenarios/sweeps/classroom_small.toml")
     add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
-    p.add_argument("--out", type=Path, help="folder for the summary plot and firm panels (default results/sweeps/<name>/)")
+    p.add_argument("--out", type=Path,
+                   help="folder for the summary plot and firm panels (default results/sweeps/<name>/)")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--dry-run", action="store_true", help="check the file and list its runs; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -51,6 +52,17 @@ def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
 
 
 def positive(text: str) -> int:
+    """Parse a whole number of at least 1 (argparse's ``type=`` for counts).
+
+    Args:
+        text: The option's value as given.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: The text is not a whole number >= 1.
+    """
     try:
         value = int(text)
     except ValueError:

@@ -17,6 +17,7 @@ scenario and seed, so a sweep gives the same numbers on either.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing as mp
 import os
@@ -152,8 +153,10 @@ def failed(run_id: str, error: str, trace: str | None = None) -> Outcome:
 
 
 def peak_rss_mb() -> float | None:
-    """Peak resident set size of this process in MiB (``ru_maxrss``: KiB on Linux, bytes on
-    macOS); ``None`` where there is no ``resource`` module (Windows)."""
+    """Peak resident set size of this process in MiB; ``None`` where there is no ``resource`` module.
+
+    ``ru_maxrss`` is in KiB on Linux and in bytes on macOS; Windows has no ``resource`` module.
+    """
     try:
         import resource
     except ImportError:
@@ -263,10 +266,8 @@ class _Slot:
         if not self.proc.is_alive():  # died while idle (killed from outside): not this task's fault
             self.restart()
         self.task = task
-        try:
+        with contextlib.suppress(OSError):  # died just now; the next wait() sees it and fails this task
             self.conn.send(task)
-        except OSError:  # died just now; the next wait() sees it and fails this task
-            pass
 
     def receive(self) -> Outcome:
         task, self.task = self.task, None
@@ -296,10 +297,8 @@ class _Slot:
         """Stop the worker: ask an idle one to leave, kill a busy one (its run is abandoned)."""
         if self.proc.is_alive():
             if self.task is None:
-                try:
+                with contextlib.suppress(OSError):  # already gone
                     self.conn.send(None)
-                except OSError:
-                    pass
                 self.proc.join(timeout=5)
             if self.proc.is_alive():
                 self.proc.kill()

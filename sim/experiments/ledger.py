@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -57,11 +57,10 @@ from sim.experiments.executors import Outcome
 from sim.experiments.sweep import RunSpec, Sweep
 from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.output.result import summary_json
-from sim.output.store import StoreError, error_reason, engine_for
+from sim.output.store import StoreError, engine_for, error_reason
 from sim.scenario.errors import ScenarioError, short_toml
 
 SQLITE_BUSY_TIMEOUT_MS = 120_000  # a writer waits this long for another to commit
-T = TypeVar("T")
 
 # Table and column names are a contract: existing databases and analysts' SQL use them, so they stay.
 metadata_obj = MetaData()
@@ -161,10 +160,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 _RACES = ("already exists", "duplicate key", "database is locked", "UNIQUE constraint failed")
 
 
-def _retry(action: Callable[[], T], attempts: int = 5) -> T:
-    """Run an action that can lose a race with another coordinator (both creating the tables,
-    or entering the same experiment) and try again after a short random wait; any other
-    error is raised at once."""
+def _retry[T](action: Callable[[], T], attempts: int = 5) -> T:
+    """Run an action that can lose a race with another coordinator, trying again after a short random wait.
+
+    Two coordinators can both create the tables, or both enter the same experiment; any other
+    error is raised at once.
+    """
     for attempt in range(attempts):
         try:
             return action()
@@ -182,9 +183,13 @@ def _shown(engine: Engine) -> str:
 # --- writing ---------------------------------------------------------------------------------
 
 def enter(engine: Engine, sweep: Sweep) -> None:
-    """Record an experiment and its runs (``pending``); runs already recorded are kept as they are.
+    """Enter an experiment and its runs (``pending``) in the ledger; runs already there are kept as they are.
 
     Running a sweep again, or with more replications, adds only the runs that are new.
+
+    Args:
+        engine: From :func:`open_ledger`.
+        sweep: The sweep whose runs are entered.
 
     Raises:
         ScenarioError: The experiment exists with another base scenario or outputs, or one of its
@@ -277,8 +282,15 @@ def _json(value: Any) -> str:
 
 
 def to_do(engine: Engine, experiment: str, retry_failed: bool = False) -> set[str]:
-    """The runs of an experiment still to run: pending, running (left by a stopped coordinator)
-    and, if asked, failed.
+    """The runs of an experiment still to run.
+
+    Args:
+        engine: From :func:`open_ledger`.
+        experiment: The experiment's name.
+        retry_failed: Count failed runs as still to run.
+
+    Returns:
+        The ids of the runs pending, running (left by a stopped coordinator) and, if asked, failed.
 
     Raises:
         StoreError: The database cannot be read.
@@ -294,7 +306,15 @@ def to_do(engine: Engine, experiment: str, retry_failed: bool = False) -> set[st
 
 
 def mark_running(engine: Engine, run_ids: Iterable[str]) -> None:
-    """Mark runs handed to the executor as ``running`` (one transaction for the batch)."""
+    """Mark runs handed to the executor as ``running`` (one transaction for the batch).
+
+    Args:
+        engine: From :func:`open_ledger`.
+        run_ids: The runs handed out; runs already done stay ``done``.
+
+    Raises:
+        StoreError: The database cannot be written.
+    """
     ids = list(run_ids)
     if not ids:
         return
@@ -373,13 +393,28 @@ _IDS_PER_QUERY = 1000
 
 
 def experiment_names(engine: Engine) -> list[str]:
-    """Names of the experiments in the database, oldest first."""
+    """Names of the experiments in the database, oldest first.
+
+    Args:
+        engine: From :func:`open_ledger`.
+
+    Returns:
+        The names.
+    """
     query = select(experiments.c.experiment).order_by(experiments.c.created_at, experiments.c.experiment)
     return list(_read(engine, lambda conn: conn.execute(query).scalars().all()))
 
 
 def load_experiment(engine: Engine, experiment: str) -> dict[str, Any]:
     """The experiment's row, with ``outcomes`` and ``parameters`` parsed.
+
+    Args:
+        engine: From :func:`open_ledger`.
+        experiment: The experiment's name.
+
+    Returns:
+        The row's columns by name, plus ``outcomes`` (``(column, year)`` pairs) and ``parameters``
+        (the swept keys, in file order).
 
     Raises:
         ScenarioError: No such experiment (bad input: exit status 2).
@@ -397,8 +432,10 @@ def load_experiment(engine: Engine, experiment: str) -> dict[str, Any]:
 
 
 def load_runs(engine: Engine, experiment: str) -> pd.DataFrame:
-    """One row per run: identity, one column per parameter (named by its dotted key), status,
-    error, timings, host and the summary's headline figures.
+    """The runs of an experiment as a table.
+
+    One row per run: identity, one column per parameter (named by its dotted key), status, error,
+    timings, host and the summary's headline figures.
 
     Args:
         engine: From :func:`open_ledger`.
@@ -435,6 +472,12 @@ def load_outputs(engine: Engine, run_ids: Iterable[str], output: str = "yearly",
         run_ids: The runs to load.
         output: ``yearly`` or ``clusters``.
         variables: Only these variables; ``None`` loads all.
+
+    Returns:
+        One row per run and year (and cluster); only the key columns when nothing is stored.
+
+    Raises:
+        StoreError: The database cannot be read.
     """
     t = experiment_outputs
     ids, names = list(run_ids), None if variables is None else list(variables)
@@ -465,7 +508,7 @@ def load_outputs(engine: Engine, run_ids: Iterable[str], output: str = "yearly",
     return wide
 
 
-def _read(engine: Engine, action: Callable[[Any], T]) -> T:
+def _read[T](engine: Engine, action: Callable[[Any], T]) -> T:
     try:
         with engine.connect() as conn:
             return action(conn)

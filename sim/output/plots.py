@@ -155,7 +155,8 @@ def effects_figure(by_year: pd.DataFrame) -> Figure:
             if rows.empty:
                 continue
             line, = ax.plot(rows["years_since_joining"], rows["gap_pp"], marker="o", label=label)
-            ax.fill_between(rows["years_since_joining"], rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.2)
+            ax.fill_between(rows["years_since_joining"], rows["ci_low"], rows["ci_high"],
+                            color=line.get_color(), alpha=0.2)
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set(title=title, xlabel="Years since joining")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -210,6 +211,7 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 def blank_figure() -> Figure:
+    """An empty figure of the standard size, rendered by Agg (never by pyplot)."""
     fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # attaches itself as fig.canvas: rendering never looks for a display
     return fig

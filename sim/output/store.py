@@ -155,8 +155,17 @@ def _engine_options(url: URL) -> dict[str, Any]:
 
 
 def error_reason(exc: BaseException) -> str:
-    # SQLAlchemy's own message spans several lines (SQL, parameters, a help link); the driver's
-    # first line is what the user needs.
+    """The one line of a database error worth showing.
+
+    SQLAlchemy's own message spans several lines (SQL, parameters, a help link); the driver's
+    first line is what the user needs.
+
+    Args:
+        exc: The error, usually a ``SQLAlchemyError`` wrapping the driver's.
+
+    Returns:
+        The driver's first line, or the error's class name when it has no message.
+    """
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__
