@@ -14,7 +14,8 @@ from conftest import cli
 from sim.observe.columns import EFFECT_COLUMNS
 
 # A 4 % Norway to 2013 measures some 25 members of the 2003-2011 cohorts: a few seconds a run.
-FAST = ["--set", "population.scale=0.04", "--set", "scenario.end_year=2013", "--set", "measurement.bootstrap=50", "--quiet"]
+FAST = ["--set", "population.scale=0.04", "--set", "scenario.end_year=2013", "--set", "measurement.bootstrap=50",
+        "--quiet"]
 EFFECT_FILES = ("effects.csv", "effects_by_year.csv", "effects_by_level.csv", "effects_by_region.csv",
                 "selection.csv", "balance.csv", "effects.png")
 
@@ -40,9 +41,11 @@ def test_a_run_writes_both_estimators_for_every_metric(measured_run):
     headline = json.loads((run_dir / "summary.json").read_text())["headline"]
     value_added = effects.set_index(["metric", "estimator"]).loc[("value_added", "matched_did"), "gap_pp"]
     assert headline["gap_value_added_pp"] == pytest.approx(value_added)
-    assert {"true_man_years_pp", "selection_share_revenue", "gap_revenue_pp_year1", "treatment_jobs_end"} <= set(headline)
+    assert {"true_man_years_pp", "selection_share_revenue", "gap_revenue_pp_year1",
+            "treatment_jobs_end"} <= set(headline)
     yearly = pd.read_csv(run_dir / "yearly.csv")
-    assert yearly["treatment_jobs"].to_numpy() == pytest.approx((yearly["employment"] - yearly["untreated_employment"]).to_numpy())
+    expected = yearly["employment"] - yearly["untreated_employment"]
+    assert yearly["treatment_jobs"].to_numpy() == pytest.approx(expected.to_numpy())
 
 
 def test_a_run_stores_its_effects_in_the_results_database(measured_run):

@@ -57,8 +57,8 @@ def unique(prefix: str) -> str:
 
 
 def test_run_command_records_a_run_on_postgres(pg, tmp_path):
-    assert main(["run", "scenarios/classroom.toml", "--set", "population.scale=0.003", "--set", "scenario.end_year=2004",
-                 "--out", str(tmp_path / "run"), "--db", pg, "--quiet"]) == 0
+    assert main(["run", "scenarios/classroom.toml", "--set", "population.scale=0.003",
+                 "--set", "scenario.end_year=2004", "--out", str(tmp_path / "run"), "--db", pg, "--quiet"]) == 0
     assert str(tmp_path / "run") in load_runs(pg)["out_dir"].tolist()
 
 

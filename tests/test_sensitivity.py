@@ -47,7 +47,8 @@ restructuring.budget_nok_per_area = {{low = 1e6, high = 8e6}}
 def morris_study(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("morris")
     path, db = write_study(folder, "morris", "trajectories = 3"), folder / "s.db"
-    done = cli("sensitivity", str(path), "--db", f"sqlite:///{db}", "--workers", "2", "--out", str(folder / "out"), "--quiet")
+    done = cli("sensitivity", str(path), "--db", f"sqlite:///{db}", "--workers", "2", "--out", str(folder / "out"),
+               "--quiet")
     assert done.returncode == 0, done.stderr
     return path, db
 
@@ -99,8 +100,10 @@ def test_analysing_a_study_with_missing_points_says_how_many(tmp_path):
 
 @pytest.mark.parametrize(("extra", "message"), [
     ("", "sweep.trajectories: required for design 'morris', e.g. trajectories = 10"),
-    ("trajectories = 3\nsamples = 8", "sweep.samples: only applies to designs latin_hypercube, sobol and saltelli; not design 'morris'"),
-    ("trajectories = 3\nsecond_order = true", "sweep.second_order: only applies to design saltelli; not design 'morris'"),
+    ("trajectories = 3\nsamples = 8",
+     "sweep.samples: only applies to designs latin_hypercube, sobol and saltelli; not design 'morris'"),
+    ("trajectories = 3\nsecond_order = true",
+     "sweep.second_order: only applies to design saltelli; not design 'morris'"),
 ])
 def test_bad_sensitivity_designs_fail_in_one_line(tmp_path, extra, message):
     with pytest.raises(ScenarioError) as caught:
@@ -110,7 +113,8 @@ def test_bad_sensitivity_designs_fail_in_one_line(tmp_path, extra, message):
 
 @pytest.mark.parametrize(("change", "message"), [
     ((f"outcomes = {OUTCOMES}", "outcomes = []"), "sweep.outcomes: must be a non-empty list of strings"),
-    (("summary.true_value_added_pp", "summary.true_valu_pp"), "sweep.outcomes: unknown headline figure 'summary.true_valu_pp'"),
+    (("summary.true_value_added_pp", "summary.true_valu_pp"),
+     "sweep.outcomes: unknown headline figure 'summary.true_valu_pp'"),
     (("trajectories = 3", "trajectories = 3\nlevels = 3"), "sweep.levels: must be an even number for design 'morris'"),
 ])
 def test_bad_outcomes_and_levels_fail_before_any_run(tmp_path, change, message):

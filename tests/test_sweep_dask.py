@@ -11,8 +11,7 @@ from distributed import Client, LocalCluster
 from sweep_helpers import EXITS, RAISES, faulty, write_sweep
 
 from sim.cli.main import main
-from sim.experiments import executors
-from sim.experiments import ledger
+from sim.experiments import executors, ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import DaskPool, LocalPool
 from sim.experiments.sweep_file import load_sweep

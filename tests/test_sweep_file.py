@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import ROOT
@@ -49,14 +51,14 @@ def test_latin_hypercube_puts_one_sample_in_each_stratum(tmp_path):
 
 
 def test_sobol_design_draws_the_asked_number_of_points_within_bounds(tmp_path):
-    sweep = load_sweep(sweep_file(tmp_path, "membership.leave_rate = {dist = 'normal', mean = 0.1, sd = 0.05, low = 0.0, high = 0.15}\n"
-                                            "membership.rd_weight = {dist = 'triangular', low = 0.0, mode = 2.0, high = 3.0}",
-                                  'design = "sobol"\nsamples = 64'))
+    body = ("membership.leave_rate = {dist = 'normal', mean = 0.1, sd = 0.05, low = 0.0, high = 0.15}\n"
+            "membership.rd_weight = {dist = 'triangular', low = 0.0, mode = 2.0, high = 3.0}")
+    sweep = load_sweep(sweep_file(tmp_path, body, 'design = "sobol"\nsamples = 64'))
     points = sweep.points()
     leave = [p["membership.leave_rate"] for p in points]
     rd = [p["membership.rd_weight"] for p in points]
     assert len(points) == 64 and len(set(leave)) == 64
-    assert 0.0 <= min(leave) and max(leave) <= 0.15 and 0.0 <= min(rd) and max(rd) <= 3.0
+    assert min(leave) >= 0.0 and max(leave) <= 0.15 and min(rd) >= 0.0 and max(rd) <= 3.0
     assert abs(np.mean(rd) - 5.0 / 3) < 0.1  # mean of triangular(0, 2, 3)
 
 
@@ -76,8 +78,11 @@ def test_independent_seeds_differ_for_every_run(tmp_path):
 
 def test_more_replications_keep_the_seeds_of_existing_runs(tmp_path):
     body = "membership.leave_rate = [0.05, 0.1]"
-    two = {r.run_id: r.seed for r in load_sweep(sweep_file(tmp_path, body, 'replications = 2\nseeds = "independent"')).runs()}
-    five = {r.run_id: r.seed for r in load_sweep(sweep_file(tmp_path, body, 'replications = 5\nseeds = "independent"')).runs()}
+    def seeds(replications: int) -> dict[str, int]:
+        sweep = load_sweep(sweep_file(tmp_path, body, f'replications = {replications}\nseeds = "independent"'))
+        return {r.run_id: r.seed for r in sweep.runs()}
+
+    two, five = seeds(2), seeds(5)
     assert two.items() <= five.items() and len(five) == 10
 
 
@@ -99,15 +104,22 @@ def test_shipped_sweep_files_validate():
 
 @pytest.mark.parametrize(("sweep", "body", "expected"), [
     ("", "membership.leave_rate = [0.1, 1.5]", "parameters.membership.leave_rate: must be 0-1, got 1.5"),
-    ("", "membership.leave_rat = [0.1]", "parameters.membership.leave_rat: unknown key 'leave_rat'; did you mean 'leave_rate'?"),
+    ("", "membership.leave_rat = [0.1]",
+     "parameters.membership.leave_rat: unknown key 'leave_rat'; did you mean 'leave_rate'?"),
     ("", "membership.leave_rate = ['x']", "parameters.membership.leave_rate: must be a number in 0-1, got 'x'"),
-    ("", "membership.leave_rate = 0.1", "parameters.membership.leave_rate: must be a list of values, a range {low, high}"),
-    ("", "membership.leave_rate = {low = 0.2, high = 0.1, steps = 2}", "parameters.membership.leave_rate.high: must be above low (0.2), got 0.1"),
-    ("", "membership.leave_rate = {low = 0.0, high = 0.1}", "parameters.membership.leave_rate.steps: required for a range in a factorial design"),
-    ("", "membership.leave_rate = {dist = 'uniform', low = 0.0, high = 0.1}", "parameters.membership.leave_rate: a factorial design needs levels"),
+    ("", "membership.leave_rate = 0.1",
+     "parameters.membership.leave_rate: must be a list of values, a range {low, high}"),
+    ("", "membership.leave_rate = {low = 0.2, high = 0.1, steps = 2}",
+     "parameters.membership.leave_rate.high: must be above low (0.2), got 0.1"),
+    ("", "membership.leave_rate = {low = 0.0, high = 0.1}",
+     "parameters.membership.leave_rate.steps: required for a range in a factorial design"),
+    ("", "membership.leave_rate = {dist = 'uniform', low = 0.0, high = 0.1}",
+     "parameters.membership.leave_rate: a factorial design needs levels"),
     ('design = "latin_hypercube"\nsamples = 4', "membership.leave_rate = {dist = 'unifrom', low = 0.0, high = 0.1}",
-     "parameters.membership.leave_rate.dist: must be one of uniform, loguniform, normal, triangular; did you mean 'uniform'?"),
-    ('design = "latin_hypercube"\nsamples = 4', "membership.leave_rate = {dist = '__import__(\"os\")', low = 0.0, high = 0.1}",
+     "parameters.membership.leave_rate.dist: must be one of uniform, loguniform, normal, triangular; "
+     "did you mean 'uniform'?"),
+    ('design = "latin_hypercube"\nsamples = 4',
+     "membership.leave_rate = {dist = '__import__(\"os\")', low = 0.0, high = 0.1}",
      "parameters.membership.leave_rate.dist: must be one of uniform"),
     ('design = "latin_hypercube"\nsamples = 4', "membership.leave_rate = {low = 0.0, high = 'np.inf'}",
      "parameters.membership.leave_rate.high: must be a finite number, got 'np.inf'"),
@@ -118,20 +130,24 @@ def test_shipped_sweep_files_validate():
     ('design = "lhs"', "membership.leave_rate = [0.1]",
      "sweep.design: must be one of 'factorial', 'latin_hypercube', 'sobol', 'morris', 'saltelli', got 'lhs'"),
     ("replications = 0", "membership.leave_rate = [0.1]", "sweep.replications: must be 1-100000, got 0"),
-    ('replications = "3"', "membership.leave_rate = [0.1]", "sweep.replications: must be an integer 1-100000, got '3'"),
-    ("replicates = 3", "membership.leave_rate = [0.1]", "sweep.replicates: unknown key 'replicates'; did you mean 'replications'?"),
-    ('outputs = ["firm"]', "membership.leave_rate = [0.1]", "sweep.outputs: unknown output 'firm'; did you mean 'firms'?"),
-    ('outcomes = ["member@2021"]', "membership.leave_rate = [0.1]", "sweep.outcomes: unknown outcome 'member'; did you mean 'members'?"),
+    ('replications = "3"', "membership.leave_rate = [0.1]",
+     "sweep.replications: must be an integer 1-100000, got '3'"),
+    ("replicates = 3", "membership.leave_rate = [0.1]",
+     "sweep.replicates: unknown key 'replicates'; did you mean 'replications'?"),
+    ('outputs = ["firm"]', "membership.leave_rate = [0.1]",
+     "sweep.outputs: unknown output 'firm'; did you mean 'firms'?"),
+    ('outcomes = ["member@2021"]', "membership.leave_rate = [0.1]",
+     "sweep.outcomes: unknown outcome 'member'; did you mean 'members'?"),
     ('scenario = "nope.toml"', "membership.leave_rate = [0.1]", "sweep.scenario: base scenario not found"),
     ("", "population.scale = [0.1]", "parameters.population.scale: is also in [fixed]"),
 ])
 def test_bad_sweep_file_exits_2_with_one_line_naming_file_and_key(tmp_path, capsys, sweep, body, expected):
     path = sweep_file(tmp_path, body)
     if sweep:  # later keys win in our file: put the test's [sweep] lines in place of the default
-        text = open(path).read().replace("[sweep]\n", f"[sweep]\n{sweep}\n", 1)
+        text = Path(path).read_text().replace("[sweep]\n", f"[sweep]\n{sweep}\n", 1)
         if "scenario =" in sweep:
             text = text.replace(f'scenario = "{CLASSROOM}"\n', "", 1)
-        open(path, "w").write(text)
+        Path(path).write_text(text)
     assert main(["sweep", path, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}: {expected}"), err

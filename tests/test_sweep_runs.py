@@ -22,6 +22,7 @@ from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.runner import run
 
 N_YEARS = YEARS[1] - YEARS[0] + 1
+YEARLY_ROWS_PER_RUN = "select run_id, count(*) from experiment_outputs where output = 'yearly' group by 1"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,8 @@ def test_recorded_outputs_equal_a_direct_run_bit_for_bit(swept):
     assert len(clusters) == len(expected) > 0
     for column in CLUSTER_COLUMNS:
         got = clusters[column].tolist()
-        want = expected[column].tolist() if column in ("name", "region", "sector", "level") else expected[column].astype(float).tolist()
+        text = column in ("name", "region", "sector", "level")
+        want = expected[column].tolist() if text else expected[column].astype(float).tolist()
         assert got == want, column
 
 
@@ -76,8 +78,10 @@ def test_running_the_sweep_again_skips_done_runs(swept):
 
 def test_more_replications_run_only_the_new_runs(tmp_path):
     db = f"sqlite:///{tmp_path / 'r.db'}"
-    first = run_sweep(load_sweep(write_sweep(tmp_path, "grow", replications=1)), LocalPool(2), db, tmp_path, progress=False)
-    second = run_sweep(load_sweep(write_sweep(tmp_path, "grow", replications=2)), LocalPool(2), db, tmp_path, progress=False)
+    first = run_sweep(load_sweep(write_sweep(tmp_path, "grow", replications=1)), LocalPool(2), db, tmp_path,
+                      progress=False)
+    second = run_sweep(load_sweep(write_sweep(tmp_path, "grow", replications=2)), LocalPool(2), db, tmp_path,
+                       progress=False)
     assert (first.done, second.skipped, second.done) == (4, 4, 4)
 
 
@@ -161,7 +165,8 @@ def test_firm_panels_kept_on_request_are_written_and_exported(tmp_path, capsys):
     runs = ledger.load_runs(ledger.open_ledger(db), "panels")
     direct = run(scenario_for(sweep.base, sweep.runs()[0].parameters), seed=sweep.runs()[0].seed)
     panel = pd.read_parquet(runs["firms_path"].iloc[0])
-    assert len(panel) == len(direct.firms) and panel["employees"].sum() == pytest.approx(direct.firms["employees"].sum(), rel=1e-6)
+    assert len(panel) == len(direct.firms)
+    assert panel["employees"].sum() == pytest.approx(direct.firms["employees"].sum(), rel=1e-6)
     assert main(["export", "panels", "--db", db, "--out", str(tmp_path / "x")]) == 0
     exported = pd.read_parquet(tmp_path / "x" / "firms.parquet")
     assert len(exported) == 2 * len(panel) and exported["run_id"].nunique() == 2
@@ -185,7 +190,7 @@ def test_two_sweeps_write_one_sqlite_database_at_once(tmp_path):
         counts = conn.execute("select experiment, status, count(*) from experiment_runs group by 1, 2").fetchall()
         spans = dict((e, (lo, hi)) for e, lo, hi in conn.execute(
             "select experiment, min(finished_at), max(finished_at) from experiment_runs group by 1"))
-        rows = conn.execute("select run_id, count(*) from experiment_outputs where output = 'yearly' group by 1").fetchall()
+        rows = conn.execute(YEARLY_ROWS_PER_RUN).fetchall()
     assert sorted(counts) == [("mine", "done", 8), ("other", "done", 32)] and mine.done == 8
     assert spans["mine"][0] < spans["other"][1] and spans["other"][0] < spans["mine"][1]  # they overlapped
     assert len(rows) == 40 and len({n for _, n in rows}) == 1 and rows[0][1] >= N_YEARS * (len(YEARLY_COLUMNS) - 1)
@@ -223,7 +228,8 @@ def _finished(db_file) -> dict[str, tuple[str, int]]:
     with sqlite3.connect(db_file, timeout=30) as conn:
         if not conn.execute("select 1 from sqlite_master where name = 'experiment_runs'").fetchone():
             return {}  # killed before the ledger was created
-        rows = conn.execute("select run_id, finished_at, attempts from experiment_runs where status = 'done'").fetchall()
+        rows = conn.execute(
+            "select run_id, finished_at, attempts from experiment_runs where status = 'done'").fetchall()
     return {run_id: (at, attempts) for run_id, at, attempts in rows}
 
 
@@ -237,7 +243,7 @@ def _assert_complete(db_file) -> None:
     if not _finished(db_file):
         return
     with sqlite3.connect(db_file, timeout=30) as conn:
-        per_run = dict(conn.execute("select run_id, count(*) from experiment_outputs where output = 'yearly' group by 1"))
+        per_run = dict(conn.execute(YEARLY_ROWS_PER_RUN))
         done = {r[0] for r in conn.execute("select run_id from experiment_runs where status = 'done'")}
     assert set(per_run) == done
     assert len(set(per_run.values())) <= 1
