@@ -10,6 +10,7 @@ import tomli_w
 from conftest import SMALL_CLUSTERS, cli
 
 from sim.experiments import sensitivity
+from sim.experiments.bookkeeping import enter
 from sim.experiments.ledger import open_ledger
 from sim.experiments.sweep_file import load_sweep
 from sim.scenario.errors import ScenarioError
@@ -90,9 +91,7 @@ def test_analysing_a_study_with_missing_points_says_how_many(tmp_path):
     path = write_study(tmp_path, "morris", "trajectories = 2")
     db = f"sqlite:///{tmp_path / 's.db'}"
     engine = open_ledger(db)
-    from sim.experiments import ledger
-
-    ledger.enter(engine, load_sweep(path))  # entered, nothing run
+    enter(engine, load_sweep(path))  # entered, nothing run
     with pytest.raises(sensitivity.IncompleteSweep, match="8 of 8 design points have no finished run"):
         sensitivity.analyse(engine, load_sweep(path))
     engine.dispose()

@@ -1,7 +1,7 @@
 """The sweep coordinator: enters a sweep in the ledger, hands its runs to an executor, records each result.
 
 The coordinator is the only process that writes: workers send results back, and each one is
-recorded in its own transaction as it arrives (:func:`sim.experiments.ledger.record`). Kill the
+recorded in its own transaction as it arrives (:func:`sim.experiments.bookkeeping.record`). Kill the
 coordinator at any moment and every run is either recorded in full or still to do; running the
 sweep again does the rest. A kept firm panel is written to a file first (atomically, by rename)
 and then recorded, so a recorded run's file is always complete.
@@ -20,7 +20,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from sim.experiments import ledger
+from sim.experiments import bookkeeping, ledger
 from sim.experiments.executors import Outcome, Task
 from sim.experiments.plots import plot_experiment
 from sim.experiments.sweep import RunSpec, Sweep
@@ -100,8 +100,8 @@ def run_sweep(sweep: Sweep, executor: Executor, db: str | Engine | None = None, 
 
 def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path, retry_failed: bool,
                 progress: bool, started: float) -> SweepReport:
-    ledger.enter(engine, sweep)
-    todo = ledger.to_do(engine, sweep.name, retry_failed)
+    bookkeeping.enter(engine, sweep)
+    todo = bookkeeping.to_do(engine, sweep.name, retry_failed)
     every = sweep.runs()
     runs = {r.run_id: r for r in every if r.run_id in todo}
     report = SweepReport(sweep.name, total=len(every), skipped=len(every) - len(runs), out_dir=out_dir)
@@ -110,7 +110,7 @@ def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path,
     with tqdm(total=len(runs), desc=sweep.name, unit="run", disable=not progress, dynamic_ncols=True) as bar:
         for outcome in executor.map(_marked(tasks, engine)):
             firms_path = _write_firms(outcome, runs[outcome.run_id], report.out_dir)
-            ledger.record(engine, outcome, firms_path)
+            bookkeeping.record(engine, outcome, firms_path)
             if outcome.ok:
                 report.done += 1
             else:
@@ -125,7 +125,7 @@ def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path,
 def _marked(tasks: Iterable[Task], engine: Engine) -> Iterator[Task]:
     """Pass tasks on, marking each batch ``running`` as the executor takes its first task."""
     for batch in batched(tasks, MARK_BATCH):
-        ledger.mark_running(engine, [t.run_id for t in batch])
+        bookkeeping.mark_running(engine, [t.run_id for t in batch])
         yield from batch
 
 
