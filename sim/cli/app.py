@@ -18,7 +18,11 @@ EXIT_MISSING = 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``app`` sub-command."""
+    """Add the ``app`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("app", help="open the interactive classroom app in a browser")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
     p.add_argument("--host", default=DEFAULT_HOST,
@@ -27,7 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """Check the port and the app's dependencies, then hand the process over to Solara's server."""
+    """Check the port and the app's dependencies, then hand the process over to Solara's server.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     if importlib.util.find_spec("solara") is None:
         print("error: the app needs Solara: pip install -e '.[app]'", file=sys.stderr)
         return EXIT_MISSING

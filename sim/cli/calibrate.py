@@ -26,7 +26,11 @@ EXIT_BAD_INPUT = 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``calibrate`` sub-command."""
+    """Add the ``calibrate`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("calibrate", help="fit parameters to the published effects (optuna, simulated moments)",
                        description="Fit the parameters of the calibration file to its targets.toml, write the "
                                    "fitted values and check them on the committed scenario. Exit status 0 when every "
@@ -48,7 +52,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """Optimise (resuming), write the calibrated values, check them, write the report."""
+    """Optimise (resuming), write the calibrated values, check them, write the report.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from sim.calibration import fit as calibration
     from sim.calibration import report as fit_report
     from sim.experiments.executors import ExecutorError

@@ -14,7 +14,11 @@ ORDER = 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``compare`` sub-command."""
+    """Add the ``compare`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("compare", help="run two scenarios on the same seeds and tabulate B - A")
     p.add_argument("a", help="reference scenario, e.g. scenarios/baseline_2021.toml")
     p.add_argument("b", help="alternative scenario, e.g. scenarios/budget_cut_2022.toml")
@@ -29,7 +33,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Run both scenarios, print and write the table of differences and the paths plot."""
+    """Run both scenarios, print and write the table of differences and the paths plot.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from sim.experiments import compare  # matplotlib and scipy load only for this command
 
     if args.seeds < 1:

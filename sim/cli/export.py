@@ -31,7 +31,11 @@ RUNS_PER_SLICE = 200
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``export`` sub-command."""
+    """Add the ``export`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("export", help="write an experiment's runs and outputs as tidy tables")
     p.add_argument("experiment", help="experiment name (the sweep file's sweep.name)")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
@@ -41,7 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write the experiment's tables and summary plot, and list them."""
+    """Write the experiment's tables and summary plot, and list them.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from sim.experiments import ledger
     from sim.experiments.plots import plot_experiment
 

@@ -26,7 +26,11 @@ SHOWN_COLUMNS = ("metric", "estimator", "gap_pp", "ci_low", "ci_high", "n_treate
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``measure`` sub-command."""
+    """Add the ``measure`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("measure", help="estimate a run's membership effect (matched comparison and twin-world truth)")
     p.add_argument("run_dir", type=Path,
                    help="a run folder written by 'run.py run' (holds scenario.toml, summary.json)")
@@ -39,7 +43,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    """Measure, write the effect tables and plot into the run folder, print the headline."""
+    """Measure, write the effect tables and plot into the run folder, print the headline.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from sim.output.plots import effects_figure, save
 
     run_dir = args.run_dir

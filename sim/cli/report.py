@@ -9,7 +9,11 @@ ORDER = 80
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``report`` sub-command."""
+    """Add the ``report`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("report", help="write an HTML report of a run (or of the seeds of a scenario), or compare two")
     p.add_argument("run_dir", type=Path, help="a run folder, or a folder of run folders of one scenario (its seeds)")
     p.add_argument("run_dir_b", type=Path, nargs="?", help="a second one: the report compares it with the first")
@@ -19,7 +23,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the report and say where it is."""
+    """Write the report and say where it is.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from sim.output.report import write_report  # matplotlib and scipy only when a report is asked for
 
     out = write_report(args.run_dir, args.run_dir_b, args.out)

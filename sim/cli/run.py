@@ -15,7 +15,11 @@ ORDER = 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``run`` sub-command."""
+    """Add the ``run`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("run", help="run a scenario and write its outputs")
     p.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/baseline_2021.toml")
     p.add_argument("--seed", type=int, default=0, help="seed of all random streams (default 0)")
@@ -28,7 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one scenario, write its files and its database rows, print a summary."""
+    """Run one scenario, write its files and its database rows, print a summary.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     scenario = load_scenario(args.scenario, args.overrides)
     engine = engine_for(args.db)  # a bad --db fails now, not after the run
     started = datetime.now(UTC)

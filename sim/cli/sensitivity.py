@@ -21,7 +21,11 @@ EXIT_BAD_INPUT = 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``sensitivity`` sub-command."""
+    """Add the ``sensitivity`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("sensitivity", help="Morris screening and Sobol indices (SALib) over a sweep")
     p.add_argument("sweeps", nargs="*", default=list(DEFAULT_SWEEPS),
                    help="sweep files with design morris or saltelli (default: " + ", ".join(DEFAULT_SWEEPS) + ")")
@@ -35,7 +39,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    """Run (resuming) and analyse each sensitivity sweep; write CSV and PNG; print the ranking."""
+    """Run (resuming) and analyse each sensitivity sweep; write CSV and PNG; print the ranking.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     from sim.experiments import ledger, sensitivity
     from sim.experiments.coordinator import run_sweep
     from sim.experiments.executors import ExecutorError

@@ -24,7 +24,11 @@ SHOWN_RUNS = 8  # runs listed by --dry-run and failures listed after a sweep
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``sweep`` sub-command."""
+    """Add the ``sweep`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("sweep", help="run a sweep file (many runs; re-running resumes)")
     p.add_argument("sweep", help="sweep file (TOML), e.g. scenarios/sweeps/classroom_small.toml")
     add_executor_options(p)
@@ -38,14 +42,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def add_executor_options(p: argparse.ArgumentParser) -> None:
-    """``--workers N`` or ``--dask-address ADDR``: where a command's runs execute."""
+    """Add ``--workers N`` or ``--dask-address ADDR``: where a command's runs execute.
+
+    Args:
+        p: The command's parser.
+    """
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=positive, help="local worker processes (default: all cores)")
     where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
 
 
 def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
-    """The executor the options of :func:`add_executor_options` ask for (imported late: Dask is slow to load)."""
+    """The executor the options of :func:`add_executor_options` ask for (imported late: Dask is slow to load).
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        A Dask pool when ``--dask-address`` is given, else a local process pool.
+    """
     from sim.experiments.executors import DaskPool, LocalPool
 
     return DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
@@ -73,7 +88,14 @@ def positive(text: str) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Validate the sweep, run what is left of it, print a summary."""
+    """Validate the sweep, run what is left of it, print a summary.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     # Imported here, not at the top: scipy.stats, Dask and matplotlib would slow down --help.
     from sim.experiments.executors import ExecutorError
     from sim.experiments.sweep_file import load_sweep
@@ -108,7 +130,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def describe(sweep: Sweep) -> str:
-    """A short description of a sweep and its first runs (``--dry-run``)."""
+    """A short description of a sweep and its first runs (``--dry-run``).
+
+    Args:
+        sweep: The checked sweep.
+
+    Returns:
+        The text, one line for the sweep and one for each of its first runs.
+    """
     runs = sweep.runs()
     points = len(runs) // sweep.replications
     lines = [f"ok: {sweep.source}: experiment '{sweep.name}', design {sweep.design}, {points} points x "

@@ -12,7 +12,11 @@ ORDER = 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the ``validate`` sub-command."""
+    """Add the ``validate`` sub-command.
+
+    Args:
+        sub: The sub-parsers of ``run.py``.
+    """
     p = sub.add_parser("validate", help="check a scenario file, or print the parameter reference")
     p.add_argument("scenario", nargs="?", help="scenario file (TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -21,7 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a scenario file (exit 2 with one line if it is wrong) or print the reference."""
+    """Validate a scenario file (exit 2 with one line if it is wrong) or print the reference.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status.
+    """
     if args.explain:
         print(explain())
         return 0

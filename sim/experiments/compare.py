@@ -146,7 +146,16 @@ def paths_figure(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> Fi
 
 
 def write(table: pd.DataFrame, fig: Figure, out: Path) -> list[Path]:
-    """Write the difference table (CSV) and the paths (PNG) into ``out``."""
+    """Write the difference table (CSV) and the paths (PNG) into ``out``.
+
+    Args:
+        table: From :func:`difference_table`.
+        fig: From :func:`paths_figure`.
+        out: The folder (created if missing).
+
+    Returns:
+        The files written.
+    """
     out.mkdir(parents=True, exist_ok=True)
     csv, png = out / "compare.csv", out / "paths.png"
     table.to_csv(csv, index=False, float_format="%.6g", lineterminator="\n")

@@ -31,7 +31,15 @@ MARK_BATCH = 16  # runs marked running per transaction as they are handed out
 class Executor(Protocol):
     """Anything that turns tasks into outcomes (:class:`~sim.experiments.executors.LocalPool`, ``DaskPool``)."""
 
-    def map(self, tasks: Iterable[Task]) -> Iterator[Outcome]: ...  # noqa: D102
+    def map(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        """Run tasks, yielding each one's outcome as it finishes (in any order).
+
+        Args:
+            tasks: The runs to do.
+
+        Returns:
+            The outcomes, one per task.
+        """
 
 
 @dataclass
@@ -65,7 +73,14 @@ class SweepReport:
 
 
 def default_out_dir(experiment: str) -> Path:
-    """``results/sweeps/<experiment>/``."""
+    """The folder of an experiment's summary plot and firm panels.
+
+    Args:
+        experiment: The experiment's name.
+
+    Returns:
+        ``results/sweeps/<experiment>/``.
+    """
     return Path("results") / "sweeps" / experiment
 
 

@@ -148,7 +148,16 @@ def guarded(runner: Runner, task: Task) -> Outcome:
 
 
 def failed(run_id: str, error: str, trace: str | None = None) -> Outcome:
-    """A failed outcome with a one-line error."""
+    """A failed outcome with a one-line error.
+
+    Args:
+        run_id: The run.
+        error: What went wrong; its whitespace is collapsed to one line.
+        trace: The traceback, if any.
+
+    Returns:
+        The outcome.
+    """
     return Outcome(run_id, error=" ".join(error.split()) or "failed", traceback=trace)
 
 
@@ -344,6 +353,12 @@ class DaskPool:
 
     def map(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         """Run tasks on the cluster and yield their outcomes as they finish.
+
+        Args:
+            tasks: The runs to do.
+
+        Returns:
+            The outcomes, one per task, in the order they finish.
 
         Raises:
             ExecutorError: If the scheduler cannot be reached.

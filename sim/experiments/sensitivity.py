@@ -27,7 +27,7 @@ from matplotlib.ticker import EngFormatter
 from sqlalchemy import Engine
 
 from sim.experiments.plots import outcome_table
-from sim.experiments.sweep import SALIB_DESIGNS, Sweep
+from sim.experiments.sweep import SALIB_DESIGNS, SUMMARY_PREFIX, Sweep
 from sim.output.plots import blank_figure, save
 from sim.scenario.errors import ScenarioError
 
@@ -44,6 +44,14 @@ class IncompleteSweep(RuntimeError):
 
 def point_means(engine: Engine, sweep: Sweep) -> tuple[np.ndarray, pd.DataFrame]:
     """The unit-cube design and each outcome's mean over replications at each point.
+
+    Args:
+        engine: From :func:`sim.experiments.ledger.open_ledger`.
+        sweep: The sensitivity sweep.
+
+    Returns:
+        The design, ``float[points, parameters]``, and the means, one row per point and one
+        column per outcome.
 
     Raises:
         ScenarioError: The sweep is not a sensitivity design.
@@ -138,7 +146,16 @@ def figure(indices: pd.DataFrame, title: str) -> Figure:
 
 
 def write(indices: pd.DataFrame, sweep: Sweep, out_dir: Path) -> list[Path]:
-    """Write ``<method>.csv`` and ``<method>.png`` into ``out_dir``."""
+    """Write ``<method>.csv`` and ``<method>.png`` into ``out_dir``.
+
+    Args:
+        indices: From :func:`analyse`.
+        sweep: The sweep analysed (its design names the files).
+        out_dir: The folder (created if missing).
+
+    Returns:
+        The files written.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / f"{sweep.design}.csv"
     indices.to_csv(csv, index=False, float_format="%.6g", lineterminator="\n")
@@ -149,11 +166,19 @@ def write(indices: pd.DataFrame, sweep: Sweep, out_dir: Path) -> list[Path]:
 
 
 def ranking(indices: pd.DataFrame, top: int = 3) -> list[str]:
-    """Lines naming each outcome's most influential parameters (by mu* or ST)."""
+    """Lines naming each outcome's most influential parameters (by mu* or ST).
+
+    Args:
+        indices: From :func:`analyse`.
+        top: Parameters named per outcome.
+
+    Returns:
+        One line per outcome.
+    """
     key = "mu_star" if indices["method"].iloc[0] == "morris" else "ST"
     lines = []
     for outcome, rows in indices[indices["index"] == key].groupby("outcome", sort=False):
         best = rows.sort_values("value", ascending=False).head(top)
         parts = ", ".join(f"{r.parameter} {r.value:.3g}" for r in best.itertuples())
-        lines.append(f"{outcome.removeprefix('summary.')}: {key} {parts}")
+        lines.append(f"{outcome.removeprefix(SUMMARY_PREFIX)}: {key} {parts}")
     return lines

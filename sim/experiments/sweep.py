@@ -232,7 +232,14 @@ class Sweep:
 
 
 def seed_int(seq: np.random.SeedSequence) -> int:
-    """A non-negative 63-bit integer seed drawn from a seed sequence (fits a signed BIGINT)."""
+    """A non-negative 63-bit integer seed drawn from a seed sequence (fits a signed BIGINT).
+
+    Args:
+        seq: The seed sequence.
+
+    Returns:
+        The seed.
+    """
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
@@ -257,7 +264,16 @@ def scenario_for(base: dict[str, Any], overrides: dict[str, Any], source: str = 
 
 
 def flatten(table: dict[str, Any], leaf: Callable[[Any], bool], prefix: str = "") -> dict[str, Any]:
-    """Dotted keys to leaves: TOML's ``a.b = 1`` and ``[a] b = 1`` both give ``{"a.b": 1}``."""
+    """Dotted keys to leaves: TOML's ``a.b = 1`` and ``[a] b = 1`` both give ``{"a.b": 1}``.
+
+    Args:
+        table: Nested tables, as parsed from TOML.
+        leaf: Whether a value is a leaf; any other value is a table to descend into.
+        prefix: Put before every key (for the recursion).
+
+    Returns:
+        Dotted key -> leaf, in table order.
+    """
     flat: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"

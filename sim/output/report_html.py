@@ -30,7 +30,14 @@ details { margin: 0.5em 0 1em; } summary { cursor: pointer; font-weight: 600; }
 
 
 def escape(value: Any) -> str:
-    """Any value as HTML text, quotes escaped too (safe inside attributes)."""
+    """Any value as HTML text, quotes escaped too (safe inside attributes).
+
+    Args:
+        value: Anything; shown by ``str()``.
+
+    Returns:
+        The escaped text.
+    """
     return html.escape(str(value), quote=True)
 
 
@@ -50,7 +57,14 @@ def page(title: str, parts: list[str]) -> str:
 
 
 def paragraphs(text: str) -> str:
-    """A scenario description as HTML paragraphs, with Markdown's **bold** and *italic*."""
+    """A scenario description as HTML paragraphs, with Markdown's **bold** and *italic*.
+
+    Args:
+        text: Paragraphs separated by blank lines.
+
+    Returns:
+        The ``<p>`` elements, or "" for no text.
+    """
     out = []
     for paragraph in re.split(r"\n\s*\n", text.strip()):
         escaped = escape(" ".join(paragraph.split()))
@@ -78,7 +92,14 @@ def cell_interval(value: tuple[float, float, float]) -> str:
 
 
 def number(x: float) -> str:
-    """A number with thousands separators and two, one or no decimals as it grows."""
+    """A number with thousands separators and two, one or no decimals as it grows.
+
+    Args:
+        x: The number.
+
+    Returns:
+        The text, e.g. ``1,234``, ``12.3`` or ``0.12``.
+    """
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if abs(x) >= 10:

@@ -90,12 +90,27 @@ _HEADLINE_FIGURE = re.compile("|".join([
 
 
 def is_headline_figure(name: str) -> bool:
-    """Whether a run's ``summary["headline"]`` can hold this figure (effects and jobs need measurement)."""
+    """Whether a run's ``summary["headline"]`` can hold this figure (effects and jobs need measurement).
+
+    Args:
+        name: A figure's name, e.g. ``gap_value_added_pp``.
+
+    Returns:
+        True for a name the headline can hold.
+    """
     return _HEADLINE_FIGURE.fullmatch(name) is not None
 
 
 def with_effect_headline(headline: dict, tables: dict[str, pd.DataFrame]) -> dict:
-    """A summary's headline with its effect figures replaced by those of ``tables``."""
+    """A summary's headline with its effect figures replaced by those of ``tables``.
+
+    Args:
+        headline: The summary's headline figures.
+        tables: The measured effect tables (:func:`effect_headline` reads them).
+
+    Returns:
+        A new headline; figures other than effects are kept.
+    """
     kept = {k: v for k, v in headline.items() if not k.startswith(EFFECT_HEADLINE_PREFIXES)}
     return kept | effect_headline(tables)
 
@@ -241,7 +256,15 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> Path:
-    """Write a table as the run folder's CSV files are written (same bytes for the same numbers)."""
+    """Write a table as the run folder's CSV files are written (same bytes for the same numbers).
+
+    Args:
+        table: The table.
+        path: The CSV file.
+
+    Returns:
+        ``path``.
+    """
     table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
     return path
 
