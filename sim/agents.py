@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 
 if TYPE_CHECKING:
     from sim.model import ClusterModel

@@ -39,7 +39,8 @@ from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.engine import randomness
 from sim.engine.network import ties_between_open
 from sim.observe.register import Register
-from sim.scenario.schema import LEVELS, Scenario
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 from sim.scenario.validation import scenarios_by_year
 from sim.submodels import collaboration, demography, growth, innovation, instruments, membership, programme
 from sim.submodels.instruments import InstrumentState

@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 
 from sim.model import stream
-from sim.scenario.schema import LEVELS, LevelSpec, Scenario
+from sim.scenario.levels import LevelSpec
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 from sim.submodels.growth import MAX_LAPLACE_SCALE
 from sim.submodels.membership import KM_PER_DISTANCE_UNIT
 from sim.world.clusters import INACTIVE, ClusterTable

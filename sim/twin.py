@@ -28,7 +28,8 @@ import copy
 import numpy as np
 
 from sim.model import ClusterModel
-from sim.scenario.schema import LEVELS, Scenario
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 from sim.submodels import collaboration, demography, growth, innovation, instruments, membership
 from sim.submodels.instruments import cluster_links, tie_group
 from sim.submodels.programme import start_cluster_year

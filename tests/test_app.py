@@ -25,7 +25,7 @@ from sim.app.lessons import load_lessons  # noqa: E402
 from sim.app.session import Session  # noqa: E402
 from sim.cli.main import main  # noqa: E402
 from sim.scenario.errors import ScenarioError  # noqa: E402
-from sim.scenario.schema import LEVELS  # noqa: E402
+from sim.scenario.params import LEVELS  # noqa: E402
 
 SELECTION = "3_selection_or_treatment"
 FACILITATION = "2_facilitation_and_money"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sim import run
 from sim.experiments import compare
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 
 HISTORY = 2003  # the operator takes over early so that its rules show in short runs
 

@@ -22,7 +22,8 @@ from conftest import small
 
 from sim.model import ClusterModel
 from sim.reference import ReferenceModel, RefFirm
-from sim.scenario.schema import LEVELS, Scenario
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 
 SEEDS = range(20)
 REL_TOL = 0.02

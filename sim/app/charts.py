@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sim.app.drawing import LEVEL_COLOURS, LEVEL_NAMES
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 
 MEMBER_COLOUR, NONMEMBER_COLOUR, REFERENCE_COLOUR = "#1f77b4", "#7f7f7f", "#222222"
 RAW_COLOUR, TRUE_COLOUR = "#d62728", "#2ca02c"

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sim.scenario.schema import LEVELS, Scenario
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 
 PERCENT = 100.0
 _STANDARD_LEVELS = Scenario().levels  # the built-in level values that "100 %" refers to

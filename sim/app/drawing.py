@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 
 DPI = 100
 PNG_COMPRESSION = 1  # zlib level: a redraw every simulated year matters more than a few kB

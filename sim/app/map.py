@@ -14,7 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
 from sim.app.drawing import LEVEL_COLOURS, LEVEL_NAMES, figure, rgba_png
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 from sim.world.clusters import INACTIVE
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from sim.app.drawing import LEVEL_COLOURS, LEVEL_NAMES, figure
 from sim.app.map import county_name
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 from sim.world.clusters import INACTIVE
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim.engine import register as kernels
 from sim.observe.columns import CLUSTER_COLUMNS
-from sim.scenario.schema import LEVELS
+from sim.scenario.params import LEVELS
 from sim.submodels.programme import budget
 
 if TYPE_CHECKING:
@@ -141,7 +141,8 @@ class Register:
         """
         if not self._clusters:
             return pd.DataFrame(columns=list(CLUSTER_COLUMNS))
-        cols = {k: np.concatenate([y[k] for y in self._clusters]) for k in ("cluster_id", "year", "level", "members", "budget_nok")}
+        names = ("cluster_id", "year", "level", "members", "budget_nok")
+        cols = {k: np.concatenate([y[k] for y in self._clusters]) for k in names}
         ids = cols["cluster_id"]
         c = m.clusters
         return pd.DataFrame({

@@ -1,4 +1,4 @@
-"""Policy instruments beside the cluster programme (seeds 000, 002).
+"""Policy instruments beside the cluster programme (docs/sources.md, [IN-AR2021] and [GCE-2016]).
 
 Regional restructuring, corporate networks, Green Platform consortia, cluster-to-cluster
 collaboration and foreign investment attracted to strong clusters. Each is switched and sized in
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.engine import randomness as rnd
-from sim.scenario.schema import CorporateNetworks, GreenPlatform
+from sim.scenario.instruments import CorporateNetworks, GreenPlatform
 from sim.submodels.collaboration import accept, draw_same  # the same search and acceptance as other ties
 from sim.submodels.programme import GCE, NCE
 from sim.world.population import startup_firms
@@ -213,7 +213,7 @@ def _green_platform(m: ClusterModel, events: InstrumentEvents) -> None:
     g, f = m.spec.green_platform, m.firms
     alive = f.alive_rows()
     green = [m.sector_names.index(s) for s in g.sectors]
-    # Consortia grow out of the clusters (seed 000): cluster members of one green sector.
+    # Consortia grow out of the clusters (docs/sources.md, [IN-AR2021]): cluster members of one green sector.
     pool = alive[np.isin(f.sector[alive], green) & (f.consortium_until[alive] < m.year) & f.member[alive]]
     groups, spend = _groups(m, "green", pool, g.consortia_per_year, g.firms_per_consortium, f.sector,
                             f.consortium_until, m.instrument_state.consortium_ends, g)

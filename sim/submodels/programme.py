@@ -2,7 +2,7 @@
 
 Up to ``programme.history_until`` the clusters follow the real history in the scenario's
 ``[[clusters]]`` list. After it the operator runs the programme as Innovation Norway does
-(seed 003): contracts end after the level's duration, clusters that mobilise well move up a
+(docs/sources.md, [NIC-WEB]): contracts end after the level's duration, clusters that mobilise well move up a
 level, an annual evaluation ends those that fail to, spending is held within the budget, and an
 open call admits new initiatives that have emerged in the simulated economy, scored on the call's
 criteria.
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.scenario.schema import LEVELS, LevelSpec, Scenario
+from sim.scenario.levels import LevelSpec
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 from sim.world.clusters import INACTIVE
 
 if TYPE_CHECKING:
@@ -172,7 +174,7 @@ def _open_call(m: ClusterModel, events: YearEvents) -> None:
     """Concentrations with critical mass apply; the best-scoring are admitted at Arena level."""
     p, c, y = m.spec.programme, m.clusters, m.year
     n_s = len(m.sector_names)
-    # A county-sector may hold several initiatives (Bergen has seven clusters; seed 001).
+    # A county-sector may hold several initiatives (Bergen has seven clusters; docs/sources.md, [FI-MAG]).
     cells, stats = _concentrations(m)
     planned = c.plan[:, y - c.first_year]
     rng = m.stream("programme.call")

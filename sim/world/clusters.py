@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario.schema import LEVELS, Scenario
+from sim.scenario.params import LEVELS
+from sim.scenario.schema import Scenario
 
 INACTIVE = -1
 

@@ -1,0 +1,144 @@
+"""The economy's tables: counties, sectors, knowledge institutions, the synthetic population, demand shocks.
+
+Defaults of the built-in counties, sectors and institutions come from ``sim/scenario/data/norway.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from sim.scenario.params import Section, param
+
+
+def _norway() -> dict[str, Any]:
+    text = resources.files("sim.scenario").joinpath("data/norway.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+NORWAY = _norway()
+
+
+_DATA = "sim/scenario/data/norway.toml (see its header for sources)"
+
+
+class Region(Section):
+    """One ``[regions.<county>]`` entry: a county's centroid and share of enterprises."""
+
+    lat: float = param(60.0, "degrees north", _DATA, 57.0, 72.0)
+    lon: float = param(10.0, "degrees east", _DATA, 4.0, 32.0)
+    enterprise_share: float = param(0.09, "1", _DATA, 0.0, 1.0)
+
+
+class Sector(Section):
+    """One ``[sectors.<sector>]`` entry: a sector's share, productivity, value-added share, demand and knowledge."""
+
+    enterprise_share: float = param(0.05, "1", _DATA, 0.0, 1.0)
+    value_added_per_man_year_nok: float = param(900_000.0, "NOK per man-year", _DATA, 1e4, 1e8)
+    value_added_share: float = param(0.35, "1 (value added / revenue)", _DATA, 0.01, 1.0)
+    demand_growth: float = param(0.02, "log points per year", _DATA, -0.5, 0.5)
+    knowledge_x: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
+    knowledge_y: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
+    location_weights: dict[str, float] = Field(
+        default_factory=dict, description="County -> location quotient.",
+        json_schema_extra={"unit": "1 (location quotient)", "source": _DATA})
+
+
+class KnowledgeInstitutionSpec(Section):
+    """One ``[[institutions]]`` entry: a university or research institute and the sectors it serves."""
+
+    name: str = Field(description="Name of the university or institute.")
+    region: str = Field(description="Home county: a key of [regions].")
+    fields: list[str] = Field(min_length=1, description="Knowledge bases it serves: keys of [sectors].")
+
+
+class Population(Section):
+    """The ``[population]`` table: the synthetic firm population of the start year."""
+
+    scale: float = param(
+        1.0, "1 (share of the real population)", "1 = full-scale Norway; 0.05 for class use.", 1e-4, 1.0)
+    size_classes: dict[str, int] = Field(
+        default_factory=lambda: {
+            "1-4": 243_829, "5-9": 30_803, "10-19": 17_781, "20-49": 9_861,
+            "50-99": 2_485, "100-249": 1_385, "250+": 734,
+        },
+        description="Employer enterprises by employees, 2017 (SSB; docs/sources.md). Keys 'lo-hi' or 'lo+'.",
+        json_schema_extra={"unit": "enterprises (full scale)",
+                           "source": "Statistics Norway, employer enterprises by size class, 2017 (docs/sources.md)."},
+    )
+    top_class_pareto_alpha: float = param(
+        1.3, "1", "Tail of Norway's largest enterprises (Pareto fit to SSB 250+ class; Axtell 2001 finds about 1).",
+        0.5, 5.0)
+    max_employees: int = param(20_000, "man-years", "Equinor-sized upper bound on one enterprise.", 250, 200_000)
+    productivity_sd: float = param(
+        0.45, "log points",
+        "Within-sector dispersion of labour productivity (Syverson 2011: 90/10 ratio about 2-4).", 0.0, 2.0)
+    knowledge_sd: float = param(
+        0.08, "knowledge-space units",
+        "Spread of firms around their sector's knowledge position; chosen so sectors overlap a little.", 0.0, 0.5)
+    growth_potential_sd: float = param(
+        0.04, "log points per year",
+        "Latent, unobserved growth potential (drives joining and growth; the source of selection bias). The "
+        "baseline's value is fitted by `run.py calibrate` (calibration/calibrated.toml).",
+        0.0, 0.5)
+    rd_effort_mean: float = param(
+        0.15, "1 (share of firms' effort)",
+        "Mean own R&D and innovation effort; Norway's CIS innovation-active share is about 0.3.", 0.0, 1.0)
+    beta_concentration: float = param(
+        4.0, "1 (alpha + beta)",
+        "Spread of R&D effort and export intensity around a firm's mean; most firms near zero with a long tail,"
+        " as in R&D surveys.",
+        0.5, 100.0)
+    rd_size_elasticity: float = param(
+        0.4, "log-odds per log man-year",
+        "CIS (SSB innovation survey): innovation-active share about 0.3 at 10-49 vs 0.65 at 250+ employees.", 0.0,
+        3.0)
+    rd_science_weight: float = param(
+        2.0, "log-odds per unit knowledge_y",
+        "CIS by industry: ICT/pharma about 0.6 vs accommodation about 0.2 innovation-active.", 0.0, 10.0)
+    export_size_elasticity: float = param(
+        0.5, "log-odds per log man-year",
+        "SSB trade by enterprise characteristics: exporter share about 0.15 small vs 0.6-0.7 at 250+.", 0.0, 3.0)
+    absorptive_size_weight: float = param(
+        0.5, "log-odds per log man-year",
+        "Absorptive capacity grows with scale (Cohen & Levinthal 1990); micro firms near 0.4.", 0.0, 5.0)
+    absorptive_rd_weight: float = param(
+        4.0, "log-odds per unit R&D effort",
+        "Absorptive capacity is a by-product of own R&D (Cohen & Levinthal 1990).", 0.0, 20.0)
+    age_mean_years: float = param(
+        11.0, "years",
+        "Mean age of a one-man-year employer enterprise: steady state of the about 9 % yearly exit hazard (SSB "
+        "business demography).",
+        0.5, 100.0)
+    age_size_elasticity: float = param(
+        0.15, "1", "Mean age ~ man-years^e: 500-man-year firms about 2.5x as old (about 28 years).", 0.0, 1.0)
+    international_share: float = param(
+        0.25, "1", "Share of enterprises with export activity (SSB), scales international orientation.", 0.0, 1.0)
+
+
+    @field_validator("size_classes")
+    @classmethod
+    def _size_class_keys(cls, classes: dict[str, int]) -> dict[str, int]:
+        if not classes:
+            raise ValueError("needs at least one size class")
+        for key, count in classes.items():
+            lo, sep, hi = key.partition("-")
+            bounded = sep and lo.isdigit() and hi.isdigit() and 1 <= int(lo) <= int(hi)
+            open_top = key.endswith("+") and key[:-1].isdigit() and int(key[:-1]) >= 1
+            if not (bounded or open_top):
+                raise ValueError(f"size class '{key}' must look like '5-9' or '250+' with sizes >= 1")
+            if count < 0:
+                raise ValueError(f"size class '{key}' has a negative count")
+        return classes
+
+
+class SectorShock(Section):
+    """One ``[[shocks]]`` entry: a change in a sector's demand growth for some years."""
+
+    sector: str = Field(description="Sector hit: a key of [sectors].")
+    year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
+    years: int = param(2, "years", "Duration.", 1, 50)
+    demand_change: float = param(-0.15, "log points per year", "E.g. the 2014 oil-price fall.", -2.0, 2.0)
