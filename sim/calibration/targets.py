@@ -31,7 +31,7 @@ from sim.scenario.errors import ScenarioError
 from sim.scenario.files import read_toml
 from sim.scenario.validation import validate_table
 
-EARLY_YEARS = 3  # "the highest development in the first three years" (seed 000)
+EARLY_YEARS = 3  # "the highest development in the first three years" (docs/sources.md, [IN-AR2021])
 _YEARLY = re.compile(r"yearly\.(\w+)@(\d{4})(?:-(\d{4}))?")
 _PEAK = re.compile(r"peak_lead\.(\w+)")
 _GROWTH = re.compile(r"growth\.(\w+)@(\d{4})-(\d{4})")

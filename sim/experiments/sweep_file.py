@@ -30,7 +30,7 @@ Outcomes are yearly columns (``members@2021``) or headline figures of the runs' 
 
 Everything is checked once, here: the base scenario with ``[fixed]`` and, for each parameter,
 its smallest and largest sampled value (or every value of a list) through
-:func:`sim.scenario.files.validate`. A problem is a :class:`~sim.scenario.files.ScenarioError` naming the
+:func:`sim.scenario.validation.validate`. A problem is a :class:`~sim.scenario.errors.ScenarioError` naming the
 sweep file and the key, e.g. ``sweeps/x.toml: parameters.membership.leave_rate: must be 0-1, got 1.5``.
 """
 

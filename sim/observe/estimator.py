@@ -1,6 +1,6 @@
 """The membership effect measured as Statistics Norway did, and the truth a twin world knows.
 
-The published design (FACTS.md; seeds 000, 001): firms that join a cluster are compared with
+The published design (docs/sources.md, [IN-AR2021] and [FI-MAG]): firms that join a cluster are compared with
 non-members matched on pre-entry characteristics by a propensity score; the gap is the members'
 average yearly growth over their first three years of membership minus that of their matched
 non-members, in percentage points, for value added, sales and man-years. Both groups' growth is
