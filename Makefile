@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCENARIO ?= scenarios/baseline_2021.toml
 
-.PHONY: run test app bench baseline clean
+.PHONY: run test lint app bench baseline clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
@@ -22,8 +22,13 @@ $(VENV)/.app: $(VENV)/.base
 run: $(VENV)/.base
 	$(PY) run.py run $(SCENARIO)
 
-test: $(VENV)/.test
+test: lint
 	$(PY) -m pytest
+
+# The style contract (ruff) and the layer contract (import-linter); `make test` runs both first.
+lint: $(VENV)/.test
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 app: $(VENV)/.app
 	$(PY) run.py app
