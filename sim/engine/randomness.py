@@ -153,7 +153,7 @@ def _year_keys(name_keys: np.ndarray, year: int) -> np.ndarray:
 def unit(key: np.uint64, row: np.int64) -> float:
     """A firm's uniform in (0, 1) for one key, inside compiled code.
 
-    Phase kernels (:mod:`sim.engine.kernels`) call this to draw a firm's number where they use it
+    The phase kernels (one module per submodel in :mod:`sim.engine`) call this to draw a firm's number where they use it
     instead of passing arrays of uniforms around.
     """
     return (np.float64(_splitmix(key, row) >> np.uint64(11)) + 0.5) * _UNIT

@@ -273,7 +273,7 @@ def load_yearly(
         run_ids: Runs to load; ``None`` loads all.
 
     Returns:
-        ``run_id`` followed by :data:`sim.output.result.YEARLY_COLUMNS`, sorted by run and year.
+        ``run_id`` followed by :data:`sim.observe.columns.YEARLY_COLUMNS`, sorted by run and year.
 
     Raises:
         StoreError: If the database cannot be opened or read.
@@ -291,7 +291,7 @@ def load_clusters(
         run_ids: Runs to load; ``None`` loads all.
 
     Returns:
-        ``run_id`` followed by :data:`sim.output.result.CLUSTER_COLUMNS`, sorted by run, cluster, year.
+        ``run_id`` followed by :data:`sim.observe.columns.CLUSTER_COLUMNS`, sorted by run, cluster, year.
 
     Raises:
         StoreError: If the database cannot be opened or read.
@@ -309,7 +309,7 @@ def load_effects(
         run_ids: Runs to load; ``None`` loads all.
 
     Returns:
-        ``run_id`` followed by :data:`sim.output.result.EFFECT_COLUMNS`, sorted by run, metric, estimator.
+        ``run_id`` followed by :data:`sim.observe.columns.EFFECT_COLUMNS`, sorted by run, metric, estimator.
 
     Raises:
         StoreError: If the database cannot be opened or read.
