@@ -6,13 +6,21 @@ such a URL is used). All SQL is built by SQLAlchemy with bound parameters. Firm 
 stored here: they live in each run's ``firms.parquet``.
 
 Every failure to open or write the database is raised as :class:`StoreError`, whose text is one
-line fit for the command line.
+line fit for the command line; a ``--db`` value that is no usable URL (unparseable, unknown or
+missing driver) is its subclass :class:`StoreURLError` (bad input, exit status 2), anything else
+(unreachable, read-only, damaged, locked, a row rejected) is the outside world (exit status 1).
+
+Several processes share one database: SQLite files are opened in WAL mode with a long busy
+timeout (:data:`SQLITE_BUSY_TIMEOUT_MS`, :func:`sqlite_pragmas`), and whatever can lose a race with
+another process (creating the tables, a locked write) runs inside :func:`retry`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -34,6 +42,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     insert,
     select,
 )  # fmt: skip
@@ -44,7 +53,11 @@ from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
 from sim.output.result import RunResult, summary_json
 
 DEFAULT_DB_URL = "sqlite:///results/results.db"
+MAX_SEED = 2**63 - 1  # seeds are BIGINT: 64-bit signed
 CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host should fail, not hang the CLI
+SQLITE_BUSY_TIMEOUT_MS = 120_000  # a writer waits this long for another to commit
+#: Messages of errors that mean "another process got there first", worth a second try.
+RACES = ("already exists", "duplicate key", "database is locked", "UNIQUE constraint failed")
 
 # Quantities in man-years or NOK are floats; everything else in the yearly table is a count.
 _FLOAT_COLUMNS = {
@@ -104,10 +117,16 @@ class StoreError(RuntimeError):
     """The results database cannot be opened or written; ``str()`` is one line for the user."""
 
 
+class StoreURLError(StoreError):
+    """The database URL itself is unusable: unparseable, or its driver unknown or not installed."""
+
+
 def engine_for(db_url: str | None = None) -> Engine:
     """Open the results database and create its tables if missing.
 
     Callers that save many runs (sweeps) should open one engine and pass it to :func:`save_run`.
+    SQLite connections get :func:`sqlite_pragmas` (WAL, a long busy timeout); the tables are created
+    inside :func:`retry`, so several processes opening a new database at once all succeed.
 
     Args:
         db_url: SQLAlchemy URL; ``None`` means :data:`DEFAULT_DB_URL`. For SQLite files the
@@ -117,28 +136,145 @@ def engine_for(db_url: str | None = None) -> Engine:
         An engine whose tables exist.
 
     Raises:
-        StoreError: If the URL is malformed, its driver is not installed, or the database
-            cannot be reached or written.
+        StoreURLError: If the URL is malformed or its driver unknown or not installed.
+        StoreError: If the database cannot be reached or written.
     """
     url = _parse(db_url or DEFAULT_DB_URL)
     shown = url.render_as_string(hide_password=True)
     try:
-        _make_sqlite_folder(url)
         engine = create_engine(url, **_engine_options(url))
-        metadata_obj.create_all(engine)
     except ImportError as exc:
         hint = _DRIVER_HINTS.get(exc.name or "", "install it")
-        raise StoreError(f"{shown}: database driver {exc.name!r} is not installed; {hint}") from exc
+        raise StoreURLError(f"{shown}: database driver {exc.name!r} is not installed; {hint}") from exc
+    except ArgumentError as exc:  # NoSuchModuleError: an unknown dialect or driver
+        raise StoreURLError(f"{shown}: cannot open results database: {error_reason(exc)}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", sqlite_pragmas)
+    try:
+        _make_sqlite_folder(url)
+        retry(lambda: metadata_obj.create_all(engine, checkfirst=True))
     except (SQLAlchemyError, OSError) as exc:
+        engine.dispose()
         raise StoreError(f"{shown}: cannot open results database: {error_reason(exc)}") from exc
     return engine
+
+
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Set up a new SQLite connection for sharing the file: a long busy timeout, then WAL.
+
+    A ``connect`` event listener (:func:`engine_for` adds it to every SQLite engine). A database
+    opened read-only cannot switch to WAL; it is then left in its journal mode, so it can still
+    be read (:func:`check_writable` says whether it can be written).
+
+    Args:
+        dbapi_conn: The driver's new connection.
+        _record: SQLAlchemy's connection record (unused).
+    """
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")  # first: the next one may wait
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
+        except Exception as exc:  # sqlite3.OperationalError, without importing the driver here
+            if "readonly" not in str(exc):
+                raise
+    finally:
+        cursor.close()
+
+
+def retry[T](action: Callable[[], T], attempts: int = 5) -> T:
+    """Run an action that can lose a race with another process, trying again after a short random wait.
+
+    Two processes can both create the tables of a new database, or both write at once; errors
+    whose message is one of :data:`RACES` are tried again, any other error is raised at once.
+
+    Args:
+        action: What to do.
+        attempts: Tries at most.
+
+    Returns:
+        What the action returned.
+    """
+    for attempt in range(attempts):
+        try:
+            return action()
+        except (StoreError, SQLAlchemyError) as exc:
+            if attempt == attempts - 1 or not any(race in str(exc) for race in RACES):
+                raise
+            time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def shown(engine: Engine) -> str:
+    """The database's URL for messages, its password hidden.
+
+    Args:
+        engine: The database.
+
+    Returns:
+        The URL as text.
+    """
+    return engine.url.render_as_string(hide_password=True)
+
+
+def check_writable(engine: Engine) -> None:
+    """Make sure the ``runs`` table can be written now, without changing it.
+
+    Deletes no row inside a transaction that is rolled back: the database takes its write lock
+    (waiting for another writer as a save would) and refuses if it is read-only or damaged.
+
+    Args:
+        engine: From :func:`engine_for`.
+
+    Raises:
+        StoreError: If the database cannot be written.
+    """
+
+    def probe() -> None:
+        with engine.connect() as conn:
+            conn.execute(delete(runs).where(runs.c.run_id == ""))
+            conn.rollback()
+
+    try:
+        retry(probe)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"{shown(engine)}: cannot write results database: {error_reason(exc)}") from exc
+
+
+def row_problems(scenario: str, seed: int, run_id: str = "", texts: Iterable[str] = ()) -> list[str]:
+    """What the database would reject in a run's rows, checked before the run.
+
+    Text columns have a length (``String(200)``; PostgreSQL enforces it, SQLite does not, both are
+    held to it) and no text may hold a NUL character; seeds are 64-bit signed integers.
+
+    Args:
+        scenario: The scenario's name (``runs.scenario``).
+        seed: The run's seed (``runs.seed``).
+        run_id: The run id (``runs.run_id``), if known.
+        texts: Other text cells of the run, e.g. cluster names, regions and sectors.
+
+    Returns:
+        One phrase per problem, e.g. ``scenario name: 250 characters, at most 200``; empty if none.
+    """
+    problems = []
+    checks = [("scenario name", scenario, runs.c.scenario.type.length), ("run id", run_id, runs.c.run_id.type.length)]
+    checks += [("name", text, clusters.c.name.type.length) for text in texts]
+    for what, text, limit in checks:
+        text = str(text)
+        if "\x00" in text:
+            problems.append(f"{what} {text[:40]!r}: holds a NUL character")
+        elif limit is not None and len(text) > limit:
+            problems.append(f"{what} {text[:40]!r}...: {len(text)} characters, at most {limit}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        problems.append(f"seed {seed}: must be 0-{MAX_SEED}")
+    return problems
 
 
 def _parse(db_url: str) -> URL:
     try:
         url = make_url(db_url)
     except ArgumentError as exc:
-        raise StoreError(f"not a database URL: {db_url!r} (e.g. {DEFAULT_DB_URL})") from exc
+        raise StoreURLError(f"not a database URL: {db_url!r} (e.g. {DEFAULT_DB_URL})") from exc
     # The design's `--db postgresql://...` means psycopg 3, not SQLAlchemy's default psycopg2.
     return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
 
@@ -195,8 +331,14 @@ def save_run(
         status: Run status: ``pending``, ``running``, ``done`` or ``failed``.
 
     Raises:
-        StoreError: If the database cannot be opened or written; nothing is then written.
+        StoreError: If the database cannot be opened or written, or would reject a row (a text too
+            long or holding NUL, a seed beyond 64 bits); nothing is then written.
     """
+    texts = [v for frame in (result.yearly, result.clusters) for c in _STRING_COLUMNS & set(frame.columns)
+             for v in frame[c].dropna().unique()]
+    problems = row_problems(result.scenario_name, result.seed, run_id, texts)
+    if problems:
+        raise StoreError(f"cannot save run {run_id}: the database would reject it: {'; '.join(problems)}")
     row = {
         "run_id": run_id,
         "scenario": result.scenario_name,
@@ -208,19 +350,24 @@ def save_run(
         "package_version": _package_version(),
         "summary_json": summary_json(result.summary),
     }
-    try:
-        with _opened(db_url) as engine, engine.begin() as conn:
+    frames = [(yearly, result.yearly), (clusters, result.clusters)]
+    if result.effects is not None:
+        frames.append((effects, result.effects))
+    children = [(table, _records(frame, table, run_id)) for table, frame in frames]
+
+    def write(engine: Engine) -> None:
+        with engine.begin() as conn:
             for table in (yearly, clusters, effects, runs):  # children first: they reference runs
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(insert(runs), [row])
-            frames = [(yearly, result.yearly), (clusters, result.clusters)]
-            if result.effects is not None:
-                frames.append((effects, result.effects))
-            for table, frame in frames:
-                rows = _records(frame, table, run_id)
+            for table, rows in children:
                 if rows:  # executemany with an empty list is an error
                     conn.execute(insert(table), rows)
-    except SQLAlchemyError as exc:
+
+    try:
+        with _opened(db_url) as engine:
+            retry(lambda: write(engine))
+    except (SQLAlchemyError, ValueError, OverflowError, TypeError) as exc:  # drivers' own errors for odd values
         raise StoreError(f"cannot save run {run_id}: {error_reason(exc)}") from exc
 
 
