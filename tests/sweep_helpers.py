@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from conftest import ROOT, cli  # noqa: F401 - cli is re-exported for the sweep tests
@@ -37,8 +38,9 @@ membership.base_utility = {list(utilities)}
     return path
 
 
-# Leave rates that make faulty() fail: the run raises, exits its process, or kills its process.
-RAISES, EXITS, KILLS = 0.011, 0.022, 0.033
+# Leave rates that make faulty() fail: the run raises, exits its process, kills its process, stops its
+# process (SIGSTOP: frozen, no heartbeat) or sleeps for an hour (alive, but over any time limit).
+RAISES, EXITS, KILLS, STOPS, HANGS = 0.011, 0.022, 0.033, 0.044, 0.055
 
 
 def faulty(task: Task):
@@ -50,4 +52,8 @@ def faulty(task: Task):
         os._exit(3)
     if rate == KILLS:
         os.kill(os.getpid(), signal.SIGKILL)
+    if rate == STOPS:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    if rate == HANGS:
+        time.sleep(3600)
     return execute(task)
