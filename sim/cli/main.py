@@ -1,7 +1,9 @@
 """The command line: ``python run.py COMMAND ...``.
 
 Exit status 0 on success, 2 on bad input (one line on stderr naming the file, the key and what is
-allowed), 1 when something outside the input fails (e.g. the database refuses a write).
+allowed; a ``--db`` that is no usable URL), 1 when something outside the input fails (the database
+is unreachable, read-only, damaged, locked for too long or refuses a write; a disk is read-only or
+full; a folder is removed meanwhile), also with one line.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import pkgutil
 import sys
 
 import sim.cli
-from sim.output.store import StoreError
+from sim.output.result import OutputError
+from sim.output.store import StoreError, StoreURLError
 from sim.scenario.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,13 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except StoreError as exc:
+    except StoreURLError as exc:
         print(f"error: --db {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StoreError as exc:
+        print(f"error: --db {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         # `run.py validate --explain | head` closed our stdout: not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # the outside world failed (disk full, folder removed): one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

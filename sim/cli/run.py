@@ -1,17 +1,59 @@
-"""``run.py run SCENARIO``: simulate one scenario and write its files and database rows."""
+"""``run.py run SCENARIO``: simulate one scenario and write its files and database rows.
+
+Everything that can be checked is checked before the work: the seed, the names the database
+would reject, the output folder (created as ``<folder>.partial``), the database (opened and
+its write lock taken once). The files are written into ``<folder>.partial``, the database row
+is saved, and only then is the folder renamed to ``<folder>``; an error or an interrupt before
+that removes the ``.partial`` folder and leaves no row. If the row cannot be saved, the complete
+folder is kept and one line says how to record it later (``run.py record``), exit status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.output.result import write_outputs
-from sim.output.store import DEFAULT_DB_URL, engine_for, save_run
+from sim.output.result import OutputError, new_run_id, run_folder, write_outputs
+from sim.output.store import (
+    DEFAULT_DB_URL,
+    MAX_SEED,
+    StoreError,
+    check_writable,
+    delete_run,
+    engine_for,
+    row_problems,
+    save_run,
+    shown,
+)  # fmt: skip
 from sim.runner import run
+from sim.scenario.errors import ScenarioError
 from sim.scenario.files import load_scenario
 
 ORDER = 0
+
+
+def seed_arg(text: str) -> int:
+    """An argparse type: a seed, a whole number from 0 to 2**63 - 1 (what the database stores).
+
+    Args:
+        text: The argument as given.
+
+    Returns:
+        The seed.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a whole number in range (one line, exit status 2).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number 0-{MAX_SEED}, got {text[:40]!r}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """
     p = sub.add_parser("run", help="run a scenario and write its outputs")
     p.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/baseline_2021.toml")
-    p.add_argument("--seed", type=int, default=0, help="seed of all random streams (default 0)")
-    p.add_argument("--out", type=Path, help="output folder (default results/<scenario>/<run id>/)")
+    p.add_argument("--seed", type=seed_arg, default=0, help=f"seed of all random streams, 0-{MAX_SEED} (default 0)")
+    p.add_argument("--out", type=Path, help="output folder, new or empty (default results/<scenario>/<run id>/)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a non-empty --out folder (and a .partial one left by an interrupted run)")
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set population.scale=0.05 (repeatable)")
@@ -38,16 +82,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         args: The parsed command line.
 
     Returns:
-        The exit status.
+        The exit status: 0, or 1 when the files are complete but the row could not be saved.
     """
     scenario = load_scenario(args.scenario, args.overrides)
-    engine = engine_for(args.db)  # a bad --db fails now, not after the run
+    name = scenario.scenario.name
+    texts = [text for c in scenario.all_clusters for text in (c.name, c.region, c.sector)]
+    problems = row_problems(name, args.seed, texts=texts)
+    if problems:
+        raise ScenarioError(args.scenario, "", f"the results database would reject this run: {'; '.join(problems)}")
+    if args.out is None and name in (".", ".."):
+        raise ScenarioError(args.scenario, "scenario.name", f"{name!r} cannot name a results folder")
     started = datetime.now(UTC)
-    result = run(scenario, seed=args.seed, progress=not args.quiet)
-    run_id = f"{started:%Y%m%dT%H%M%S}-s{args.seed}"
-    out = args.out or Path("results") / scenario.scenario.name / run_id
-    write_outputs(result, out, with_plots=scenario.output.plots)
-    save_run(result, run_id, out, engine, result.summary["wall_time_s"], started_at=started)
+    run_id = new_run_id(started, args.seed)
+    out = args.out or Path("results") / name / run_id
+    engine = engine_for(args.db)  # a bad, unreachable or damaged --db fails now, not after the run
+    check_writable(engine)  # and a read-only one
+    engine.dispose()  # no connection held during the run
+    saved, save_error = False, None
+    try:
+        with run_folder(out, args.force) as partial:
+            result = run(scenario, seed=args.seed, progress=not args.quiet)
+            write_outputs(result, partial, with_plots=scenario.output.plots)
+            try:
+                save_run(result, run_id, out, engine, result.summary["wall_time_s"], started_at=started)
+                saved = True
+            except StoreError as exc:
+                save_error = exc
+    except OutputError:
+        if saved:  # the folder could not be renamed: no row may point to it
+            with contextlib.suppress(StoreError):
+                delete_run(run_id, engine)
+        raise
+    finally:
+        engine.dispose()
+    if save_error is not None:
+        db = "" if args.db == DEFAULT_DB_URL else f" --db '{shown(engine)}'"
+        print(f"error: {save_error}; the run's files are complete in {out}/; record them with: "
+              f"python run.py record {out}{db}", file=sys.stderr)
+        return 1
     if not args.quiet:
         print(summary_table(result.summary, out))
     return 0
@@ -84,5 +156,3 @@ def summary_table(summary: dict, out: Path) -> str:
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows] + [f"{'outputs':<{width}}  {out}/"]
     return "\n".join(lines)
-
-

@@ -5,14 +5,23 @@ and the cluster-year table) plus a JSON-able summary. Their column contracts are
 below: analysts' scripts read these names, so the model may append columns but never rename,
 drop or reorder the contract ones. :func:`write_outputs` writes the files of a run folder so that
 two identical results give byte-identical CSV files (diffable, hashable in tests and sweeps).
+
+A run folder is complete or absent: :func:`run_folder` writes it as ``<folder>.partial``, created
+exclusively before the run, and renames it to ``<folder>`` once every file is written; readers
+(:mod:`sim.output.run_sets`) ignore ``.partial`` folders.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import re
-from collections.abc import Sequence
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -29,6 +38,7 @@ from sim.observe.columns import (
     YEARLY_COLUMNS,
 )
 from sim.output import plots
+from sim.scenario.errors import ScenarioError
 
 # 15 significant digits (DBL_DIG): every double prints the same way on every platform, NOK totals
 # of a full-scale Norway (~10^13) stay in plain notation, and binary noise such as
@@ -273,3 +283,164 @@ def _write_text(text: str, path: Path) -> Path:
     # newline="\n": the same bytes on every platform, so run folders compare equal.
     path.write_text(text, encoding="utf-8", newline="\n")
     return path
+
+
+# --- run ids and run folders -------------------------------------------------------------------
+
+PARTIAL_SUFFIX = ".partial"
+#: A default run id: start time (UTC, to the second), seed, and a random suffix that keeps runs
+#: started in the same second apart (across processes and scenarios); sorts by start time.
+RUN_ID = re.compile(r"^(\d{8}T\d{6})-s(\d+)(?:-([0-9a-f]{8}))?$")
+# errno values that say the path given is wrong (bad input), not that the world failed.
+_BAD_PATH_ERRNOS = {errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.EISDIR, errno.EINVAL, errno.ELOOP}
+
+
+class OutputError(RuntimeError):
+    """Files cannot be written for a reason outside the input; ``str()`` is one line for the user.
+
+    E.g. a read-only or full disk, or a folder removed meanwhile.
+    """
+
+
+def new_run_id(started: datetime, seed: int) -> str:
+    """A run id unique across processes: ``<start second>-s<seed>-<8 random hex digits>``.
+
+    Args:
+        started: When the run started (UTC).
+        seed: Its seed (0 to 2**63 - 1: the id is at most 45 characters).
+
+    Returns:
+        The id, e.g. ``20260101T120000-s5-1f0c9a2b``.
+    """
+    return f"{started:%Y%m%dT%H%M%S}-s{seed}-{uuid.uuid4().hex[:8]}"
+
+
+def partial_path(out_dir: Path | str) -> Path:
+    """The folder a run is written into before it is complete: ``<out_dir>.partial``.
+
+    Args:
+        out_dir: The run folder.
+
+    Returns:
+        Its partial twin, beside it.
+    """
+    out_dir = Path(out_dir)
+    return out_dir.with_name(out_dir.name + PARTIAL_SUFFIX)
+
+
+def path_error(exc: OSError, path: Path | str, doing: str = "cannot write") -> Exception:
+    """A file-system error as a one-line error: bad input or a failure of the outside world.
+
+    Args:
+        exc: The error.
+        path: The path concerned.
+        doing: What failed, e.g. ``cannot write``.
+
+    Returns:
+        :class:`ScenarioError` (exit status 2) when the path itself is wrong (below a file, a name
+        too long, a file where a folder should be), else :class:`OutputError` (exit status 1:
+        read-only, full, removed).
+    """
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _BAD_PATH_ERRNOS:
+        return ScenarioError(str(path), "", f"{doing}: {reason}")
+    return OutputError(f"{path}: {doing}: {reason}")
+
+
+def open_run_folder(out_dir: Path | str, force: bool = False) -> Path:
+    """Check that ``out_dir`` can become a run folder and create ``<out_dir>.partial`` for it.
+
+    Called before the work, so a folder that cannot be written stops the command at once.
+
+    Args:
+        out_dir: The run folder to be.
+        force: Replace an existing non-empty ``out_dir`` (at the end) and a ``.partial`` left by
+            an interrupted run.
+
+    Returns:
+        The new, empty ``.partial`` folder (created exclusively: no other run writes into it).
+
+    Raises:
+        ScenarioError: ``out_dir`` is a file or a non-empty folder (without ``force``), its
+            ``.partial`` exists (without ``force``), or the path cannot be a folder.
+        OutputError: The folder cannot be created (read-only file system, no permission, full).
+    """
+    out_dir, partial = Path(out_dir), partial_path(out_dir)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ScenarioError(str(out_dir), "", "is a file, not a folder")
+        if not force and out_dir.is_dir() and any(out_dir.iterdir()):
+            raise ScenarioError(str(out_dir), "", "exists and is not empty (a run never writes into another's "
+                                                  "folder); give a new folder, or --force to replace it")
+        if partial.exists() and force:
+            shutil.rmtree(partial)
+        elif partial.exists():
+            raise ScenarioError(str(partial), "", "exists: another run is writing it or an interrupted run "
+                                                  "left it; remove it, or --force")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.mkdir()
+    except OSError as exc:
+        raise path_error(exc, out_dir, "cannot create the run folder") from None
+    return partial
+
+
+def finish_run_folder(partial: Path, out_dir: Path | str, force: bool = False) -> Path:
+    """Rename a complete ``.partial`` folder to its run folder.
+
+    Args:
+        partial: From :func:`open_run_folder`, every file written.
+        out_dir: The run folder.
+        force: Replace a non-empty ``out_dir`` (moved aside, then removed).
+
+    Returns:
+        ``out_dir``.
+
+    Raises:
+        OutputError: The rename failed (e.g. another process filled ``out_dir`` meanwhile); the
+            files stay in ``partial``.
+    """
+    out_dir = Path(out_dir)
+    old = None
+    try:
+        if force and out_dir.is_dir() and any(out_dir.iterdir()):
+            old = out_dir.with_name(f"{out_dir.name}.replaced-{uuid.uuid4().hex[:8]}")
+            out_dir.rename(old)
+        os.rename(partial, out_dir)  # replaces an empty folder; refuses a non-empty one (ENOTEMPTY)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(f"{out_dir}: cannot finish the run folder ({reason}); its files are in {partial}") from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out_dir
+
+
+@contextmanager
+def run_folder(out_dir: Path | str, force: bool = False) -> Iterator[Path]:
+    """A run folder that is complete or absent: write into the yielded ``.partial`` folder.
+
+    The ``.partial`` folder is created on entry (:func:`open_run_folder`); on a normal exit it is
+    renamed to ``out_dir`` (:func:`finish_run_folder`); on an error or an interrupt it is removed,
+    so nothing half-written is left. A file-system error inside the block becomes one line.
+
+    Args:
+        out_dir: The run folder.
+        force: Replace an existing non-empty ``out_dir``.
+
+    Yields:
+        The ``.partial`` folder to write into.
+
+    Raises:
+        ScenarioError: See :func:`open_run_folder`.
+        OutputError: A file could not be written (disk full, folder removed) or the rename failed.
+    """
+    partial = open_run_folder(out_dir, force)
+    try:
+        yield partial
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        where = exc.filename or partial
+        raise OutputError(f"{where}: cannot write the run's files: {exc.strerror or exc}; nothing was kept") from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finish_run_folder(partial, out_dir, force)

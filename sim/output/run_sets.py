@@ -3,12 +3,12 @@
 A run set is a run folder written by ``run.py run`` (``yearly.csv``, ``clusters.csv``,
 ``summary.json``, ``scenario.toml``) or a folder of such run folders, e.g. the seeds of one
 scenario in ``results/<scenario>/``. Only the files are read: the model is never run again.
+Folders still being written, or left by an interrupted run (``<run id>.partial``), are not runs.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.output.result import PARTIAL_SUFFIX, RUN_ID
 from sim.scenario.errors import ScenarioError
-
-RUN_ID = re.compile(r"^(\d{8}T\d{6})-s(-?\d+)$")  # run.py run's default folder name: <start time>-s<seed>
 
 
 @dataclass
@@ -66,8 +65,10 @@ def load_runs(folder: str | Path) -> RunSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise ScenarioError(str(folder), "", "no such run folder")
+    if folder.name.endswith(PARTIAL_SUFFIX):
+        raise ScenarioError(str(folder), "", "an unfinished run folder (being written, or left by an interrupted run)")
     runs = [folder] if (folder / "yearly.csv").is_file() else sorted(
-        p for p in folder.iterdir() if (p / "yearly.csv").is_file())
+        p for p in folder.iterdir() if (p / "yearly.csv").is_file() and not p.name.endswith(PARTIAL_SUFFIX))
     if not runs:
         raise ScenarioError(str(folder), "",
                             "no yearly.csv here or in its sub-folders (give a folder written by run.py run)")

@@ -371,6 +371,29 @@ def save_run(
         raise StoreError(f"cannot save run {run_id}: {error_reason(exc)}") from exc
 
 
+def delete_run(run_id: str, db_url: str | Engine | None = None) -> None:
+    """Remove a run's rows (a run whose folder could not be finished after its row was saved).
+
+    Args:
+        run_id: The run.
+        db_url: SQLAlchemy URL or engine; ``None`` is the default database.
+
+    Raises:
+        StoreError: If the database cannot be written.
+    """
+
+    def remove(engine: Engine) -> None:
+        with engine.begin() as conn:
+            for table in (yearly, clusters, effects, runs):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+
+    try:
+        with _opened(db_url) as engine:
+            retry(lambda: remove(engine))
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot delete run {run_id}: {error_reason(exc)}") from exc
+
+
 def _records(frame: pd.DataFrame, table: Table, run_id: str) -> list[dict[str, Any]]:
     """Rows for ``table`` as plain Python values (drivers cannot bind numpy scalars or NaN)."""
     names = [c.name for c in table.columns if c.name != "run_id"]
