@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 ORDER = 3
 EXIT_BAD_INPUT = 2
 SHOWN_RUNS = 8  # runs listed by --dry-run and failures listed after a sweep
+MAX_RUN_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,8 +49,12 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
         p: The command's parser.
     """
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive, help="local worker processes (default: all cores)")
+    where.add_argument("--workers", type=workers_count,
+                       help="local worker processes, 1 to 4 per core (default: all cores)")
     where.add_argument("--dask-address", metavar="ADDR", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--run-timeout", type=seconds, metavar="SECONDS",
+                   help="fail a run that takes longer and kill its worker (default: from the scenario's size, "
+                        "20 x the expected time and at least 300 s)")
 
 
 def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
@@ -63,7 +68,10 @@ def executor_from(args: argparse.Namespace) -> LocalPool | DaskPool:
     """
     from sim.experiments.executors import DaskPool, LocalPool
 
-    return DaskPool(args.dask_address) if args.dask_address else LocalPool(args.workers)
+    timeout = getattr(args, "run_timeout", None)
+    if args.dask_address:
+        return DaskPool(args.dask_address, run_timeout=timeout)
+    return LocalPool(args.workers, run_timeout=timeout)
 
 
 def positive(text: str) -> int:
@@ -84,6 +92,48 @@ def positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def workers_count(text: str) -> int:
+    """Parse ``--workers``: a whole number from 1 to 4 per core of this machine.
+
+    Args:
+        text: The option's value as given.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: The text is not a whole number in bounds.
+    """
+    from sim.experiments.executors import ExecutorError, check_workers
+
+    value = positive(text)
+    try:
+        return check_workers(value)
+    except ExecutorError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--workers ")) from None
+
+
+def seconds(text: str) -> float:
+    """Parse a time limit in seconds: a number above 0 (at most a week).
+
+    Args:
+        text: The option's value as given.
+
+    Returns:
+        The seconds.
+
+    Raises:
+        argparse.ArgumentTypeError: The text is not a number of seconds in bounds.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_RUN_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be seconds above 0 and at most {MAX_RUN_TIMEOUT_S:.0f}, got {text!r}")
     return value
 
 
