@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import time
 
-from sweep_helpers import HANGS, KILLS, STOPS, faulty, write_sweep
+import pytest
+from sweep_helpers import CLASSROOM, HANGS, KILLS, STOPS, faulty, write_sweep
 
+from sim.cli.main import main
+from sim.cli.sweep import SHOWN_RUNS
 from sim.experiments import ledger
 from sim.experiments.coordinator import run_sweep
-from sim.experiments.executors import LocalPool
+from sim.experiments.executors import ExecutorError, LocalPool
 from sim.experiments.sweep_file import load_sweep
+from sim.experiments.tasks import default_workers, max_workers
 
 
 def _statuses(db: str, name: str):
@@ -57,3 +61,53 @@ def test_a_run_over_its_time_limit_is_killed_and_failed_with_the_limit(tmp_path)
     assert report.failed == [("slow/1/0", "RunTimeout: timed out after 3 s (the run's time limit, --run-timeout); "
                                           "its worker was killed")]
     assert 3 <= runs.loc["slow/1/0", "wall_time_s"] < 10
+
+
+def _lhs(folder, name: str, extra: str) -> object:
+    path = folder / "big.toml"
+    path.write_text(f'[sweep]\nname = "{name}"\nscenario = "{CLASSROOM}"\ndesign = "latin_hypercube"\n{extra}\n'
+                    "[parameters]\nmembership.leave_rate = {low = 0.01, high = 0.2}\n")
+    return path
+
+
+def test_a_design_too_large_to_list_is_refused_at_once_with_its_size_and_the_limit(tmp_path, capsys):
+    path = _lhs(tmp_path, "big", "samples = 10000000\nreplications = 3")
+    started = time.monotonic()
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    assert time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert err == (f"error: {path}: sweep.samples: design 'latin_hypercube' gives 30,000,000 runs (10,000,000 points "
+                   "x 3 replications), more than the limit of 1,000,000 runs in one sweep; split it into several "
+                   "sweeps\n")
+
+
+def test_a_large_design_within_the_limit_lists_its_first_runs_quickly(tmp_path, capsys):
+    path = _lhs(tmp_path, "large", "samples = 200000")
+    started = time.monotonic()
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    assert time.monotonic() - started < 15
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("design latin_hypercube, 200000 points x 1 replications = 200000 runs, outputs yearly")
+    assert len(out) == 2 + SHOWN_RUNS and out[-1] == f"  ... and {200000 - SHOWN_RUNS} more"
+
+
+@pytest.mark.parametrize("name", [".", "..", "../x", "a/b", "a\\\\b"])
+def test_a_sweep_name_that_is_not_a_plain_folder_name_is_refused(tmp_path, capsys, name):
+    path = write_sweep(tmp_path, "named")
+    path.write_text(path.read_text().replace('name = "named"', f'name = "{name}"'))
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: sweep.name: must be 1-100 letters") and err.count("\n") == 1
+
+
+def test_more_workers_than_four_per_core_exit_2_in_one_line(tmp_path, capsys):
+    most = max_workers()
+    path = write_sweep(tmp_path, "many")
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", str(path), "--workers", str(most + 1), "--dry-run"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: argument --workers: must be 1-{most} (4 per core on {default_workers()} cores), "
+                   f"got {most + 1} (see run.py sweep --help)\n")
+    with pytest.raises(ExecutorError, match=f"--workers must be 1-{most}"):
+        LocalPool(most + 1)

@@ -188,13 +188,13 @@ def describe(sweep: Sweep) -> str:
     Returns:
         The text, one line for the sweep and one for each of its first runs.
     """
-    runs = sweep.runs()
-    points = len(runs) // sweep.replications
+    points, total = sweep.size()
+    runs = sweep.runs(limit=SHOWN_RUNS)
     lines = [f"ok: {sweep.source}: experiment '{sweep.name}', design {sweep.design}, {points} points x "
-             f"{sweep.replications} replications = {len(runs)} runs, outputs {', '.join(sweep.outputs)}"]
-    for run in runs[:SHOWN_RUNS]:
+             f"{sweep.replications} replications = {total} runs, outputs {', '.join(sweep.outputs)}"]
+    for run in runs:
         values = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in run.parameters.items())
         lines.append(f"  {run.run_id}  seed {run.seed}  {values}")
-    if len(runs) > SHOWN_RUNS:
-        lines.append(f"  ... and {len(runs) - SHOWN_RUNS} more")
+    if total > len(runs):
+        lines.append(f"  ... and {total - len(runs)} more")
     return "\n".join(lines)

@@ -46,7 +46,9 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "normal": (("mean", "sd"), ("low", "high")),
     "triangular": (("low", "mode", "high"), ()),
 }
-NAME_PATTERN = r"[A-Za-z0-9_.-]{1,100}"  # an experiment's name, its key in the ledger
+# An experiment's name, its key in the ledger and its folder under results/: no path separators, not . or ..
+NAME_PATTERN = r"(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}"
+MAX_RUNS = 1_000_000  # runs in one sweep: a larger design cannot be listed, entered or run in reasonable time
 
 
 @dataclass(frozen=True)
@@ -170,14 +172,43 @@ class Sweep:
     levels: int = 4
     second_order: bool = False
 
-    def points(self) -> list[dict[str, Any]]:
-        """The design points: one ``{parameter: value}`` dict each, in design order."""
+    def points(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The design points: one ``{parameter: value}`` dict each, in design order.
+
+        Args:
+            limit: Only the first this many points (the design is still drawn whole).
+
+        Returns:
+            The points.
+        """
         names = [p.name for p in self.parameters]
         if self.design == "factorial":
-            return [dict(zip(names, combo)) for combo in itertools.product(*(p.levels() for p in self.parameters))]
+            combos = itertools.product(*(p.levels() for p in self.parameters))
+        else:
+            combos = zip(*self.columns().values())
+        return [dict(zip(names, combo)) for combo in itertools.islice(combos, limit)]
+
+    def columns(self) -> dict[str, list[Any]]:
+        """Each parameter's values over the design points, in design order (not for factorial designs)."""
         unit = self.unit_design()
-        columns = [p.at(unit[:, j]) for j, p in enumerate(self.parameters)]
-        return [dict(zip(names, row)) for row in zip(*columns)]
+        return {p.name: p.at(unit[:, j]) for j, p in enumerate(self.parameters)}
+
+    def size(self) -> tuple[int, int]:
+        """The design's points and runs, counted without drawing the design.
+
+        Returns:
+            ``(points, runs)``; runs are points x replications.
+        """
+        k = len(self.parameters)
+        if self.design == "factorial":
+            points = math.prod(len(p.levels()) for p in self.parameters)
+        elif self.design == "morris":
+            points = (self.trajectories or 0) * (k + 1)
+        elif self.design == "saltelli":
+            points = (self.samples or 0) * (2 * k + 2 if self.second_order else k + 2)
+        else:
+            points = self.samples or 0
+        return points, points * self.replications
 
     def unit_design(self) -> np.ndarray:
         """The design in the unit cube, ``float[points, parameters]`` (not for factorial designs).
@@ -209,12 +240,20 @@ class Sweep:
         return {"num_vars": len(self.parameters), "names": [p.name for p in self.parameters],
                 "bounds": [[0.0, 1.0]] * len(self.parameters)}
 
-    def runs(self) -> list[RunSpec]:
-        """Every run, replication by replication (a stopped sweep has covered all points evenly)."""
-        points = self.points()
+    def runs(self, limit: int | None = None) -> list[RunSpec]:
+        """Every run, replication by replication (a stopped sweep has covered all points evenly).
+
+        Args:
+            limit: Only the first this many runs (``--dry-run`` shows a few of a large design).
+
+        Returns:
+            The runs.
+        """
+        points = self.points(limit)
         seeds = self._run_seeds(len(points))
+        pairs = ((p, r) for r in range(self.replications) for p in range(len(points)))
         return [RunSpec(f"{self.name}/{p}/{r}", p, r, seeds[p][r], points[p])
-                for r in range(self.replications) for p in range(len(points))]
+                for p, r in itertools.islice(pairs, limit)]
 
     def fingerprint(self) -> str:
         """Hash of what every run shares: the resolved base scenario and the kept outputs."""
@@ -286,4 +325,4 @@ def flatten(table: dict[str, Any], leaf: Callable[[Any], bool], prefix: str = ""
 
 def _plain(values: np.ndarray) -> list[Any]:
     """Numbers from numpy as plain Python ints and floats (for TOML, JSON and the database)."""
-    return [v.item() for v in np.asarray(values)]
+    return np.asarray(values).tolist()  # the same Python ints and floats as .item(), at C speed

@@ -46,6 +46,7 @@ from typing import Any
 from sim.experiments.sweep import (
     DESIGNS,
     DISTRIBUTIONS,
+    MAX_RUNS,
     NAME_PATTERN,
     OUTPUTS,
     SEED_MODES,
@@ -92,8 +93,8 @@ def load_sweep(path: str | Path) -> Sweep:
 
     name = check.string("name", path.stem)
     if not re.fullmatch(NAME_PATTERN, name):
-        raise ScenarioError(source, "sweep.name",
-                            f"must be 1-100 letters, digits, '_', '.' or '-', got {short_toml(name)}")
+        raise ScenarioError(source, "sweep.name", "must be 1-100 letters, digits, '_', '.' or '-' (and not '.' or "
+                                                  f"'..': it names a folder under results/), got {short_toml(name)}")
     design = check.choice("design", DESIGNS, "factorial")
     samples = check.integer("samples", None, 1, 10_000_000)
     trajectories = check.integer("trajectories", None, 2, 100_000)
@@ -115,8 +116,20 @@ def load_sweep(path: str | Path) -> Sweep:
         parameters=parameters, description=check.string("description", ""),
         trajectories=trajectories, levels=levels, second_order=second_order,
     )  # fmt: skip
+    _check_size(sweep)
     _check_values(sweep)
     return sweep
+
+
+def _check_size(sweep: Sweep) -> None:
+    """Refuse a design of more than :data:`~sim.experiments.sweep.MAX_RUNS` runs before drawing it."""
+    points, runs = sweep.size()
+    if runs <= MAX_RUNS:
+        return
+    key = {"factorial": "parameters", "morris": "sweep.trajectories"}.get(sweep.design, "sweep.samples")
+    how = f"{points:,} points x {sweep.replications:,} replications" if sweep.replications > 1 else f"{points:,} points"
+    raise ScenarioError(sweep.source, key, f"design '{sweep.design}' gives {runs:,} runs ({how}), more than the "
+                                           f"limit of {MAX_RUNS:,} runs in one sweep; split it into several sweeps")
 
 
 # Keys that only some designs take.
@@ -350,9 +363,9 @@ def _check_values(sweep: Sweep) -> None:
     Bounds in the schema are per key, so a parameter valid at its smallest and largest value is
     valid in between; the other parameters stay at their base values meanwhile.
     """
-    points = sweep.points()
+    columns = {p.name: p.levels() for p in sweep.parameters} if sweep.design == "factorial" else sweep.columns()
     for p in sweep.parameters:
-        values = [pt[p.name] for pt in points]
+        values = columns[p.name]
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         distinct = [min(values), max(values)] if numeric else list({json.dumps(v): v for v in values}.values())
         for value in distinct:
