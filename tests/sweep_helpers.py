@@ -41,6 +41,10 @@ membership.base_utility = {list(utilities)}
 # Leave rates that make faulty() fail: the run raises, exits its process, kills its process, stops its
 # process (SIGSTOP: frozen, no heartbeat) or sleeps for an hour (alive, but over any time limit).
 RAISES, EXITS, KILLS, STOPS, HANGS = 0.011, 0.022, 0.033, 0.044, 0.055
+# Leave rates that make faulty() return a cluster name a database may refuse: a lone surrogate (no
+# UTF-8 for SQLite), a NUL byte or 201 characters (PostgreSQL: text, String(200)).
+SURROGATE, NUL, LONG_NAME = 0.066, 0.077, 0.088
+BAD_NAMES = {SURROGATE: "Cluster \ud800", NUL: "Cluster\x00NUL", LONG_NAME: "N" * 201}
 
 
 def faulty(task: Task):
@@ -56,4 +60,9 @@ def faulty(task: Task):
         os.kill(os.getpid(), signal.SIGSTOP)
     if rate == HANGS:
         time.sleep(3600)
-    return execute(task)
+    outcome = execute(task)
+    if rate in BAD_NAMES:
+        names = outcome.clusters["name"].astype(object)  # arrow strings cannot hold a lone surrogate
+        names.iloc[0] = BAD_NAMES[rate]
+        outcome.clusters["name"] = names
+    return outcome

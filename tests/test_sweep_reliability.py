@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sweep_helpers import CLASSROOM, HANGS, KILLS, STOPS, faulty, write_sweep
+from sweep_helpers import CLASSROOM, HANGS, KILLS, STOPS, SURROGATE, faulty, write_sweep
 
 from sim.cli.main import main
 from sim.cli.sweep import SHOWN_RUNS
@@ -111,3 +111,19 @@ def test_more_workers_than_four_per_core_exit_2_in_one_line(tmp_path, capsys):
                    f"got {most + 1} (see run.py sweep --help)\n")
     with pytest.raises(ExecutorError, match=f"--workers must be 1-{most}"):
         LocalPool(most + 1)
+
+
+def test_a_run_whose_outputs_the_database_refuses_is_failed_with_the_reason_and_the_sweep_goes_on(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "refused", leave_rates=(0.04, SURROGATE, 0.08), replications=1,
+                                   utilities=(-2.0,)))
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    report = run_sweep(sweep, LocalPool(2, runner=faulty), db, tmp_path, progress=False)
+    status, runs = _statuses(db, "refused")
+    assert status == {"refused/0/0": "done", "refused/1/0": "failed", "refused/2/0": "done"}
+    assert report.done == 2 and report.failed == [(
+        "refused/1/0", "DatabaseRejected: the results database refused the run's outputs: UnicodeEncodeError: "
+                       "'utf-8' codec can't encode character '\\ud800' in position 8: surrogates not allowed")]
+    assert runs.loc["refused/1/0", "error"] == report.failed[0][1]
+    assert runs.loc["refused/1/0", "wall_time_s"] > 0 and runs.loc["refused/1/0", "worker"].startswith("pid ")
+    outputs = ledger.load_outputs(ledger.open_ledger(db), list(runs.index))
+    assert set(outputs["run_id"]) == {"refused/0/0", "refused/2/0"}

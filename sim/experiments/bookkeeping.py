@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -16,9 +17,8 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError, SQLAlchemyError
 
-from sim.experiments.executors import Outcome
 from sim.experiments.ledger import (
     experiment_outputs,
     experiment_parameters,
@@ -28,6 +28,7 @@ from sim.experiments.ledger import (
     shown,
 )
 from sim.experiments.sweep import RunSpec, Sweep, flatten
+from sim.experiments.tasks import Outcome, failed
 from sim.output.result import summary_json
 from sim.output.store import StoreError, error_reason
 from sim.scenario.errors import ScenarioError, short_toml
@@ -172,19 +173,70 @@ def mark_running(engine: Engine, run_ids: Iterable[str]) -> None:
         raise StoreError(f"{shown(engine)}: cannot update runs: {error_reason(exc)}") from exc
 
 
-def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> None:
+def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> Outcome:
     """Record a finished or failed run: its outputs and its status in one transaction.
 
     Recording a run again replaces its outputs, so a run repeated after a crash never duplicates.
+    A run whose outputs the database refuses (a value too long for its column, a NUL byte, a
+    number out of range) is recorded as failed with the database's reason, without outputs: one
+    bad run never stops a sweep or stays ``running``.
 
     Args:
         engine: From :func:`sim.experiments.ledger.open_ledger`.
         outcome: What the executor returned.
         firms_path: Where the coordinator wrote the run's firm panel, if kept.
 
+    Returns:
+        The outcome as recorded: ``outcome``, or a failed one if the database refused it.
+
     Raises:
-        StoreError: The database cannot be written; nothing of the run is then written.
+        StoreError: The database cannot be reached or written at all; nothing of the run is then written.
     """
+    if not outcome.ok:
+        outcome = _storable(outcome)
+    try:
+        _write(engine, outcome, firms_path)
+        return outcome
+    except _UNREACHABLE as exc:
+        raise StoreError(f"{shown(engine)}: cannot record run {outcome.run_id}: {error_reason(exc)}") from exc
+    except Exception as exc:  # the database, or the conversion to its rows, refused this run's outputs
+        reason = error_reason(exc) if isinstance(exc, SQLAlchemyError) else f"{type(exc).__name__}: {exc}"
+        refused = failed(outcome.run_id, f"DatabaseRejected: the results database refused the run's outputs: "
+                                         f"{reason}", traceback.format_exc())
+        refused.host, refused.worker, refused.peak_rss_mb = outcome.host, outcome.worker, outcome.peak_rss_mb
+        refused.started_at, refused.wall_time_s = outcome.started_at, outcome.wall_time_s
+        refused = _storable(refused)
+    try:
+        _write(engine, refused, None)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{shown(engine)}: cannot record run {outcome.run_id}: {error_reason(exc)}") from exc
+    return refused
+
+
+# Errors that say the database itself is unreachable or broken, not that it refused this run's rows.
+_UNREACHABLE = (OperationalError, InterfaceError, InternalError)
+MAX_ERROR_CHARS = 2000
+MAX_NAME_CHARS = 200  # host and worker columns
+
+
+def _storable(outcome: Outcome) -> Outcome:
+    """A failed outcome any database accepts: no NUL bytes or unencodable characters, bounded lengths."""
+
+    def clean(text: str | None, limit: int | None = None) -> str | None:
+        if text is None:
+            return None
+        text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+        return text[:limit] if limit else text
+
+    outcome.error = clean(outcome.error, MAX_ERROR_CHARS)
+    outcome.traceback = clean(outcome.traceback)
+    outcome.host = clean(outcome.host, MAX_NAME_CHARS) or ""
+    outcome.worker = clean(outcome.worker, MAX_NAME_CHARS) or ""
+    outcome.summary = None
+    return outcome
+
+
+def _write(engine: Engine, outcome: Outcome, firms_path: str | None) -> None:
     rows = _output_rows(outcome) if outcome.ok else []
     status = {
         "status": "done" if outcome.ok else "failed", "error": outcome.error,
@@ -194,16 +246,13 @@ def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> N
         "peak_rss_mb": outcome.peak_rss_mb, "firms_path": firms_path,
         "summary_json": summary_json(outcome.summary) if outcome.summary is not None else None,
     }  # fmt: skip
-    try:
-        with engine.begin() as conn:
-            # A write first: on SQLite the transaction then takes the write lock at once and waits
-            # for other writers, instead of failing when a read would have to be upgraded.
-            conn.execute(delete(experiment_outputs).where(experiment_outputs.c.run_id == outcome.run_id))
-            if rows:
-                conn.execute(insert(experiment_outputs), rows)
-            conn.execute(update(experiment_runs).where(experiment_runs.c.run_id == outcome.run_id).values(**status))
-    except SQLAlchemyError as exc:
-        raise StoreError(f"{shown(engine)}: cannot record run {outcome.run_id}: {error_reason(exc)}") from exc
+    with engine.begin() as conn:
+        # A write first: on SQLite the transaction then takes the write lock at once and waits
+        # for other writers, instead of failing when a read would have to be upgraded.
+        conn.execute(delete(experiment_outputs).where(experiment_outputs.c.run_id == outcome.run_id))
+        if rows:
+            conn.execute(insert(experiment_outputs), rows)
+        conn.execute(update(experiment_runs).where(experiment_runs.c.run_id == outcome.run_id).values(**status))
 
 
 def _output_rows(outcome: Outcome) -> list[dict[str, Any]]:

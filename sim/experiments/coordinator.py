@@ -125,7 +125,7 @@ def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path,
     with tqdm(total=len(runs), desc=sweep.name, unit="run", disable=not progress, dynamic_ncols=True) as bar:
         for outcome in executor.map(_marked(tasks, engine)):
             firms_path = _write_firms(outcome, runs[outcome.run_id], report.out_dir)
-            bookkeeping.record(engine, outcome, firms_path)
+            outcome = bookkeeping.record(engine, outcome, firms_path)  # failed if the database refused it
             if outcome.ok:
                 report.done += 1
             else:
