@@ -13,7 +13,7 @@ import uuid
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
-from sweep_helpers import cli, write_sweep
+from sweep_helpers import LONG_NAME, NUL, cli, faulty, write_sweep
 
 from sim.cli.main import main
 from sim.experiments import ledger
@@ -111,6 +111,22 @@ def _done(engine, experiment: str) -> bool:
         return bool((ledger.load_runs(engine, experiment)["status"] == "done").any())
     except ScenarioError:  # not in the ledger yet
         return False
+
+
+def test_a_sweep_run_whose_outputs_postgres_refuses_is_failed_and_the_sweep_goes_on(pg, tmp_path):
+    name = unique("pg_refused")
+    sweep = load_sweep(write_sweep(tmp_path, name, leave_rates=(0.04, NUL, LONG_NAME, 0.08), replications=1,
+                                   utilities=(-2.0,)))
+    report = run_sweep(sweep, LocalPool(2, runner=faulty), pg, tmp_path, progress=False)
+    runs = ledger.load_runs(ledger.open_ledger(pg), name).set_index("run_id")
+    assert runs["status"].to_dict() == {f"{name}/0/0": "done", f"{name}/1/0": "failed", f"{name}/2/0": "failed",
+                                        f"{name}/3/0": "done"}
+    assert report.done == 2 and len(report.failed) == 2
+    prefix = "DatabaseRejected: the results database refused the run's outputs: "
+    assert runs.loc[f"{name}/1/0", "error"].startswith(prefix) and "NUL" in runs.loc[f"{name}/1/0", "error"]
+    assert runs.loc[f"{name}/2/0", "error"] == prefix + "value too long for type character varying(200)"
+    outputs = ledger.load_outputs(ledger.open_ledger(pg), list(runs.index))
+    assert set(outputs["run_id"]) == {f"{name}/0/0", f"{name}/3/0"}
 
 
 def test_export_reads_from_postgres(pg, tmp_path, capsys):
