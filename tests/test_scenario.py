@@ -12,6 +12,7 @@ from sim.scenario.errors import ScenarioError
 from sim.scenario.explain import explain, parameters
 from sim.scenario.fields import allowed_range
 from sim.scenario.files import load_scenario
+from sim.scenario.limits import check_seed
 from sim.scenario.overrides import parse_assignment
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import validate
@@ -333,3 +334,89 @@ def test_every_lever_in_the_readme_exists_in_the_schema():
 def test_policy_changes_are_validated_like_the_scenario(write, change, expected):
     path = write(f"[[changes]]\nyear = 2022\nset = {change}\n")
     assert error(path).startswith(f"{path}: {expected}")
+
+
+# --- limits: names, sizes and seeds checked before any work ------------------------------------
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("scenario.name=..", "scenario.name: must not be made only of dots (it names a folder), got '..'"),
+    ("scenario.name=.", "scenario.name: must not be made only of dots (it names a folder), got '.'"),
+    ("scenario.name=" + "a" * 101, "scenario.name: must have at most 100 characters, got 'aaaa"),
+    ('scenario.name="a/b"', r"scenario.name: must match ^[A-Za-z0-9_.-]+$, got 'a/b'"),
+    ('clusters.0.name="a\\u0000b"',
+     r"clusters.0.name: must not hold a control character ('\x00' at position 1), got 'a\x00b'"),
+    ('clusters.0.name="a\\nb"', r"clusters.0.name: must not hold a control character ('\n' at position 1)"),
+    ("clusters.0.name=" + "c" * 201, "clusters.0.name: must have at most 200 characters"),
+    ('programme.added_clusters=[{name="N\\u0007", region="oslo", sector="ict", levels=[[2022, "arena"]]}]',
+     r"programme.added_clusters.0.name: must not hold a control character ('\x07' at position 1)"),
+    ("clusters.0.end_year=99999999999", "clusters.0.end_year: must be 1990-2150, got 99999999999"),
+    ('clusters.0.levels=[[99999999999, "arena"]]', "clusters.0.levels.0.0: must be <= 2150, got 99999999999"),
+    ("sectors.ict.location_weights.oslo=-1", "sectors.ict.location_weights.oslo: must be >= 0, got -1"),
+    ('population.size_classes={"1-4"=0, "5+"=0}',
+     "population.size_classes: size classes must not all be zero (there would be no firms)"),
+    ('population.size_classes={"1-4"=100000001}',
+     "population.size_classes: size class '1-4' has 100,000,001 enterprises, at most 100,000,000"),
+    ('population.size_classes={"1-2000000"=5}',
+     "population.size_classes: size class '1-2000000' goes beyond 1,000,000 man-years"),
+    ('population.size_classes={"1-4"=2}', "population.size_classes: gives no firm at population.scale 0.02"),
+    ('population.size_classes={"1-4"=100000000}',
+     "population.size_classes: gives 2,000,000 simulated firms over 31 years, 62,000,000 firm-years, at most "
+     "60,000,000 (about 240 bytes each); lower the counts, the scale or the years"),
+    ("sectors.ict.enterprise_share=0", None),  # the other sectors still have firms
+])
+def test_names_sizes_and_counts_are_limited(override, expected):
+    path = "scenarios/classroom.toml"
+    if expected is None:
+        assert load_scenario(path, [override]).sectors["ict"].enterprise_share == 0
+        return
+    text = error(path, [override])
+    assert text.startswith(f"{path}: {expected}"), text
+
+
+def test_a_county_key_with_a_control_character_is_refused(write):
+    path = write('[regions."bad\\u0000"]\nlat = 60.0\n')
+    assert error(path).endswith(
+        """regions."bad\\u0000": key must not hold a control character ('\\x00' at position 3), got 'bad\\x00'""")
+
+
+def test_too_many_simulated_firms_at_once_is_refused():
+    text = error("scenarios/classroom.toml",
+                 ["population.scale=1", 'population.size_classes={"1-4"=6000000}', "scenario.end_year=2001"])
+    assert text.endswith("population.size_classes: gives 6,000,000 simulated firms at population.scale 1, at most "
+                         "5,000,000 (memory); lower the counts or the scale")
+    ok = load_scenario("scenarios/classroom.toml",
+                       ["population.scale=1", 'population.size_classes={"1-4"=5000000}', "scenario.end_year=2011"])
+    assert sum(ok.population.size_classes.values()) * 12 == 60_000_000  # exactly at both limits
+
+
+def test_every_sector_without_firms_is_refused():
+    shares = [f"sectors.{name}.enterprise_share=0" for name in Scenario().sectors]
+    assert error("scenarios/classroom.toml", shares).endswith(
+        "sectors: enterprise_share must be above 0 for at least one entry")
+
+
+def test_shipped_names_fit_the_limits():
+    s = load_scenario("scenarios/baseline_2021.toml")
+    assert max(len(c.name) for c in s.all_clusters) == 49 and len(s.scenario.name) <= 100
+
+
+def test_limits_show_in_the_reference():
+    rows = {p.key: p for p in parameters()}
+    assert rows["scenario.name"].range == "at most 100 characters, matches `^[A-Za-z0-9_.-]+$`"
+    assert rows["clusters[].name"].range == "at least 1 character, at most 200 characters"
+    assert rows["clusters[].end_year"].range == "1990-2150"
+    assert rows["clusters[].levels"].type == "list of [integer, one of arena, arena_pro, nce, gce]"
+    assert "5,000,000 simulated firms" in rows["population.size_classes"].source
+    assert "240 bytes per firm-year" in rows["population.size_classes"].source
+
+
+@pytest.mark.parametrize(("seed", "ok"), [
+    (0, 0), (2**63 - 1, 2**63 - 1), ("17", 17), (-1, None), (2**63, None), (1.5, None), (True, None), ("x", None),
+])
+def test_seeds_are_integers_the_database_holds(seed, ok):
+    if ok is not None:
+        assert check_seed(seed) == ok
+        return
+    with pytest.raises(ScenarioError) as info:
+        check_seed(seed, "Seed")
+    assert str(info.value).startswith("Seed: must be an integer from 0 to 9223372036854775807, got ")

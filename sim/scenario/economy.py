@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from sim.scenario.limits import (
+    MAX_CLASS_COUNT,
+    MAX_CLASS_SIZE,
+    MAX_FIRM_YEARS,
+    MAX_FIRMS,
+    MAX_LIST,
+    MAX_SIZE_CLASSES,
+    Name,
+)
 from sim.scenario.params import Section, param
 
 
@@ -42,7 +51,7 @@ class Sector(Section):
     demand_growth: float = param(0.02, "log points per year", _DATA, -0.5, 0.5)
     knowledge_x: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
     knowledge_y: float = param(0.5, "knowledge-space units", _DATA, 0.0, 1.0)
-    location_weights: dict[str, float] = Field(
+    location_weights: dict[Name, Annotated[float, Field(ge=0.0, le=1000.0)]] = Field(
         default_factory=dict, description="County -> location quotient.",
         json_schema_extra={"unit": "1 (location quotient)", "source": _DATA})
 
@@ -50,9 +59,10 @@ class Sector(Section):
 class KnowledgeInstitutionSpec(Section):
     """One ``[[institutions]]`` entry: a university or research institute and the sectors it serves."""
 
-    name: str = Field(description="Name of the university or institute.")
-    region: str = Field(description="Home county: a key of [regions].")
-    fields: list[str] = Field(min_length=1, description="Knowledge bases it serves: keys of [sectors].")
+    name: Name = Field(description="Name of the university or institute.")
+    region: Name = Field(description="Home county: a key of [regions].")
+    fields: list[Name] = Field(
+        min_length=1, max_length=MAX_LIST, description="Knowledge bases it serves: keys of [sectors].")
 
 
 class Population(Section):
@@ -65,9 +75,15 @@ class Population(Section):
             "1-4": 243_829, "5-9": 30_803, "10-19": 17_781, "20-49": 9_861,
             "50-99": 2_485, "100-249": 1_385, "250+": 734,
         },
+        max_length=MAX_SIZE_CLASSES,
         description="Employer enterprises by employees, 2017 (SSB; docs/sources.md). Keys 'lo-hi' or 'lo+'.",
-        json_schema_extra={"unit": "enterprises (full scale)",
-                           "source": "Statistics Norway, employer enterprises by size class, 2017 (docs/sources.md)."},
+        json_schema_extra={
+            "unit": "enterprises (full scale)",
+            "source": "Statistics Norway, employer enterprises by size class, 2017 (docs/sources.md). Limits: counts"
+                      f" 0-{MAX_CLASS_COUNT:,}, not all zero; at most {MAX_FIRMS:,} simulated firms (counts x"
+                      f" scale) and {MAX_FIRM_YEARS:,} simulated firm-years (firms x years), since a run needs"
+                      " about 240 bytes per firm-year (full scale, 36 years: 2.7 GB peak), so about 14.5 GB at the"
+                      " limit, within a 24 GiB machine (sim/scenario/limits.py)."},
     )
     top_class_pareto_alpha: float = param(
         1.3, "1", "Tail of Norway's largest enterprises (Pareto fit to SSB 250+ class; Axtell 2001 finds about 1).",
@@ -130,15 +146,21 @@ class Population(Section):
             open_top = key.endswith("+") and key[:-1].isdigit() and int(key[:-1]) >= 1
             if not (bounded or open_top):
                 raise ValueError(f"size class '{key}' must look like '5-9' or '250+' with sizes >= 1")
+            if int(key.rstrip("+").split("-")[-1]) > MAX_CLASS_SIZE:
+                raise ValueError(f"size class '{key}' goes beyond {MAX_CLASS_SIZE:,} man-years")
             if count < 0:
                 raise ValueError(f"size class '{key}' has a negative count")
+            if count > MAX_CLASS_COUNT:
+                raise ValueError(f"size class '{key}' has {count:,} enterprises, at most {MAX_CLASS_COUNT:,}")
+        if not any(classes.values()):
+            raise ValueError("size classes must not all be zero (there would be no firms)")
         return classes
 
 
 class SectorShock(Section):
     """One ``[[shocks]]`` entry: a change in a sector's demand growth for some years."""
 
-    sector: str = Field(description="Sector hit: a key of [sectors].")
+    sector: Name = Field(description="Sector hit: a key of [sectors].")
     year: int = param(2014, "year", "First year of the shock.", 1990, 2150)
     years: int = param(2, "years", "Duration.", 1, 50)
     demand_change: float = param(-0.15, "log points per year", "E.g. the 2014 oil-price fall.", -2.0, 2.0)

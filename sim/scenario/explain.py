@@ -107,7 +107,7 @@ def _default(info: FieldInfo) -> Any:
 
 def _type(tp: Any) -> str:
     tp_u = unwrap(tp)
-    optional = tp_u is not tp
+    optional = tp_u is not _unwrap_annotated(tp)
     origin, args = typing.get_origin(tp_u), typing.get_args(tp_u)
     names = {int: "integer", float: "number", bool: "boolean", str: "string"}
     if tp_u in names:
@@ -125,6 +125,18 @@ def _type(tp: Any) -> str:
     return text + (" or omitted" if optional else "")
 
 
+def _unwrap_annotated(tp: Any) -> Any:
+    """The type without ``Annotated`` metadata (an optional type stays optional).
+
+    Args:
+        tp: A type annotation.
+
+    Returns:
+        The annotation without its metadata.
+    """
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
+
+
 def _numeric(tp: Any) -> bool:
     tp = unwrap(tp)
     if tp in (int, float):
@@ -138,6 +150,8 @@ def _length(info: FieldInfo, what: str) -> str:
     for m in info.metadata:
         if getattr(m, "min_length", None):
             parts.append(f"at least {m.min_length} {what}{'s' if m.min_length != 1 else ''}")
+        if getattr(m, "max_length", None):
+            parts.append(f"at most {m.max_length:,} {what}s")
         if getattr(m, "pattern", None):
             parts.append(f"matches `{m.pattern}`")
     return ", ".join(parts)

@@ -16,14 +16,16 @@ from pydantic.fields import FieldInfo
 
 
 def unwrap(tp: Any) -> Any:
-    """The type inside an optional one (``float | None`` gives ``float``); other types unchanged.
+    """The type inside an optional or annotated one (``float | None`` gives ``float``); other types unchanged.
 
     Args:
         tp: A type annotation.
 
     Returns:
-        The annotation without ``None``.
+        The annotation without ``None`` and without ``Annotated`` metadata.
     """
+    if typing.get_origin(tp) is typing.Annotated:
+        return unwrap(typing.get_args(tp)[0])
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return args[0] if len(args) == 1 else tp

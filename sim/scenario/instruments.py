@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from sim.scenario.limits import MAX_SECTORS, Name
 from sim.scenario.params import Section, param
 
 
@@ -96,8 +97,8 @@ class GreenPlatform(Section):
         1000.0)
     firms_per_consortium: int = param(
         5, "firms", "Several companies per consortium (docs/sources.md); assumption 5.", 2, 100)
-    sectors: list[str] = Field(
-        default_factory=lambda: ["energy", "maritime", "process_industry", "oil_gas_supply"],
+    sectors: list[Name] = Field(
+        default_factory=lambda: ["energy", "maritime", "process_industry", "oil_gas_supply"], max_length=MAX_SECTORS,
         description="Sectors that green consortia come from (green transition; docs/sources.md).")
     period_years: int = param(3, "years", "Project length (assumption).", 1, 20)
     innovation_support: float = param(
@@ -111,7 +112,7 @@ class GreenPlatform(Section):
 class ClusterLink(Section):
     """Cluster-to-cluster collaboration of two cluster organisations (e.g. GCE NODE, Blue Maritime; docs/sources.md)."""
 
-    clusters: tuple[str, str] = Field(description="Names of the two clusters.")
+    clusters: tuple[Name, Name] = Field(description="Names of the two clusters.")
     from_year: int = param(2016, "year", "First year of joint projects.", 1990, 2150)
     tie_attempts: float = param(
         0.3, "tie attempts per member-year", "Brokered searches across the two clusters' members.", 0.0, 20.0)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
+from sim.scenario.limits import MAX_CLUSTERS, MAX_LIST, MAX_SECTORS, Name
 from sim.scenario.params import Level, Section, param
+
+_Year = Annotated[int, Field(ge=1990, le=2150)]
 
 
 class LevelSpec(Section):
@@ -76,14 +81,14 @@ class Levels(Section):
 class ClusterSpec(Section):
     """A cluster organisation and its history in the programme (data a programme operator drives)."""
 
-    name: str = Field(min_length=1, description="Name of the cluster organisation.")
-    region: str = Field(description="Home county: a key of [regions].")
-    sector: str = Field(description="Knowledge base: a key of [sectors].")
-    levels: list[tuple[int, Level]] = Field(
-        min_length=1, description="[[year, level], ...]: level from that year on.",
+    name: Name = Field(description="Name of the cluster organisation.")
+    region: Name = Field(description="Home county: a key of [regions].")
+    sector: Name = Field(description="Knowledge base: a key of [sectors].")
+    levels: list[tuple[_Year, Level]] = Field(
+        min_length=1, max_length=MAX_LIST, description="[[year, level], ...]: level from that year on.",
         json_schema_extra={"unit": "[year, level]", "source": "Programme history (docs/clusters.md; docs/sources.md)."})
     end_year: int | None = Field(
-        None, description="Last year in the programme (inclusive); none = still active.",
+        None, ge=1990, le=2150, description="Last year in the programme (inclusive); none = still active.",
         json_schema_extra={"unit": "year", "source": "Programme history (docs/clusters.md; docs/sources.md)."})
 
     @model_validator(mode="after")
@@ -117,7 +122,7 @@ class Programme(Section):
     budget_nok: float = param(
         189_000_000.0, "NOK per year", "2019 budget, NOK 189 million for 36 clusters (docs/sources.md).", 0.0, 1e11)
     budget_changes: list[BudgetChange] = Field(
-        default_factory=list, description="Budget changes from a year on (e.g. the 2022 cut).")
+        default_factory=list, max_length=MAX_LIST, description="Budget changes from a year on (e.g. the 2022 cut).")
     min_funding_share: float = param(
         0.75, "1 (share of level funding)",
         "After a cut the operator first pays each cluster less, down to this share, before ending clusters "
@@ -156,11 +161,11 @@ class Programme(Section):
         "docs/sources.md); judged against what its recruitment capacity allowed since it reached its level.",
         0.0, 1.0)
     evaluation_grace_years: int = param(2, "years", "Years at a level before the participation test applies.", 0, 50)
-    excluded_sectors: list[str] = Field(
-        default_factory=lambda: ["other"],
+    excluded_sectors: list[Name] = Field(
+        default_factory=lambda: ["other"], max_length=MAX_SECTORS,
         description="Sectors that cannot form a cluster initiative (the catch-all 'other' is no knowledge base).")
     added_clusters: list[ClusterSpec] = Field(
-        default_factory=list,
+        default_factory=list, max_length=MAX_CLUSTERS,
         description="Clusters a what-if adds to the [[clusters]] history (e.g. a new cluster in Northern Norway).")
     upgrade_min_fill: float = param(
         0.6, "1 (members / level maximum)",

@@ -11,26 +11,48 @@ from __future__ import annotations
 from typing import Any
 
 import tomli_w
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.behaviour import Demography, Growth, Innovation, Membership, Network
 from sim.scenario.economy import NORWAY, KnowledgeInstitutionSpec, Population, Region, Sector, SectorShock
 from sim.scenario.instruments import ClusterLink, CorporateNetworks, ForeignInvestment, GreenPlatform, Restructuring
 from sim.scenario.levels import ClusterSpec, Levels, Programme
+from sim.scenario.limits import (
+    MAX_CHANGES,
+    MAX_CLUSTERS,
+    MAX_DESCRIPTION,
+    MAX_FIRM_YEARS,
+    MAX_FIRMS,
+    MAX_LIST,
+    MAX_REGIONS,
+    MAX_SCENARIO_NAME,
+    MAX_SECTORS,
+    Name,
+)
 from sim.scenario.params import Section, param
 
 
 class Meta(Section):
     """The ``[scenario]`` table: name, description, years and the base file a scenario extends."""
 
-    name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.-]+$", description="Identifier used in output paths.")
-    description: str = Field("", description="Free text for reports.")
+    name: str = Field(
+        "scenario", pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_SCENARIO_NAME,
+        description="Identifier used in output paths (a folder name) and the results database (String(200));"
+                    " not only dots.")
+    description: str = Field("", max_length=MAX_DESCRIPTION, description="Free text for reports.")
     start_year: int = param(2000, "year", "First simulated year; the register starts in 2000.", 1990, 2100)
     end_year: int = param(2035, "year", "Last simulated year (inclusive).", 1990, 2150)
     extends: str | None = Field(
         None,
         description="Base scenario file this one changes (path relative to this file); merged when loaded, so a"
                     " resolved scenario never carries it.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_only_dots(cls, name: str) -> str:
+        if not name.strip("."):
+            raise ValueError("must not be made only of dots (it names a folder)")
+        return name
 
     @model_validator(mode="after")
     def _ordered(self) -> Meta:
@@ -53,7 +75,7 @@ class PolicyChange(Section):
     """Values that change from a year on, e.g. ``{ "restructuring.areas_per_year" = 7.4 }``."""
 
     year: int = param(2022, "year", "First year the new values hold.", 1990, 2150)
-    set: dict[str, Any] = Field(description="Dotted keys (as for --set) and their new values.",
+    set: dict[str, Any] = Field(max_length=MAX_LIST, description="Dotted keys (as for --set) and their new values.",
                                 json_schema_extra={"unit": "-", "source": "The what-if being asked."})
 
 
@@ -119,10 +141,13 @@ class Scenario(Section):
 
     scenario: Meta = Field(default_factory=Meta)
     population: Population = Field(default_factory=Population)
-    regions: dict[str, Region] = Field(default_factory=lambda: {k: Region(**v) for k, v in NORWAY["regions"].items()})
-    sectors: dict[str, Sector] = Field(default_factory=lambda: {k: Sector(**v) for k, v in NORWAY["sectors"].items()})
+    regions: dict[Name, Region] = Field(
+        default_factory=lambda: {k: Region(**v) for k, v in NORWAY["regions"].items()}, max_length=MAX_REGIONS)
+    sectors: dict[Name, Sector] = Field(
+        default_factory=lambda: {k: Sector(**v) for k, v in NORWAY["sectors"].items()}, max_length=MAX_SECTORS)
     knowledge_institutions: list[KnowledgeInstitutionSpec] = Field(
-        default_factory=lambda: [KnowledgeInstitutionSpec(**k) for k in NORWAY["knowledge_institutions"]])
+        default_factory=lambda: [KnowledgeInstitutionSpec(**k) for k in NORWAY["knowledge_institutions"]],
+        max_length=MAX_LIST)
     membership: Membership = Field(default_factory=Membership)
     network: Network = Field(default_factory=Network)
     innovation: Innovation = Field(default_factory=Innovation)
@@ -133,12 +158,13 @@ class Scenario(Section):
     restructuring: Restructuring = Field(default_factory=Restructuring)
     corporate_networks: CorporateNetworks = Field(default_factory=CorporateNetworks)
     green_platform: GreenPlatform = Field(default_factory=GreenPlatform)
-    cluster_links: list[ClusterLink] = Field(default_factory=list)
+    cluster_links: list[ClusterLink] = Field(default_factory=list, max_length=MAX_LIST)
     foreign_investment: ForeignInvestment = Field(default_factory=ForeignInvestment)
-    clusters: list[ClusterSpec] = Field(default_factory=list)
-    shocks: list[SectorShock] = Field(default_factory=list)
+    clusters: list[ClusterSpec] = Field(default_factory=list, max_length=MAX_CLUSTERS)
+    shocks: list[SectorShock] = Field(default_factory=list, max_length=MAX_LIST)
     changes: list[PolicyChange] = Field(
-        default_factory=list, description="Policy changes from a year on, applied in year order.")
+        default_factory=list, max_length=MAX_CHANGES,
+        description="Policy changes from a year on, applied in year order.")
     output: Output = Field(default_factory=Output)
     measurement: Measurement = Field(default_factory=Measurement)
 
@@ -150,6 +176,27 @@ class Scenario(Section):
     def to_toml(self) -> str:
         """The complete resolved scenario (defaults included) as TOML text."""
         return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
+
+    @model_validator(mode="after")
+    def _size(self) -> Scenario:
+        """The firms simulated must exist and fit in memory (limits and measurements: sim/scenario/limits.py)."""
+        scale, years = self.population.scale, self.scenario.end_year - self.scenario.start_year + 1
+        firms = round(sum(self.population.size_classes.values()) * scale)
+        key = "population.size_classes"
+        if firms < 1:
+            raise ReferenceError_(key, f"gives no firm at population.scale {scale:g}; the counts x scale must"
+                                       " be at least 1")
+        if firms > MAX_FIRMS:
+            raise ReferenceError_(key, f"gives {firms:,} simulated firms at population.scale {scale:g}, at most "
+                                       f"{MAX_FIRMS:,} (memory); lower the counts or the scale")
+        if firms * years > MAX_FIRM_YEARS:
+            raise ReferenceError_(key, f"gives {firms:,} simulated firms over {years} years, {firms * years:,}"
+                                       f" firm-years, at most {MAX_FIRM_YEARS:,} (about 240 bytes each);"
+                                       " lower the counts, the scale or the years")
+        for table, entries in (("regions", self.regions), ("sectors", self.sectors)):
+            if not any(entry.enterprise_share > 0 for entry in entries.values()):
+                raise ReferenceError_(table, "enterprise_share must be above 0 for at least one entry")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -179,7 +226,7 @@ class Scenario(Section):
 
 
 class ReferenceError_(ValueError):
-    """A name in the scenario that refers to nothing; carries the key path."""
+    """A problem found across tables (a name that refers to nothing, a size too large); carries the key path."""
 
     def __init__(self, loc: str, msg: str):
         super().__init__(msg)

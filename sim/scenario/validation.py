@@ -166,6 +166,14 @@ def _strict_scalars(
 
 def _explain_error(exc: ValidationError, source: str, root: type[BaseModel], prefix: str = "") -> ScenarioError:
     err = exc.errors(include_url=False)[0]
+    problem = _explain_first(err, source, root, prefix)
+    loc = [str(p) for p in err["loc"]]
+    if loc[-1:] == ["[key]"]:  # a table's key itself (a county's name): name the entry, not "[key]"
+        return ScenarioError(source, ".".join(filter(None, [prefix, dotted_key(loc[:-1])])), f"key {problem.message}")
+    return problem
+
+
+def _explain_first(err: Any, source: str, root: type[BaseModel], prefix: str) -> ScenarioError:
     loc = [str(p) for p in err["loc"]]
     kind, given = err["type"], err.get("input")
     ctx = err.get("ctx") or {}
