@@ -369,6 +369,9 @@ def open_run_folder(out_dir: Path | str, force: bool = False) -> Path:
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise ScenarioError(str(out_dir), "", "is a file, not a folder")
+        below = next((p for p in out_dir.parents if p.exists() or p.is_symlink()), None)
+        if below is not None and not below.is_dir():
+            raise ScenarioError(str(out_dir), "", f"cannot create the run folder: {below} is a file, not a folder")
         if not force and out_dir.is_dir() and any(out_dir.iterdir()):
             raise ScenarioError(str(out_dir), "", "exists and is not empty (a run never writes into another's "
                                                   "folder); give a new folder, or --force to replace it")
