@@ -6,6 +6,7 @@ and checks the exit status, the one line on stderr, the folders and the database
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import signal
@@ -321,3 +322,21 @@ def test_rows_the_database_would_reject_are_named(change, problem):
     assert store.row_problems("classroom", 2**63 - 1, "20260101T000000-s1-00000000", ["NCE Heat"]) == []
 
 
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--workers", "0"], "error: argument --workers: must be a whole number 1-"),
+    (["--workers", "-1"], "error: argument --workers: must be a whole number 1-"),
+    (["--workers", str(4 * (os.cpu_count() or 1) + 1)], "error: argument --workers: must be a whole number 1-"),
+    (["--since", "1990"], "error: --since: must be a year both scenarios simulate, 2000-2003, got 1990"),
+    ([], "error: --since (default: programme.history_until + 1): must be a year both scenarios simulate, "
+         "2000-2003, got 2022"),
+    (["--since", "2001", "--out", "afile/cmp"], "error: afile/cmp: cannot create the folder: afile is a file"),
+])
+def test_compare_checks_its_arguments_before_the_work(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    tiny = ["--set", "population.scale=0.005", "--set", "scenario.end_year=2003"]
+    line = one_line(in_process(capsys, "compare", CLASSROOM, NO_PROGRAMME, "--seeds", "2", *tiny, *args), 2)
+    assert line.startswith(message)
+    assert not (tmp_path / "results").exists()

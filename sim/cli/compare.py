@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tqdm import tqdm
 
+from sim.output.result import writable_folder
 from sim.scenario.errors import ScenarioError
 from sim.scenario.files import load_scenario
 
 ORDER = 2
+WORKERS_PER_CORE = 4  # more processes than this only compete for the cores and memory
+
+
+def workers_arg(text: str) -> int:
+    """An argparse type: a number of worker processes, 1 to 4 per core.
+
+    Args:
+        text: The argument as given.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a whole number in range (one line, exit status 2).
+    """
+    most = WORKERS_PER_CORE * (os.cpu_count() or 1)
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1-{most} (4 per core), got {text[:40]!r}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("a", help="reference scenario, e.g. scenarios/baseline_2021.toml")
     p.add_argument("b", help="alternative scenario, e.g. scenarios/budget_cut_2022.toml")
     p.add_argument("--seeds", type=int, default=20, help="number of seeds, 0..N-1 (default 20)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--workers", type=workers_arg, default=None, help="processes, 1 to 4 per core (default: all cores)")
     p.add_argument("--since", type=int, default=None,
                    help="first year of totals (default: the programme's history_until + 1)")
     p.add_argument("--out", type=Path, help="output folder (default results/compare/<a>_vs_<b>/)")
@@ -47,11 +72,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ScenarioError("--seeds", "", f"must be at least 1, got {args.seeds}")
     a, b = load_scenario(args.a, args.overrides), load_scenario(args.b, args.overrides)
     since = args.since if args.since is not None else a.programme.history_until + 1
+    first = max(a.scenario.start_year, b.scenario.start_year)
+    last = min(a.scenario.end_year, b.scenario.end_year)
+    if not first <= since <= last:
+        which = "--since" if args.since is not None else "--since (default: programme.history_until + 1)"
+        raise ScenarioError(which, "", f"must be a year both scenarios simulate, {first}-{last}, got {since}")
+    names = (a.scenario.name, b.scenario.name)
+    out = writable_folder(args.out or Path("results") / "compare" / f"{names[0]}_vs_{names[1]}")  # before the work
     with tqdm(total=2 * args.seeds, desc="compare", unit="run") as bar:
         ya, yb = compare.run_pair(a, b, list(range(args.seeds)), args.workers, progress=bar.update)
     table = compare.difference_table(ya, yb, since)
-    names = (a.scenario.name, b.scenario.name)
-    out = args.out or Path("results") / "compare" / f"{names[0]}_vs_{names[1]}"
     compare.write(table, compare.paths_figure(ya, yb, names), out)
     print(f"{names[1]} - {names[0]}, {args.seeds} seeds, totals from {since}; 95 % intervals")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.output.result import CSV_FLOAT_FORMAT
+from sim.output.result import CSV_FLOAT_FORMAT, writable_folder
 from sim.output.store import DEFAULT_DB_URL
 
 ORDER = 4
@@ -58,8 +58,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     engine = ledger.open_ledger(args.db)
     meta = ledger.load_experiment(engine, args.experiment)
-    out = args.out or Path("results") / "sweeps" / args.experiment / "export"
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(args.out or Path("results") / "sweeps" / args.experiment / "export")  # before the work
     runs = ledger.load_runs(engine, args.experiment)
     identity = runs[["run_id", "point", "replication", "seed", *runs.attrs["parameters"]]]
     written = {"runs": _write_all(runs, out / f"runs.{args.format}", args.format)}

@@ -148,6 +148,9 @@ def paths_figure(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> Fi
 def write(table: pd.DataFrame, fig: Figure, out: Path) -> list[Path]:
     """Write the difference table (CSV) and the paths (PNG) into ``out``.
 
+    Each file is written beside its place as ``<name>.partial`` and then renamed, so a file is
+    complete or the previous one.
+
     Args:
         table: From :func:`difference_table`.
         fig: From :func:`paths_figure`.
@@ -158,6 +161,8 @@ def write(table: pd.DataFrame, fig: Figure, out: Path) -> list[Path]:
     """
     out.mkdir(parents=True, exist_ok=True)
     csv, png = out / "compare.csv", out / "paths.png"
-    table.to_csv(csv, index=False, float_format="%.6g", lineterminator="\n")
-    fig.savefig(png)
+    table.to_csv(csv.with_name("compare.csv.partial"), index=False, float_format="%.6g", lineterminator="\n")
+    fig.savefig(png.with_name("paths.png.partial"), format="png")
+    for path in (csv, png):
+        path.with_name(path.name + ".partial").replace(path)
     return [csv, png]

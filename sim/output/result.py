@@ -347,6 +347,35 @@ def path_error(exc: OSError, path: Path | str, doing: str = "cannot write") -> E
     return OutputError(f"{path}: {doing}: {reason}")
 
 
+def writable_folder(folder: Path | str) -> Path:
+    """Create a folder (and its parents) and make sure a file can be written in it, before the work.
+
+    For outputs that are replaced file by file (``compare``, ``export``), not run folders.
+
+    Args:
+        folder: The folder.
+
+    Returns:
+        The folder.
+
+    Raises:
+        ScenarioError: The path cannot be a folder (below a file, a name too long).
+        OutputError: It cannot be written (read-only file system, no permission, full).
+    """
+    folder = Path(folder)
+    try:
+        below = next((p for p in (folder, *folder.parents) if p.exists() or p.is_symlink()), None)
+        if below is not None and not below.is_dir():
+            raise ScenarioError(str(folder), "", f"cannot create the folder: {below} is a file, not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise path_error(exc, folder, "cannot write the folder") from None
+    return folder
+
+
 def open_run_folder(out_dir: Path | str, force: bool = False) -> Path:
     """Check that ``out_dir`` can become a run folder and create ``<out_dir>.partial`` for it.
 
