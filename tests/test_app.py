@@ -152,6 +152,19 @@ def test_an_invalid_control_value_is_refused_in_one_line_and_changes_nothing(les
     assert session.moved == {} and session.scenario.network.geo_scale_km == 150.0
 
 
+@pytest.mark.parametrize("seed", [-1, 2**63, "x"])
+def test_an_invalid_seed_is_refused_in_one_line_and_changes_nothing(lessons, seed):
+    session = Session(seed=3, lessons=lessons)
+    session.step(2)
+    with pytest.raises(ScenarioError, match=r"^Seed: must be an integer from 0 to 9223372036854775807, got "):
+        session.set_seed(seed)
+    assert session.seed == 3 and session.year == 2001
+    session.reset()
+    assert session.seed == 3 and session.year is None
+    with pytest.raises(ScenarioError, match=r"^Seed: must be an integer"):
+        Session(seed=-1, lessons=lessons)
+
+
 # --- charts --------------------------------------------------------------------------------------
 
 def test_selection_chart_states_the_selection_share():
@@ -189,6 +202,32 @@ def test_run_simulates_five_years_and_reset_starts_again(rendered):
     assert sum(x is not None for x in _chart(rc, "Cluster organisations")["series"][0]["data"]) == 5
     _click(rc, "Reset")
     assert session.year is None and "Year - (2000-2030)" in _texts(rc)
+
+
+def _enter_seed(rc, text: str) -> None:
+    field = rc.find(v.TextField, label="Seed").widget
+    field.v_model = text
+    field.fire_event("focusout", None)  # the input hands its value over when it loses focus
+
+
+def _alerts(rc) -> list[str]:
+    return [" ".join(map(str, w.children)) for w in rc.find(v.Alert).widgets]
+
+
+def test_a_negative_seed_then_reset_shows_a_message_and_keeps_the_page(rendered):
+    session, rc = rendered
+    _click(rc, "Step")
+    _enter_seed(rc, "-1")
+    _click(rc, "Reset")  # used to replace the page with a traceback
+    expected = "Seed: must be an integer from 0 to 9223372036854775807, got -1 (the run keeps seed 0)"
+    assert _alerts(rc) == [expected]
+    assert session.seed == 0 and session.year is None and "Year - (2000-2030)" in _texts(rc)
+    _click(rc, "Step")
+    assert session.year == 2000 and _alerts(rc) == [expected]
+    _enter_seed(rc, str(2**63))
+    assert _alerts(rc) == [expected.replace("got -1", f"got {2**63}")]
+    _enter_seed(rc, "7")
+    assert session.seed == 7 and session.year is None and _alerts(rc) == []
 
 
 def test_moving_a_slider_changes_the_scenario_and_its_label(rendered):

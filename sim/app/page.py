@@ -89,6 +89,15 @@ def Controls(session: Session, version: int, refresh: Callable[[], None], messag
         message: An error to show (empty when there is none).
     """
     playing = solara.use_reactive(False)
+    seed_problem = solara.use_reactive("")  # stays until a good seed is entered, whatever else is pressed
+
+    def choose_seed(seed: int) -> None:
+        try:
+            session.set_seed(seed)
+            seed_problem.set("")
+        except ScenarioError as exc:
+            seed_problem.set(f"{exc} (the run keeps seed {session.seed})")
+        refresh()
 
     def act(action: Callable[[], object]) -> None:
         try:
@@ -108,7 +117,9 @@ def Controls(session: Session, version: int, refresh: Callable[[], None], messag
     titles = {lesson.title: lesson.key for lesson in session.lessons}
     solara.Select("Lesson", values=list(titles), value=session.lesson.title,
                   on_value=lambda title: act(lambda: session.choose_lesson(titles[title])))
-    solara.InputInt("Seed", value=session.seed, on_value=lambda seed: act(lambda: session.set_seed(seed)))
+    solara.InputInt("Seed", value=session.seed, on_value=choose_seed)
+    if seed_problem.value:
+        solara.Error(seed_problem.value)
     with solara.Row(gap="6px"):
         busy = playing.value or not session.running
         solara.Button("Step", on_click=lambda: act(lambda: session.step(1)), disabled=busy)

@@ -28,6 +28,7 @@ from sim.app.controls import BY_NAME, Value, overrides
 from sim.app.lessons import FREE_PLAY, Lesson, load_lessons
 from sim.model import ClusterModel
 from sim.observe.columns import YEARLY_COLUMNS
+from sim.scenario.limits import check_seed
 from sim.twin import TwinModel
 
 PERCENT = 100.0
@@ -79,7 +80,7 @@ class Session:
         """
         self.lessons = lessons if lessons is not None else load_lessons()
         self.lesson = self._lesson(lesson)
-        self.seed = seed
+        self.seed = check_seed(seed, "Seed")
         self.moved: dict[str, Value] = {}
         self.version = 0
         self._cache_version, self._cache = -1, {}
@@ -130,9 +131,16 @@ class Session:
             self.reset()
 
     def set_seed(self, seed: int) -> None:
-        """Use another seed and restart the run."""
+        """Use another seed and restart the run.
+
+        Args:
+            seed: The new seed, 0 to 2^63 - 1.
+
+        Raises:
+            ScenarioError: The seed is not such an integer (nothing changes then).
+        """
         with self._lock:
-            self.seed = int(seed)
+            self.seed = check_seed(seed, "Seed")
             self.reset()
 
     def set_control(self, name: str, value: Value) -> None:
