@@ -39,6 +39,8 @@ from sim.agents import ClusterOrganisation, Firm, KnowledgeInstitution
 from sim.engine import randomness
 from sim.engine.network import ties_between_open
 from sim.observe.register import Register
+from sim.scenario.errors import ScenarioError
+from sim.scenario.limits import MAX_FIRM_ROWS, MAX_FIRM_YEARS, MAX_FIRMS
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import scenarios_by_year
@@ -128,6 +130,7 @@ class ClusterModel(mesa.Model):
         self._firm_agents: dict[int, Firm] = {}
         self._cluster_agents = -1  # clusters with their ClusterOrganisation agent so far (-1: no views yet)
         self.observer = None
+        self._firm_years = 0  # open firm-years so far, against MAX_FIRM_YEARS
         self.phase_seconds: defaultdict[str, float] = defaultdict(float)
         self.phase_seconds["build"] = time.perf_counter() - started
 
@@ -149,8 +152,20 @@ class ClusterModel(mesa.Model):
         closed = np.concatenate(self._closed) if self._closed else np.zeros(0, dtype=np.int64)
         self.register.record(self, closed)
         seconds["record"] += clock() - started
+        self._check_size()
         self.year += 1
         self.running = self.year <= self.spec.scenario.end_year
+
+    def _check_size(self) -> None:
+        """Stop a run whose economy outgrows what memory holds (entry far above exits), with one line."""
+        open_firms, rows = len(self.firms.alive_rows()), self.firms.n
+        self._firm_years += open_firms
+        if open_firms > MAX_FIRMS or rows > MAX_FIRM_ROWS or self._firm_years > MAX_FIRM_YEARS:
+            raise ScenarioError(
+                f"scenario {self.spec.scenario.name}", "demography.entry_rate",
+                f"by {self.year} the economy grew to {open_firms:,} open firms, {rows:,} ever opened and "
+                f"{self._firm_years:,} firm-years (at most {MAX_FIRMS:,}, {MAX_FIRM_ROWS:,} and {MAX_FIRM_YEARS:,}, "
+                "for memory): entry outpaces exits; lower demography.entry_rate or population.scale")
 
     def stream(self, name: str) -> np.random.Generator:
         """The random stream of one named draw in the current year (see :func:`stream`)."""

@@ -209,3 +209,16 @@ def test_a_shorter_run_is_the_start_of_a_longer_one():
                              programme={"history_until": 2006}),
                        seed=4) for end in (2010, 2014))  # the operator runs the programme from 2007
     pd.testing.assert_frame_equal(short.yearly, long.yearly[long.yearly["year"] <= 2010])
+
+
+def test_an_economy_that_outgrows_memory_stops_with_one_line(monkeypatch):
+    import sim.model
+
+    monkeypatch.setattr(sim.model, "MAX_FIRMS", 3_000)  # the real limit is 5 million: the same rule, sooner
+    scenario = sim.load_scenario("scenarios/classroom.toml", {
+        "population.scale": 0.005, "demography.entry_rate": 1.0, "demography.exit_rate": 0.0})
+    model = sim.ClusterModel(scenario, rng=0)
+    with pytest.raises(sim.ScenarioError, match=r"demography.entry_rate: by 200\d the economy grew to .* open firms"):
+        for _ in range(10):
+            model.step()
+    assert 3_000 < len(model.firms.alive_rows()) <= 4 * 3_000

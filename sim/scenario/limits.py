@@ -37,6 +37,11 @@ MAX_FIRM_YEARS = 60_000_000
 # about the US's 6 million) take about 1.2 GB a simulated year, so up to 12 years within MAX_FIRM_YEARS.
 MAX_FIRMS = 5_000_000
 
+# Firm rows ever opened (closed firms keep their row, about 150 bytes of columns each): a run whose
+# entry keeps outpacing its exits is stopped here, at about 3 GB of firm table, rather than by the
+# operating system. Checked every simulated year (sim.model.ClusterModel), as validation cannot foresee it.
+MAX_FIRM_ROWS = 4 * MAX_FIRMS
+
 # One size class in full-scale units: 100 million is over 15 times the US's employer enterprises;
 # beyond it the counts only serve to overflow the arithmetic.
 MAX_CLASS_COUNT = 100_000_000
