@@ -47,6 +47,8 @@ class FitParameter(_Strict):
 class CalibrationTable(_Strict):
     """The ``[calibration]`` table: the scenario, the study, its seeds and the settings held in every trial."""
 
+    model_config = ConfigDict(regex_engine="python-re")  # the name pattern refuses '.' and '..' by a look-ahead
+
     scenario: str
     study: str = Field(pattern=f"^{NAME_PATTERN}$")
     trials: int = Field(ge=1, le=100_000)
