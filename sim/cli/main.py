@@ -17,7 +17,7 @@ import sys
 import sim.cli
 from sim.output.result import OutputError
 from sim.output.store import StoreError, StoreURLError
-from sim.scenario.errors import ScenarioError
+from sim.scenario.errors import ScenarioError, one_line
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line with exit status 2."""
 
     def error(self, message: str) -> None:
-        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

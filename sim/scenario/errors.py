@@ -17,7 +17,7 @@ class ScenarioError(ValueError):
     """A scenario that cannot be used; ``str()`` is the one line shown to the user."""
 
     def __init__(self, source: str, key: str, message: str):
-        self.source, self.key, self.message = _one_line(source), _one_line(key), _one_line(message)
+        self.source, self.key, self.message = one_line(source), one_line(key), one_line(message)
         text = f"{self.source}: {self.key}: {self.message}" if key else f"{self.source}: {self.message}"
         super().__init__(text)
 
@@ -52,7 +52,7 @@ def short_toml(value: Any, limit: int = 60, depth: int = 0) -> str:
         text = value.isoformat()
     else:
         text = repr(value)
-    text = _one_line(text)
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -84,5 +84,6 @@ def _plain(part: str) -> bool:
     return bool(re.fullmatch(r"[^\s.\"'=\[\]\\]+", part)) and part.isprintable()
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """The text on one line: its line breaks become spaces."""
     return " ".join(str(text).splitlines()) if text else ""
