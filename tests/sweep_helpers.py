@@ -66,3 +66,9 @@ def faulty(task: Task):
         names.iloc[0] = BAD_NAMES[rate]
         outcome.clusters["name"] = names
     return outcome
+
+
+def slow(task: Task):
+    """Run the task after a pause, so that two coordinators started together overlap."""
+    time.sleep(0.4)
+    return execute(task)

@@ -3,16 +3,22 @@ rows the database rejects, and bounds on workers and designs."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sweep_helpers import CLASSROOM, HANGS, KILLS, STOPS, SURROGATE, faulty, write_sweep
+from sqlalchemy import insert, select, update
+from sweep_helpers import CLASSROOM, HANGS, KILLS, STOPS, SURROGATE, faulty, slow, write_sweep
 
 from sim.cli.main import main
 from sim.cli.sweep import SHOWN_RUNS
-from sim.experiments import ledger
+from sim.experiments import bookkeeping, ledger
 from sim.experiments.coordinator import run_sweep
 from sim.experiments.executors import ExecutorError, LocalPool
+from sim.experiments.leases import Leases, experiment_leases
 from sim.experiments.sweep_file import load_sweep
 from sim.experiments.tasks import default_workers, max_workers
 
@@ -127,3 +133,68 @@ def test_a_run_whose_outputs_the_database_refuses_is_failed_with_the_reason_and_
     assert runs.loc["refused/1/0", "wall_time_s"] > 0 and runs.loc["refused/1/0", "worker"].startswith("pid ")
     outputs = ledger.load_outputs(ledger.open_ledger(db), list(runs.index))
     assert set(outputs["run_id"]) == {"refused/0/0", "refused/2/0"}
+
+
+def test_two_coordinators_started_together_share_the_runs_and_run_each_once(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "shared", replications=3))
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    ledger.open_ledger(db).dispose()
+    start, reports = threading.Barrier(2), {}
+
+    def coordinate(who: str) -> None:
+        pool = LocalPool(1, runner=slow)
+        start.wait()
+        reports[who] = run_sweep(sweep, pool, db, tmp_path / who, progress=False)
+
+    threads = [threading.Thread(target=coordinate, args=(who,)) for who in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    a, b = reports["a"], reports["b"]
+    _, runs = _statuses(db, "shared")
+    assert (runs["status"] == "done").all() and (runs["attempts"] == 1).all() and len(runs) == 12
+    assert a.done + b.done == 12 and a.failed == b.failed == []
+    assert a.done >= 3 and b.done >= 3  # shared, not each running every run
+    assert (a.by_others, b.by_others) == (b.done, a.done)
+    assert runs["worker"].nunique() == 2  # one worker process per coordinator
+    rows = ledger.load_outputs(ledger.open_ledger(db), list(runs.index)).groupby("run_id").size()
+    assert len(rows) == 12 and rows.nunique() == 1  # every run recorded once, in full
+    assert _leases(db) == []
+
+
+def test_a_lapsed_lease_or_one_of_a_dead_coordinator_is_taken_over_a_live_one_is_waited_for(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "leased", replications=1))
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    engine = ledger.open_ledger(db)
+    bookkeeping.enter(engine, sweep)
+    now = datetime.now(UTC)
+    held = {"leased/0/0": ("elsewhere:41:live", now + timedelta(seconds=3)),
+            "leased/1/0": ("elsewhere:42:lapsed", now - timedelta(minutes=1)),
+            "leased/2/0": (f"{socket.gethostname()}:{_dead_pid()}:killed", now + timedelta(hours=1))}
+    Leases(engine)  # creates the lease table
+    with engine.begin() as conn:
+        conn.execute(update(ledger.experiment_runs).where(ledger.experiment_runs.c.run_id.in_(held))
+                     .values(status="running"))
+        conn.execute(insert(experiment_leases), [{"run_id": r, "owner": o, "expires_at": e}
+                                                 for r, (o, e) in held.items()])
+    started = time.monotonic()
+    report = run_sweep(sweep, LocalPool(2), db, tmp_path, progress=False)
+    status, runs = _statuses(db, "leased")
+    assert (report.done, report.failed, report.by_others) == (4, [], 0)
+    assert set(status.values()) == {"done"} and (runs["attempts"] == 1).all()
+    assert time.monotonic() - started >= 2.5  # waited for the live lease to lapse
+    assert runs["finished_at"].idxmax() == "leased/0/0"  # the live one was run last
+    assert _leases(db) == []
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (a coordinator killed on this host)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _leases(db: str) -> list:
+    with ledger.open_ledger(db).connect() as conn:
+        return conn.execute(select(experiment_leases)).all()

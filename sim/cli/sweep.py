@@ -166,7 +166,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not args.quiet:
         lines = [
             f"experiment  {report.experiment}: {report.total} runs, {report.skipped} done before, "
-            f"{report.done} done now, {len(report.failed)} failed",
+            f"{report.done} done now, {len(report.failed)} failed"
+            + (f", {report.by_others} run by another coordinator" if report.by_others else ""),
             f"time        {report.wall_time_s:.1f} s ({report.runs_per_minute:.0f} runs a minute)",
             f"database    {args.db}",
             f"plot        {report.plot or '(no finished runs yet)'}",

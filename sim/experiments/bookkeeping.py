@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import tomllib
 import traceback
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -127,8 +126,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def to_do(engine: Engine, experiment: str, retry_failed: bool = False) -> set[str]:
-    """The runs of an experiment still to run.
+def wanted_statuses(retry_failed: bool = False) -> list[str]:
+    """The statuses of runs still to run: pending, running (left by a stopped coordinator) and, if asked, failed.
+
+    Args:
+        retry_failed: Count failed runs as still to run.
+
+    Returns:
+        The statuses.
+    """
+    return ["pending", "running", *(["failed"] if retry_failed else [])]
+
+
+def to_do(engine: Engine, experiment: str, retry_failed: bool = False) -> dict[str, int]:
+    """The runs of an experiment still to run, with their attempts so far.
 
     Args:
         engine: From :func:`sim.experiments.ledger.open_ledger`.
@@ -136,44 +147,44 @@ def to_do(engine: Engine, experiment: str, retry_failed: bool = False) -> set[st
         retry_failed: Count failed runs as still to run.
 
     Returns:
-        The ids of the runs pending, running (left by a stopped coordinator) and, if asked, failed.
+        Run id -> attempts, for the runs in :func:`wanted_statuses`.
 
     Raises:
         StoreError: The database cannot be read.
     """
-    wanted = ["pending", "running", *(["failed"] if retry_failed else [])]
-    query = select(experiment_runs.c.run_id).where(experiment_runs.c.experiment == experiment,
-                                                   experiment_runs.c.status.in_(wanted))
+    query = select(experiment_runs.c.run_id, experiment_runs.c.attempts).where(
+        experiment_runs.c.experiment == experiment, experiment_runs.c.status.in_(wanted_statuses(retry_failed)))
     try:
         with engine.connect() as conn:
-            return set(conn.execute(query).scalars())
+            return {run_id: attempts for run_id, attempts in conn.execute(query)}
     except SQLAlchemyError as exc:
         raise StoreError(f"{shown(engine)}: cannot read experiment {experiment}: {error_reason(exc)}") from exc
 
 
-def mark_running(engine: Engine, run_ids: Iterable[str]) -> None:
-    """Mark runs handed to the executor as ``running`` (one transaction for the batch).
+def touched(engine: Engine, experiment: str, attempts: dict[str, int]) -> set[str]:
+    """Of the given runs, those run since (their attempts went up): by this coordinator or another.
 
     Args:
         engine: From :func:`sim.experiments.ledger.open_ledger`.
-        run_ids: The runs handed out; runs already done stay ``done``.
+        experiment: The experiment's name.
+        attempts: Run id -> attempts when the coordinator started.
+
+    Returns:
+        The run ids.
 
     Raises:
-        StoreError: The database cannot be written.
+        StoreError: The database cannot be read.
     """
-    ids = list(run_ids)
-    if not ids:
-        return
+    query = select(experiment_runs.c.run_id, experiment_runs.c.attempts).where(
+        experiment_runs.c.experiment == experiment)
     try:
-        with engine.begin() as conn:
-            conn.execute(update(experiment_runs)
-                         .where(experiment_runs.c.run_id.in_(ids), experiment_runs.c.status != "done")
-                         .values(status="running"))
+        with engine.connect() as conn:
+            return {run_id for run_id, n in conn.execute(query) if run_id in attempts and n > attempts[run_id]}
     except SQLAlchemyError as exc:
-        raise StoreError(f"{shown(engine)}: cannot update runs: {error_reason(exc)}") from exc
+        raise StoreError(f"{shown(engine)}: cannot read experiment {experiment}: {error_reason(exc)}") from exc
 
 
-def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> Outcome:
+def record(engine: Engine, outcome: Outcome, firms_path: str | None = None, release: Any = None) -> Outcome:
     """Record a finished or failed run: its outputs and its status in one transaction.
 
     Recording a run again replaces its outputs, so a run repeated after a crash never duplicates.
@@ -185,6 +196,7 @@ def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> O
         engine: From :func:`sim.experiments.ledger.open_ledger`.
         outcome: What the executor returned.
         firms_path: Where the coordinator wrote the run's firm panel, if kept.
+        release: A statement run in the same transaction (the coordinator dropping its lease on the run).
 
     Returns:
         The outcome as recorded: ``outcome``, or a failed one if the database refused it.
@@ -195,7 +207,7 @@ def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> O
     if not outcome.ok:
         outcome = _storable(outcome)
     try:
-        _write(engine, outcome, firms_path)
+        _write(engine, outcome, firms_path, release)
         return outcome
     except _UNREACHABLE as exc:
         raise StoreError(f"{shown(engine)}: cannot record run {outcome.run_id}: {error_reason(exc)}") from exc
@@ -207,7 +219,7 @@ def record(engine: Engine, outcome: Outcome, firms_path: str | None = None) -> O
         refused.started_at, refused.wall_time_s = outcome.started_at, outcome.wall_time_s
         refused = _storable(refused)
     try:
-        _write(engine, refused, None)
+        _write(engine, refused, None, release)
     except SQLAlchemyError as exc:
         raise StoreError(f"{shown(engine)}: cannot record run {outcome.run_id}: {error_reason(exc)}") from exc
     return refused
@@ -236,7 +248,7 @@ def _storable(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _write(engine: Engine, outcome: Outcome, firms_path: str | None) -> None:
+def _write(engine: Engine, outcome: Outcome, firms_path: str | None, release: Any) -> None:
     rows = _output_rows(outcome) if outcome.ok else []
     status = {
         "status": "done" if outcome.ok else "failed", "error": outcome.error,
@@ -253,6 +265,8 @@ def _write(engine: Engine, outcome: Outcome, firms_path: str | None) -> None:
         if rows:
             conn.execute(insert(experiment_outputs), rows)
         conn.execute(update(experiment_runs).where(experiment_runs.c.run_id == outcome.run_id).values(**status))
+        if release is not None:
+            conn.execute(release)
 
 
 def _output_rows(outcome: Outcome) -> list[dict[str, Any]]:

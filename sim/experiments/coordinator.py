@@ -1,7 +1,11 @@
 """The sweep coordinator: enters a sweep in the ledger, hands its runs to an executor, records each result.
 
 The coordinator is the only process that writes: workers send results back, and each one is
-recorded in its own transaction as it arrives (:func:`sim.experiments.bookkeeping.record`). Kill the
+recorded in its own transaction as it arrives (:func:`sim.experiments.bookkeeping.record`).
+Runs are claimed one at a time as the executor asks for them, each with a lease
+(:mod:`sim.experiments.leases`), so several coordinators on one experiment share its runs; a
+coordinator that has no run left to claim waits for the others' runs to be recorded (or their
+leases to lapse, and then runs them). Kill the
 coordinator at any moment and every run is either recorded in full or still to do; running the
 sweep again does the rest. A kept firm panel is written to a file first (atomically, by rename)
 and then recorded, so a recorded run's file is always complete.
@@ -13,7 +17,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import batched
 from pathlib import Path
 from typing import Protocol
 
@@ -22,10 +25,11 @@ from tqdm import tqdm
 
 from sim.experiments import bookkeeping, ledger
 from sim.experiments.executors import Outcome, Task
+from sim.experiments.leases import Leases
 from sim.experiments.plots import plot_experiment
 from sim.experiments.sweep import RunSpec, Sweep
 
-MARK_BATCH = 16  # runs marked running per transaction as they are handed out
+WAIT_FOR_OTHERS_S = 1.0  # how often a coordinator looks whether another one has finished its runs
 
 
 class Executor(Protocol):
@@ -51,6 +55,7 @@ class SweepReport:
         total: Runs in the sweep.
         skipped: Runs not run now: done before (or failed before, without ``retry_failed``).
         done: Runs finished in this session.
+        by_others: Runs of this session's share that another coordinator ran meanwhile.
         failed: ``(run_id, error)`` of runs that failed in this session.
         wall_time_s: Seconds this session took to enter, run and record (not to plot).
         out_dir: Folder of the summary plot and kept firm panels.
@@ -61,6 +66,7 @@ class SweepReport:
     total: int
     skipped: int
     done: int = 0
+    by_others: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     wall_time_s: float = 0.0
     out_dir: Path = Path()
@@ -121,27 +127,42 @@ def _coordinate(sweep: Sweep, executor: Executor, engine: Engine, out_dir: Path,
     runs = {r.run_id: r for r in every if r.run_id in todo}
     report = SweepReport(sweep.name, total=len(every), skipped=len(every) - len(runs), out_dir=out_dir)
     keep = frozenset(sweep.outputs) - {"yearly"}
-    tasks = (Task(r.run_id, sweep.base, r.parameters, r.seed, keep) for r in runs.values())
-    with tqdm(total=len(runs), desc=sweep.name, unit="run", disable=not progress, dynamic_ncols=True) as bar:
-        for outcome in executor.map(_marked(tasks, engine)):
-            firms_path = _write_firms(outcome, runs[outcome.run_id], report.out_dir)
-            outcome = bookkeeping.record(engine, outcome, firms_path)  # failed if the database refused it
-            if outcome.ok:
-                report.done += 1
-            else:
-                report.failed.append((outcome.run_id, outcome.error or ""))
-            bar.set_postfix(done=report.done, failed=len(report.failed), refresh=False)
-            bar.update()
+    statuses = bookkeeping.wanted_statuses(retry_failed)
+    mine: set[str] = set()  # runs this coordinator claimed
+
+    def claimed(leases: Leases) -> Iterator[Task]:
+        """The runs this coordinator wins, claimed one at a time as the executor asks for the next."""
+        for r in runs.values():
+            if r.run_id not in mine and leases.claim(r.run_id, todo[r.run_id], statuses):
+                mine.add(r.run_id)
+                yield Task(r.run_id, sweep.base, r.parameters, r.seed, keep)
+
+    with Leases(engine) as leases, tqdm(total=len(runs), desc=sweep.name, unit="run", disable=not progress,
+                                        dynamic_ncols=True) as bar:
+        claimed_before = -1
+        while True:
+            for outcome in executor.map(claimed(leases)):
+                firms_path = _write_firms(outcome, runs[outcome.run_id], report.out_dir)
+                # Failed instead if the database refused its outputs; the lease goes in the same transaction.
+                outcome = bookkeeping.record(engine, outcome, firms_path, leases.release_clause(outcome.run_id))
+                if outcome.ok:
+                    report.done += 1
+                else:
+                    report.failed.append((outcome.run_id, outcome.error or ""))
+                bar.set_postfix(done=report.done, failed=len(report.failed), refresh=False)
+                bar.update()
+            # Runs another coordinator holds: wait for it to finish them, or for its leases to lapse.
+            others = bookkeeping.touched(engine, sweep.name, todo) - mine
+            bar.update(len(others) - report.by_others)
+            report.by_others = len(others)
+            left = set(runs) - mine - others
+            if not left or (len(mine) == claimed_before and not leases.held_by_others(left)):
+                break  # done; or nothing claimable that anyone holds (never wait for nobody)
+            claimed_before = len(mine)
+            time.sleep(min(WAIT_FOR_OTHERS_S, leases.ttl / 4))
     report.wall_time_s = time.perf_counter() - started  # the runs' time, not the plot's
     report.plot = plot_experiment(engine, sweep.name, report.out_dir / "summary.png")
     return report
-
-
-def _marked(tasks: Iterable[Task], engine: Engine) -> Iterator[Task]:
-    """Pass tasks on, marking each batch ``running`` as the executor takes its first task."""
-    for batch in batched(tasks, MARK_BATCH):
-        bookkeeping.mark_running(engine, [t.run_id for t in batch])
-        yield from batch
 
 
 def _write_firms(outcome: Outcome, run: RunSpec, out_dir: Path) -> str | None:
