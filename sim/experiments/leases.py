@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from sim.experiments.ledger import experiment_runs, retry, shown
-from sim.output.store import StoreError, error_reason
+from sim.experiments.ledger import experiment_runs
+from sim.output.store import StoreError, error_reason, retry, shown
 
 LEASE_TTL_S = 60.0
 LEASE_TTL_ENV = "NIC_SIM_LEASE_TTL"  # seconds; overrides the default (tests set a short one)

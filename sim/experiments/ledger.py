@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import random
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,10 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from sim.observe.columns import CLUSTER_COLUMNS, YEARLY_COLUMNS
-from sim.output.store import StoreError, engine_for, error_reason
+from sim.output.store import StoreError, engine_for, error_reason, retry, shown, sqlite_pragmas
 from sim.scenario.errors import ScenarioError
-
-SQLITE_BUSY_TIMEOUT_MS = 120_000  # a writer waits this long for another to commit
 
 # Table and column names are a contract: existing databases and analysts' SQL use them, so they stay.
 metadata_obj = MetaData()
@@ -125,60 +121,14 @@ def open_ledger(db_url: str | Engine | None = None) -> Engine:
         StoreError: If the database cannot be opened or written.
     """
     engine = db_url if isinstance(db_url, Engine) else retry(lambda: engine_for(db_url))
-    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
-        event.listen(engine, "connect", _sqlite_pragmas)
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", sqlite_pragmas):
+        event.listen(engine, "connect", sqlite_pragmas)
         engine.dispose()  # connections made before the listener lack the pragmas
     try:
         retry(lambda: metadata_obj.create_all(engine))
     except SQLAlchemyError as exc:
         raise StoreError(f"{shown(engine)}: cannot create the ledger tables: {error_reason(exc)}") from exc
     return engine
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")  # first: the next one may wait
-    cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
-    cursor.close()
-
-
-# Messages of errors that mean "another coordinator got there first", worth a second try.
-_RACES = ("already exists", "duplicate key", "database is locked", "UNIQUE constraint failed")
-
-
-def retry[T](action: Callable[[], T], attempts: int = 5) -> T:
-    """Run an action that can lose a race with another coordinator, trying again after a short random wait.
-
-    Two coordinators can both create the tables, or both enter the same experiment; any other
-    error is raised at once.
-
-    Args:
-        action: What to do.
-        attempts: Tries at most.
-
-    Returns:
-        What the action returned.
-    """
-    for attempt in range(attempts):
-        try:
-            return action()
-        except (StoreError, SQLAlchemyError) as exc:
-            if attempt == attempts - 1 or not any(race in str(exc) for race in _RACES):
-                raise
-            time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def shown(engine: Engine) -> str:
-    """The database's URL for messages, its password hidden.
-
-    Args:
-        engine: The database.
-
-    Returns:
-        The URL as text.
-    """
-    return engine.url.render_as_string(hide_password=True)
 
 
 # --- reading ---------------------------------------------------------------------------------
