@@ -130,3 +130,24 @@ def test_measure_reports_a_damaged_run_folder_in_one_line(measured_run, tmp_path
     done = cli("measure", str(run_dir), "--no-twin", "--quiet")
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_measure_that_cannot_write_keeps_the_summary_and_leaves_no_staging_folder(measured_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(measured_run[0], run_dir)
+    before = (run_dir / "summary.json").read_text()
+    (run_dir / "selection.csv").unlink()
+    (run_dir / "selection.csv").mkdir()  # a folder where a table goes: the replacement fails
+    done = cli("measure", str(run_dir), "--no-twin", "--quiet")
+    assert done.returncode == 2
+    assert "cannot write the effect tables" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (run_dir / "summary.json").read_text() == before
+    assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".partial")]
+
+
+def test_measure_replaces_the_tables_and_leaves_no_staging_folder(measured_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(measured_run[0], run_dir)
+    assert cli("measure", str(run_dir), "--no-twin", "--quiet").returncode == 0
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
+    assert all((run_dir / name).is_file() for name in EFFECT_FILES)

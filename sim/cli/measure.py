@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 
 import pandas as pd
 
-from sim.output.result import CSV_FLOAT_FORMAT, summary_json, with_effect_headline, write_csv
+from sim.output.result import (
+    CSV_FLOAT_FORMAT,
+    PARTIAL_SUFFIX,
+    path_error,
+    summary_json,
+    with_effect_headline,
+    writable_folder,
+    write_csv,
+)
 from sim.scenario.errors import ScenarioError
 from sim.scenario.files import load_scenario
 from sim.scenario.overrides import parse_assignment
@@ -70,19 +83,42 @@ def cmd_measure(args: argparse.Namespace) -> int:
     scenario = load_scenario(scenario_file, dict(settings) | {"measurement.effects": True,
                                                               "measurement.twin": not args.no_twin})
     seed = int(summary["seed"])
+    writable_folder(run_dir)  # before the work, not after it
     if args.no_twin:
         tables = _from_panel(run_dir, scenario, seed)
     else:
         tables = _simulated(run_dir, scenario, seed, not args.quiet)
-    for stem, table in tables.items():
-        write_csv(table, run_dir / f"{stem}.csv")
-    if tables["effects_by_year"]["gap_pp"].notna().any():
-        save(effects_figure(tables["effects_by_year"]), run_dir / "effects.png")
     summary["headline"] = with_effect_headline(summary["headline"], tables)  # no stale truth after --no-twin
-    summary_file.write_text(summary_json(summary), encoding="utf-8", newline="\n")
+    with _staged(run_dir) as stage:
+        for stem, table in tables.items():
+            write_csv(table, stage / f"{stem}.csv")
+        if tables["effects_by_year"]["gap_pp"].notna().any():
+            save(effects_figure(tables["effects_by_year"]), stage / "effects.png")
+        (stage / summary_file.name).write_text(summary_json(summary), encoding="utf-8", newline="\n")
     if not args.quiet:
         print(_report(tables, run_dir))
     return 0
+
+
+@contextmanager
+def _staged(run_dir: Path) -> Iterator[Path]:
+    """A hidden folder in ``run_dir`` to write into; its files then replace the run's, summary last.
+
+    Every file is written in full before any is replaced, and each replacement is an atomic
+    rename, so a full disk or an interrupt leaves the folder's earlier files whole, never a
+    half-written one.
+    """
+    stage = run_dir / f".measure-{uuid.uuid4().hex[:8]}{PARTIAL_SUFFIX}"
+    try:
+        stage.mkdir()
+        yield stage
+        names = sorted(p.name for p in stage.iterdir())
+        for name in sorted(names, key=lambda n: n == "summary.json"):  # the summary says what is measured: last
+            os.replace(stage / name, run_dir / name)
+    except OSError as exc:
+        raise path_error(exc, exc.filename or run_dir, "cannot write the effect tables") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _from_panel(run_dir: Path, scenario: Scenario, seed: int) -> dict[str, pd.DataFrame]:
