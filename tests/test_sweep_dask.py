@@ -3,12 +3,14 @@ failures that stay with their run."""
 
 from __future__ import annotations
 
+import time
+
 import cloudpickle
 import dask
 import pytest
 import sweep_helpers
 from distributed import Client, LocalCluster
-from sweep_helpers import EXITS, RAISES, faulty, write_sweep
+from sweep_helpers import EXITS, HANGS, RAISES, faulty, write_sweep
 
 from sim.cli.main import main
 from sim.experiments import executors, ledger
@@ -68,3 +70,18 @@ def test_unreachable_dask_scheduler_exits_2_with_one_line(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert err.startswith("error: --dask-address tcp://127.0.0.1:9: cannot reach the Dask scheduler")
     assert err.count("\n") == 1
+
+
+def test_dask_run_over_its_time_limit_is_failed_and_its_worker_restarted(cluster, tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "dask_slow", leave_rates=(0.04, HANGS, 0.08), replications=1,
+                                   utilities=(-2.0,)))
+    started = time.monotonic()
+    with Client(cluster) as client:
+        report = run_sweep(sweep, DaskPool(client, runner=faulty, run_timeout=20), f"sqlite:///{tmp_path / 'r.db'}",
+                           tmp_path, progress=False)
+        workers = len(client.nthreads())
+    assert time.monotonic() - started < 90  # 20 s limit: a cold worker's first run, on a busy host, takes 10
+    assert report.done == 2, report
+    assert report.failed == [("dask_slow/1/0", "RunTimeout: timed out after 20 s (the run's time limit, "
+                                                "--run-timeout); its worker was killed")]
+    assert workers == 2  # the hung worker was restarted through its nanny, not lost
