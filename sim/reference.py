@@ -106,12 +106,18 @@ class RefFirm(mesa.Agent):
         self.potential, self.rd_effort = float(row["potential"]), float(row["rd_effort"])
         self.absorptive, self.intl = float(row["absorptive"]), float(row["intl"])
         self.kx, self.ky = float(row["kx"]), float(row["ky"])
+        self.birth_year = int(row["birth_year"])
         self.cluster: RefCluster | None = None
         self.join_year = -1  # year it joined its current cluster
         self.left: int | None = None  # year it last left a cluster of its own accord
         self.partners: set[RefFirm] = set()
         self.institution: int | None = None
         self.innovated, self.growth = False, 0.0
+
+    @property
+    def age(self) -> int:
+        """Whole years since it was founded."""
+        return max(self.model.year - self.birth_year, 0)
 
     @property
     def value_added(self) -> float:
@@ -249,7 +255,8 @@ class RefFirm(mesa.Agent):
         b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
         shock = m.rng.laplace(0.0, b) + math.log1p(-b * b)  # minus log E[exp(shock)]: mean one
         step = self.innovated * self.employees**-inn.size_elasticity
-        self.growth = demand[self.sector] + self.expected_growth() + inn.demand_gain * step + access + shock
+        youth = g.young_growth * math.exp(-g.young_growth_fade * self.age)  # young survivors grow faster
+        self.growth = demand[self.sector] + self.expected_growth() + youth + inn.demand_gain * step + access + shock
         self.revenue *= math.exp(self.growth)
         self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * step
                                       + m.random.gauss(0.0, g.productivity_noise_sd))
@@ -260,10 +267,11 @@ class RefFirm(mesa.Agent):
                           + math.sqrt(1 - rho**2) * m.random.gauss(0.0, sd_potential))
 
     def maybe_close(self) -> None:
-        """Close with a hazard falling with size and growth, or when below the minimum size."""
+        """Close with a hazard falling with size, growth and age, or when below the minimum size."""
         m, d = self.model, self.model.spec.demography
         hazard = (d.exit_rate * self.employees**-d.exit_size_elasticity
-                  * math.exp(-d.exit_growth_sensitivity * self.growth))
+                  * math.exp(-d.exit_growth_sensitivity * self.growth)
+                  * (1 + self.age) ** -d.exit_age_elasticity)
         if m.random.random() < hazard or self.employees < m.spec.growth.min_employees:
             self.leave()
             for partner in self.partners:
@@ -296,6 +304,7 @@ class ReferenceModel(mesa.Model):
         self.clusters = [RefCluster(self, k) for k in range(len(self.plan))]
         self.institution_partners = _institution_partners(spec, self.distance_km)
         self.startups = self.exits = 0
+        self._startup_sizes = stream(rng, "demography.startup_size")  # its own stream: the others' draws stay
         self._rows: list[dict[str, float]] = []
         self._add_firms(build_firms(spec, stream(rng, "population"), self.year))
 
@@ -404,6 +413,12 @@ class ReferenceModel(mesa.Model):
                                 math.exp(trend))
         if knowledge:  # spin-offs start from their parent's knowledge
             columns["kx"], columns["ky"] = np.array(knowledge).T
+        # A few start big: a Pareto factor on the smallest class's draw, sales in step (and those of
+        # the man-years it will hire, when it is not fully staffed).
+        d = self.spec.demography
+        factor = (1.0 - self._startup_sizes.random(len(sites))) ** -d.startup_size_tail
+        columns["employees"] = columns["employees"] * factor
+        columns["revenue"] = columns["revenue"] * factor / d.startup_staffing
         self._add_firms(columns)
 
     def _add_firms(self, columns: dict[str, np.ndarray]) -> None:

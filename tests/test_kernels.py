@@ -17,6 +17,7 @@ def _firms(seed: int = 0) -> dict[str, np.ndarray]:
         "alive": rng.random(N) < 0.9,
         "employees": np.exp(rng.normal(1.0, 1.2, N)),
         "growth": rng.normal(0.0, 0.2, N),
+        "birth_year": rng.integers(1970, 2002, N).astype(np.int16),
         "innovated": rng.random(N) < 0.4,
         "member": rng.random(N) < 0.2,
         "region": rng.integers(0, 11, N).astype(np.int16),
@@ -27,12 +28,14 @@ def _firms(seed: int = 0) -> dict[str, np.ndarray]:
 def test_exits_close_as_the_hazard_says_and_count_the_survivors_cells_and_spin_offs():
     f = _firms()
     keys = np.array([rnd.key(0, "demography.exit", 2001), rnd.key(0, "demography.spinoff", 2001)], dtype=np.uint64)
-    rate, size_el, growth_sens, min_employees, spin, boost = 0.08, 0.3, 1.5, 1.0, 0.05, 1.0
-    params = ExitParams(rate, size_el, growth_sens, min_employees, spin, boost)
-    closing, cells, parents = demography.exits(N, f["alive"], keys, params, f["employees"], f["growth"], f["innovated"],
-                                               f["member"], f["region"], f["sector"], 11, 12)
+    rate, size_el, growth_sens, age_el, min_employees, spin, boost = 0.08, 0.3, 1.5, 0.4, 1.0, 0.05, 1.0
+    params = ExitParams(rate, size_el, growth_sens, age_el, min_employees, spin, boost)
+    closing, cells, parents = demography.exits(N, f["alive"], keys, 2001, params, f["employees"], f["growth"],
+                                               f["birth_year"], f["innovated"], f["member"], f["region"], f["sector"],
+                                               11, 12)
     rows = np.arange(N)
-    hazard = rate * f["employees"] ** -size_el * np.exp(-growth_sens * f["growth"])
+    age = np.maximum(2001 - f["birth_year"], 0)  # a firm born in 2002 (a start-up of the instruments) counts as 0
+    hazard = rate * f["employees"] ** -size_el * np.exp(-growth_sens * f["growth"]) * (1.0 + age) ** -age_el
     closes = f["alive"] & ((rnd.uniform(0, "demography.exit", 2001, rows) < hazard) | (f["employees"] < min_employees))
     np.testing.assert_array_equal(closing, np.flatnonzero(closes))
     survivors = rows[f["alive"] & ~closes]

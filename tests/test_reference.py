@@ -38,11 +38,17 @@ LEVERS_OFF = {name: {"enabled": False}
               for name in ("restructuring", "corporate_networks", "green_platform", "foreign_investment")}
 
 
-def scenario(end_year: int = 2010) -> Scenario:
+# The firm-dynamics mechanisms of docs/ODD.md 7.5-7.6 switched on (all off by default), at their register-like values.
+DYNAMICS = {"demography": {"exit_rate": 0.3, "exit_age_elasticity": 0.5, "startup_size_tail": 0.3,
+                           "startup_staffing": 0.6},
+            "growth": {"young_growth": 0.05, "young_growth_fade": 0.5}}
+
+
+def scenario(end_year: int = 2010, **tables: dict) -> Scenario:
     """The comparison scenario: small, with roomy clusters that firms like to join, the replayed
     history only (the reference states the firm-level rules; it has no operator and no levers)."""
     return small(scale=0.004, end_year=end_year, levels=ROOMY_LEVELS,
-                 membership={"base_utility": 3.0}, programme={"history_until": end_year}, **LEVERS_OFF)
+                 membership={"base_utility": 3.0}, programme={"history_until": end_year}, **LEVERS_OFF, **tables)
 
 
 def statistics(yearly: pd.DataFrame) -> dict[str, float]:
@@ -75,25 +81,45 @@ def reference_yearly(scn: Scenario, seed: int) -> pd.DataFrame:
     return model.yearly()
 
 
-@pytest.fixture(scope="module")
-def over_seeds() -> tuple[pd.DataFrame, pd.DataFrame]:
+def over_seeds_of(scn: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row of statistics per seed: (reference, engine)."""
-    scn = scenario()
     ref = pd.DataFrame([statistics(reference_yearly(scn, s)) for s in SEEDS])
     vec = pd.DataFrame([statistics(engine_yearly(scn, s)) for s in SEEDS])
     return ref, vec
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("stat", [f"{name} {kind}" for name in COMPARED
-                                  for kind in ("final", "mean")])
-def test_reference_and_engine_agree_statistically(over_seeds, stat):
+@pytest.fixture(scope="module")
+def over_seeds() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return over_seeds_of(scenario())
+
+
+@pytest.fixture(scope="module")
+def over_seeds_with_dynamics() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return over_seeds_of(scenario(**DYNAMICS))
+
+
+def assert_agree(over_seeds: tuple[pd.DataFrame, pd.DataFrame], stat: str) -> None:
     ref, vec = (table[stat] for table in over_seeds)
     se = np.sqrt(ref.var() / len(ref) + vec.var() / len(vec))
     allowed = max(N_SE * se, REL_TOL * abs(vec.mean()))
     assert abs(ref.mean() - vec.mean()) <= allowed, (
         f"{stat}: reference {ref.mean():.6g} vs engine {vec.mean():.6g} "
         f"(difference {ref.mean() - vec.mean():.3g}, allowed {allowed:.3g}, SE {se:.3g})")
+
+
+STATS = [f"{name} {kind}" for name in COMPARED for kind in ("final", "mean")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stat", STATS)
+def test_reference_and_engine_agree_statistically(over_seeds, stat):
+    assert_agree(over_seeds, stat)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stat", STATS)
+def test_reference_and_engine_agree_with_the_firm_dynamics_mechanisms_on(over_seeds_with_dynamics, stat):
+    assert_agree(over_seeds_with_dynamics, stat)
 
 
 def test_reference_with_the_same_seed_gives_identical_tables():

@@ -23,6 +23,7 @@ class ExitParams(NamedTuple):
     exit_rate: float
     exit_size_elasticity: float
     exit_growth_sensitivity: float
+    exit_age_elasticity: float
     min_employees: float  # growth.min_employees
     spinoff_rate: float
     spinoff_member_boost: float
@@ -31,9 +32,11 @@ class ExitParams(NamedTuple):
 EXIT = bundle(ExitParams)
 
 
-@numba.njit(types.Tuple((types.int64[::1], F64, types.int64[::1]))(types.int64, BOOL, KEYS, EXIT, F64, F64, BOOL, BOOL,
-                                                                    I16, I16, types.int64, types.int64), **JIT)
-def exits(n, alive, keys, p, employees, growth, innovated, member, region, sector, n_regions, n_sectors):
+@numba.njit(types.Tuple((types.int64[::1], F64, types.int64[::1]))(types.int64, BOOL, KEYS, types.int64, EXIT, F64,
+                                                                    F64, I16, BOOL, BOOL, I16, I16, types.int64,
+                                                                    types.int64), **JIT)
+def exits(n, alive, keys, year, p, employees, growth, birth_year, innovated, member, region, sector, n_regions,
+          n_sectors):
     """This year's exits among the first ``n`` rows, and what entry needs of the survivors, in one pass.
 
     Rules: :func:`sim.submodels.demography.demography`.
@@ -42,8 +45,9 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
         n: Rows in use.
         alive: Firm column: which rows are open (closed ones do not close again).
         keys: Hashed keys of this year's "demography.exit" and "demography.spinoff" draws.
+        year: The simulated year (a firm's age is ``year - birth_year``).
         p: The scalar parameters (:class:`ExitParams`).
-        employees, growth, innovated, member, region, sector: Firm columns.
+        employees, growth, birth_year, innovated, member, region, sector: Firm columns.
         n_regions, n_sectors: Numbers of counties and sectors.
 
     Returns:
@@ -53,13 +57,15 @@ def exits(n, alive, keys, p, employees, growth, innovated, member, region, secto
     """
     rate, size_el, growth_sens, min_employees = (p.exit_rate, p.exit_size_elasticity, p.exit_growth_sensitivity,
                                                  p.min_employees)
+    age_el = p.exit_age_elasticity
     spin_rate, spin_boost = p.spinoff_rate, p.spinoff_member_boost
     closes = np.empty(n, dtype=np.bool_)
     spins = np.empty(n, dtype=np.bool_)
     # & and | rather than "and" and "or": they take no branch, so the loops vectorise.
     for r in range(n):  # vectorised: no lookups
-        emp = employees[r]
-        hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r])
+        emp, age = employees[r], max(year - birth_year[r], 0.0)
+        # Infant mortality: (1 + age)^-age_el, as an exponential of its logarithm like size's power.
+        hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r] - age_el * vm.log(age + 1.0))
         closes[r] = alive[r] & ((unit(keys[0], r) < hazard) | (emp < min_employees))
     for r in range(n):
         p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))

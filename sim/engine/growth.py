@@ -36,15 +36,17 @@ class GrowthParams(NamedTuple):
     potential_persistence: float
     growth_potential_sd: float  # population.growth_potential_sd
     potential_size_elasticity: float
+    young_growth: float
+    young_growth_fade: float
 
 
 GROWTH = bundle(GrowthParams)
 
 
 @numba.njit(types.void(types.int64, BOOL, KEYS, types.int64, F64, F64, GROWTH, F64, F64, F64, F64, F64, BOOL, I16, BOOL,
-                       I32, I16, F64, F64), **JIT)
+                       I32, I16, I16, F64, F64), **JIT)
 def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
-         potential, innovated, sector, member, cluster, join_year, support_growth, growth):
+         potential, innovated, sector, member, cluster, join_year, birth_year, support_growth, growth):
     """The growth phase for the open firms among the first ``n`` rows (rules: :func:`sim.submodels.growth.growth`).
 
     Args:
@@ -57,12 +59,13 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         access_per_cluster: Market access per cluster (log points, funding applied).
         p: The scalar parameters (:class:`GrowthParams`).
         employees, revenue, productivity, va_share, potential, innovated, sector, member, cluster,
-        join_year, support_growth, growth: Firm columns (updated in place).
+        join_year, birth_year, support_growth, growth: Firm columns (updated in place).
     """
     fade, shock_sd, shock_el, max_b = p.market_access_fade, p.shock_sd, p.shock_size_elasticity, p.max_laplace_scale
     step_el, demand_gain, trend = p.innovation_size_elasticity, p.demand_gain, p.productivity_trend
     prod_gain, prod_sd, hire, fire = p.productivity_gain, p.productivity_noise_sd, p.hire_rate, p.fire_rate
     rho, pot_sd, pot_el = p.potential_persistence, p.growth_potential_sd, p.potential_size_elasticity
+    young, young_fade = p.young_growth, p.young_growth_fade
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
     # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
     # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
@@ -73,6 +76,8 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         access[r] = access_per_cluster[cluster[r]] if member[r] else 0.0
     for r in range(n):
         base[r] += access[r] * vm.exp(-fade * max(year - join_year[r], 0))
+    for r in range(n):
+        base[r] += young * vm.exp(-young_fade * max(year - birth_year[r], 0))  # "up or out": the young grow faster
     log_emp = np.empty(n)
     for r in range(n):
         log_emp[r] = vm.log(employees[r])  # powers of size as exponentials of its logarithm

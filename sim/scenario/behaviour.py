@@ -158,6 +158,17 @@ class Growth(Section):
         0.3, "1 per year",
         "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
     min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
+    young_growth: float = param(
+        0.0, "log points per year (at age 0)",
+        "Extra sales growth of a young firm, fading with age: young survivors grow fastest ('up or out'; "
+        "Haltiwanger, Jarmin & Miranda 2013; docs/sources.md). 0 switches it off (the default, as before); "
+        "register-like: 0.05 (scripts/firm_dynamics_check.py).",
+        0.0, 1.0)
+    young_growth_fade: float = param(
+        0.3, "per year of age",
+        "How fast the young firm's extra growth fades: young_growth x exp(-fade x age) (assumption; most of it "
+        "within the first five years, as in HALTIWANGER-2013's age classes).",
+        0.0, 5.0)
 
 
 class Demography(Section):
@@ -169,6 +180,25 @@ class Demography(Section):
     exit_size_elasticity: float = param(0.35, "1", "Exit falls with size (hazard ~ size^-e).", 0.0, 3.0)
     exit_growth_sensitivity: float = param(
         2.0, "per log point of sales growth", "Shrinking firms close more often.", 0.0, 20.0)
+    exit_age_elasticity: float = param(
+        0.0, "1",
+        "Infant mortality: the exit hazard falls with age as (1 + age)^-e (Statistics Norway's survival of new "
+        "enterprises, SSB-FORDEM-2012; docs/sources.md). 0 switches it off (the default, as before); register-like "
+        "values raise exit_rate with it (scripts/firm_dynamics_check.py).",
+        0.0, 3.0)
+    startup_size_tail: float = param(
+        0.0, "1 (inverse Pareto index)",
+        "Start-ups' man-years are the smallest size class's draw times a Pareto factor u^-tail (index 1/tail, "
+        "mean 1/(1 - tail)): most start small, a few start with 5 or more (SSB-FORDEM-T6; docs/sources.md). 0 "
+        "switches it off (the default, as before).",
+        0.0, 0.9)
+    startup_staffing: float = param(
+        1.0, "1 (share of the man-years its sales need)",
+        "A start-up opens with the sales of man-years / staffing and hires up to them at growth.hire_rate, so "
+        "young survivors' man-years grow fastest (the survivors of 2005 employed almost four times as many "
+        "persons in 2010: SSB-FORDEM-2012; HALTIWANGER-2013; docs/sources.md). 1 (the default, as before): "
+        "fully staffed; the share itself is an assumption.",
+        0.2, 1.0)
     entry_rate: float = param(
         0.075, "start-ups per alive firm-year", "New employer enterprises about 7-8 % of the stock (SSB).", 0.0, 1.0)
     cluster_entry_boost: float = param(

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 def demography(m: ClusterModel) -> None:
     """Firms close, start up and spin off.
 
-    Small and shrinking firms close more often; start-ups come more where a cluster is active;
-    spin-offs come from innovators (more from members).
+    Small, shrinking and young firms close more often; start-ups come more where a cluster is active,
+    most small, a few large; spin-offs come from innovators (more from members).
     """
     cells, parents = exits(m)
     d, f, c = m.spec.demography, m.firms, m.clusters
@@ -38,13 +38,19 @@ def demography(m: ClusterModel) -> None:
     # at today's productivity (not the start year's); a spin-off starts from its parent's knowledge.
     born = startup_firms(m.spec, rng, len(region), region, sector, m.year, m.productivity_index())
     born["kx"][n_new:], born["ky"][n_new:] = f.kx[parents], f.ky[parents]
+    # A few start big: a Pareto factor on the smallest class's draw (1 when the tail is 0), from each new
+    # row's own draw, so the entry stream's numbers stay as they were. Sales scale with man-years, and
+    # a start-up not fully staffed has the sales of more man-years than it has: it hires up to them.
+    factor = m.uniform("demography.startup_size", np.arange(f.n, f.n + len(region))) ** -d.startup_size_tail
+    born["employees"] *= factor
+    born["revenue"] *= factor / d.startup_staffing
     born["parent"] = np.concatenate([np.full(n_new, -1), parents]).astype(np.int32)
     m.open(born)
     m.startups = n_new + len(parents) + m.startups_extra
 
 
 def exits(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
-    """Close firms (small and shrinking ones more often).
+    """Close firms (small, shrinking and young ones more often).
 
     Returns:
         ``(cells, parents)``: open firms per (county, sector) after the exits, as
@@ -53,10 +59,11 @@ def exits(m: ClusterModel) -> tuple[np.ndarray, np.ndarray]:
     d, f = m.spec.demography, m.firms
     params = ExitParams(
         exit_rate=d.exit_rate, exit_size_elasticity=d.exit_size_elasticity,
-        exit_growth_sensitivity=d.exit_growth_sensitivity, min_employees=m.spec.growth.min_employees,
+        exit_growth_sensitivity=d.exit_growth_sensitivity, exit_age_elasticity=d.exit_age_elasticity,
+        min_employees=m.spec.growth.min_employees,
         spinoff_rate=d.spinoff_rate, spinoff_member_boost=d.spinoff_member_boost)
-    closing, cells, parents = kernels.exits(f.n, f.alive, m.keys("demography.exit", "demography.spinoff"), params,
-                                            f.employees, f.growth, f.innovated, f.member, f.region, f.sector,
-                                            len(m.spec.regions), len(m.spec.sectors))
+    closing, cells, parents = kernels.exits(f.n, f.alive, m.keys("demography.exit", "demography.spinoff"), m.year,
+                                            params, f.employees, f.growth, f.birth_year, f.innovated, f.member,
+                                            f.region, f.sector, len(m.spec.regions), len(m.spec.sectors))
     m.close(closing)
     return cells, parents

@@ -1,0 +1,83 @@
+"""Firm dynamics as the register shows them: the mechanisms of docs/ODD.md's growth and demography, switched on.
+
+Each test runs the classroom scenario (2 % of Norway) for a few years with one mechanism at its
+register-like values (``scripts/firm_dynamics_check.py``, which also computes the figures) and
+states what it does; with the defaults every mechanism is off and ``tests/test_baseline.py`` holds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.model import ClusterModel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("firm_dynamics_check", ROOT / "scripts" / "firm_dynamics_check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+check = _script()
+AGE = {key: value for key, value in check.REGISTER_LIKE.items()
+       if key.startswith("demography.") or key.startswith("growth.young")}
+
+
+def panel(overrides: dict, end_year: int = 2016, seed: int = 0) -> tuple[ClusterModel, pd.DataFrame]:
+    """A classroom run without effect measurement, and its firm-year panel."""
+    scn = sim.load_scenario(ROOT / "scenarios" / "classroom.toml",
+                            overrides={"scenario.end_year": end_year, "measurement.effects": False, **overrides})
+    model = ClusterModel(scn, rng=seed, keep_panel=True)
+    while model.running:
+        model.step()
+    return model, model.register.firms(model.region_names, model.sector_names)
+
+
+@pytest.fixture(scope="module")
+def with_age() -> dict[str, float]:
+    return check.dynamics(panel(AGE, end_year=2018)[1])
+
+
+def test_young_firms_exit_more_often_than_old_ones_with_infant_mortality(with_age):
+    assert with_age["exit_rate_0-2"] > 2.0 * with_age["exit_rate_>5"]
+    assert with_age["exit_rate_0-2"] > with_age["exit_rate_3-5"] > with_age["exit_rate_>5"]
+
+
+def test_about_half_the_start_ups_survive_five_years_with_infant_mortality(with_age):
+    assert 45.0 < with_age["survival_5y"] < 62.0  # Statistics Norway: about 53 % of new employer enterprises
+
+
+def test_survivors_aged_0_to_2_grow_faster_than_those_over_5_when_start_ups_staff_up(with_age):
+    assert with_age["growth_0-2"] > with_age["growth_3-5"] > with_age["growth_>5"]
+    assert with_age["growth_0-2"] > 2.0 + with_age["growth_>5"]
+
+
+def test_without_the_age_mechanisms_young_survivors_do_not_grow_faster():
+    off = check.dynamics(panel({}, end_year=2018)[1])
+    assert off["growth_0-2"] < off["growth_>5"]  # what issue 16 found, and why the mechanisms exist
+
+
+def test_a_pareto_start_up_tail_gives_some_start_ups_five_or_more_man_years():
+    def startup_sizes(tail: float) -> pd.Series:
+        model, firms = panel({"demography.startup_size_tail": tail}, end_year=2000)
+        initial = ClusterModel(model.spec, rng=0).firms.n  # the rows after these opened in 2000
+        return firms[firms["firm_id"] >= initial].set_index("firm_id")["employees"]
+
+    plain, tailed = startup_sizes(0.0), startup_sizes(0.5)
+    assert plain.max() <= 4.0  # the smallest size class, 1-4
+    pd.testing.assert_index_equal(tailed.index, plain.index)  # the same start-ups: the entry stream is untouched
+    assert (tailed >= plain).all()
+    assert 0.03 < np.mean(tailed >= 5.0) < 0.3
+    assert np.median(tailed) < 5.0  # most still start small
