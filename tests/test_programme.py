@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import small
@@ -10,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import run
-from sim.experiments import compare
 from sim.scenario.params import LEVELS
 
 HISTORY = 2003  # the operator takes over early so that its rules show in short runs
@@ -106,18 +104,3 @@ def test_budget_cut_pays_clusters_less_before_closing_them():
     assert yc.loc[2010, "clusters"] == yb.loc[2010, "clusters"]
     assert yc.loc[2010, "programme_spend_nok"] == pytest.approx(0.8 * spend)
     assert yc.loc[2010, "budget_exits"] == 0
-
-
-def test_difference_table_gives_paired_means_and_t_intervals():
-    years = [2021, 2022]
-    a = pd.DataFrame({"seed": [0, 0, 1, 1], "year": years * 2, "employment": [10, 100, 10, 110],
-                      "value_added_nok": 1.0, "members": 5, "startups": 1, "programme_spend_nok": [0, 50, 0, 70],
-                      "lever_spend_nok": 0.0, "restructuring_jobs": 0.0})
-    b = a.assign(employment=[10, 90, 10, 106], programme_spend_nok=0)
-    table = compare.difference_table(a, b, since=2022).set_index("metric")
-    jobs = table.loc["employment_end"]
-    assert jobs["difference"] == -7.0  # mean of -10 and -4
-    # t(0.975, 1 df) = 12.706; s.e. = 3 / sqrt(2) * sqrt(2) / sqrt(2)... = 3.0 / 1.414
-    assert jobs["ci_high"] - jobs["difference"] == pytest.approx(12.706 * np.std([-10, -4], ddof=1) / np.sqrt(2),
-                                                                 rel=1e-3)
-    assert table.loc["cost_per_job_nok", "difference"] == pytest.approx(-60.0 / -7.0)

@@ -44,10 +44,27 @@ def comparison(run_sets, tmp_path_factory) -> Path:
     return write_report(a, b, tmp_path_factory.mktemp("out") / "compare.html")
 
 
-def test_interval_is_students_t_over_seeds():
-    mean, low, high = interval(np.array([1.0, 2.0, 3.0]))
-    assert mean == 2.0 and high - mean == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6) and low < mean
-    assert np.isnan(interval(np.array([5.0]))[1])
+def test_interval_is_students_t_from_five_seeds_and_the_range_below():
+    five = interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    assert five.mean == 3.0 and five.high - five.mean == pytest.approx(2.776445 * np.std([1, 2, 3, 4, 5], ddof=1)
+                                                                       / np.sqrt(5), rel=1e-6)
+    assert five.label == "95 %, 5 seeds"
+    three = interval(np.array([1.0, 2.0, 6.0]))
+    assert (three.low, three.high, three.label) == (1.0, 6.0, "range of 3 seeds")
+    assert np.isnan(interval(np.array([5.0])).low) and interval(np.array([5.0])).label == "1 seed, no interval"
+
+
+def test_report_names_the_run_whose_scenario_differs(run_sets, tmp_path):
+    import shutil
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(run_sets[0], folder)
+    odd = _runs(tmp_path / "odd", {"population.scale": 0.005})
+    shutil.copytree(next(odd.iterdir()), folder / "20260101T000009-s9")
+    with pytest.raises(Exception, match=r"20260101T000009-s9 \(scenario classroom\) differs from "
+                                        r"20260101T000000-s0 and 2 other run\(s\) in population.scale = 0.005 "
+                                        r"against 0.004"):
+        load_runs(folder)
 
 
 def test_a_folder_of_seeds_is_one_run_set(run_sets):
@@ -60,8 +77,8 @@ def test_report_shows_intervals_parameters_and_provenance(run_sets):
     text = write_report(run_sets[0]).read_text(encoding="utf-8")
     yearly = load_runs(run_sets[0]).yearly
     firms = yearly[yearly["year"] == 2008]["firms"]
-    mean, low, high = interval(firms)
-    assert f"{mean:,.0f}<br><span class='note'>[{low:,.0f}, {high:,.0f}]</span>" in text
+    iv = interval(firms)
+    assert f"{iv.mean:,.0f}<br><span class='note'>[{iv.low:,.0f}, {iv.high:,.0f}] range of 3 seeds</span>" in text
     assert "classroom (3 seeds)" in text and "2026-01-01 00:00:02 UTC" in text
     assert f"by nic-sim {version('nic-sim')}" in text
     assert "membership.potential_weight" in text and "utils per log point" in text
@@ -97,7 +114,8 @@ def test_report_reads_in_headless_chromium_with_every_plot_shown(comparison):
         page.screenshot(path=str(comparison.with_suffix(".png")))
         browser.close()
     assert title == "Scenario more_access compared with classroom"
-    assert headings[:3] == ["Headline figures", "Over time", "Year by year"]
+    assert headings[:5] == ["Policy answers", "Assumptions these figures depend on", "Headline figures", "Over time",
+                            "more_access minus classroom, year by year"]
     assert len(widths) >= 8 and min(widths) >= 400
     assert all(url.startswith(("file:", "data:")) for url in requested), requested
 

@@ -1,54 +1,80 @@
-"""Comparing two scenarios with common random numbers.
+"""Comparing two scenarios with common random numbers, keeping every run.
 
 Both scenarios run with the same seeds, so each seed gives a pair of worlds with the same firms
 and the same luck (see :mod:`sim.engine.randomness`); the difference within a pair is the policy's
 effect plus little noise, and the spread of the differences over seeds gives the interval.
+
+A comparison is a folder that ``run.py report`` reads::
+
+    compare.json           what was compared: files, names, seeds, years, discount rate, assumptions
+    answers.csv            the policy answers (:mod:`sim.output.answers`)
+    yearly_difference.csv  B - A year by year with intervals
+    ablation.csv           with --ablate: the difference with each assumption switched off
+    paths.png, difference.png, ablation.png
+    a/<run id>/, b/<run id>/   every run's folder (yearly.csv, clusters.csv, effects.csv, ...)
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from scipy import stats
 
+from sim.output.answers import DISCOUNT_RATE, answers
+from sim.output.assumptions import Assumption, switch_text
+from sim.output.result import new_run_id, write_outputs
 from sim.runner import run
 from sim.scenario.schema import Scenario
 
-Z_95 = 0.975  # two-sided 95 % intervals
-BOOTSTRAP_DRAWS = 2000
-PATH_COLUMNS = {"employment": "Employment (man-years)", "value_added_nok": "Value added (NOK)",
-                "members": "Cluster members (firms)", "clusters": "Clusters (count)"}
+DIFFERENCE_COLUMNS = ["employment", "value_added_nok", "members", "clusters", "programme_spend_nok",
+                      "lever_spend_nok"]
+ABLATION_OUTCOMES = ("man_years_total", "value_added_total_nok", "public_cost_nok")
+CSV_FLOAT = "%.4f"  # no scientific notation in files people open
 
 
-def run_pair(a: Scenario, b: Scenario, seeds: list[int], workers: int | None = None,
+def lean(scenario: Scenario, effects: bool = True) -> Scenario:
+    """The scenario without what a comparison does not read: the firm panel, the run's own plots.
+
+    Args:
+        scenario: The scenario.
+        effects: Keep the effect measurement (and so its twin world) when the scenario asks for it.
+
+    Returns:
+        The lighter scenario; the same firms and luck.
+    """
+    update: dict[str, Any] = {"output": scenario.output.model_copy(update={"firm_panel": False, "plots": False})}
+    if not effects:
+        update["measurement"] = scenario.measurement.model_copy(update={"effects": False})
+    return scenario.model_copy(update=update)
+
+
+def run_pair(a: Scenario, b: Scenario, seeds: list[int], folder: Path | None, workers: int | None = None,
              progress: Callable[[], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run both scenarios for every seed on a process pool.
+    """Run both scenarios for every seed on a process pool; keep each run's folder.
 
     Args:
         a: The reference scenario (usually the baseline).
         b: The alternative.
         seeds: Seeds shared by both.
+        folder: Where the runs go (``a/<run id>/``, ``b/<run id>/``); None keeps no files.
         workers: Processes (default: all cores).
         progress: Called once per finished run.
 
     Returns:
         The yearly tables of A and of B, each with a ``seed`` column.
     """
-    # Totals only: no firm panel, plots or effect measurement (and so no twin world) per run.
-    lean = {"output": a.output.model_copy(update={"firm_panel": False, "plots": False}),
-            "measurement": a.measurement.model_copy(update={"effects": False})}
-    a, b = a.model_copy(update=lean), b.model_copy(update=lean)
-    jobs = [(label, scn, seed) for seed in seeds for label, scn in (("a", a), ("b", b))]
+    now = datetime.now(UTC)
+    jobs = [(label, scn, seed, None if folder is None else folder / label / new_run_id(now, seed))
+            for seed in seeds for label, scn in (("a", a), ("b", b))]
     out: dict[str, list[pd.DataFrame]] = {"a": [], "b": []}
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-        futures = [(label, seed, pool.submit(_yearly, scn, seed)) for label, scn, seed in jobs]
+        futures = [(label, seed, pool.submit(run_into, scn, seed, where)) for label, scn, seed, where in jobs]
         for label, seed, future in futures:
             out[label].append(future.result().assign(seed=seed))
             if progress:
@@ -56,113 +82,132 @@ def run_pair(a: Scenario, b: Scenario, seeds: list[int], workers: int | None = N
     return pd.concat(out["a"], ignore_index=True), pd.concat(out["b"], ignore_index=True)
 
 
-def _yearly(scenario: Scenario, seed: int) -> pd.DataFrame:
-    return run(scenario, seed=seed).yearly
-
-
-def outcomes(yearly: pd.DataFrame, since: int) -> pd.DataFrame:
-    """Per-seed outcomes: end-year levels and totals over the years from ``since`` on.
+def run_into(scenario: Scenario, seed: int, folder: Path | None) -> pd.DataFrame:
+    """Run one scenario and seed, write its files into ``folder`` (if given), return its yearly table.
 
     Args:
-        yearly: Yearly tables of several seeds (``seed`` column).
-        since: First year of the comparison window (totals add up from here).
+        scenario: The scenario.
+        seed: The seed.
+        folder: The run's folder, or None.
 
     Returns:
-        One row per seed.
+        The yearly table.
     """
-    end = yearly[yearly["year"] == yearly["year"].max()].set_index("seed")
-    window = yearly[yearly["year"] >= since].groupby("seed")
-    return pd.DataFrame({
-        "employment_end": end["employment"],
-        "value_added_end_nok": end["value_added_nok"],
-        "members_end": end["members"],
-        "startups_total": window["startups"].sum(),
-        "restructuring_jobs_total": window["restructuring_jobs"].sum(),
-        "programme_cost_total_nok": window["programme_spend_nok"].sum() + window["lever_spend_nok"].sum(),
-    })
+    result = run(scenario, seed=seed)
+    if folder is not None:
+        write_outputs(result, folder, with_plots=False)
+    return result.yearly
 
 
-def difference_table(a: pd.DataFrame, b: pd.DataFrame, since: int) -> pd.DataFrame:
-    """B minus A per outcome with 95 % intervals over seeds, plus the cost per job.
+def ablate(a: Scenario, b: Scenario, switches: list[dict[str, Any]], seeds: list[int], since: int,
+           workers: int | None = None, progress: Callable[[], None] | None = None) -> pd.DataFrame:
+    """B - A again with each assumption switched off in both scenarios, on the same seeds.
+
+    Switched off in both, so that each pair still differs only by the policy: what is left of the
+    difference is what the policy does without that assumption.
 
     Args:
-        a: Yearly tables of scenario A (``seed`` column).
-        b: Yearly tables of scenario B.
-        since: First year of the comparison window.
+        a: The reference (lean: no effects are measured here).
+        b: The alternative.
+        switches: Overrides that switch one assumption off each.
+        seeds: The comparison's seeds.
+        since: First year counted.
+        workers: Processes.
+        progress: Called once per finished run.
 
     Returns:
-        ``metric, a_mean, b_mean, difference, ci_low, ci_high, seeds``.
+        One row per switch and outcome: ``switched_off, outcome, difference, low, high, seeds, interval``.
     """
-    oa, ob = outcomes(a, since), outcomes(b, since).loc[outcomes(a, since).index]
-    diff = ob - oa
-    n = len(diff)
-    t = stats.t.ppf(Z_95, n - 1) if n > 1 else np.nan
     rows = []
-    for metric in diff.columns:
-        mean, se = diff[metric].mean(), diff[metric].std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-        rows.append((metric, oa[metric].mean(), ob[metric].mean(), mean, mean - t * se, mean + t * se, n))
-    rows.append(("cost_per_job_nok", np.nan, np.nan, *_cost_per_job(diff), n))
-    return pd.DataFrame(rows, columns=["metric", "a_mean", "b_mean", "difference", "ci_low", "ci_high", "seeds"])
+    for switch in switches:
+        ya, yb = run_pair(_with(a, switch), _with(b, switch), seeds, None, workers, progress)
+        table = answers(ya, yb, since).set_index("metric")
+        for outcome in ABLATION_OUTCOMES:
+            r = table.loc[outcome]
+            rows.append((switch_text(switch), outcome, r["difference"], r["low"], r["high"], r["seeds"],
+                         r["interval"]))
+    return pd.DataFrame(rows, columns=["switched_off", "outcome", "difference", "low", "high", "seeds", "interval"])
 
 
-def _cost_per_job(diff: pd.DataFrame) -> tuple[float, float, float]:
-    """Extra programme cost per extra man-year at the end, with a bootstrap interval over seeds."""
-    cost, jobs = diff["programme_cost_total_nok"].to_numpy(), diff["employment_end"].to_numpy()
-    point = cost.mean() / jobs.mean() if jobs.mean() else np.nan
-    if len(cost) < 2:
-        return point, np.nan, np.nan
-    rng = np.random.default_rng(0)  # a fixed stream: the same runs give the same interval
-    idx = rng.integers(0, len(cost), (BOOTSTRAP_DRAWS, len(cost)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        draws = cost[idx].mean(axis=1) / jobs[idx].mean(axis=1)
-    low, high = np.nanpercentile(draws, [100 * (1 - Z_95), 100 * Z_95])
-    return point, low, high
+def _with(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """The scenario with dotted overrides applied (validated again, like ``--set``)."""
+    from sim.scenario.validation import validate
+
+    data = scenario.model_dump()
+    for key, value in overrides.items():
+        *tables, leaf = key.split(".")
+        node = data
+        for part in tables:
+            node = node[part]
+        node[leaf] = value
+    return validate(data, "<ablation>")
 
 
-def paths_figure(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str]) -> Figure:
-    """Mean paths of both scenarios with 95 % bands over seeds.
+def carried(full: pd.DataFrame, ablation: pd.DataFrame) -> pd.DataFrame:
+    """How much of the difference each assumption carries: the full difference minus the one without it.
 
     Args:
-        a: Yearly tables of A.
-        b: Yearly tables of B.
-        names: Labels of A and B.
+        full: The answers (:func:`sim.output.answers.answers`).
+        ablation: From :func:`ablate`.
 
     Returns:
-        A figure with one panel per outcome in :data:`PATH_COLUMNS`.
+        ``ablation`` with ``full_difference``, ``carried`` and ``carried_share`` (of the full difference).
     """
-    fig = Figure(figsize=(11, 7), dpi=100)
-    FigureCanvasAgg(fig)
-    for ax, (column, label) in zip(fig.subplots(2, 2).ravel(), PATH_COLUMNS.items()):
-        for yearly, name in ((a, names[0]), (b, names[1])):
-            g = yearly.groupby("year")[column]
-            mean, half = g.mean(), g.std(ddof=1).fillna(0) / np.sqrt(g.count()) * 1.96
-            ax.plot(mean.index, mean, label=name)
-            ax.fill_between(mean.index, mean - half, mean + half, alpha=0.25)
-        ax.set(title=label, xlabel="Year")
-        ax.legend()
-    fig.suptitle(f"{names[1]} vs {names[0]} (mean over seeds, 95 % band)")
-    fig.tight_layout()
-    return fig
+    whole = full.set_index("metric")["difference"]
+    out = ablation.assign(full_difference=ablation["outcome"].map(whole))
+    out["carried"] = out["full_difference"] - out["difference"]
+    out["carried_share"] = out["carried"] / out["full_difference"].where(out["full_difference"] != 0)
+    return out
 
 
-def write(table: pd.DataFrame, fig: Figure, out: Path) -> list[Path]:
-    """Write the difference table (CSV) and the paths (PNG) into ``out``.
-
-    Each file is written beside its place as ``<name>.partial`` and then renamed, so a file is
-    complete or the previous one.
+def write(folder: Path, meta: dict, tables: dict[str, pd.DataFrame], figures: dict[str, Any]) -> list[Path]:
+    """Write the comparison's description, tables (CSV) and plots (PNG) into ``folder``.
 
     Args:
-        table: From :func:`difference_table`.
-        fig: From :func:`paths_figure`.
-        out: The folder (created if missing).
+        folder: The comparison folder (being written: its ``.partial`` form).
+        meta: What was compared (``compare.json``).
+        tables: File stem -> table.
+        figures: File stem -> matplotlib figure.
 
     Returns:
         The files written.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    csv, png = out / "compare.csv", out / "paths.png"
-    table.to_csv(csv.with_name("compare.csv.partial"), index=False, float_format="%.6g", lineterminator="\n")
-    fig.savefig(png.with_name("paths.png.partial"), format="png")
-    for path in (csv, png):
-        path.with_name(path.name + ".partial").replace(path)
-    return [csv, png]
+    written = [folder / "compare.json"]
+    written[0].write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    for stem, table in tables.items():
+        path = folder / f"{stem}.csv"
+        table.to_csv(path, index=False, float_format=CSV_FLOAT, lineterminator="\n")
+        written.append(path)
+    for stem, fig in figures.items():
+        path = folder / f"{stem}.png"
+        fig.savefig(path, format="png")
+        written.append(path)
+    return written
+
+
+def describe(args_a: str, args_b: str, a: Scenario, b: Scenario, seeds: list[int], since: int,
+             overrides: list[str], found: list[Assumption]) -> dict:
+    """``compare.json``: what was compared, so that ``report`` and a reader can tell.
+
+    Args:
+        args_a: File of A as given.
+        args_b: File of B as given.
+        a: Scenario A.
+        b: Scenario B.
+        seeds: The seeds.
+        since: First year counted.
+        overrides: ``--set`` values applied to both.
+        found: The assumptions the answers depend on.
+
+    Returns:
+        The description.
+    """
+    return {
+        "a": {"file": args_a, "name": a.scenario.name}, "b": {"file": args_b, "name": b.scenario.name},
+        "seeds": seeds, "since": since, "end": min(a.scenario.end_year, b.scenario.end_year),
+        "discount_rate": DISCOUNT_RATE, "overrides": overrides,
+        "assumptions": [{"key": x.key, "values": list(x.values), "source": x.source, "switch": switch_text(x.switch)}
+                        for x in found],
+    }
+
+

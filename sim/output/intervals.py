@@ -1,11 +1,17 @@
 """Intervals over seeds: of a figure's mean, and of the difference between two run sets.
 
-Several seeds give every figure of the report a 95 % interval of the mean (Student's t over
-seeds). Two run sets are compared paired by seed where both have the same seeds (common random
-numbers make the paired difference precise), else with Welch's interval of the two means.
+Every interval says how many seeds it rests on. A 95 % interval of the mean (Student's t) is
+sound from :data:`MIN_SEEDS_FOR_T` seeds on; with fewer, t's quantile is so large (12.7 for two
+seeds, 4.3 for three) and the spread so badly estimated that the interval says little (members
+65 [-126, 256] from three seeds). With 2 to 4 seeds the interval is therefore the range of the
+seeds' values: what was seen, not a confidence statement. Two run sets are compared paired by seed
+where both have the same seeds (common random numbers make the paired difference precise), else
+from the two sets' own intervals.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -14,26 +20,66 @@ from scipy import stats
 from sim.output.run_sets import RunSet
 
 CONFIDENCE = 0.95
+MIN_SEEDS_FOR_T = 5
+SEEDS_NOTE = (f"An interval is a 95 % interval of the mean over seeds (Student's t) when it rests on at least "
+              f"{MIN_SEEDS_FOR_T} seeds; with 2-{MIN_SEEDS_FOR_T - 1} seeds it is the range of the seeds' values "
+              "(what was seen, not a confidence interval), and one seed gives none. Each interval says how many "
+              "seeds it rests on. For a difference between two scenarios run on the same seeds, 10-20 seeds "
+              "usually give an interval narrower than the effect; a figure's level needs more.")
 
 
-def interval(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
-    """Mean and 95 % interval of the mean over seeds (Student's t); NaN bounds for one value.
+class Interval(NamedTuple):
+    """A mean over seeds and its interval.
+
+    Attributes:
+        mean: The mean (NaN without values).
+        low: Lower bound (NaN without an interval).
+        high: Upper bound.
+        seeds: How many seeds it rests on.
+        kind: ``"t"`` (95 % Student's t), ``"range"`` (of the seeds) or ``""`` (none).
+    """
+
+    mean: float
+    low: float
+    high: float
+    seeds: int
+    kind: str
+
+    @property
+    def label(self) -> str:
+        """What the interval is, e.g. ``"95 %, 20 seeds"``, ``"range of 3 seeds"``, ``"1 seed, no interval"``."""
+        if self.kind == "t":
+            return f"95 %, {self.seeds} seeds"
+        if self.kind == "range":
+            return f"range of {self.seeds} seeds"
+        return f"{self.seeds} seed{'s' if self.seeds != 1 else ''}, no interval"
+
+    def includes_zero(self) -> bool:
+        """Whether zero is inside the interval (True when there is none: zero is then not ruled out)."""
+        return not (np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+
+
+def interval(values: np.ndarray | pd.Series) -> Interval:
+    """Mean and interval over seeds: Student's t from 5 seeds, the range with 2-4, none with one.
 
     Args:
-        values: One value per seed.
+        values: One value per seed (non-finite values are left out).
 
     Returns:
-        (mean, low, high).
+        The interval.
     """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return np.nan, np.nan, np.nan
+    n = len(x)
+    if n == 0:
+        return Interval(np.nan, np.nan, np.nan, 0, "")
     mean = float(x.mean())
-    if len(x) < 2:
-        return mean, np.nan, np.nan
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return mean, mean - half, mean + half
+    if n < 2:
+        return Interval(mean, np.nan, np.nan, n, "")
+    if n < MIN_SEEDS_FOR_T:
+        return Interval(mean, float(x.min()), float(x.max()), n, "range")
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return Interval(mean, mean - half, mean + half, n, "t")
 
 
 def paired(sets: list[RunSet]) -> bool:
@@ -48,23 +94,28 @@ def paired(sets: list[RunSet]) -> bool:
     return sorted(sets[0].seeds) == sorted(sets[1].seeds) and len(sets[0].seeds) == len(set(sets[0].seeds))
 
 
-def difference(sets: list[RunSet], values: list[pd.Series]) -> tuple[float, float, float]:
-    """B minus A: paired by seed when the seeds match, else a Welch interval of the two means.
+def difference(sets: list[RunSet], values: list[pd.Series]) -> Interval:
+    """B minus A: paired by seed when the seeds match, else from the two sets' intervals.
+
+    Unpaired, with at least 5 seeds on each side, the interval is Welch's; with fewer it spans
+    the lowest B minus the highest A to the highest B minus the lowest A.
 
     Args:
         sets: The reference A and the alternative B.
         values: One series of per-seed values (indexed by seed) for each.
 
     Returns:
-        (mean, low, high) of the difference.
+        The difference's interval (``seeds``: the smaller set's).
     """
-    a, b = values
+    a, b = (v[np.isfinite(v)] for v in values)
     if paired(sets):
         return interval((b - a.reindex(b.index)).to_numpy())
-    mean = float(b.mean() - a.mean())
-    if len(a) < 2 or len(b) < 2:
-        return mean, np.nan, np.nan
+    mean, n = float(b.mean() - a.mean()), min(len(a), len(b))
+    if n < 2:
+        return Interval(mean, np.nan, np.nan, n, "")
+    if n < MIN_SEEDS_FOR_T:
+        return Interval(mean, float(b.min() - a.max()), float(b.max() - a.min()), n, "range")
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else 1.0
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df) * np.sqrt(va + vb))
-    return mean, mean - half, mean + half
+    return Interval(mean, mean - half, mean + half, n, "t")

@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.output import plots
-from sim.output.intervals import difference, interval, paired
+from sim.output import compare_plots, plots
+from sim.output.answers import DISCOUNT_SOURCE, answers, in_unit, plain, yearly_difference
+from sim.output.assumptions import assumptions, switch_text
+from sim.output.intervals import SEEDS_NOTE, difference, interval, paired
 from sim.output.report_html import cell_interval, escape, image, page, paragraphs
 from sim.output.run_sets import RunSet, load_runs
 from sim.scenario.errors import ScenarioError
@@ -38,13 +40,19 @@ HEADLINE = {  # yearly column -> (label, unit divisor, unit)
     "ties": ("Collaboration ties", 1.0, "ties"),
 }
 COLOURS = ("#1f77b4", "#d62728")  # reference, alternative
+COMPARISON_FILE = "compare.json"  # marks a folder written by `run.py compare`
+DIFFERENCE_COLUMNS = ["employment", "value_added_nok", "members", "clusters", "programme_spend_nok",
+                      "lever_spend_nok"]
 
 
 def write_report(a: str | Path, b: str | Path | None = None, out: str | Path | None = None) -> Path:
     """Write the report of one run set, or the comparison of two.
 
+    A folder written by ``run.py compare`` (it holds ``compare.json``) is a comparison on its own:
+    its ``a/`` and ``b/`` runs, its years and its ablation; the report goes to ``<folder>/report.html``.
+
     Args:
-        a: Run folder (or folder of run folders); in a comparison, the reference.
+        a: Run folder (or folder of run folders, or a comparison folder); in a comparison, the reference.
         b: The alternative, or None.
         out: The HTML file; default ``<a>/report.html``, or ``<b>/report_vs_<a's scenario>.html``.
 
@@ -54,11 +62,16 @@ def write_report(a: str | Path, b: str | Path | None = None, out: str | Path | N
     Raises:
         ScenarioError: A folder cannot be read, or the file cannot be written.
     """
-    first = load_runs(a)
-    second = load_runs(b) if b is not None else None
+    comparison = _comparison(Path(a)) if b is None else None
+    if comparison is not None:
+        first, second = load_runs(Path(a) / "a"), load_runs(Path(a) / "b")
+        out = out or Path(a) / "report.html"
+    else:
+        first = load_runs(a)
+        second = load_runs(b) if b is not None else None
     if out is None:
         out = second.folder / f"report_vs_{first.name}.html" if second else first.folder / "report.html"
-    text = render(first, second)
+    text = render(first, second, comparison)
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,12 +81,25 @@ def write_report(a: str | Path, b: str | Path | None = None, out: str | Path | N
     return out
 
 
-def render(a: RunSet, b: RunSet | None = None) -> str:
+def _comparison(folder: Path) -> dict | None:
+    """A comparison folder's ``compare.json`` (with its folder), or None for other folders."""
+    path = folder / COMPARISON_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(str(path), "", f"cannot be read ({exc.__class__.__name__})") from None
+    return meta | {"folder": folder}
+
+
+def render(a: RunSet, b: RunSet | None = None, comparison: dict | None = None) -> str:
     """The report as HTML text.
 
     Args:
         a: The run set (the reference in a comparison).
         b: The alternative, or None.
+        comparison: ``compare.json`` of a comparison folder (its years, ablation), or None.
 
     Returns:
         A complete HTML document.
@@ -86,10 +112,12 @@ def render(a: RunSet, b: RunSet | None = None) -> str:
         paragraphs(description),
         f"<p class='note'>Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by nic-sim {escape(version('nic-sim'))} "
         "from the run folders below. Counts and sums are for all of Norway (the simulated firms divided by "
-        "the population scale). Intervals are 95 % intervals of the mean over seeds (Student's t); "
-        "a single seed gives none.</p>",
+        f"the population scale). {escape(SEEDS_NOTE)}</p>",
+        _answers(sets, comparison) if b is not None else "",
+        "<h2>Assumptions these figures depend on</h2>", _assumptions(sets, comparison),
         "<h2>Headline figures</h2>", _headline(sets),
         "<h2>Over time</h2>", _plots(sets),
+        _difference(sets) if b is not None else "",
         "<h2>Year by year</h2>", "".join(_yearly_table(s) for s in sets),
         _effects(sets),
         "<h2>Clusters in the last year</h2>", "".join(_clusters_table(s) for s in sets),
@@ -188,6 +216,9 @@ def _clusters_table(s: RunSet) -> str:
     if s.clusters.empty:
         return f"<p class='note'>{escape(s.name)}: no clusters.csv.</p>"
     last = s.clusters[s.clusters["year"] == s.clusters["year"].max()]
+    named = _named_clusters(s)
+    admitted = last[~last["name"].isin(named)]
+    last = last[last["name"].isin(named)]
     rows = []
     for (name, region, sector), group in last.groupby(["name", "region", "sector"], sort=True):
         levels = group["level"].value_counts()
@@ -198,6 +229,32 @@ def _clusters_table(s: RunSet) -> str:
                     f"{cell_interval(members)}</tr>")
     return (f"<h3>{escape(s.name)}, {int(last['year'].max())}</h3><table><tr><th class='l'>cluster</th>"
             "<th class='l'>county</th><th class='l'>sector</th><th class='l'>level</th><th>in runs</th>"
+            f"<th>members (full scale)</th></tr>{''.join(rows)}</table>" + _admitted_table(s, admitted))
+
+
+def _named_clusters(s: RunSet) -> set[str]:
+    """Clusters the scenario names (its list and its added clusters): the same organisation in every seed."""
+    listed = s.scenario.get("clusters", []) + s.scenario.get("programme", {}).get("added_clusters", [])
+    return {c["name"] for c in listed if isinstance(c, dict) and "name" in c}
+
+
+def _admitted_table(s: RunSet, admitted: pd.DataFrame) -> str:
+    """Clusters the model admitted in a run: different organisations in each seed, so counted by level, not named."""
+    if admitted.empty:
+        return ""
+    seeds = s.clusters["seed"].unique()
+    rows = []
+    for level in plots.LEVEL_LABELS:
+        here = admitted[admitted["level"] == level]
+        if here.empty:
+            continue
+        count = here.groupby("seed").size().reindex(seeds, fill_value=0)
+        members = here.groupby("seed")["members"].sum().reindex(seeds, fill_value=0)
+        rows.append(f"<tr><td class='l'>{escape(level)}</td>{cell_interval(interval(count))}"
+                    f"{cell_interval(interval(members))}</tr>")
+    return ("<p class='note'>Clusters the model admitted in its calls are different organisations in each seed "
+            "(their names only say level, sector, county and year), so they are counted by level here, not matched "
+            f"across seeds.</p><table><tr><th class='l'>admitted by the model, level</th><th>clusters</th>"
             f"<th>members (full scale)</th></tr>{''.join(rows)}</table>")
 
 
@@ -260,12 +317,15 @@ def _band_figure(sets: list[RunSet], column: str, title: str, unit: str, divisor
     ax = fig.subplots()
     for s, colour in zip(sets, COLOURS, strict=False):
         by_year = s.yearly.groupby("year")[column]
-        bounds = np.array([interval(v / divisor) for _, v in by_year])
+        bounds = np.array([interval(v / divisor)[:3] for _, v in by_year])
         years = np.array(sorted(s.yearly["year"].unique()))
         ax.plot(years, bounds[:, 0], color=colour, label=s.name)
         if len(s.runs) > 1:
             ax.fill_between(years, bounds[:, 1], bounds[:, 2], color=colour, alpha=0.2, linewidth=0)
     ax.set(title=title, xlabel="Year", ylabel=unit)
+    history = _history_until(sets[0])
+    if history is not None:
+        ax.axvline(history + 0.5, color="#777", linestyle=":", linewidth=1, label="history | projection")
     ax.legend()
     return title, fig
 
@@ -306,3 +366,98 @@ def _unit(units: dict[str, str], key: str) -> str:
 
 def _scenario_meta(s: RunSet) -> dict[str, Any]:
     return s.scenario.get("scenario", {})
+
+
+# --- comparison sections ---------------------------------------------------------------------------
+
+def _history_until(s: RunSet) -> int | None:
+    value = s.scenario.get("programme", {}).get("history_until")
+    return int(value) if value is not None else None
+
+
+def _since(sets: list[RunSet], comparison: dict | None) -> int:
+    if comparison is not None:
+        return int(comparison["since"])
+    history = _history_until(sets[0])
+    first = int(sets[0].yearly["year"].min())
+    return history + 1 if history is not None and history + 1 <= int(sets[0].yearly["year"].max()) else first
+
+
+def _answers(sets: list[RunSet], comparison: dict | None) -> str:
+    if not paired(sets):
+        return ("<h2>Policy answers</h2><p class='note'>Not given: the two run sets do not have the same seeds, so "
+                "their runs do not pair up as common random numbers (run both with the same seeds, e.g. with "
+                "run.py compare).</p>")
+    since = _since(sets, comparison)
+    table = answers(sets[0].yearly, sets[1].yearly, since)
+    end = int(min(s.yearly["year"].max() for s in sets))
+    rows, reasons = [], []
+    for r in table.itertuples():
+        cells = []
+        for x in (r.a_mean, r.b_mean):
+            value, unit = in_unit(x, r.unit)
+            cells.append(f"<td>{escape(plain(value)) if np.isfinite(value) else ''}</td>")
+        value, unit = in_unit(r.difference, r.unit)
+        low, _ = in_unit(r.low, r.unit)
+        high, _ = in_unit(r.high, r.unit)
+        if r.note:
+            reasons.append(f"<li>{escape(r.label)}: {escape(r.note)}</li>")
+            diff = "<td>see below</td>"
+        else:
+            span = f"<br><span class='note'>[{plain(low)}, {plain(high)}] {escape(r.interval)}</span>"
+            diff = f"<td>{escape(plain(value))}{span if np.isfinite(low) else ''}</td>"
+        rows.append(f"<tr><td class='l'>{escape(r.label)}</td><td class='l'>{escape(unit)}</td>{''.join(cells)}"
+                    f"{diff}</tr>")
+    head = (f"<tr><th class='l'>figure, {since}-{end}</th><th class='l'>unit</th><th>{escape(sets[0].name)}</th>"
+            f"<th>{escape(sets[1].name)}</th><th>{escape(sets[1].name)} minus {escape(sets[0].name)}</th></tr>")
+    return ("<h2>Policy answers</h2>"
+            f"<p class='note'>Years {since}-{end}, paired by seed. Man-years summed over the years count a job kept "
+            "for ten years ten times. Cluster programme cost is the money paid to cluster organisations; other "
+            "instruments are restructuring, corporate networks and Green Platform; public cost is both. "
+            f"Discounted figures are discounted to {since} at {escape(DISCOUNT_SOURCE)}. A ratio is given only where "
+            "the interval of its denominator excludes zero.</p>"
+            f"<table>{head}{''.join(rows)}</table>" + (f"<ul class='note'>{''.join(reasons)}</ul>" if reasons else ""))
+
+
+def _difference(sets: list[RunSet]) -> str:
+    if not paired(sets):
+        return ""
+    diff = yearly_difference(sets[0].yearly, sets[1].yearly, DIFFERENCE_COLUMNS)
+    names = (sets[0].name, sets[1].name)
+    fig = compare_plots.difference_figure(diff, names, _history_until(sets[0]))
+    return f"<h2>{escape(names[1])} minus {escape(names[0])}, year by year</h2>" + image("B - A year by year", fig)
+
+
+def _assumptions(sets: list[RunSet], comparison: dict | None) -> str:
+    found = assumptions(*(s.scenario for s in sets))
+    if not found:
+        return "<p>None of the parameters whose source is an assumption is active or differs.</p>"
+    head = "".join(f"<th class='l'>{escape(s.name)}</th>" for s in sets)
+    rows = "".join(f"<tr><td class='l'>{escape(x.key)}</td>"
+                   + "".join(f"<td class='l'>{escape(v)}</td>" for v in x.values)
+                   + f"<td class='l'>{escape(x.unit)}</td><td class='l'>{escape(x.source)}</td>"
+                   f"<td class='l'>{escape(switch_text(x.switch))}</td></tr>" for x in found)
+    text = ("<p class='note'>Scenario parameters whose source is an assumption (not an observed figure) and that "
+            "these figures depend on: they differ between the scenarios or are active in one. "
+            "<code>run.py compare --ablate</code> shows how much of a difference each carries.</p>"
+            f"<table><tr><th class='l'>key</th>{head}<th class='l'>unit</th><th class='l'>source</th>"
+            f"<th class='l'>switched off by</th></tr>{rows}</table>")
+    return text + (_ablation(comparison["folder"]) if comparison is not None else "")
+
+
+def _ablation(folder: Path) -> str:
+    path = folder / "ablation.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path)
+    t = table[table["outcome"] == "man_years_total"]
+    rows = "".join(
+        f"<tr><td class='l'>{escape(r.switched_off)}</td><td>{plain(r.difference)}<br><span class='note'>"
+        f"[{plain(r.low)}, {plain(r.high)}] {escape(r.interval)}</span></td><td>{plain(r.carried)}</td>"
+        f"<td>{plain(100 * r.carried_share) if np.isfinite(r.carried_share) else '-'} %</td></tr>"
+        for r in t.itertuples())
+    fig = compare_plots.ablation_figure(table)
+    return ("<h3>What each assumption carries (man-years gained, summed)</h3><p class='note'>Both scenarios run "
+            "again on the same seeds with the assumption switched off; what is left of the difference is what the "
+            "policy does without it.</p><table><tr><th class='l'>switched off</th><th>B - A without it</th>"
+            f"<th>carried</th><th>share of B - A</th></tr>{rows}</table>" + image("ablation", fig))

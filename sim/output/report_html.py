@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.output import plots
+from sim.output.intervals import Interval
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 70em; margin: 2em auto;
@@ -73,21 +74,20 @@ def paragraphs(text: str) -> str:
     return "".join(out) if text.strip() else ""
 
 
-def cell_interval(value: tuple[float, float, float]) -> str:
-    """A table cell with a mean and, below it, its interval (a dash when there is no mean).
+def cell_interval(value: Interval) -> str:
+    """A table cell with a mean and, below it, its interval and how many seeds it rests on.
 
     Args:
-        value: (mean, low, high), as from :func:`sim.output.intervals.interval`.
+        value: From :func:`sim.output.intervals.interval` or :func:`~sim.output.intervals.difference`.
 
     Returns:
-        The ``<td>`` element.
+        The ``<td>`` element; a dash when there is no mean.
     """
-    mean, low, high = value
-    if not np.isfinite(mean):
+    if not np.isfinite(value.mean):
         return "<td>-</td>"
-    text = number(mean)
-    if np.isfinite(low):
-        text += f"<br><span class='note'>[{number(low)}, {number(high)}]</span>"
+    text = number(value.mean)
+    if np.isfinite(value.low):
+        text += f"<br><span class='note'>[{number(value.low)}, {number(value.high)}] {escape(value.label)}</span>"
     return f"<td>{text}</td>"
 
 

@@ -86,11 +86,37 @@ def load_runs(folder: str | Path) -> RunSet:
         scenarios.append(toml.read_text(encoding="utf-8") if toml.is_file() else "")
     names = sorted({str(s.get("scenario", "?")) for s in summaries})
     if len(names) > 1 or len(set(scenarios)) > 1:
-        raise ScenarioError(str(folder), "", f"runs differ in their scenario ({', '.join(names)}); "
-                                             "give one run folder or a folder of seeds of one scenario")
+        raise ScenarioError(str(folder), "", _which_differs(runs, summaries, scenarios))
     return RunSet(names[0], folder, runs, pd.concat(yearly, ignore_index=True),
                   pd.concat(clusters, ignore_index=True) if clusters else pd.DataFrame(), summaries,
                   _toml(scenarios[0], runs[0]), pd.concat(effects, ignore_index=True) if effects else None)
+
+
+def _which_differs(runs: list[Path], summaries: list[dict], scenarios: list[str]) -> str:
+    """Name the first run whose scenario differs from most runs', and the keys in which it differs."""
+    texts = [f"{s.get('scenario', '?')}\n{t}" for s, t in zip(summaries, scenarios, strict=True)]
+    common = max(set(texts), key=texts.count)
+    i = next(k for k, t in enumerate(texts) if t != common)
+    ref = texts.index(common)
+    mine, theirs = (_flat(_toml(scenarios[k], runs[k])) for k in (i, ref))
+    keys = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    shown = "; ".join(f"{k} = {mine.get(k, '(none)')} against {theirs.get(k, '(none)')}" for k in keys[:3])
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    odd = sum(t != common for t in texts)
+    return (f"runs differ in their scenario: {runs[i].name} (scenario {summaries[i].get('scenario', '?')}) differs "
+            f"from {runs[ref].name} and {texts.count(common) - 1} other run(s) in {shown or 'its scenario.toml'}{more}"
+            f" ({odd} of {len(runs)} runs differ, e.g. a run made with --set); give a folder of seeds of one "
+            "scenario, or move the odd runs out")
+
+
+def _flat(tables: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in tables.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = str(value)
+    return out
 
 
 def _run_time(run: Path) -> str:
