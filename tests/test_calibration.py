@@ -20,7 +20,7 @@ def calibrated(tmp_path_factory) -> tuple[Path, Path, object]:
     folder = tmp_path_factory.mktemp("calibration")
     spec, db = setup(folder), folder / "c.db"
     done = cli("calibrate", str(spec), "--db", f"sqlite:///{db}", "--workers", "2", "--out", str(folder / "out"),
-               "--quiet")
+               "--apply", "--quiet")
     assert done.returncode in (0, 1), done.stderr  # 1: a target missed in three trials
     return folder, db, done
 
@@ -54,9 +54,13 @@ def test_calibration_resumes_with_the_trials_it_has(calibrated, tmp_path):
     copy.write_bytes(db.read_bytes())
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{copy}")
     study.ask()  # a trial left running by a stopped session
+    committed = (folder / "calibrated.toml").read_bytes()
     done = cli("calibrate", str(folder / "parameters.toml"), "--db", f"sqlite:///{copy}", "--trials", "4",
-               "--workers", "2", "--no-check", "--quiet")
+               "--workers", "2", "--no-check", "--out", str(tmp_path / "out"), "--quiet")
     assert done.returncode == 0, done.stderr
+    # Without --apply the committed file the scenario extends stays as it was; the fit goes under --out.
+    assert (folder / "calibrated.toml").read_bytes() == committed
+    assert "market_access_growth" in (tmp_path / "out" / "calibrated.toml").read_text()
     states = [t.state.name for t in study_trials(copy)]
     assert states.count("COMPLETE") == 4 and states.count("FAIL") == 1 and "RUNNING" not in states
 

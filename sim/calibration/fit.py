@@ -379,13 +379,15 @@ def trials_table(study: Any, c: Calibration) -> pd.DataFrame:
 
 # --- results ---------------------------------------------------------------------------------
 
-def write_calibrated(c: Calibration, values: dict[str, float], note: list[str]) -> Path:
-    """Write the fitted values as a partial scenario that the baseline extends.
+def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], path: Path | None = None) -> Path:
+    """Write the fitted values as a partial scenario: the one the baseline extends, or another file.
 
     Args:
         c: The set-up.
         values: Parameter name -> fitted value.
         note: Lines for the file's header comment (study, objective, date).
+        path: Where to write instead of ``c.output`` (the committed file the baseline extends); the
+            baseline then keeps its values until the file is applied (``run.py calibrate --apply``).
 
     Returns:
         The file written.
@@ -400,7 +402,10 @@ def write_calibrated(c: Calibration, values: dict[str, float], note: list[str]) 
               "# change calibration/parameters.toml or calibration/targets.toml and calibrate again.",
               *(f"# {line}" for line in note), "#", "# Parameter values (the scenario keys they set follow):",
               *(f"#   {name} = {values[name]:.6g}" for name in c.parameters), ""]
-    c.output.write_text("\n".join(header) + "\n" + tomli_w.dumps(nested), encoding="utf-8", newline="\n")
+    target = path or c.output
+    target.write_text("\n".join(header) + "\n" + tomli_w.dumps(nested), encoding="utf-8", newline="\n")
+    if path is not None:
+        return target
     held = committed_values(c)
     if any(not math.isclose(held[n], values[n], rel_tol=1e-5, abs_tol=1e-12) for n in values):
         raise ScenarioError(str(c.source), "calibration.output",

@@ -1,15 +1,17 @@
 """``run.py calibrate``: fit the behavioural parameters to the published figures, then check the fit.
 
 Running it again resumes the study (finished trials are kept in the results database). The best
-trial is written to ``calibration/calibrated.toml``, which the baseline extends, and the baseline
-as committed is then run on the check seeds for ``calibration/fit_report.md`` (written beside the
-plots instead when the database holds none of the study's trials). Exit status 0 when every
+trial is written to ``<out>/calibrated.toml`` and checked on the check seeds (the scenario with
+the fitted values), with the fit report beside it: the committed ``calibration/calibrated.toml``
+that the baseline extends, and ``calibration/fit_report.md``, change only with ``--apply``, which
+writes the best trial there and checks the baseline as committed. Exit status 0 when every
 calibrated target is met, 1 when one is missed or no trial finished, 2 on bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", default=DEFAULT_DB_URL,
                    help=f"results database URL, holds the study (default {DEFAULT_DB_URL})")
     p.add_argument("--out", type=Path,
-                   help="folder of the report's tables and plots (default results/calibration/<study>/)")
+                   help="folder of the fitted values, the report's tables and plots "
+                        "(default results/calibration/<study>/)")
+    p.add_argument("--apply", action="store_true",
+                   help="write the best trial to the committed calibration file the scenario extends "
+                        "(calibration/calibrated.toml) and the report to calibration/fit_report.md")
     step = p.add_mutually_exclusive_group()
     step.add_argument("--check-only", action="store_true",
                       help="run no trials: check the committed baseline and write the report")
@@ -66,6 +72,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     spec = calibration.load_calibration(args.spec, args.study)
     progress = not args.quiet
+    out = args.out or Path("results") / "calibration" / spec.study
+    fitted = None  # values fitted this session and not applied: the check runs with them
     try:
         executor = executor_from(args)
         timings: dict[str, float] = {}
@@ -79,10 +87,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             note = [f"Study '{spec.study}' in the results database, best of {done.trials_done} trials "
                     f"(trial {study.best_trial.number}, objective {done.best_objective:.4g}); "
                     f"{calibration.now_text()}."]
-            calibration.write_calibrated(spec, done.best, note)
+            if args.apply:
+                written = calibration.write_calibrated(spec, done.best, note)
+            else:
+                out.mkdir(parents=True, exist_ok=True)
+                written = calibration.write_calibrated(spec, done.best, note, out / spec.output.name)
+                fitted = done.best
+            if progress:
+                print(f"fitted values: {written}" + ("" if args.apply else " (apply them with --apply)"))
         if args.no_check:
             return 0
-        per_seed, timings["check"] = calibration.check(spec, executor, progress)
+        checked = spec if fitted is None else dataclasses.replace(
+            spec, check_fixed={**spec.overrides(fitted), **spec.check_fixed})
+        per_seed, timings["check"] = calibration.check(checked, executor, progress)
     except ExecutorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -90,18 +107,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not trials.empty:  # the whole study, over every session that ran it
         span = (trials["finished"].max() - trials["started"].min()).total_seconds()
         timings = {f"{len(trials)} trials, first start to last finish": span, **timings}
-    report = fit_report.FitReport(spec, trials, calibration.committed_values(spec),
-                                  calibration.fit_table(spec, per_seed), per_seed, timings)
-    out = args.out or Path("results") / "calibration" / spec.study
-    # A check against a database without the study's trials must not replace the committed report.
-    markdown = spec.report if not trials.empty else out / spec.report.name
+    values = fitted if fitted is not None else calibration.committed_values(spec)
+    report = fit_report.FitReport(spec, trials, values, calibration.fit_table(spec, per_seed), per_seed, timings)
+    # The committed report changes only with --apply, and never from a database without the study's trials.
+    markdown = spec.report if args.apply and not trials.empty else out / spec.report.name
     fit_report.write(report, out, markdown)
     if progress:
-        print(_summary(report, out, markdown))
+        print(_summary(report, out, markdown, spec.output if fitted is None else out / spec.output.name))
     return 0 if report.fit[report.fit["calibrated"]]["met"].all() else 1
 
 
-def _summary(report: fit_report.FitReport, out: Path, markdown: Path) -> str:
+def _summary(report: fit_report.FitReport, out: Path, markdown: Path, checked: Path) -> str:
     fit = report.fit
     lines = [f"{'target':<34} {'observed':>10} {'simulated':>10}  95 % interval       met"]
     for r in fit.itertuples():
@@ -113,5 +129,5 @@ def _summary(report: fit_report.FitReport, out: Path, markdown: Path) -> str:
         lines.append(f"value added, {r.quantity:<21} {r.mean:>10.3g}  ({r.ci_low:.3g} to {r.ci_high:.3g})")
     lines += [f"{label:<34} {seconds / 60:>10.1f} min" for label, seconds in report.timings.items()]
     lines += [f"report: {markdown}, tables and plots in {out}/",
-              f"fitted values: {report.calibration.output}"]
+              f"values checked: {checked}"]
     return "\n".join(lines)
