@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.model import ClusterModel
+from sim.observe.dynamics import firm_dynamics
 from sim.output.result import HEADLINE_YEARS, RunResult, effect_headline
 from sim.scenario.schema import Scenario
 from sim.twin import TwinModel
@@ -60,6 +61,11 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         seconds["measurement"] = time.perf_counter() - measuring
     if twin is not None:
         yearly = with_untreated(yearly, twin.register.yearly())
+    dynamics = None
+    if scenario.output.firm_panel:
+        measuring = time.perf_counter()
+        dynamics = firm_dynamics(panel, scenario.population.scale)
+        seconds["dynamics"] = time.perf_counter() - measuring
     result = RunResult(
         scenario_name=scenario.scenario.name,
         seed=seed,
@@ -69,6 +75,10 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         summary={},
         scenario_toml=scenario.to_toml(),
         effect_tables=effects.tables() if effects is not None else None,
+        clusters_yearly=model.register.clusters_yearly(model),
+        regions_yearly=model.register.regions_yearly(model.region_names),
+        firm_dynamics=dynamics,
+        history_until=scenario.programme.history_until,
     )
     result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
     result.summary["phase_seconds"] = {name: round(s, 4) for name, s in seconds.items()}

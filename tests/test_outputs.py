@@ -7,7 +7,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sim.observe.columns import CLUSTER_COLUMNS, FIRM_COLUMNS, YEARLY_COLUMNS
+import sim
+from sim.observe.columns import (
+    CLUSTER_COLUMNS,
+    CLUSTER_YEARLY_COLUMNS,
+    DYNAMICS_COLUMNS,
+    FIRM_COLUMNS,
+    REGION_YEARLY_COLUMNS,
+    YEARLY_COLUMNS,
+)
+from sim.observe.dynamics import firm_dynamics
 from sim.output import plots
 from sim.output.result import (
     RunResult,
@@ -47,7 +56,7 @@ def _firms() -> pd.DataFrame:
                 "member": member[k], "cluster_id": cluster if member[k] else -1,
                 "join_year": joined if member[k] else -1, "employees": float(employees[k]),
                 "revenue_nok": 2.0 * value[k] * 1e3, "value_added_nok": value[k] * 1e3,
-                "innovated": k == 1, "alive": not (firm_id == 4 and year == 2003),
+                "innovated": k == 1, "alive": not (firm_id == 4 and year == 2003), "birth_year": 1990 + firm_id,
             })  # fmt: skip
     firms = pd.DataFrame(rows)
     firms.loc[firms["firm_id"] == 2, ["region", "sector"]] = ["Oslo", "ict_fintech"]
@@ -64,6 +73,21 @@ def _clusters() -> pd.DataFrame:
     })  # fmt: skip
 
 
+def _clusters_yearly() -> pd.DataFrame:
+    table = _clusters().drop(columns="budget_nok")
+    return table.assign(member_employment=[5.0, 11.0, 6.0, 12.1, 6.0], member_value_added_nok=1e5,
+                        member_revenue_nok=2e5, member_innovations=[0, 1, 1, 0, 0], member_ties=[0, 1, 1, 2, 2],
+                        internal_ties=0, institution_ties=[0, 0, 1, 1, 1])
+
+
+def _regions_yearly() -> pd.DataFrame:
+    return pd.DataFrame({
+        "region": ["Oslo", "Vestland"] * 3, "year": np.repeat(YEARS, 2), "firms": [1, 3, 1, 3, 1, 2],
+        "members": [0, 1, 0, 2, 0, 2], "employment": [20.0, 23.0, 20.0, 21.0, 20.0, 18.1],
+        "value_added_nok": [2e5, 2.3e5, 1.8e5, 2.1e5, 1.8e5, 1.81e5], "startups": 0, "exits": [0, 0, 0, 0, 0, 1],
+    })  # fmt: skip
+
+
 def make_result(firms: bool = True) -> RunResult:
     return RunResult(
         scenario_name="baseline_2021",
@@ -73,6 +97,10 @@ def make_result(firms: bool = True) -> RunResult:
         clusters=_clusters(),
         summary={"scenario": "baseline_2021", "seed": np.int64(7), "gap_pp": float("nan")},
         scenario_toml='[meta]\nname = "baseline_2021"\n',
+        clusters_yearly=_clusters_yearly(),
+        regions_yearly=_regions_yearly(),
+        firm_dynamics=firm_dynamics(_firms()) if firms else None,
+        history_until=2002,
     )
 
 
@@ -92,33 +120,37 @@ def test_files_have_contract_columns_first_and_extras_after(run_dir):
     assert list(yearly.columns) == [*YEARLY_COLUMNS, "mean_productivity"]
     assert list(yearly["employment"]) == [43.0, 41.0, 38.1]
     assert list(pd.read_csv(run_dir / "clusters.csv").columns) == list(CLUSTER_COLUMNS)
-    assert list(pd.read_parquet(run_dir / "firms.parquet").columns) == list(FIRM_COLUMNS)
+    assert list(pd.read_parquet(run_dir / "firms.parquet").columns) == [*FIRM_COLUMNS, "birth_year"]
 
 
 def test_write_outputs_returns_every_file_it_wrote(written, run_dir):
     names = {p.name for p in written}
     assert names == {
-        "yearly.csv", "clusters.csv", "firms.parquet", "summary.json", "scenario.toml",
-        "clusters_by_level.png", "economy.png", "member_growth.png",
+        "yearly.csv", "clusters.csv", "firms.parquet", "summary.json", "scenario.toml", "clusters_yearly.csv",
+        "regions_yearly.csv", "firm_dynamics.csv", "clusters_by_level.png", "economy.png", "member_growth.png",
+        "firm_dynamics.png",
     }  # fmt: skip
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(names)
 
 
-def test_without_firm_panel_parquet_and_growth_plot_are_skipped(tmp_path):
+def test_without_firm_panel_parquet_dynamics_and_growth_plot_are_skipped(tmp_path):
     names = {p.name for p in write_outputs(make_result(firms=False), tmp_path)}
-    assert "firms.parquet" not in names and "member_growth.png" not in names
-    assert "yearly.csv" in names and "economy.png" in names
+    assert not names & {"firms.parquet", "member_growth.png", "firm_dynamics.csv", "firm_dynamics.png"}
+    assert {"yearly.csv", "economy.png", "clusters_yearly.csv", "regions_yearly.csv"} <= names
 
 
 def test_plots_can_be_switched_off(tmp_path):
     written = write_outputs(make_result(), tmp_path, with_plots=False)
-    assert [p.suffix for p in written] == [".csv", ".csv", ".parquet", ".json", ".toml"]
+    assert [p.name for p in written] == ["yearly.csv", "clusters.csv", "firms.parquet", "summary.json",
+                                         "scenario.toml", "clusters_yearly.csv", "regions_yearly.csv",
+                                         "firm_dynamics.csv"]
     assert not list(tmp_path.glob("*.png"))
 
 
 def test_same_result_gives_byte_identical_csv_files(run_dir, tmp_path):
     write_outputs(make_result(), tmp_path, with_plots=False)
-    for name in ("yearly.csv", "clusters.csv", "summary.json"):
+    for name in ("yearly.csv", "clusters.csv", "summary.json", "clusters_yearly.csv", "regions_yearly.csv",
+                 "firm_dynamics.csv"):
         assert (tmp_path / name).read_bytes() == (run_dir / name).read_bytes()
 
 
@@ -164,7 +196,7 @@ def test_scenario_text_is_written_verbatim(run_dir):
 
 def test_plots_are_png_images_of_800_by_450_pixels(written):
     images = [path.read_bytes() for path in written if path.suffix == ".png"]
-    assert len(images) == 3
+    assert len(images) == 4
     for data in images:
         assert data[:8] == PNG_SIGNATURE and len(data) > 5000
         width, height = int.from_bytes(data[16:20]), int.from_bytes(data[20:24])  # IHDR chunk
@@ -201,3 +233,67 @@ def test_economy_figure_shows_employment_and_value_added_in_readable_units():
     assert jobs.lines[0].get_ydata().tolist() == pytest.approx([0.043, 0.041, 0.0381])
     assert value.lines[0].get_ydata().tolist() == pytest.approx([0.43, 0.39, 0.361])
     assert value.get_ylabel() == "Value added (billion NOK)"
+
+
+def test_yearly_plots_mark_where_replayed_history_ends_and_the_projection_begins():
+    yearly = make_result().yearly
+    for fig in (plots.economy_figure(yearly, history_until=2002), plots.clusters_by_level_figure(yearly, 2002)):
+        for ax in fig.axes:
+            lines = [line for line in ax.lines if line.get_linestyle() == "--"]
+            assert [line.get_xdata()[0] for line in lines] == [2002.5]
+            assert [text.get_text().strip() for text in ax.texts] == ["projection"]
+
+
+def test_no_projection_mark_when_the_run_ends_with_its_history():
+    for ax in plots.economy_figure(make_result().yearly, history_until=2003).axes:
+        assert not ax.texts and all(line.get_linestyle() != "--" for line in ax.lines)
+
+
+def test_firm_dynamics_figure_sets_published_figures_beside_the_model():
+    dynamics = make_result().firm_dynamics
+    size, survival, age, rates = plots.firm_dynamics_figure(dynamics).axes
+    assert [t.get_text() for t in size.get_xticklabels()] == ["0-4", "5-9", "10-19", "20-49", "50-99", "100-249",
+                                                             "250+"]
+    assert [line.get_label() for line in age.lines[:2]] == ["Exit rate (%)", "Mean growth (100 x log)"]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A real run at classroom size, written as a run folder (no plots)."""
+    from tests.conftest import small
+
+    result = sim.run(small(scale=0.01, end_year=2010), seed=0)
+    folder = tmp_path_factory.mktemp("small_run")
+    write_outputs(result, folder, with_plots=False)
+    return result, folder
+
+
+def test_a_run_folder_holds_the_cluster_region_and_dynamics_tables_with_contract_columns(small_run):
+    _, folder = small_run
+    contracts = {"clusters_yearly.csv": CLUSTER_YEARLY_COLUMNS, "regions_yearly.csv": REGION_YEARLY_COLUMNS,
+                 "firm_dynamics.csv": DYNAMICS_COLUMNS}
+    for name, columns in contracts.items():
+        table = pd.read_csv(folder / name)
+        assert list(table.columns) == list(columns), name
+        assert len(table) > 0, name
+
+
+def test_counties_add_up_to_the_yearly_totals(small_run):
+    result, _ = small_run
+    by_year = result.regions_yearly.groupby("year")[["firms", "members", "employment", "startups", "exits"]].sum()
+    yearly = result.yearly.set_index("year")
+    assert (by_year[["firms", "members", "startups", "exits"]] == yearly[["firms", "members", "startups", "exits"]]
+            ).all().all()
+    assert by_year["employment"].to_numpy() == pytest.approx(yearly["employment"].to_numpy())
+    assert result.regions_yearly["region"].nunique() == 11  # Norway's counties since 2020
+
+
+def test_clusters_members_add_up_to_the_yearly_members_and_their_employment(small_run):
+    result, _ = small_run
+    table = result.clusters_yearly
+    assert table[["cluster_id", "year", "members"]].equals(result.clusters[["cluster_id", "year", "members"]])
+    by_year = table.groupby("year")["member_employment"].sum()
+    yearly = result.yearly.set_index("year").loc[by_year.index]
+    assert by_year.to_numpy() == pytest.approx(yearly["member_employment"].to_numpy())
+    assert (table["internal_ties"] <= table["member_ties"]).all()
+    assert (table["member_innovations"] <= table["members"]).all()

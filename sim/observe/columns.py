@@ -19,6 +19,22 @@ CLUSTER_COLUMNS: tuple[str, ...] = (
     "cluster_id", "name", "year", "region", "sector", "level", "members", "budget_nok",
 )  # fmt: skip
 EFFECT_COLUMNS: tuple[str, ...] = ("metric", "estimator", "gap_pp", "ci_low", "ci_high", "n_treated")
+# Members' outcomes by cluster and year (full-scale units, as yearly.csv): what each cluster's
+# members employ, produce, sell and innovate, and their collaboration and R&D ties.
+CLUSTER_YEARLY_COLUMNS: tuple[str, ...] = (
+    "cluster_id", "name", "year", "region", "sector", "level", "members", "member_employment",
+    "member_value_added_nok", "member_revenue_nok", "member_innovations", "member_ties", "internal_ties",
+    "institution_ties",
+)  # fmt: skip
+# Firms by county and year (full-scale units): the regional view of yearly.csv.
+REGION_YEARLY_COLUMNS: tuple[str, ...] = (
+    "region", "year", "firms", "members", "employment", "value_added_nok", "startups", "exits",
+)  # fmt: skip
+# The firm-dynamics table, long and tidy: one measure of one group of firms over one period, beside
+# a published benchmark where there is one (sim/observe/dynamics.py; keys of docs/sources.md).
+DYNAMICS_COLUMNS: tuple[str, ...] = (
+    "measure", "by", "group", "period", "value", "unit", "n", "benchmark", "benchmark_source", "benchmark_note",
+)  # fmt: skip
 
 # Compact parquet types for the firm panel: a full-scale panel has millions of firm-years, and
 # float32 keeps 7 significant digits, more than any register figure is measured to.

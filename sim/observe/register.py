@@ -1,8 +1,9 @@
 """The simulated register: what a statistics office would see each year.
 
-Yearly aggregates are reported in full-scale units (counts and sums divided by
-``population.scale``) so that a 5 % classroom population still speaks of Norway; the firm-year
-panel holds the simulated firms as they are. Cluster counts and programme money are real units.
+Yearly aggregates, the per-cluster and the per-county tables are reported in full-scale units
+(counts and sums divided by ``population.scale``) so that a 5 % classroom population still speaks
+of Norway; the firm-year panel holds the simulated firms as they are. Cluster counts and programme
+money are real units.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import register as kernels
-from sim.observe.columns import CLUSTER_COLUMNS
+from sim.observe.columns import CLUSTER_COLUMNS, CLUSTER_YEARLY_COLUMNS, REGION_YEARLY_COLUMNS
 from sim.scenario.params import LEVELS
 from sim.submodels.programme import budget
 
@@ -43,6 +44,8 @@ class Register:
         self.keep_panel = keep_panel
         self._yearly: list[dict[str, float]] = []
         self._clusters: list[dict[str, np.ndarray]] = []
+        self._cluster_outcomes: list[dict[str, np.ndarray]] = []
+        self._regions: list[dict[str, np.ndarray]] = []
         self._panel: list[dict[str, np.ndarray]] = []
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -101,6 +104,8 @@ class Register:
             "members": np.round(members[active] / scale).astype(np.int64),
             "budget_nok": funding[active] / share[active],
         })
+        self._cluster_outcomes.append(self._member_outcomes(m, alive, active))
+        self._regions.append(self._by_region(m, alive, closed))
         if self.keep_panel:
             self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
 
@@ -112,6 +117,53 @@ class Register:
         growth, employees, va = kernels.member_growth(*previous, alive, f.employees, f.revenue, f.va_share, f.member)
         self._previous = (alive, employees, va)
         return {name: 100.0 * float(g) for name, g in zip(names, growth)}
+
+    @staticmethod
+    def _member_outcomes(m: ClusterModel, alive: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
+        """Members' sums by active cluster this year (full-scale units)."""
+        f, scale, n = m.firms, m.spec.population.scale, len(m.clusters)
+        members = alive[f.member[alive]]
+        k = f.cluster[members].astype(np.int64)
+
+        def per_cluster(weights: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(k, weights=weights, minlength=n)[active] / scale
+
+        # A tie counts for each cluster with a member at one end; a tie between two members of the
+        # same cluster counts once for it (and as internal).
+        ends = [np.where(f.member[e], f.cluster[e], -1).astype(np.int64) for e in (m.ties.a, m.ties.b)]
+        held = np.concatenate([ends[0][ends[0] >= 0], ends[1][(ends[1] >= 0) & (ends[1] != ends[0])]])
+        internal = ends[0][(ends[0] >= 0) & (ends[0] == ends[1])]
+        return {
+            "cluster_id": active, "year": np.full(len(active), m.year),
+            "member_employment": per_cluster(f.employees[members]),
+            "member_value_added_nok": per_cluster(f.revenue[members] * f.va_share[members]),
+            "member_revenue_nok": per_cluster(f.revenue[members]),
+            "member_innovations": np.round(per_cluster(f.innovated[members].astype(np.float64))),
+            "member_ties": np.round(np.bincount(held, minlength=n)[active] / scale),
+            "internal_ties": np.round(np.bincount(internal, minlength=n)[active] / scale),
+            "institution_ties": np.round(per_cluster((f.institution[members] >= 0).astype(np.float64))),
+        }
+
+    @staticmethod
+    def _by_region(m: ClusterModel, alive: np.ndarray, closed: np.ndarray) -> dict[str, np.ndarray]:
+        """Firms, members, man-years, value added, start-ups and exits by county this year (full scale)."""
+        f, scale, n = m.firms, m.spec.population.scale, len(m.region_names)
+        region = f.region[alive].astype(np.int64)
+
+        def count(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(f.region[rows].astype(np.int64), weights=weights, minlength=n) / scale
+
+        # This year's start-ups are the last rows opened: every phase that opens firms adds to m.startups.
+        opened = np.arange(f.n - m.startups, f.n)
+        return {
+            "region": np.arange(n), "year": np.full(n, m.year),
+            "firms": np.round(count(alive)),
+            "members": np.round(count(alive[f.member[alive]])),
+            "employment": np.bincount(region, weights=f.employees[alive], minlength=n) / scale,
+            "value_added_nok": np.bincount(region, weights=f.revenue[alive] * f.va_share[alive], minlength=n) / scale,
+            "startups": np.round(count(opened)),
+            "exits": np.round(count(closed)),
+        }
 
     @staticmethod
     def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -155,6 +207,40 @@ class Register:
             "members": cols["members"],
             "budget_nok": cols["budget_nok"],
         })
+
+    def clusters_yearly(self, m: ClusterModel) -> pd.DataFrame:
+        """Members' outcomes by active cluster and year (:data:`CLUSTER_YEARLY_COLUMNS`).
+
+        Args:
+            m: The model (for cluster names, regions, sectors and levels).
+
+        Returns:
+            One row per active cluster organisation and year, in full-scale units.
+        """
+        if not self._cluster_outcomes:
+            return pd.DataFrame(columns=list(CLUSTER_YEARLY_COLUMNS))
+        outcomes = pd.DataFrame({k: np.concatenate([y[k] for y in self._cluster_outcomes])
+                                 for k in self._cluster_outcomes[0]})
+        keys = self.clusters(m)[["cluster_id", "name", "year", "region", "sector", "level", "members"]]
+        table = keys.merge(outcomes, on=["cluster_id", "year"], how="left", validate="one_to_one")
+        counts = ["member_innovations", "member_ties", "internal_ties", "institution_ties"]
+        return table.astype(dict.fromkeys(counts, np.int64))[list(CLUSTER_YEARLY_COLUMNS)]
+
+    def regions_yearly(self, region_names: list[str]) -> pd.DataFrame:
+        """Firms by county and year (:data:`REGION_YEARLY_COLUMNS`).
+
+        Args:
+            region_names: Names for the region codes.
+
+        Returns:
+            One row per county and year, in full-scale units.
+        """
+        if not self._regions:
+            return pd.DataFrame(columns=list(REGION_YEARLY_COLUMNS))
+        table = pd.DataFrame({k: np.concatenate([y[k] for y in self._regions]) for k in self._regions[0]})
+        table["region"] = np.array(region_names, dtype=object)[table["region"]]
+        counts = ["firms", "members", "startups", "exits"]
+        return table.astype(dict.fromkeys(counts, np.int64))[list(REGION_YEARLY_COLUMNS)]
 
     def firms(self, region_names: list[str], sector_names: list[str]) -> pd.DataFrame | None:
         """The firm-year panel, or None when it was not kept.

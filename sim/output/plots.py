@@ -25,6 +25,29 @@ LEVEL_LABELS = {
     "clusters_gce": "GCE",
 }
 GROWTH_VARIABLES = {"employees": "Employment", "value_added_nok": "Value added"}
+PROJECTION_LABEL = "projection"
+
+
+def mark_projection(ax, history_until: int | None) -> None:
+    """Mark where replayed history ends and the projection begins on a yearly axes.
+
+    A dashed vertical line half-way between the last year of history and the first of the projection,
+    labelled "projection" on its right; nothing when ``history_until`` is None or the axes' years end
+    before the projection begins (or begin after it).
+
+    Args:
+        ax: A matplotlib axes with years on the x axis (its data already drawn).
+        history_until: The last year of replayed history (``programme.history_until``).
+    """
+    if history_until is None:
+        return
+    low, high = ax.dataLim.intervalx
+    boundary = history_until + 0.5
+    if not low < boundary < high:
+        return
+    ax.axvline(boundary, color="grey", linestyle="--", linewidth=0.9)
+    ax.text(boundary, 0.98, f" {PROJECTION_LABEL}", transform=ax.get_xaxis_transform(), ha="left", va="top",
+            fontsize="small", color="grey")
 
 
 def member_growth(firms: pd.DataFrame) -> pd.DataFrame:
@@ -75,11 +98,12 @@ def member_growth_from_yearly(yearly: pd.DataFrame) -> pd.DataFrame | None:
     return pd.concat(parts, ignore_index=True)[["year", "member", *[f"{v}_growth_pct" for v in GROWTH_VARIABLES]]]
 
 
-def member_growth_figure(growth: pd.DataFrame) -> Figure:
+def member_growth_figure(growth: pd.DataFrame, history_until: int | None = None) -> Figure:
     """Members' and non-members' mean yearly growth, employment and value added side by side.
 
     Args:
         growth: Output of :func:`member_growth` or :func:`member_growth_from_yearly`.
+        history_until: The last year of replayed history, marked on each axes (None: no mark).
 
     Returns:
         A figure with two axes, each with one line for members and one for non-members.
@@ -91,16 +115,18 @@ def member_growth_figure(growth: pd.DataFrame) -> Figure:
             rows = growth[growth["member"] == member]
             ax.plot(rows["year"], rows[f"{variable}_growth_pct"], marker=".", label=label)
         ax.set(title=f"{title} growth", xlabel="Year", ylabel="Mean growth (% per year)")
+        mark_projection(ax, history_until)
         ax.legend()
     fig.suptitle("Cluster members vs non-members")
     return fig
 
 
-def clusters_by_level_figure(yearly: pd.DataFrame) -> Figure:
+def clusters_by_level_figure(yearly: pd.DataFrame, history_until: int | None = None) -> Figure:
     """Number of cluster organisations by level over time, as stacked areas.
 
     Args:
         yearly: Yearly table with ``year`` and the ``clusters_<level>`` columns.
+        history_until: The last year of replayed history, marked on the axes (None: no mark).
 
     Returns:
         A figure with one axes holding one area per level (Arena, Arena Pro, NCE, GCE).
@@ -111,15 +137,17 @@ def clusters_by_level_figure(yearly: pd.DataFrame) -> Figure:
     ax.stackplot(yearly["year"], counts, labels=list(LEVEL_LABELS.values()))
     ax.set(title="Cluster organisations by level", xlabel="Year", ylabel="Clusters (count)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # no half clusters on the axis
+    mark_projection(ax, history_until)
     ax.legend(loc="upper left")
     return fig
 
 
-def economy_figure(yearly: pd.DataFrame) -> Figure:
+def economy_figure(yearly: pd.DataFrame, history_until: int | None = None) -> Figure:
     """Total employment and value added over time, in two panels.
 
     Args:
         yearly: Yearly table with ``year, employment, value_added_nok``.
+        history_until: The last year of replayed history, marked on each axes (None: no mark).
 
     Returns:
         A figure with two axes, one line each.
@@ -130,6 +158,8 @@ def economy_figure(yearly: pd.DataFrame) -> Figure:
     jobs.set(title="Employment", xlabel="Year", ylabel="Employment (1000 man-years)")
     value.plot(yearly["year"], yearly["value_added_nok"] / 1e9)
     value.set(title="Value added", xlabel="Year", ylabel="Value added (billion NOK)")
+    for ax in (jobs, value):
+        mark_projection(ax, history_until)
     return fig
 
 
@@ -167,8 +197,71 @@ def effects_figure(by_year: pd.DataFrame) -> Figure:
     return fig
 
 
+def firm_dynamics_figure(dynamics: pd.DataFrame) -> Figure:
+    """The firm-dynamics table in four panels, each measure beside its published benchmark.
+
+    Size distribution (share of firms by size class), survival of birth cohorts, up or out (exit rate
+    and mean growth by age) and entry and exit rates by year. Benchmarks are black markers.
+
+    Args:
+        dynamics: ``firm_dynamics.csv`` (:func:`sim.observe.dynamics.firm_dynamics`).
+
+    Returns:
+        A figure with four axes.
+    """
+    fig = blank_figure()
+    size, survival, age, rates = fig.subplots(2, 2).ravel()
+    _size_panel(size, dynamics)
+    rows = _rows(dynamics, "survival", "years_since_birth")
+    survival.plot(rows["group"].astype(int), rows["value"], marker="o", label="Model")
+    survival.plot(rows["group"].astype(int), rows["benchmark"], "ko", label="Published")
+    survival.set(title="Survival of new firms", xlabel="Years since birth", ylabel="% of cohort open")
+    survival.set_ylim(0, 100)
+    survival.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for measure, label in (("exit_rate", "Exit rate (%)"), ("growth_mean", "Mean growth (100 x log)")):
+        rows = _rows(dynamics, measure, "age_class")
+        age.plot(rows["group"], rows["value"], marker="o", label=label)
+    age.axhline(0.0, color="grey", linewidth=0.8)
+    age.set(title="Up or out: exit and growth by age", xlabel="Age (years)")
+    for measure, label in (("entry_rate", "Entry"), ("exit_rate", "Exit")):
+        rows = _rows(dynamics, measure, "year")
+        line, = rates.plot(rows["group"].astype(int), rows["value"], label=label)
+        rates.plot(rows["group"].astype(int), rows["benchmark"], "o", color=line.get_color(), markersize=3,
+                   markeredgecolor="black", label=f"{label}, published (all enterprises)")
+    rates.set(title="Entry and exit rates", xlabel="Year", ylabel="% of firms on 1 January")
+    rates.set_ylim(bottom=0)
+    rates.legend(fontsize="xx-small", loc="lower center", ncols=2)
+    for ax in (survival, age):
+        ax.legend(fontsize="x-small")
+    for ax in (size, survival, age, rates):
+        ax.title.set_fontsize("small")
+        ax.tick_params(labelsize="x-small")
+        ax.xaxis.label.set_fontsize("x-small")
+        ax.yaxis.label.set_fontsize("x-small")
+    return fig
+
+
+def _size_panel(ax, dynamics: pd.DataFrame) -> None:
+    rows = _rows(dynamics, "firms_share", "size_class")
+    marked = rows[rows["benchmark"].notna()]
+    rows = marked if len(marked) else rows[rows["period"] == rows["period"].iloc[-1]] if len(rows) else rows
+    x = range(len(rows))
+    period = rows["period"].iloc[0] if len(rows) else ""
+    ax.bar(x, rows["value"], label=f"Model, {period}")
+    ax.plot(x, rows["benchmark"], "ko", markersize=3, label="Published")
+    ax.set_yscale("log")
+    ax.set_xticks(list(x), rows["group"].tolist())
+    ax.set(title="Size distribution", xlabel="Man-years", ylabel="% of firms")
+    ax.legend(fontsize="x-small")
+
+
+def _rows(dynamics: pd.DataFrame, measure: str, by: str) -> pd.DataFrame:
+    return dynamics[(dynamics["measure"] == measure) & (dynamics["by"] == by)]
+
+
 def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
-                effect_tables: dict[str, pd.DataFrame] | None = None) -> list[Path]:
+                effect_tables: dict[str, pd.DataFrame] | None = None, history_until: int | None = None,
+                dynamics: pd.DataFrame | None = None) -> list[Path]:
     """Write the standard plots of a run as PNG files.
 
     Args:
@@ -177,22 +270,28 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
             table lacks the growth columns (the plot is skipped if both lack them).
         out_dir: Folder to write into; must exist.
         effect_tables: The measured effects (``effects_by_year`` is plotted), if any.
+        history_until: The last year of replayed history: the yearly plots mark where the projection
+            begins (None: no mark).
+        dynamics: The firm-dynamics table, if any.
 
     Returns:
         The paths written: ``clusters_by_level.png``, ``economy.png``, ``member_growth.png``
-        when growth is known and ``effects.png`` when some member's effect was measured.
+        when growth is known, ``effects.png`` when some member's effect was measured and
+        ``firm_dynamics.png`` with the firm-dynamics table.
     """
     figures = {
-        "clusters_by_level": clusters_by_level_figure(yearly),
-        "economy": economy_figure(yearly),
+        "clusters_by_level": clusters_by_level_figure(yearly, history_until),
+        "economy": economy_figure(yearly, history_until),
     }
     growth = member_growth_from_yearly(yearly)
     if growth is None and firms is not None:
         growth = member_growth(firms)
     if growth is not None:
-        figures["member_growth"] = member_growth_figure(growth)
+        figures["member_growth"] = member_growth_figure(growth, history_until)
     if effect_tables is not None and effect_tables["effects_by_year"]["gap_pp"].notna().any():
         figures["effects"] = effects_figure(effect_tables["effects_by_year"])
+    if dynamics is not None:
+        figures["firm_dynamics"] = firm_dynamics_figure(dynamics)
     return [save(fig, Path(out_dir) / f"{name}.png") for name, fig in figures.items()]
 
 

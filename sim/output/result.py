@@ -25,16 +25,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from sim.observe.columns import (
     CLUSTER_COLUMNS,
+    CLUSTER_YEARLY_COLUMNS,
+    DYNAMICS_COLUMNS,
     EFFECT_COLUMNS,
     FIRM_COLUMNS,
     FIRM_DTYPES,
+    REGION_YEARLY_COLUMNS,
     YEARLY_COLUMNS,
 )
 from sim.output import plots
@@ -63,6 +66,13 @@ class RunResult:
         scenario_toml: The resolved scenario as TOML text, or ``""`` if not available.
         effect_tables: The measured membership effects (:meth:`sim.observe.estimator.Effects.tables`:
             file stem -> table), or ``None`` when the scenario measured none.
+        clusters_yearly: Members' outcomes by cluster and year, columns :data:`CLUSTER_YEARLY_COLUMNS`
+            first; ``None`` for a result read back from a folder without it.
+        regions_yearly: Firms by county and year, columns :data:`REGION_YEARLY_COLUMNS` first; or ``None``.
+        firm_dynamics: The firm-dynamics table (:func:`sim.observe.dynamics.firm_dynamics`), columns
+            :data:`DYNAMICS_COLUMNS`; ``None`` when the firm panel was not kept.
+        history_until: The last year of replayed history (``programme.history_until``): the plots mark
+            where the projection begins; ``None`` for no mark.
     """
 
     scenario_name: str
@@ -73,6 +83,10 @@ class RunResult:
     summary: dict
     scenario_toml: str = ""
     effect_tables: dict[str, pd.DataFrame] | None = None
+    clusters_yearly: pd.DataFrame | None = None
+    regions_yearly: pd.DataFrame | None = None
+    firm_dynamics: pd.DataFrame | None = None
+    history_until: int | None = None
 
     @property
     def effects(self) -> pd.DataFrame | None:
@@ -86,6 +100,15 @@ class RunResult:
             self.firms = conform(self.firms, FIRM_COLUMNS, "firms")
         if self.effect_tables is not None:
             self.effect_tables["effects"] = conform(self.effect_tables["effects"], EFFECT_COLUMNS, "effects")
+        for name, columns in self.OPTIONAL_TABLES.items():
+            if getattr(self, name) is not None:
+                setattr(self, name, conform(getattr(self, name), columns, name))
+
+    #: The optional tables and their contracts; each is written to ``<name>.csv``.
+    OPTIONAL_TABLES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "clusters_yearly": CLUSTER_YEARLY_COLUMNS, "regions_yearly": REGION_YEARLY_COLUMNS,
+        "firm_dynamics": DYNAMICS_COLUMNS,
+    }  # fmt: skip
 
 
 EFFECT_HEADLINE_PREFIXES = ("gap_", "true_", "selection_share_", "effect_members")
@@ -236,8 +259,10 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
 
     Writes ``yearly.csv``, ``clusters.csv``, ``firms.parquet`` (unless ``result.firms`` is
     ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty),
-    the effect tables (``effects.csv``, ``effects_by_year.csv``, ... when measured) and the PNG
-    plots of :mod:`sim.output.plots`. Existing files of the same names are overwritten.
+    the effect tables (``effects.csv``, ``effects_by_year.csv``, ... when measured),
+    ``clusters_yearly.csv``, ``regions_yearly.csv`` and ``firm_dynamics.csv`` (each when the result
+    holds it) and the PNG plots of :mod:`sim.output.plots`. Existing files of the same names are
+    overwritten.
 
     Args:
         result: The run to write.
@@ -260,8 +285,12 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
         written.append(_write_text(result.scenario_toml, out_dir / "scenario.toml"))
     for stem, table in (result.effect_tables or {}).items():
         written.append(write_csv(table, out_dir / f"{stem}.csv"))
+    for stem in RunResult.OPTIONAL_TABLES:
+        if getattr(result, stem) is not None:
+            written.append(write_csv(getattr(result, stem), out_dir / f"{stem}.csv"))
     if with_plots:
-        written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables))
+        written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables,
+                                         history_until=result.history_until, dynamics=result.firm_dynamics))
     return written
 
 

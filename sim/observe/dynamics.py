@@ -1,0 +1,372 @@
+"""Firm dynamics as a statistics office measures them, beside the published figures.
+
+From the register's firm-year panel, :func:`firm_dynamics` measures what business-demography and
+firm-growth studies report: the size distribution, the distribution of yearly growth rates by size
+and by age, the survival of birth cohorts, entry and exit rates, exit by age ("up or out"), and who
+joins clusters. Each measure is one row of a long table (:data:`~sim.observe.columns.DYNAMICS_COLUMNS`)
+with the published figure beside it where one exists (:data:`BENCHMARKS`, keys of docs/sources.md).
+
+Conventions (docs/ODD.md, observation):
+
+- A firm *operates* in year t when the panel has a row for it in t: open at the end of the year
+  (``alive``) or closed during it (the row of its last year). Every simulated firm is an employer
+  firm: firms below ``growth.min_employees`` man-years close.
+- *Size* is man-years (``employees``); classes are Statistics Norway's (0-4, 5-9, ..., 250+, the
+  first holding firms under 5 man-years). A growth rate is classed by size at the start of the year.
+- *Age* in year t is ``t - birth_year`` (Haltiwanger, Jarmin and Miranda's convention: growth from
+  t-1 to t belongs to the firm's age in t, so entrants have none).
+- *Growth* is the log change of man-years from t-1 to t, times 100 (about per cent), of firms open at
+  the end of t-1 and operating in t (the exits of year t included: they operated in it). Its shape
+  (kurtosis, share within one sd) is measured on rates demeaned by year, as Bottazzi and Secchi do.
+- *Entry and exit rates* are the year's new and closed firms against the firms open on 1 January
+  (the end of the year before), as Statistics Norway reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.observe.columns import DYNAMICS_COLUMNS
+
+#: Statistics Norway's size classes of enterprises by persons employed: (label, lower bound).
+SIZE_CLASSES: tuple[tuple[str, float], ...] = (
+    ("0-4", 0.0), ("5-9", 5.0), ("10-19", 10.0), ("20-49", 20.0), ("50-99", 50.0), ("100-249", 100.0),
+    ("250+", 250.0),
+)  # fmt: skip
+#: Age classes in years: (label, youngest age).
+AGE_CLASSES: tuple[tuple[str, int], ...] = (("0-2", 0), ("3-5", 3), ("6-10", 6), ("11+", 11))
+#: Survival is followed this many years after birth.
+SURVIVAL_YEARS = 5
+#: Birth cohorts whose survival is measured when the panel covers them: those of Statistics Norway's
+#: published five-year survival of employer start-ups (2005 and 2008; docs/sources.md).
+SURVIVAL_COHORTS = (2005, 2012)
+#: The year of the published size distribution (docs/sources.md, SSB-ENT-2017).
+SIZE_YEAR = 2017
+#: Joiners' size is counted against this many man-years (issue: members are micro firms).
+SMALL_JOINER = 5.0
+GROWTH = "100 x log change of man-years"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A published figure to set beside a measure.
+
+    Attributes:
+        value: The figure, in the measure's unit; NaN when the finding is a shape or a sign.
+        source: Its key in docs/sources.md.
+        note: How it was measured and how far it is comparable.
+    """
+
+    value: float
+    source: str
+    note: str
+
+
+_SSB_ENT = "enterprises by persons employed in 2017, classes from 1 (306,878 employer enterprises)"
+_DEM_NOTE = "all enterprises (most without employees) against the stock on 1 January"
+_SSB_ENTRY = {2001: 35_537 / 262_379, 2002: 39_041 / 268_491, 2003: 38_747 / 290_432, 2004: 43_068 / 289_955,
+              2005: 47_436 / 298_360, 2006: 51_374 / 306_219, 2007: 48_952 / 326_108, 2008: 46_567 / 334_433,
+              2019: 65_600 / 423_062}  # fmt: skip
+_SSB_EXIT = {2001: 32_874 / 262_379, 2002: 27_633 / 268_491, 2003: 41_651 / 290_432, 2004: 38_914 / 289_955,
+             2005: 30_148 / 298_360, 2006: 42_902 / 306_219, 2007: 49_791 / 326_108, 2008: 50_403 / 334_433,
+             2019: 56_997 / 423_062}  # fmt: skip
+_DEM_SOURCE = {**dict.fromkeys(range(2001, 2006), "SSB-DEM-2001-2005"),
+               **dict.fromkeys(range(2006, 2009), "SSB-DEM-2006-2008"), 2019: "SSB-FORETAK-2021"}  # fmt: skip
+_SSB_ENT_2017 = {"0-4": 243_829, "5-9": 30_803, "10-19": 17_781, "20-49": 9_861, "50-99": 2_485, "100-249": 1_385,
+                 "250+": 734}  # fmt: skip
+
+#: Published figures by (measure, by, group): docs/sources.md gives each source in full.
+BENCHMARKS: dict[tuple[str, str, str], Benchmark] = {
+    **{("firms_share", "size_class", size): Benchmark(100.0 * count / sum(_SSB_ENT_2017.values()), "SSB-ENT-2017",
+                                                      _SSB_ENT)
+       for size, count in _SSB_ENT_2017.items()},
+    ("survival", "years_since_birth", str(SURVIVAL_YEARS)): Benchmark(
+        53.0, "SSB-FORDEM-2012", "new enterprises with employed persons, 2005 cohort active in 2010 "
+                                 "(2008 cohort: 54.6, SSB-FORDEM-2015)"),
+    ("survival", "size_at_birth", "5+"): Benchmark(
+        71.0, "SSB-FORDEM-2012", "5 or more persons employed in the founding year, 2005 cohort "
+                                 "(2007: 61.9, SSB-FORDEM-2014; 2008: 58.5, SSB-FORDEM-2015)"),
+    **{("entry_rate", "year", str(y)): Benchmark(100.0 * rate, _DEM_SOURCE[y], _DEM_NOTE)
+       for y, rate in _SSB_ENTRY.items()},
+    **{("exit_rate", "year", str(y)): Benchmark(100.0 * rate, _DEM_SOURCE[y], _DEM_NOTE)
+       for y, rate in _SSB_EXIT.items()},
+    ("growth_excess_kurtosis", "all", "all"): Benchmark(
+        3.0, "BOTTAZZI-2006", "a Laplace (tent-shaped) density has excess kurtosis 3, a normal one 0"),
+    ("growth_within_1sd", "all", "all"): Benchmark(
+        100.0 * (1.0 - np.exp(-np.sqrt(2.0))), "BOTTAZZI-2006",
+        "share of a Laplace density within one sd of its mean (normal: 68.3)"),
+    ("growth_autocorrelation", "all", "all"): Benchmark(
+        np.nan, "COAD-2007", "near zero: negative for small firms, positive for large ones"),
+    **{("growth_autocorrelation", "size_class", size): Benchmark(
+        np.nan, "COAD-2007", "negative for small firms" if size in ("0-4", "5-9", "10-19") else
+        "positive for large firms") for size, _ in SIZE_CLASSES},
+    **{("growth_mean", "age_class", age): Benchmark(
+        np.nan, "HALTIWANGER-2013", "young survivors grow fastest (up or out)") for age, _ in AGE_CLASSES},
+    **{("exit_rate", "age_class", age): Benchmark(
+        np.nan, "HALTIWANGER-2013", "young firms exit most (up or out)") for age, _ in AGE_CLASSES},
+}
+
+
+def firm_dynamics(panel: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
+    """The firm-dynamics table of a run.
+
+    Args:
+        panel: The register's firm-year panel (``firm_id, year, alive, employees, birth_year,
+            member``, as :meth:`sim.observe.register.Register.firms` gives it).
+        scale: ``population.scale``: firm counts are reported in full-scale units.
+
+    Returns:
+        One row per measure, group and period (:data:`~sim.observe.columns.DYNAMICS_COLUMNS`):
+        ``value`` in ``unit``, ``n`` the simulated firms or firm-years behind it, and the published
+        ``benchmark`` with its ``benchmark_source`` (a key of docs/sources.md) where one exists.
+    """
+    p = Panel(panel)
+    rows = [*size_distribution(p, scale), *growth_rates(p), *survival(p), *entry_and_exit(p), *joiners(p)]
+    table = pd.DataFrame(rows, columns=["measure", "by", "group", "period", "value", "unit", "n"])
+    marks = [benchmark(r.measure, r.by, r.group, r.period) for r in table.itertuples()]
+    table["benchmark"] = [np.nan if b is None else b.value for b in marks]
+    table["benchmark_source"] = [None if b is None else b.source for b in marks]
+    table["benchmark_note"] = [None if b is None else b.note for b in marks]
+    return table[list(DYNAMICS_COLUMNS)]
+
+
+def benchmark(measure: str, by: str, group: str, period: str) -> Benchmark | None:
+    """The published figure for a row of the table, if there is one.
+
+    Args:
+        measure: The row's measure.
+        by: What the rows of the measure are grouped by.
+        group: The row's group.
+        period: The row's year or years.
+
+    Returns:
+        The benchmark, or None; the size distribution's is of one year and stands beside that year only.
+    """
+    found = BENCHMARKS.get((measure, by, group))
+    if found is not None and measure == "firms_share" and period != str(SIZE_YEAR):
+        return None
+    return found
+
+
+class Panel:
+    """The panel as flat arrays, with each firm-year's row of the year before.
+
+    Attributes:
+        year, firm, alive, employees, member, birth, age: One value per firm-year.
+        previous: The row of the same firm in the year before where it was open then, else -1.
+        years: The panel's years, in order.
+    """
+
+    def __init__(self, panel: pd.DataFrame):
+        """Flatten a panel and link each row to its firm's row of the year before.
+
+        Args:
+            panel: The register's firm-year panel.
+        """
+        self.year = panel["year"].to_numpy(np.int64)
+        self.firm = panel["firm_id"].to_numpy(np.int64)
+        self.alive = panel["alive"].to_numpy(bool)
+        self.employees = panel["employees"].to_numpy(np.float64)
+        self.member = panel["member"].to_numpy(bool)
+        self.birth = panel["birth_year"].to_numpy(np.int64)
+        self.age = self.year - self.birth
+        self.years = np.unique(self.year)
+        # Each (firm, year) once: a sorted key finds any firm-year by binary search.
+        self._stride = int(self.firm.max()) + 1 if len(self.firm) else 1
+        key = self._key(self.firm, self.year)
+        self._order = np.argsort(key, kind="stable")
+        self._keys = key[self._order]
+        self.previous = self.open_row(self.firm, self.year - 1)
+
+    def _key(self, firm: np.ndarray, year: np.ndarray) -> np.ndarray:
+        return (year - (self.years[0] if len(self.years) else 0)) * self._stride + firm
+
+    def open_row(self, firm: np.ndarray, year: np.ndarray) -> np.ndarray:
+        """The row of each (firm, year) where the firm was open at the end of that year, else -1."""
+        if len(self._keys) == 0:
+            return np.full(len(firm), -1, dtype=np.int64)
+        want = self._key(firm, year)
+        pos = np.minimum(np.searchsorted(self._keys, want), len(self._keys) - 1)
+        row = np.where(self._keys[pos] == want, self._order[pos], -1)
+        return np.where((row >= 0) & self.alive[np.maximum(row, 0)], row, -1)
+
+    def growth(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows with a growth rate from the year before, and the rate (100 x log change)."""
+        rows = np.flatnonzero(self.previous >= 0)
+        before = self.employees[self.previous[rows]]
+        rows = rows[(before > 0) & (self.employees[rows] > 0)]
+        return rows, 100.0 * np.log(self.employees[rows] / self.employees[self.previous[rows]])
+
+
+def size_class(employees: np.ndarray) -> np.ndarray:
+    """Each firm's size class (an index into :data:`SIZE_CLASSES`) by man-years."""
+    return np.searchsorted([low for _, low in SIZE_CLASSES], employees, side="right") - 1
+
+
+def age_class(age: np.ndarray) -> np.ndarray:
+    """Each firm's age class (an index into :data:`AGE_CLASSES`) by whole years."""
+    return np.searchsorted([low for _, low in AGE_CLASSES], np.maximum(age, 0), side="right") - 1
+
+
+Row = tuple[str, str, str, str, float, str, int]
+
+
+def size_distribution(p: Panel, scale: float) -> Iterable[Row]:
+    """Firms and man-years by size class, and members' share of each class.
+
+    Measured in the year of the published distribution (when the panel covers it) and the last year.
+    """
+    years = sorted({y for y in (SIZE_YEAR, int(p.years[-1])) if y in p.years}) if len(p.years) else []
+    for y in years:
+        rows = np.flatnonzero((p.year == y) & p.alive)
+        cls, emp = size_class(p.employees[rows]), p.employees[rows]
+        firms = np.bincount(cls, minlength=len(SIZE_CLASSES))
+        man_years = np.bincount(cls, weights=emp, minlength=len(SIZE_CLASSES))
+        members = np.bincount(cls[p.member[rows]], minlength=len(SIZE_CLASSES))
+        for i, (label, _) in enumerate(SIZE_CLASSES):
+            yield "firms", "size_class", label, str(y), firms[i] / scale, "firms (full scale)", int(firms[i])
+            yield "firms_share", "size_class", label, str(y), _pct(firms[i], len(rows)), "% of firms", int(firms[i])
+            yield ("employment_share", "size_class", label, str(y), _pct(man_years[i], emp.sum()), "% of man-years",
+                   int(firms[i]))
+            yield ("members_share", "size_class", label, str(y), _pct(members[i], firms[i]),
+                   "% of the class's firms", int(firms[i]))
+
+
+def growth_rates(p: Panel) -> Iterable[Row]:
+    """The distribution of yearly growth rates of man-years, for all firms, by size and by age."""
+    rows, g = p.growth()
+    if len(rows) == 0:
+        return
+    period = f"{int(p.year[rows].min())}-{int(p.year[rows].max())}"
+    # The shape of the distribution is measured on rates demeaned by year (as Bottazzi and Secchi do),
+    # so that a shock common to all firms in one year does not fatten the tails.
+    year = p.year[rows] - p.year[rows].min()
+    shifted = g - (np.bincount(year, weights=g) / np.maximum(np.bincount(year), 1))[year]
+    size = size_class(p.employees[p.previous[rows]])
+    age = age_class(p.age[rows])
+    # The growth rate of the same firm a year earlier, where it has one: for the autocorrelation.
+    earlier = np.full(len(p.year), np.nan)
+    earlier[rows] = g
+    lagged = earlier[p.previous[rows]]
+    groups = [("all", "all", np.ones(len(rows), bool))]
+    groups += [("size_class", label, size == i) for i, (label, _) in enumerate(SIZE_CLASSES)]
+    groups += [("age_class", label, age == i) for i, (label, _) in enumerate(AGE_CLASSES)]
+    for by, label, inside in groups:
+        x = g[inside]
+        zero = p.employees[rows[inside]] == p.employees[p.previous[rows[inside]]]
+        for measure, value, unit in _moments(x, shifted[inside], zero):
+            yield measure, by, label, period, value, unit, len(x)
+        both = inside & np.isfinite(lagged)
+        yield ("growth_autocorrelation", by, label, period, _correlation(lagged[both], g[both]),
+               "correlation of a firm's growth in t-1 and t", int(both.sum()))
+
+
+def _moments(x: np.ndarray, shifted: np.ndarray, zero: np.ndarray) -> list[tuple[str, float, str]]:
+    """Location, spread and shape of growth rates ``x``; the shape from ``shifted`` (demeaned by year)."""
+    if len(x) == 0:
+        nan = float("nan")
+        return [(m, nan, u) for m, u in _MOMENT_UNITS]
+    sd = float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
+    centred = shifted - shifted.mean()
+    spread = float(np.sqrt(np.mean(centred**2)))
+    kurtosis = float(np.mean(centred**4) / spread**4 - 3.0) if spread > 0 else float("nan")
+    within = float(100.0 * np.mean(np.abs(centred) <= spread)) if spread > 0 else float("nan")
+    values = [float(x.mean()), float(np.median(x)), sd, float(100.0 * zero.mean()), kurtosis, within]
+    return [(m, v, u) for (m, u), v in zip(_MOMENT_UNITS, values)]
+
+
+_MOMENT_UNITS = (("growth_mean", GROWTH), ("growth_median", GROWTH), ("growth_sd", GROWTH),
+                 ("growth_zero_share", "% of firm-years with unchanged man-years"),
+                 ("growth_excess_kurtosis", "excess kurtosis of rates demeaned by year (normal 0, Laplace 3)"),
+                 ("growth_within_1sd", "% of rates demeaned by year within one sd of the mean"))  # fmt: skip
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def survival(p: Panel) -> Iterable[Row]:
+    """Share of the firms born in the cohorts measured that are open 1 to 5 years after birth.
+
+    Cohorts: :data:`SURVIVAL_COHORTS` where the panel covers them, else every cohort born after
+    its first year; each horizon counts the cohorts observed that long. Also the five-year survival by
+    size at birth (under 5 and 5 or more man-years), as Statistics Norway reports it.
+    """
+    if len(p.years) < 2:
+        return
+    first, last = int(p.years[0]) + 1, int(p.years[-1])  # the first year's firms were not born in the run
+    lo, hi = max(SURVIVAL_COHORTS[0], first), min(SURVIVAL_COHORTS[1], last - 1)
+    if lo > hi:
+        lo, hi = first, last - 1
+    born = np.flatnonzero((p.birth == p.year) & (p.year >= lo) & (p.year <= hi))
+    for k in range(1, SURVIVAL_YEARS + 1):
+        cohort = born[p.year[born] + k <= last]
+        if len(cohort) == 0:
+            continue
+        alive = p.open_row(p.firm[cohort], p.year[cohort] + k) >= 0
+        period = f"cohorts {int(p.year[cohort].min())}-{int(p.year[cohort].max())}"
+        yield ("survival", "years_since_birth", str(k), period, _pct(alive.sum(), len(alive)), "% of the cohort",
+               len(alive))
+        if k == SURVIVAL_YEARS:
+            small = p.employees[cohort] < 5.0
+            for label, inside in (("0-4", small), ("5+", ~small)):
+                yield ("survival", "size_at_birth", label, period, _pct(alive[inside].sum(), inside.sum()),
+                       f"% of the cohort open after {k} years", int(inside.sum()))
+
+
+def entry_and_exit(p: Panel) -> Iterable[Row]:
+    """Entry and exit rates by year, and the exit rate by age (pooled over the years)."""
+    if len(p.years) < 2:
+        return
+    stock = {int(y): int(n) for y, n in zip(*np.unique(p.year[p.alive], return_counts=True))}
+    for y in p.years[1:]:
+        y = int(y)
+        here = p.year == y
+        base = stock.get(y - 1, 0)
+        born, closed = int((here & (p.birth == y)).sum()), int((here & ~p.alive).sum())
+        yield "entry_rate", "year", str(y), str(y), _pct(born, base), "% of firms open on 1 January", born
+        yield "exit_rate", "year", str(y), str(y), _pct(closed, base), "% of firms open on 1 January", closed
+    # Exit by age: of the firms open on 1 January, the share that closed during the year (a hazard).
+    at_risk = p.previous >= 0
+    age, closed = age_class(p.age[at_risk]), ~p.alive[at_risk]
+    period = f"{int(p.years[1])}-{int(p.years[-1])}"
+    for i, (label, _) in enumerate(AGE_CLASSES):
+        inside = age == i
+        yield ("exit_rate", "age_class", label, period, _pct(closed[inside].sum(), inside.sum()),
+               "% of the class's firms open on 1 January", int(inside.sum()))
+
+
+def joiners(p: Panel) -> Iterable[Row]:
+    """Who joins clusters: joiners' size, and members' share of man-years by year.
+
+    A joiner's size is its man-years in the year before it first joined (in its joining year when it
+    joined in its first year, as foreign entrants do).
+    """
+    member_rows = np.flatnonzero(p.member & p.alive)
+    member_rows = member_rows[np.argsort(p.year[member_rows], kind="stable")]
+    if len(member_rows):
+        first_row = member_rows[np.unique(p.firm[member_rows], return_index=True)[1]]
+        first_row = first_row[p.year[first_row] > p.years[0]]  # members in the first year joined before it
+        before = p.previous[first_row]
+        size = np.where(before >= 0, p.employees[np.maximum(before, 0)], p.employees[first_row])
+        if len(size):
+            period = f"{int(p.year[first_row].min())}-{int(p.year[first_row].max())}"
+            yield "joiner_size_median", "all", "all", period, float(np.median(size)), "man-years", len(size)
+            yield ("joiner_under_5_share", "all", "all", period, _pct((size < SMALL_JOINER).sum(), len(size)),
+                   "% of joiners under 5 man-years", len(size))
+    open_rows = p.alive
+    for y in p.years:
+        here = open_rows & (p.year == y)
+        total = p.employees[here].sum()
+        yield ("member_employment_share", "year", str(int(y)), str(int(y)),
+               _pct(p.employees[here & p.member].sum(), total), "% of man-years", int((here & p.member).sum()))
+
+
+def _pct(part: float, whole: float) -> float:
+    return float(100.0 * part / whole) if whole else float("nan")
