@@ -41,6 +41,8 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from tqdm import tqdm
+
 from sim.experiments.tasks import (
     Outcome,
     Runner,
@@ -285,6 +287,10 @@ class _Slot:
 def _serve(conn: Connection, runner: Runner, beat: Any, interval: float) -> None:
     """A worker's life: receive a task, send back its outcome, until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    # tqdm makes a cross-process lock (a named semaphore) on its first bar, even a disabled one; a
+    # worker killed for freezing could not release it, and Python would warn of a leaked semaphore
+    # as the sweep ends. A worker draws no bars for others to share a line with: a thread lock does.
+    tqdm.set_lock(threading.RLock())
     threading.Thread(target=_heartbeat, args=(beat, interval), daemon=True, name="heartbeat").start()
     while True:
         try:
