@@ -44,13 +44,13 @@ from sim.scenario.limits import MAX_FIRM_ROWS, MAX_FIRM_YEARS, MAX_FIRMS
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import scenarios_by_year
-from sim.submodels import collaboration, demography, growth, innovation, instruments, membership, programme
+from sim.submodels import collaboration, demography, growth, innovation, instruments, labour, membership, programme
 from sim.submodels.instruments import InstrumentState
 from sim.world.clusters import ClusterTable
 from sim.world.firms import FirmTable
 from sim.world.geography import region_distances_km
 from sim.world.network import TieSet
-from sim.world.population import build_firms, build_institutions
+from sim.world.population import build_firms, build_institutions, productivity_index
 
 #: The yearly schedule: the phases of the table above, in order.
 SCHEDULE = (programme.programme, instruments.instruments, membership.membership, collaboration.collaboration,
@@ -111,6 +111,7 @@ class ClusterModel(mesa.Model):
         self.region_names, self.sector_names = list(spec.regions), list(spec.sectors)
         self.distance_km = region_distances_km(spec)
         self.firms = FirmTable(build_firms(spec, stream(seed, "population"), self.year))
+        self.start_employment = self.employment()  # the labour supply's starting point
         self.ties = TieSet()
         self.clusters = ClusterTable(spec, stream(seed, "clusters"))
         self.institutions = build_institutions(spec)
@@ -179,10 +180,6 @@ class ClusterModel(mesa.Model):
             self._per_level[name] = (self.spec, table)
         return table[self.clusters.level]  # INACTIVE = -1 picks the trailing 0
 
-    def productivity_index(self) -> float:
-        """Productivity of a new firm this year relative to the start year (the trend so far)."""
-        return float(np.exp(self.spec.growth.productivity_trend * (self.year - self.spec.scenario.start_year)))
-
     def uniform(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Each firm's own uniform draw for one purpose this year (see :mod:`sim.engine.randomness`)."""
         return randomness.uniform(self.seed, name, self.year, rows)
@@ -246,7 +243,16 @@ class ClusterModel(mesa.Model):
         for shock in self.spec.shocks:
             if shock.year <= year < shock.year + shock.years:
                 demand[self.sector_names.index(shock.sector)] += shock.demand_change
-        return demand
+        return demand - labour.demand_pressure(self.spec, self.employment(), self.start_employment, year)
+
+    def employment(self) -> float:
+        """The open firms' man-years now (simulated firms, not scaled to Norway)."""
+        f = self.firms
+        return float(f.employees[: f.n][f.alive[: f.n]].sum())
+
+    def productivity_index(self) -> float:
+        """Productivity of a new firm this year relative to the sectors' tables (the trend since their year)."""
+        return productivity_index(self.spec, self.year)
 
 
 def _seed_from(rng: int | np.random.Generator | None) -> int:

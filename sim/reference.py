@@ -28,11 +28,12 @@ from sim.model import stream
 from sim.scenario.levels import LevelSpec
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
+from sim.submodels import labour
 from sim.submodels.growth import MAX_LAPLACE_SCALE
 from sim.submodels.membership import KM_PER_DISTANCE_UNIT
 from sim.world.clusters import INACTIVE, ClusterTable
 from sim.world.geography import region_distances_km
-from sim.world.population import build_firms, build_institutions, startup_firms
+from sim.world.population import build_firms, build_institutions, productivity_index, startup_firms
 
 
 class RefCluster(mesa.Agent):
@@ -307,6 +308,7 @@ class ReferenceModel(mesa.Model):
         self._startup_sizes = stream(rng, "demography.startup_size")  # its own stream: the others' draws stay
         self._rows: list[dict[str, float]] = []
         self._add_firms(build_firms(spec, stream(rng, "population"), self.year))
+        self.start_employment = self.employment()  # the labour supply's starting point
 
     def step(self) -> None:
         """Simulate one year: programme, membership, collaboration, innovation, growth, entry and exit.
@@ -339,7 +341,12 @@ class ReferenceModel(mesa.Model):
         for shock in self.spec.shocks:
             if shock.year <= self.year < shock.year + shock.years:
                 demand[names.index(shock.sector)] += shock.demand_change
-        return demand
+        pressure = labour.demand_pressure(self.spec, self.employment(), self.start_employment, self.year)
+        return [d - pressure for d in demand]
+
+    def employment(self) -> float:
+        """The open firms' man-years now."""
+        return float(sum(f.employees for f in self.agents_by_type[RefFirm]))
 
     def collaborate(self) -> None:
         """Ties lapse; then firms search among the firms (and members) of the start of the phase."""
@@ -408,9 +415,8 @@ class ReferenceModel(mesa.Model):
         if not sites:
             return
         region, sector = (np.array(column) for column in zip(*sites))
-        trend = self.spec.growth.productivity_trend * (self.year - self.spec.scenario.start_year)
         columns = startup_firms(self.spec, self.rng, len(sites), region, sector, self.year,
-                                math.exp(trend))
+                                productivity_index(self.spec, self.year))
         if knowledge:  # spin-offs start from their parent's knowledge
             columns["kx"], columns["ky"] = np.array(knowledge).T
         # A few start big: a Pareto factor on the smallest class's draw, sales in step (and those of

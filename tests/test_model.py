@@ -35,9 +35,10 @@ def test_initial_population_does_not_depend_on_behavioural_parameters():
 
 def test_yearly_counts_are_in_full_scale_units():
     result = run(small(scale=0.02, end_year=2001), seed=0)
-    # 306,878 employer enterprises in 2017 (Statistics Norway; docs/sources.md, SSB-ENT-2017); one year
-    # of entry and exit moves it a little.
-    assert result.yearly["firms"].iloc[0] == pytest.approx(306_878, rel=0.03)
+    # 191,799 employer enterprises in 2000 (population.size_classes); one year of entry and exit moves it a
+    # little. They employ about the 1.43 million employees of 2001 (Statistics Norway; docs/sources.md).
+    assert result.yearly["firms"].iloc[0] == pytest.approx(191_799, rel=0.03)
+    assert result.yearly["employment"].iloc[0] == pytest.approx(1.43e6, rel=0.1)
 
 
 def test_members_never_exceed_the_level_capacity():
@@ -146,8 +147,9 @@ def test_members_grow_faster_than_non_members():
     # A run has a few dozen members and the gap varies from seed to seed (s.d. about 0.015), so it
     # is averaged over six seeds.
     gap = np.mean([member_gap(seed) for seed in range(6)])
-    # Selection on potential plus market access and knowledge: a gap of a few points a year.
-    assert 0.015 < gap < 0.30
+    # Selection on potential plus market access and knowledge: a gap of one to a few points a year over
+    # all years of membership (the published gaps are for the first years, against matched firms).
+    assert 0.01 < gap < 0.30
 
 
 def test_population_stream_is_shared_with_build_firms(small_scenario):

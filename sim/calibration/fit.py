@@ -439,7 +439,26 @@ def check(c: Calibration, executor: Any, progress: bool = True) -> tuple[pd.Data
             raise RuntimeError(f"check run {outcome.run_id} failed: {outcome.error}")
         outcomes[outcome.run_id] = outcome
     ordered = [outcomes[t.run_id] for t in tasks]
-    return seed_inputs(c.targets, ordered).assign(seed=list(c.check_seeds)), time.perf_counter() - started
+    per_seed = pd.concat([seed_inputs(c.targets, ordered), totals_paths(ordered)], axis=1)
+    return per_seed.assign(seed=list(c.check_seeds)), time.perf_counter() - started
+
+
+# The economy's totals whose path the fit report sets against Norway's (columns of yearly.csv).
+TOTALS = ("employment", "value_added_nok")
+
+
+def totals_paths(outcomes: list[Outcome]) -> pd.DataFrame:
+    """Each run's yearly totals as columns ``path.<total>@<year>``, one row per run.
+
+    Args:
+        outcomes: The check's runs.
+
+    Returns:
+        The paths of :data:`TOTALS`, for the fit report's plot of simulated against observed totals.
+    """
+    return pd.DataFrame([{f"path.{total}@{year}": value for total in TOTALS
+                          for year, value in zip(o.yearly["year"], o.yearly[total], strict=True)}
+                         for o in outcomes])
 
 
 def fit_table(c: Calibration, per_seed: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:

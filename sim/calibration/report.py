@@ -118,6 +118,80 @@ def convergence_figure(report: FitReport) -> Figure:
     return fig
 
 
+# Norway's business sector as Statistics Norway measures it: (year, value, source key, what it counts).
+OBSERVED_TOTALS: dict[str, list[tuple[int, float, str, str]]] = {
+    "employment": [
+        (2001, 1_433_819, "SSB-DEM-2001-2005", "employees of the enterprise stock on 1 January (no primary "
+                                               "industries or public administration)"),
+        (2020, 1_663_059, "SSB-SBS-2021", "persons employed in the business sector's 12 sections of the structural "
+                                          "business statistics"),
+    ],
+    "value_added_nok": [
+        (2020, 1_345_671e6, "SSB-SBS-2021", "value added at factor cost in the same 12 sections (no electricity, "
+                                            "primary industries, finance, oil and gas extraction)"),
+    ],
+}
+TOTAL_LABELS = {"employment": ("Man-years", 1e6, "million"), "value_added_nok": ("Value added", 1e9, "NOK bn")}
+
+
+def simulated_totals(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """The check's yearly totals: mean and range over its seeds.
+
+    Args:
+        per_seed: The check's inputs, with the ``path.<total>@<year>`` columns of
+            :func:`sim.calibration.fit.totals_paths`.
+
+    Returns:
+        One row per total and year: ``total, year, mean, low, high``.
+    """
+    rows = []
+    for column in per_seed.columns:
+        if column.startswith("path."):
+            total, year = column.removeprefix("path.").split("@")
+            values = per_seed[column].to_numpy(float)
+            rows.append({"total": total, "year": int(year), "mean": np.nanmean(values), "low": np.nanmin(values),
+                         "high": np.nanmax(values)})
+    return pd.DataFrame(rows, columns=["total", "year", "mean", "low", "high"])
+
+
+def totals_table(report: FitReport) -> pd.DataFrame:
+    """Each observed total beside the check's simulated value of the same year."""
+    sim = simulated_totals(report.per_seed)
+    rows = []
+    for total, points in OBSERVED_TOTALS.items():
+        for year, value, key, what in points:
+            hit = sim[(sim["total"] == total) & (sim["year"] == year)]
+            simulated = float(hit["mean"].iloc[0]) if len(hit) else np.nan
+            rows.append({"total": total, "year": year, "observed": value, "simulated": simulated,
+                         "ratio": simulated / value, "source": key, "counts": what})
+    return pd.DataFrame(rows)
+
+
+def totals_figure(report: FitReport) -> Figure:
+    """Simulated man-years and value added over the years (mean and range of the check's seeds) and Norway's.
+
+    Args:
+        report: The report.
+
+    Returns:
+        A figure with one axis per total.
+    """
+    fig = blank_figure()
+    fig.set_size_inches(9.0, 4.0)
+    sim = simulated_totals(report.per_seed)
+    for ax, (total, (label, unit, unit_name)) in zip(fig.subplots(1, 2), TOTAL_LABELS.items(), strict=True):
+        path = sim[sim["total"] == total].sort_values("year")
+        ax.fill_between(path["year"], path["low"] / unit, path["high"] / unit, alpha=0.25, label="simulated, range")
+        ax.plot(path["year"], path["mean"] / unit, label="simulated, mean")
+        for year, value, key, _ in OBSERVED_TOTALS[total]:
+            ax.plot([year], [value / unit], "o", color="black")
+            ax.annotate(key, (year, value / unit), textcoords="offset points", xytext=(4, -12), fontsize="x-small")
+        ax.set(title=f"{label} of the business sector", xlabel="Year", ylabel=f"{label} ({unit_name})")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize="small", loc="lower right")
+    return fig
+
+
 def profile_figure(report: FitReport) -> Figure:
     """The check's gap by years since joining, measured and true, with the published figure.
 
@@ -166,11 +240,13 @@ def write(report: FitReport, out_dir: Path, markdown_path: Path | None = None) -
     files = {
         out_dir / "trials.csv": report.trials, out_dir / "fit.csv": report.fit,
         out_dir / "check_seeds.csv": report.per_seed, out_dir / "truth.csv": report.truth(),
+        out_dir / "totals.csv": totals_table(report),
     }
     for path, table in files.items():
         table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
     written = [*files, save(convergence_figure(report), out_dir / "convergence.png"),
-               save(profile_figure(report), out_dir / "profile.png")]
+               save(profile_figure(report), out_dir / "profile.png"),
+               save(totals_figure(report), out_dir / "totals.png")]
     path = markdown_path or report.calibration.report
     path.write_text(markdown(report, out_dir), encoding="utf-8", newline="\n")
     return [*written, path]
@@ -229,8 +305,27 @@ def markdown(report: FitReport, out_dir: Path) -> str:
           for r in report.truth().itertuples()],
         "",
     ]
+    lines += _totals(report, out_dir)
     lines += _identified(report)
     return "\n".join(lines) + "\n"
+
+
+def _totals(report: FitReport, out_dir: Path) -> list[str]:
+    table = totals_table(report)
+    return [
+        "## The economy against Norway's business sector",
+        "",
+        "The model holds the business sector's employer enterprises. Its totals (mean over the check's seeds) "
+        f"beside Statistics Norway's, keys of docs/sources.md; the path over the years is `{out_dir}/totals.png`. "
+        "Not fitted: the labour supply (`[labour]`) bounds man-years, value added follows from the sectors' "
+        "value added per man-year.",
+        "",
+        "| total | year | observed | simulated | simulated / observed | source | what it counts |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r.total} | {r.year} | {r.observed:,.0f} | {r.simulated:,.0f} | {r.ratio:.2f} | {r.source} | "
+          f"{r.counts} |" for r in table.itertuples()],
+        "",
+    ]
 
 
 def _identified(report: FitReport) -> list[str]:

@@ -30,7 +30,7 @@ class EffortParams(NamedTuple):
 class TraitParams(NamedTuple):
     """New firms' other traits: ``[population]`` parameters and the population's fitted intercepts."""
 
-    productivity_index: float  # the productivity trend so far (1 in the start year)
+    productivity_index: float  # the productivity trend since the sectors' tables' year
     productivity_sd: float
     growth_potential_sd: float
     knowledge_sd: float

@@ -72,14 +72,19 @@ class Population(Section):
         1.0, "1 (share of the real population)", "1 = full-scale Norway; 0.05 for class use.", 1e-4, 1.0)
     size_classes: dict[str, int] = Field(
         default_factory=lambda: {
-            "1-4": 243_829, "5-9": 30_803, "10-19": 17_781, "20-49": 9_861,
-            "50-99": 2_485, "100-249": 1_385, "250+": 734,
+            "1-4": 152_393, "5-9": 19_252, "10-19": 11_113, "20-49": 6_163,
+            "50-99": 1_553, "100-249": 866, "250+": 459,
         },
         max_length=MAX_SIZE_CLASSES,
-        description="Employer enterprises by employees, 2017 (SSB; docs/sources.md). Keys 'lo-hi' or 'lo+'.",
+        description="Employer enterprises of the business sector by employees in the start year (2000). Keys "
+                    "'lo-hi' or 'lo+'.",
         json_schema_extra={
             "unit": "enterprises (full scale)",
-            "source": "Statistics Norway, employer enterprises by size class, 2017 (docs/sources.md). Limits: counts"
+            "source": "Statistics Norway's 2017 table of enterprises by persons employed (docs/sources.md, "
+                      "SSB-ENT-2017: 243,829; 30,803; 17,781; 9,861; 2,485; 1,385; 734), every count times 0.625 so "
+                      "that the firms employ the 1.43 million employees of the business sector's enterprises on 1 "
+                      "January 2001 (docs/sources.md, SSB-DEM-2001-2005); no size-class table for 2000 was found, so "
+                      "the shape is 2017's (an assumption). Limits: counts"
                       f" 0-{MAX_CLASS_COUNT:,}, not all zero; at most {MAX_FIRMS:,} simulated firms (counts x"
                       f" scale) and {MAX_FIRM_YEARS:,} simulated firm-years (firms x years), since a run needs"
                       " about 240 bytes per firm-year (full scale, 36 years: 2.7 GB peak), so about 14.5 GB at the"
@@ -89,6 +94,12 @@ class Population(Section):
         1.3, "1", "Tail of Norway's largest enterprises (Pareto fit to SSB 250+ class; Axtell 2001 finds about 1).",
         0.5, 5.0)
     max_employees: int = param(20_000, "man-years", "Equinor-sized upper bound on one enterprise.", 250, 200_000)
+    value_added_year: int = param(
+        2018, "year",
+        "The year the sectors' value added per man-year describes (Statistics Norway's structural business "
+        "statistics 2017-2019; docs/sources.md, SSB-SBS). Firms of other years get it moved by "
+        "growth.productivity_trend, so the start year's firms are as productive as firms were then.",
+        1990, 2100)
     productivity_sd: float = param(
         0.45, "log points",
         "Within-sector dispersion of labour productivity (Syverson 2011: 90/10 ratio about 2-4).", 0.0, 2.0)
@@ -155,6 +166,32 @@ class Population(Section):
         if not any(classes.values()):
             raise ValueError("size classes must not all be zero (there would be no firms)")
         return classes
+
+
+class LabourMarket(Section):
+    """The ``[labour]`` table: the labour supply that bounds the firms' employment (:mod:`sim.submodels.labour`)."""
+
+    supply_growth: float = param(
+        0.008, "log points per year",
+        "Growth of the labour the business sector hires in the observed years: its employment rose from 1.43 "
+        "million employees (enterprises on 1 January 2001) to 1.66 million persons employed (structural business "
+        "statistics, 2020), about 0.8 % a year (Statistics Norway; docs/sources.md, SSB-DEM-2001-2005, SSB-SBS-2021).",
+        -0.1, 0.1)
+    projection_year: int = param(
+        2020, "year", "First year of the projected supply growth (the last observed figure is for 2020).", 1990,
+        2150)
+    supply_growth_projection: float = param(
+        0.004, "log points per year",
+        "Labour supply growth after the observed years. Assumption: register-based employment rose 0.6 % in 2024 "
+        "(Statistics Norway; docs/sources.md, SSB-REGSYS-2024) and the working-age population grows more slowly "
+        "in Statistics Norway's population projections; rounded down to 0.4 %.",
+        -0.1, 0.1)
+    tightness_elasticity: float = param(
+        1.0, "log points of demand growth per log point of excess employment",
+        "When the firms employ more than the labour supply, every sector's demand growth falls by this times the "
+        "log excess (wages rise, hiring stalls); 0 switches the limit off. Assumption: 1 brings employment back "
+        "to the supply within a few years.",
+        0.0, 10.0)
 
 
 class SectorShock(Section):

@@ -14,7 +14,15 @@ import tomli_w
 from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.behaviour import Demography, Growth, Innovation, Membership, Network
-from sim.scenario.economy import NORWAY, KnowledgeInstitutionSpec, Population, Region, Sector, SectorShock
+from sim.scenario.economy import (
+    NORWAY,
+    KnowledgeInstitutionSpec,
+    LabourMarket,
+    Population,
+    Region,
+    Sector,
+    SectorShock,
+)
 from sim.scenario.instruments import ClusterLink, CorporateNetworks, ForeignInvestment, GreenPlatform, Restructuring
 from sim.scenario.levels import ClusterSpec, Levels, Programme
 from sim.scenario.limits import (
@@ -153,6 +161,7 @@ class Scenario(Section):
     innovation: Innovation = Field(default_factory=Innovation)
     growth: Growth = Field(default_factory=Growth)
     demography: Demography = Field(default_factory=Demography)
+    labour: LabourMarket = Field(default_factory=LabourMarket)
     levels: Levels = Field(default_factory=Levels)
     programme: Programme = Field(default_factory=Programme)
     restructuring: Restructuring = Field(default_factory=Restructuring)

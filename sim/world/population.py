@@ -253,8 +253,8 @@ def _attributes(
         employees: Man-years per firm (>= 1).
         age: Age in whole years per firm.
         birth_reference_year: Year the ages are counted back from.
-        productivity_index: Multiplier on the sectors' value added per man-year (e.g. the
-            productivity trend accumulated since the start year).
+        productivity_index: Multiplier on the sectors' value added per man-year: the productivity
+            trend since their year (:func:`productivity_index`).
 
     Returns:
         The firm columns of :data:`COLUMNS`.
@@ -358,6 +358,22 @@ def _draw_region(scn: Scenario, rng: np.random.Generator, sector: np.ndarray) ->
     return kernels.category_by_row(cdf, np.ascontiguousarray(sector, dtype=np.int64), rng.random(sector.size))
 
 
+def productivity_index(scn: Scenario, year: int) -> float:
+    """Productivity of ``year``'s firms relative to the sectors' tables (``population.value_added_year``).
+
+    The tables describe one year; earlier years' firms were less productive by
+    ``growth.productivity_trend`` a year, later ones more.
+
+    Args:
+        scn: The scenario.
+        year: The year.
+
+    Returns:
+        ``exp(productivity_trend * (year - value_added_year))``.
+    """
+    return float(np.exp(scn.growth.productivity_trend * (year - scn.population.value_added_year)))
+
+
 def build_firms(scn: Scenario, rng: np.random.Generator, start_year: int) -> dict[str, np.ndarray]:
     """Build the initial population of employer enterprises.
 
@@ -383,7 +399,7 @@ def build_firms(scn: Scenario, rng: np.random.Generator, start_year: int) -> dic
     sector = _draw_sector(scn, rng, n)
     region = _draw_region(scn, rng, sector)
     age = _draw_ages(scn, rng, employees)
-    return _attributes(scn, rng, region, sector, employees, age, start_year)
+    return _attributes(scn, rng, region, sector, employees, age, start_year, productivity_index(scn, start_year))
 
 
 def startup_firms(
@@ -407,8 +423,8 @@ def startup_firms(
         region: Region index per start-up (length ``n``).
         sector: Sector index per start-up (length ``n``).
         year: Founding year (every ``birth_year``).
-        productivity_index: Multiplier on the sectors' value added per man-year, e.g. the
-            productivity trend accumulated since the start year.
+        productivity_index: Multiplier on the sectors' value added per man-year: the productivity
+            trend since their year (:func:`productivity_index`).
 
     Returns:
         Column arrays as in :data:`COLUMNS`, with ``birth_year == year``.
