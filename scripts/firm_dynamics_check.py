@@ -44,6 +44,9 @@ REGISTER_LIKE: dict[str, Any] = {
     "demography.startup_staffing": 0.6,
     "growth.young_growth": 0.05,
     "growth.young_growth_fade": 0.5,
+    # employment: hires and quits of their own, lumpy adjustment
+    "growth.employment_shock_sd": 0.25,
+    "growth.adjustment_threshold": 0.2,
 }
 
 #: Published benchmarks printed beside the figures.

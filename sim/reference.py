@@ -251,7 +251,8 @@ class RefFirm(mesa.Agent):
         if self.cluster is not None:  # the service's push fades with years of membership
             access = (self.cluster.spec.market_access_growth
                       * math.exp(-g.market_access_fade * (m.year - self.join_year)))
-        sd = g.shock_sd * self.employees**-g.shock_size_elasticity
+        spread = self.employees**-g.shock_size_elasticity  # shocks are smaller for larger firms
+        sd = g.shock_sd * spread
         b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
         shock = m.rng.laplace(0.0, b) + math.log1p(-b * b)  # minus log E[exp(shock)]: mean one
         step = self.innovated * self.employees**-inn.size_elasticity
@@ -261,10 +262,14 @@ class RefFirm(mesa.Agent):
         self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * step
                                       + m.random.gauss(0.0, g.productivity_noise_sd))
         gap = self.value_added / self.productivity - self.employees
-        self.employees += (g.hire_rate if gap > 0 else g.fire_rate) * gap
+        if abs(gap) >= g.adjustment_threshold * self.employees:  # a small gap waits (fixed costs of adjusting)
+            self.employees += (g.hire_rate if gap > 0 else g.fire_rate) * gap
         rho, sd_potential = g.potential_persistence, m.spec.population.growth_potential_sd
         self.potential = (rho * self.potential
                           + math.sqrt(1 - rho**2) * m.random.gauss(0.0, sd_potential))
+        if g.employment_shock_sd > 0:  # hires and quits that do not follow sales, with mean one in levels
+            b = min(g.employment_shock_sd * spread / math.sqrt(2.0), MAX_LAPLACE_SCALE)
+            self.employees *= math.exp(m.employment_shocks.laplace(0.0, b) + math.log1p(-b * b))
 
     def maybe_close(self) -> None:
         """Close with a hazard falling with size, growth and age, or when below the minimum size."""
@@ -304,7 +309,9 @@ class ReferenceModel(mesa.Model):
         self.clusters = [RefCluster(self, k) for k in range(len(self.plan))]
         self.institution_partners = _institution_partners(spec, self.distance_km)
         self.startups = self.exits = 0
-        self._startup_sizes = stream(rng, "demography.startup_size")  # its own stream: the others' draws stay
+        # Their own streams, so that a mechanism switched on leaves the other draws as they were.
+        self._startup_sizes = stream(rng, "demography.startup_size")
+        self.employment_shocks = stream(rng, "growth.employment")
         self._rows: list[dict[str, float]] = []
         self._add_firms(build_firms(spec, stream(rng, "population"), self.year))
 

@@ -33,6 +33,7 @@ def _script() -> ModuleType:
 check = _script()
 AGE = {key: value for key, value in check.REGISTER_LIKE.items()
        if key.startswith("demography.") or key.startswith("growth.young")}
+EMPLOYMENT = {key: check.REGISTER_LIKE[key] for key in ("growth.employment_shock_sd", "growth.adjustment_threshold")}
 
 
 def panel(overrides: dict, end_year: int = 2016, seed: int = 0) -> tuple[ClusterModel, pd.DataFrame]:
@@ -81,3 +82,38 @@ def test_a_pareto_start_up_tail_gives_some_start_ups_five_or_more_man_years():
     assert (tailed >= plain).all()
     assert 0.03 < np.mean(tailed >= 5.0) < 0.3
     assert np.median(tailed) < 5.0  # most still start small
+
+
+@pytest.fixture(scope="module")
+def employment_off_and_on() -> tuple[dict[str, float], dict[str, float]]:
+    return tuple(check.dynamics(panel(overrides, end_year=2012)[1]) for overrides in ({}, EMPLOYMENT))
+
+
+def test_man_year_growth_is_persistent_without_the_employment_mechanism(employment_off_and_on):
+    off, _ = employment_off_and_on
+    assert off["growth_autocorrelation"] > 0.6  # a slow drift: what issue 16 found
+
+
+def test_consecutive_man_year_growth_rates_are_nearly_uncorrelated_with_hires_and_quits_of_their_own(
+        employment_off_and_on):
+    _, on = employment_off_and_on
+    assert abs(on["growth_autocorrelation"]) < 0.2  # Coad (2007): near zero, negative for small firms
+
+
+def test_man_year_growth_rates_are_fatter_tailed_with_hires_and_quits_of_their_own(employment_off_and_on):
+    off, on = employment_off_and_on
+    assert on["growth_excess_kurtosis"] > off["growth_excess_kurtosis"] + 0.5
+
+
+def test_man_years_still_lag_sales_with_the_employment_mechanism():
+    scn = sim.load_scenario(ROOT / "scenarios" / "classroom.toml",
+                            overrides={"scenario.end_year": 2003, "measurement.effects": False, **EMPLOYMENT})
+    model = ClusterModel(scn, rng=0)
+    f = model.firms
+    while model.running:
+        before = f.employees[: f.n].copy(), f.revenue[: f.n].copy()
+        model.step()
+    rows = np.flatnonzero(f.alive[: len(before[0])])
+    man_years, sales = (np.log(now[rows] / then[rows]) for now, then in zip((f.employees, f.revenue), before))
+    up = sales > 0.3  # firms whose sales jumped this year hire only part of what they need
+    assert 0.0 < np.median(man_years[up]) < 0.5 * np.median(sales[up])

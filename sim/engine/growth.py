@@ -38,6 +38,8 @@ class GrowthParams(NamedTuple):
     potential_size_elasticity: float
     young_growth: float
     young_growth_fade: float
+    employment_shock_sd: float
+    adjustment_threshold: float
 
 
 GROWTH = bundle(GrowthParams)
@@ -52,8 +54,8 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     Args:
         n: Rows in use.
         alive: Firm column: which rows are open (only those change).
-        keys: Hashed keys of this year's "growth.shock", "growth.productivity" and
-            "growth.potential" draws.
+        keys: Hashed keys of this year's "growth.shock", "growth.productivity", "growth.potential" and
+            "growth.employment" draws.
         year: The simulated year.
         demand: Demand growth per sector (log points).
         access_per_cluster: Market access per cluster (log points, funding applied).
@@ -66,6 +68,7 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     prod_gain, prod_sd, hire, fire = p.productivity_gain, p.productivity_noise_sd, p.hire_rate, p.fire_rate
     rho, pot_sd, pot_el = p.potential_persistence, p.growth_potential_sd, p.potential_size_elasticity
     young, young_fade = p.young_growth, p.young_growth_fade
+    emp_sd, threshold = p.employment_shock_sd, p.adjustment_threshold
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
     # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
     # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
@@ -112,8 +115,22 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         revenue[r] = rev = revenue[r] * sales_factor[r]
         productivity[r] = prod = productivity[r] * prod_factor[r]
         gap = rev * va_share[r] / prod - emp
-        employees[r] = emp + (hire if gap > 0.0 else fire) * gap
+        # Fixed costs of hiring and firing: a gap below the threshold (a share of man-years) waits.
+        adjust = hire if gap > 0.0 else fire
+        adjust = 0.0 if abs(gap) < threshold * emp else adjust
+        employees[r] = emp + adjust * gap
         potential[r] = rho * potential[r] + renew * renewal[r]
+    if emp_sd > 0.0:  # off by default: no draws, and man-years exactly as without the mechanism
+        hired = np.empty(n)
+        for r in range(n):
+            hired[r] = unit(keys[3], r)
+        for r in range(n):
+            # Hires and quits that do not follow sales: a Laplace shock with mean one in levels, smaller
+            # for larger firms, which the gap undoes in later years (so growth rates alternate).
+            b = min(emp_sd * vm.exp(-shock_el * log_emp[r]) * SQRT_HALF, max_b)
+            hired[r] = vm.exp(b * laplace_of(hired[r]) + vm.log1p(-b * b))
+        for r in range(n):
+            employees[r] *= hired[r] if alive[r] else 1.0
 
 
 warm_up(grow)

@@ -158,6 +158,20 @@ class Growth(Section):
         0.3, "1 per year",
         "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
     min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
+    employment_shock_sd: float = param(
+        0.0, "log points per year (one man-year firm)",
+        "Hires and quits that do not follow sales: a Laplace shock to man-years (sd ~ size^-shock_size_elasticity) "
+        "that the hiring gap undoes in later years, so yearly man-year growth rates are tent-shaped (Bottazzi & "
+        "Secchi 2006) and correlate weakly or negatively from one year to the next (Coad 2007; docs/sources.md). "
+        "0 switches it off (the default, as before); the size is an assumption, register-like about 0.15 "
+        "(scripts/firm_dynamics_check.py).",
+        0.0, 1.0)
+    adjustment_threshold: float = param(
+        0.0, "1 (share of man-years)",
+        "Fixed costs of hiring and firing: a firm whose gap to the man-years its value added needs is below this "
+        "share of its man-years does not adjust this year, so adjustment is lumpy (assumption, after the "
+        "adjustment-cost literature). 0 switches it off (the default, as before).",
+        0.0, 1.0)
     young_growth: float = param(
         0.0, "log points per year (at age 0)",
         "Extra sales growth of a young firm, fading with age: young survivors grow fastest ('up or out'; "

@@ -29,8 +29,9 @@ def growth(m: ClusterModel) -> None:
     """Firms' sales, productivity and employment grow.
 
     Sales follow sector demand, expected growth from potential, youth (fading with age), innovation,
-    cluster market access (fading with years of membership) and fat-tailed shocks; productivity grows; employment moves
-    toward what value added needs, with frictions.
+    cluster market access (fading with years of membership) and fat-tailed shocks; productivity grows;
+    employment moves toward what value added needs, with frictions (none while the gap is small) and
+    hires and quits of its own.
     """
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     access = m.per_cluster("market_access_growth") * m.funding_factor
@@ -41,11 +42,12 @@ def growth(m: ClusterModel) -> None:
         productivity_noise_sd=g.productivity_noise_sd, hire_rate=g.hire_rate, fire_rate=g.fire_rate,
         potential_persistence=g.potential_persistence, growth_potential_sd=m.spec.population.growth_potential_sd,
         potential_size_elasticity=g.potential_size_elasticity, young_growth=g.young_growth,
-        young_growth_fade=g.young_growth_fade)
-    kernels.grow(f.n, f.alive, m.keys("growth.shock", "growth.productivity", "growth.potential"), m.year,
-                 np.ascontiguousarray(m.sector_demand, dtype=np.float64), per_cluster_array(access), params,
-                 f.employees, f.revenue, f.productivity, f.va_share, f.potential, f.innovated, f.sector, f.member,
-                 f.cluster, f.join_year, f.birth_year, f.support_growth, f.growth)
+        young_growth_fade=g.young_growth_fade, employment_shock_sd=g.employment_shock_sd,
+        adjustment_threshold=g.adjustment_threshold)
+    keys = m.keys("growth.shock", "growth.productivity", "growth.potential", "growth.employment")
+    kernels.grow(f.n, f.alive, keys, m.year, np.ascontiguousarray(m.sector_demand, dtype=np.float64),
+                 per_cluster_array(access), params, f.employees, f.revenue, f.productivity, f.va_share, f.potential,
+                 f.innovated, f.sector, f.member, f.cluster, f.join_year, f.birth_year, f.support_growth, f.growth)
 
 
 def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:
