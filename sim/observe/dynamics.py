@@ -167,33 +167,36 @@ class Panel:
         Args:
             panel: The register's firm-year panel.
         """
-        self.year = panel["year"].to_numpy(np.int64)
-        self.firm = panel["firm_id"].to_numpy(np.int64)
+        # int32 where it suffices: a full-scale panel has tens of millions of firm-years.
+        self.year = panel["year"].to_numpy(np.int32)
+        self.firm = panel["firm_id"].to_numpy(np.int32)
         self.alive = panel["alive"].to_numpy(bool)
         self.employees = panel["employees"].to_numpy(np.float64)
         self.member = panel["member"].to_numpy(bool)
-        self.birth = panel["birth_year"].to_numpy(np.int64)
+        self.birth = panel["birth_year"].to_numpy(np.int32)
         self.age = self.year - self.birth
         self.years = np.unique(self.year)
         # Each (firm, year) once: a sorted key finds any firm-year by binary search.
         self._stride = int(self.firm.max()) + 1 if len(self.firm) else 1
         key = self._key(self.firm, self.year)
         # The register writes the panel by year and firm: already sorted, no sort needed.
-        self._order = np.arange(len(key)) if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
-        self._keys = key[self._order]
+        self._order = None if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
+        self._keys = key if self._order is None else key[self._order]
         self.previous = self.open_row(self.firm, self.year - 1)
 
     def _key(self, firm: np.ndarray, year: np.ndarray) -> np.ndarray:
-        return (year - (self.years[0] if len(self.years) else 0)) * self._stride + firm
+        first = int(self.years[0]) if len(self.years) else 0
+        return (year.astype(np.int64) - first) * self._stride + firm
 
     def open_row(self, firm: np.ndarray, year: np.ndarray) -> np.ndarray:
         """The row of each (firm, year) where the firm was open at the end of that year, else -1."""
         if len(self._keys) == 0:
-            return np.full(len(firm), -1, dtype=np.int64)
+            return np.full(len(firm), -1, dtype=np.int32)
         want = self._key(firm, year)
         pos = np.minimum(np.searchsorted(self._keys, want), len(self._keys) - 1)
-        row = np.where(self._keys[pos] == want, self._order[pos], -1)
-        return np.where((row >= 0) & self.alive[np.maximum(row, 0)], row, -1)
+        row = pos if self._order is None else self._order[pos]
+        row = np.where(self._keys[pos] == want, row, -1)
+        return np.where((row >= 0) & self.alive[np.maximum(row, 0)], row, -1).astype(np.int32)
 
     def growth(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a growth rate from the year before, and the rate (100 x log change)."""
