@@ -47,6 +47,9 @@ REGISTER_LIKE: dict[str, Any] = {
     # employment: hires and quits of their own, lumpy adjustment
     "growth.employment_shock_sd": 0.25,
     "growth.adjustment_threshold": 0.2,
+    # value added apart from sales: intermediate inputs move with productivity and scale
+    "growth.va_productivity_elasticity": 0.3,
+    "growth.va_scale_elasticity": -0.05,
 }
 
 #: Published benchmarks printed beside the figures.

@@ -28,7 +28,7 @@ from sim.model import stream
 from sim.scenario.levels import LevelSpec
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
-from sim.submodels.growth import MAX_LAPLACE_SCALE
+from sim.submodels.growth import MAX_LAPLACE_SCALE, VA_SHARE_BOUNDS
 from sim.submodels.membership import KM_PER_DISTANCE_UNIT
 from sim.world.clusters import INACTIVE, ClusterTable
 from sim.world.geography import region_distances_km
@@ -259,8 +259,12 @@ class RefFirm(mesa.Agent):
         youth = g.young_growth * math.exp(-g.young_growth_fade * self.age)  # young survivors grow faster
         self.growth = demand[self.sector] + self.expected_growth() + youth + inn.demand_gain * step + access + shock
         self.revenue *= math.exp(self.growth)
-        self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * step
-                                      + m.random.gauss(0.0, g.productivity_noise_sd))
+        own = inn.productivity_gain * step + m.random.gauss(0.0, g.productivity_noise_sd)  # beyond the trend
+        self.productivity *= math.exp(g.productivity_trend + own)
+        # Intermediate inputs: the value-added share moves with own productivity, innovation and scale.
+        self.va_share *= math.exp(g.va_productivity_elasticity * own + g.va_innovation_gain * step
+                                  + g.va_scale_elasticity * (self.growth - demand[self.sector]))
+        self.va_share = min(max(self.va_share, VA_SHARE_BOUNDS[0]), VA_SHARE_BOUNDS[1])
         gap = self.value_added / self.productivity - self.employees
         if abs(gap) >= g.adjustment_threshold * self.employees:  # a small gap waits (fixed costs of adjusting)
             self.employees += (g.hire_rate if gap > 0 else g.fire_rate) * gap

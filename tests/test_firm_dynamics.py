@@ -117,3 +117,26 @@ def test_man_years_still_lag_sales_with_the_employment_mechanism():
     man_years, sales = (np.log(now[rows] / then[rows]) for now, then in zip((f.employees, f.revenue), before))
     up = sales > 0.3  # firms whose sales jumped this year hire only part of what they need
     assert 0.0 < np.median(man_years[up]) < 0.5 * np.median(sales[up])
+
+
+def test_value_added_and_sales_gaps_differ_when_the_value_added_share_moves():
+    def gaps(overrides: dict) -> tuple[float, float]:
+        scn = sim.load_scenario(ROOT / "scenarios" / "classroom.toml",
+                                overrides={"scenario.end_year": 2020, **overrides})
+        effects = sim.run(scn, seed=0).effects
+        published = effects[effects["estimator"] == "matched_did"].set_index("metric")["gap_pp"]
+        return published["value_added"], published["revenue"]
+
+    fixed, moving = gaps({}), gaps({"growth.va_productivity_elasticity": 0.3, "growth.va_scale_elasticity": -0.2})
+    assert fixed[0] == pytest.approx(fixed[1], abs=1e-4)  # one moment: value added is sales times a fixed share
+    assert moving[0] < moving[1] - 1.0  # members grow beyond their sectors and buy more inputs
+
+
+def test_value_added_shares_spread_within_a_sector_and_stay_in_bounds():
+    model, _ = panel({"growth.va_productivity_elasticity": 0.5, "growth.va_innovation_gain": 0.05,
+                      "growth.va_scale_elasticity": -0.1}, end_year=2010)
+    f = model.firms
+    rows = f.alive_rows()
+    share, sector = f.va_share[rows], f.sector[rows]
+    assert all(np.std(share[sector == s]) > 0.005 for s in np.unique(sector))
+    assert share.min() >= 0.05 and share.max() <= 0.95

@@ -31,7 +31,7 @@ N_SE = 3.0
 # Caps near the programme's largest clusters, so that ~40 of the ~1,200 firms are members.
 ROOMY_LEVELS = {lv: {"max_members": 10_000.0, "recruits_per_year": 1_000.0} for lv in LEVELS}
 COMPARED = ("firms", "members", "employment_growth", "innovations_per_firm", "ties_per_firm",
-            "startups_per_firm", "exits_per_firm", "institution_ties_per_firm")
+            "startups_per_firm", "exits_per_firm", "institution_ties_per_firm", "value_added_share")
 
 
 LEVERS_OFF = {name: {"enabled": False}
@@ -42,7 +42,7 @@ LEVERS_OFF = {name: {"enabled": False}
 DYNAMICS = {"demography": {"exit_rate": 0.3, "exit_age_elasticity": 0.5, "startup_size_tail": 0.3,
                            "startup_staffing": 0.6},
             "growth": {"young_growth": 0.05, "young_growth_fade": 0.5, "employment_shock_sd": 0.25,
-                       "adjustment_threshold": 0.2}}
+                       "adjustment_threshold": 0.2, "va_productivity_elasticity": 0.3, "va_scale_elasticity": -0.05}}
 
 
 def scenario(end_year: int = 2010, **tables: dict) -> Scenario:
@@ -64,6 +64,7 @@ def statistics(yearly: pd.DataFrame) -> dict[str, float]:
         "startups_per_firm": yearly["startups"] / firms,
         "exits_per_firm": yearly["exits"] / firms,
         "institution_ties_per_firm": yearly["institution_ties"] / firms,
+        "value_added_share": yearly["value_added_nok"] / yearly["revenue_nok"],
     }
     return ({f"{name} final": float(s.iloc[-1]) for name, s in series.items()}
             | {f"{name} mean": float(s.mean()) for name, s in series.items()})

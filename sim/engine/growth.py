@@ -40,6 +40,11 @@ class GrowthParams(NamedTuple):
     young_growth_fade: float
     employment_shock_sd: float
     adjustment_threshold: float
+    va_productivity_elasticity: float
+    va_innovation_gain: float
+    va_scale_elasticity: float
+    min_va_share: float  # a model constant (sim.submodels.growth.VA_SHARE_BOUNDS)
+    max_va_share: float  # a model constant (sim.submodels.growth.VA_SHARE_BOUNDS)
 
 
 GROWTH = bundle(GrowthParams)
@@ -69,6 +74,8 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     rho, pot_sd, pot_el = p.potential_persistence, p.growth_potential_sd, p.potential_size_elasticity
     young, young_fade = p.young_growth, p.young_growth_fade
     emp_sd, threshold = p.employment_shock_sd, p.adjustment_threshold
+    va_prod_el, va_inn, va_scale_el = p.va_productivity_elasticity, p.va_innovation_gain, p.va_scale_elasticity
+    min_va, max_va = p.min_va_share, p.max_va_share
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
     # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
     # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
@@ -104,8 +111,13 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     for r in range(n):
         sales_factor[r] = vm.exp(rate[r])
     prod_factor = normals_of(keys[1], n)
+    va_factor = np.empty(n)
     for r in range(n):
-        prod_factor[r] = vm.exp(trend + prod_gain * step[r] + prod_sd * prod_factor[r])
+        # The value-added share moves with the firm's own productivity change (beyond the trend), its
+        # innovation and its sales growth beyond its sector's demand (scale): intermediate inputs.
+        own = prod_gain * step[r] + prod_sd * prod_factor[r]
+        va_factor[r] = vm.exp(va_prod_el * own + va_inn * step[r] + va_scale_el * (rate[r] - demand[sector[r]]))
+        prod_factor[r] = vm.exp(trend + own)
     renewal = normals_of(keys[2], n)
     for r in range(n):
         if not alive[r]:
@@ -114,7 +126,8 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         growth[r] = rate[r]
         revenue[r] = rev = revenue[r] * sales_factor[r]
         productivity[r] = prod = productivity[r] * prod_factor[r]
-        gap = rev * va_share[r] / prod - emp
+        va_share[r] = va = min(max(va_share[r] * va_factor[r], min_va), max_va)
+        gap = rev * va / prod - emp
         # Fixed costs of hiring and firing: a gap below the threshold (a share of man-years) waits.
         adjust = hire if gap > 0.0 else fire
         adjust = 0.0 if abs(gap) < threshold * emp else adjust

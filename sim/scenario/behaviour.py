@@ -158,6 +158,23 @@ class Growth(Section):
         0.3, "1 per year",
         "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
     min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
+    va_productivity_elasticity: float = param(
+        0.0, "log points of value-added share per log point of own productivity change",
+        "Intermediate inputs: a firm whose productivity rises beyond the trend makes more of its sales itself, "
+        "so value added, sales and productivity grow apart (Innovation Norway's support in 2021: sales +10.4, "
+        "value creation +9.0, productivity +4.0 pp; docs/sources.md). The size is an assumption; 0 switches it off "
+        "(the default, as before).",
+        -2.0, 2.0)
+    va_innovation_gain: float = param(
+        0.0, "log points of value-added share per innovation step",
+        "A new product or process changes what a firm buys in (assumption; 0 switches it off, the default).",
+        -1.0, 1.0)
+    va_scale_elasticity: float = param(
+        0.0, "log points of value-added share per log point of sales growth beyond sector demand",
+        "A firm that grows buys more inputs and services outside (value-added shares fall with size in the "
+        "structural business statistics, SSB-SBS; the size is an assumption; 0 switches it off, the default). "
+        "Negative: value added grows more slowly than sales, as the published gaps (14.6 against 15.2 pp) are.",
+        -1.0, 1.0)
     employment_shock_sd: float = param(
         0.0, "log points per year (one man-year firm)",
         "Hires and quits that do not follow sales: a Laplace shock to man-years (sd ~ size^-shock_size_elasticity) "
