@@ -28,7 +28,7 @@ from sim.model import stream
 from sim.scenario.levels import LevelSpec
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
-from sim.submodels.growth import MAX_LAPLACE_SCALE, VA_SHARE_BOUNDS
+from sim.submodels.growth import MAX_DISPLACED_SHARE, MAX_LAPLACE_SCALE, VA_SHARE_BOUNDS
 from sim.submodels.membership import KM_PER_DISTANCE_UNIT
 from sim.world.clusters import INACTIVE, ClusterTable
 from sim.world.geography import region_distances_km
@@ -247,10 +247,9 @@ class RefFirm(mesa.Agent):
         gap to what value added needs.
         """
         m, g, inn = self.model, self.model.spec.growth, self.model.spec.innovation
-        access = 0.0
-        if self.cluster is not None:  # the service's push fades with years of membership
-            access = (self.cluster.spec.market_access_growth
-                      * math.exp(-g.market_access_fade * (m.year - self.join_year)))
+        access = self.market_access()
+        if self.cluster is None:  # sales members take from the market through their cluster's access
+            access = m.displaced.get((self.region, self.sector), 0.0)
         spread = self.employees**-g.shock_size_elasticity  # shocks are smaller for larger firms
         sd = g.shock_sd * spread
         b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
@@ -274,6 +273,14 @@ class RefFirm(mesa.Agent):
         if g.employment_shock_sd > 0:  # hires and quits that do not follow sales, with mean one in levels
             b = min(g.employment_shock_sd * spread / math.sqrt(2.0), MAX_LAPLACE_SCALE)
             self.employees *= math.exp(m.employment_shocks.laplace(0.0, b) + math.log1p(-b * b))
+
+    def market_access(self) -> float:
+        """This year's push from its cluster's market access: it fades with years of membership."""
+        if self.cluster is None:
+            return 0.0
+        g = self.model.spec.growth
+        return self.cluster.spec.market_access_growth * math.exp(-g.market_access_fade
+                                                                 * (self.model.year - self.join_year))
 
     def maybe_close(self) -> None:
         """Close with a hazard falling with size, growth and age, or when below the minimum size."""
@@ -337,11 +344,31 @@ class ReferenceModel(mesa.Model):
         self.collaborate()
         firms.do("innovate")
         firms.do("adopt_knowledge")
+        self.displaced = self.displacement()
         firms.do("grow", demand)
         self.demography()
         self._rows.append(self.record())
         self.year += 1
         self.running = self.year <= self.spec.scenario.end_year
+
+    def displacement(self) -> dict[tuple[int, int], float]:
+        """What non-members lose to members' market access this year, per (county, sector) market.
+
+        Returns:
+            Log points of sales growth a non-member of the market loses: ``log(1 - loss share)``, where
+            the loss share is ``growth.displacement`` times members' extra sales from market access over
+            non-members' sales, at most ``MAX_DISPLACED_SHARE``.
+        """
+        g = self.spec.growth
+        gained: Counter[tuple[int, int]] = Counter()
+        held: Counter[tuple[int, int]] = Counter()
+        for firm in self.agents_by_type[RefFirm]:
+            if firm.cluster is not None:
+                gained[firm.region, firm.sector] += firm.revenue * math.expm1(firm.market_access())
+            else:
+                held[firm.region, firm.sector] += firm.revenue
+        return {cell: math.log1p(-min(g.displacement * gained[cell] / sales, MAX_DISPLACED_SHARE))
+                for cell, sales in held.items() if sales > 0}
 
     def sector_demand(self) -> list[float]:
         """Each sector's demand growth this year, shocks included (log points)."""

@@ -140,3 +140,20 @@ def test_value_added_shares_spread_within_a_sector_and_stay_in_bounds():
     share, sector = f.va_share[rows], f.sector[rows]
     assert all(np.std(share[sector == s]) > 0.005 for s in np.unique(sector))
     assert share.min() >= 0.05 and share.max() <= 0.95
+
+
+def test_with_full_displacement_non_members_lose_sales_where_members_are():
+    """Same seed, same firms, same luck: an initial firm's sales with displacement 1 against 0."""
+    overrides = {"levels.nce.market_access_growth": 0.2, "levels.gce.market_access_growth": 0.2}
+    runs = [panel(overrides | {"growth.displacement": share}, end_year=2012)[0] for share in (0.0, 1.0)]
+    initial = ClusterModel(runs[0].spec, rng=0).firms.n
+    none, full = (m.firms for m in runs)
+    both = np.flatnonzero(none.alive[:initial] & full.alive[:initial] & ~none.member[:initial] & ~full.member[:initial])
+    members = none.member[: none.n] & none.alive[: none.n]
+    cells = set(zip(none.region[: none.n][members].tolist(), none.sector[: none.n][members].tolist()))
+    near = np.array([(none.region[r], none.sector[r]) in cells for r in both])
+    change = np.log(full.revenue[both] / none.revenue[both])
+    assert near.sum() > 20
+    assert np.median(change[near]) < -0.002  # non-members beside members lose sales (members are few and small)
+    assert (change[near] < 0).mean() > 0.9
+    assert abs(np.median(change[~near])) < 1e-6  # elsewhere nothing changes

@@ -42,7 +42,8 @@ LEVERS_OFF = {name: {"enabled": False}
 DYNAMICS = {"demography": {"exit_rate": 0.3, "exit_age_elasticity": 0.5, "startup_size_tail": 0.3,
                            "startup_staffing": 0.6},
             "growth": {"young_growth": 0.05, "young_growth_fade": 0.5, "employment_shock_sd": 0.25,
-                       "adjustment_threshold": 0.2, "va_productivity_elasticity": 0.3, "va_scale_elasticity": -0.05}}
+                       "adjustment_threshold": 0.2, "va_productivity_elasticity": 0.3, "va_scale_elasticity": -0.05,
+                       "displacement": 0.5}}
 
 
 def scenario(end_year: int = 2010, **tables: dict) -> Scenario:

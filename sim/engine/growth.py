@@ -45,15 +45,49 @@ class GrowthParams(NamedTuple):
     va_scale_elasticity: float
     min_va_share: float  # a model constant (sim.submodels.growth.VA_SHARE_BOUNDS)
     max_va_share: float  # a model constant (sim.submodels.growth.VA_SHARE_BOUNDS)
+    displacement: float
+    max_displaced_share: float  # a model constant (sim.submodels.growth.MAX_DISPLACED_SHARE)
 
 
 GROWTH = bundle(GrowthParams)
 
 
-@numba.njit(types.void(types.int64, BOOL, KEYS, types.int64, F64, F64, GROWTH, F64, F64, F64, F64, F64, BOOL, I16, BOOL,
-                       I32, I16, I16, F64, F64), **JIT)
+@numba.njit(**JIT)
+def displace(n, alive, year, p, revenue, access, sector, region, n_sectors, member, join_year, rate):
+    """Non-members lose the share ``displacement`` of the sales members gain from market access in their market.
+
+    A market is a (county, sector) cell. Members' extra sales are ``revenue * (exp(push) - 1)`` with
+    ``push`` their market-access growth this year; the non-members of the cell share the loss in
+    proportion to their sales at the start of the year (their growth falls by ``log(1 - loss share)``,
+    the share capped at ``max_displaced_share``).
+
+    Args:
+        n, alive, year, p, revenue, sector, region, n_sectors, member, join_year: As :func:`grow`.
+        access: Market access per row this year before it fades with years of membership (0 for non-members).
+        rate: This year's sales growth per row (log points; updated in place).
+    """
+    cells = (np.int64(np.max(region[:n])) + 1) * n_sectors if n > 0 else 0
+    gained, held = np.zeros(cells), np.zeros(cells)
+    for r in range(n):
+        if alive[r]:
+            c = np.int64(region[r]) * n_sectors + sector[r]
+            if member[r]:
+                push = access[r] * vm.exp(-p.market_access_fade * max(year - join_year[r], 0))
+                gained[c] += revenue[r] * (vm.exp(push) - 1.0)
+            else:
+                held[c] += revenue[r]
+    for c in range(cells):
+        held[c] = vm.log1p(-min(p.displacement * gained[c] / held[c], p.max_displaced_share)) if held[c] > 0 else 0.0
+    for r in range(n):
+        if alive[r] and not member[r]:
+            rate[r] += held[np.int64(region[r]) * n_sectors + sector[r]]
+
+
+@numba.njit(types.void(types.int64, BOOL, KEYS, types.int64, F64, F64, GROWTH, F64, F64, F64, F64, F64, BOOL, I16, I16,
+                       types.int64, BOOL, I32, I16, I16, F64, F64), **JIT)
 def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
-         potential, innovated, sector, member, cluster, join_year, birth_year, support_growth, growth):
+         potential, innovated, sector, region, n_sectors, member, cluster, join_year, birth_year, support_growth,
+         growth):
     """The growth phase for the open firms among the first ``n`` rows (rules: :func:`sim.submodels.growth.growth`).
 
     Args:
@@ -65,8 +99,10 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         demand: Demand growth per sector (log points).
         access_per_cluster: Market access per cluster (log points, funding applied).
         p: The scalar parameters (:class:`GrowthParams`).
-        employees, revenue, productivity, va_share, potential, innovated, sector, member, cluster,
-        join_year, birth_year, support_growth, growth: Firm columns (updated in place).
+        employees, revenue, productivity, va_share, potential, innovated, sector, region: Firm columns.
+        n_sectors: Number of sectors (a market is a county and a sector, ``region * n_sectors + sector``).
+        member, cluster, join_year, birth_year, support_growth, growth: Firm columns (updated in place, as
+            are the ones above).
     """
     fade, shock_sd, shock_el, max_b = p.market_access_fade, p.shock_sd, p.shock_size_elasticity, p.max_laplace_scale
     step_el, demand_gain, trend = p.innovation_size_elasticity, p.demand_gain, p.productivity_trend
@@ -107,6 +143,8 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     for r in range(n):
         # potential * size^-elasticity: the firm's expected growth, as sim.submodels.growth.expected_growth states it
         rate[r] += base[r] + potential[r] * vm.exp(-pot_el * log_emp[r]) + demand_gain * step[r]
+    if p.displacement > 0.0:  # off by default: then nothing here runs and sales are exactly as without it
+        displace(n, alive, year, p, revenue, access, sector, region, n_sectors, member, join_year, rate)
     sales_factor = np.empty(n)
     for r in range(n):
         sales_factor[r] = vm.exp(rate[r])

@@ -145,6 +145,13 @@ class Growth(Section):
         "(members develop most in their first three years: Innovation Norway annual report 2021; "
         "docs/sources.md): its push is market_access_growth x exp(-fade x years since joining).",
         0.0, 5.0)
+    displacement: float = param(
+        0.0, "1 (share of members' extra sales)",
+        "Members' extra sales from the cluster's market access come this share at the expense of non-members in "
+        "the same county and sector (business stealing; a range from none to all, as evaluations of place-based "
+        "policies find both; assumption). 0 (the default, as before): demand per sector is exogenous and taken "
+        "from nobody. With it, the twin world's comparison (treatment_jobs) is net of the jobs non-members lose.",
+        0.0, 1.0)
     productivity_trend: float = param(
         0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).",
         -0.2, 0.2)

@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 MAX_LAPLACE_SCALE = 0.9
 # A firm's value-added share stays inside these bounds (every sector's share lies well within them).
 VA_SHARE_BOUNDS = (0.05, 0.95)
+# Displacement takes at most half a market's non-member sales in a year, however small their share.
+MAX_DISPLACED_SHARE = 0.5
 
 
 def growth(m: ClusterModel) -> None:
     """Firms' sales, productivity and employment grow.
 
     Sales follow sector demand, expected growth from potential, youth (fading with age), innovation,
-    cluster market access (fading with years of membership) and fat-tailed shocks; productivity grows;
+    cluster market access (fading with years of membership, and partly taken from non-members of the
+    same county and sector) and fat-tailed shocks; productivity grows;
     the value-added share moves with productivity, innovation and scale; employment moves toward
     what value added needs, with frictions (none while the gap is small) and hires and quits of its own.
     """
@@ -47,11 +50,13 @@ def growth(m: ClusterModel) -> None:
         young_growth_fade=g.young_growth_fade, employment_shock_sd=g.employment_shock_sd,
         adjustment_threshold=g.adjustment_threshold, va_productivity_elasticity=g.va_productivity_elasticity,
         va_innovation_gain=g.va_innovation_gain, va_scale_elasticity=g.va_scale_elasticity,
-        min_va_share=VA_SHARE_BOUNDS[0], max_va_share=VA_SHARE_BOUNDS[1])
+        min_va_share=VA_SHARE_BOUNDS[0], max_va_share=VA_SHARE_BOUNDS[1], displacement=g.displacement,
+        max_displaced_share=MAX_DISPLACED_SHARE)
     keys = m.keys("growth.shock", "growth.productivity", "growth.potential", "growth.employment")
     kernels.grow(f.n, f.alive, keys, m.year, np.ascontiguousarray(m.sector_demand, dtype=np.float64),
                  per_cluster_array(access), params, f.employees, f.revenue, f.productivity, f.va_share, f.potential,
-                 f.innovated, f.sector, f.member, f.cluster, f.join_year, f.birth_year, f.support_growth, f.growth)
+                 f.innovated, f.sector, f.region, len(m.spec.sectors), f.member, f.cluster, f.join_year, f.birth_year,
+                 f.support_growth, f.growth)
 
 
 def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:
