@@ -29,7 +29,7 @@ from sim.scenario.levels import LevelSpec
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
 from sim.submodels import labour
-from sim.submodels.growth import MAX_LAPLACE_SCALE
+from sim.submodels.growth import MAX_DISPLACED_SHARE, MAX_LAPLACE_SCALE, VA_SHARE_BOUNDS
 from sim.submodels.membership import KM_PER_DISTANCE_UNIT
 from sim.world.clusters import INACTIVE, ClusterTable
 from sim.world.geography import region_distances_km
@@ -248,24 +248,40 @@ class RefFirm(mesa.Agent):
         gap to what value added needs.
         """
         m, g, inn = self.model, self.model.spec.growth, self.model.spec.innovation
-        access = 0.0
-        if self.cluster is not None:  # the service's push fades with years of membership
-            access = (self.cluster.spec.market_access_growth
-                      * math.exp(-g.market_access_fade * (m.year - self.join_year)))
-        sd = g.shock_sd * self.employees**-g.shock_size_elasticity
+        access = self.market_access()
+        if self.cluster is None:  # sales members take from the market through their cluster's access
+            access = m.displaced.get((self.region, self.sector), 0.0)
+        spread = self.employees**-g.shock_size_elasticity  # shocks are smaller for larger firms
+        sd = g.shock_sd * spread
         b = min(sd / math.sqrt(2.0), MAX_LAPLACE_SCALE)
         shock = m.rng.laplace(0.0, b) + math.log1p(-b * b)  # minus log E[exp(shock)]: mean one
         step = self.innovated * self.employees**-inn.size_elasticity
         youth = g.young_growth * math.exp(-g.young_growth_fade * self.age)  # young survivors grow faster
         self.growth = demand[self.sector] + self.expected_growth() + youth + inn.demand_gain * step + access + shock
         self.revenue *= math.exp(self.growth)
-        self.productivity *= math.exp(g.productivity_trend + inn.productivity_gain * step
-                                      + m.random.gauss(0.0, g.productivity_noise_sd))
+        own = inn.productivity_gain * step + m.random.gauss(0.0, g.productivity_noise_sd)  # beyond the trend
+        self.productivity *= math.exp(g.productivity_trend + own)
+        # Intermediate inputs: the value-added share moves with own productivity, innovation and scale.
+        self.va_share *= math.exp(g.va_productivity_elasticity * own + g.va_innovation_gain * step
+                                  + g.va_scale_elasticity * (self.growth - demand[self.sector]))
+        self.va_share = min(max(self.va_share, VA_SHARE_BOUNDS[0]), VA_SHARE_BOUNDS[1])
         gap = self.value_added / self.productivity - self.employees
-        self.employees += (g.hire_rate if gap > 0 else g.fire_rate) * gap
+        if abs(gap) >= g.adjustment_threshold * self.employees:  # a small gap waits (fixed costs of adjusting)
+            self.employees += (g.hire_rate if gap > 0 else g.fire_rate) * gap
         rho, sd_potential = g.potential_persistence, m.spec.population.growth_potential_sd
         self.potential = (rho * self.potential
                           + math.sqrt(1 - rho**2) * m.random.gauss(0.0, sd_potential))
+        if g.employment_shock_sd > 0:  # hires and quits that do not follow sales, with mean one in levels
+            b = min(g.employment_shock_sd * spread / math.sqrt(2.0), MAX_LAPLACE_SCALE)
+            self.employees *= math.exp(m.employment_shocks.laplace(0.0, b) + math.log1p(-b * b))
+
+    def market_access(self) -> float:
+        """This year's push from its cluster's market access: it fades with years of membership."""
+        if self.cluster is None:
+            return 0.0
+        g = self.model.spec.growth
+        return self.cluster.spec.market_access_growth * math.exp(-g.market_access_fade
+                                                                 * (self.model.year - self.join_year))
 
     def maybe_close(self) -> None:
         """Close with a hazard falling with size, growth and age, or when below the minimum size."""
@@ -305,7 +321,9 @@ class ReferenceModel(mesa.Model):
         self.clusters = [RefCluster(self, k) for k in range(len(self.plan))]
         self.institution_partners = _institution_partners(spec, self.distance_km)
         self.startups = self.exits = 0
-        self._startup_sizes = stream(rng, "demography.startup_size")  # its own stream: the others' draws stay
+        # Their own streams, so that a mechanism switched on leaves the other draws as they were.
+        self._startup_sizes = stream(rng, "demography.startup_size")
+        self.employment_shocks = stream(rng, "growth.employment")
         self._rows: list[dict[str, float]] = []
         self._add_firms(build_firms(spec, stream(rng, "population"), self.year))
         self.start_employment = self.employment()  # the labour supply's starting point
@@ -328,11 +346,31 @@ class ReferenceModel(mesa.Model):
         self.collaborate()
         firms.do("innovate")
         firms.do("adopt_knowledge")
+        self.displaced = self.displacement()
         firms.do("grow", demand)
         self.demography()
         self._rows.append(self.record())
         self.year += 1
         self.running = self.year <= self.spec.scenario.end_year
+
+    def displacement(self) -> dict[tuple[int, int], float]:
+        """What non-members lose to members' market access this year, per (county, sector) market.
+
+        Returns:
+            Log points of sales growth a non-member of the market loses: ``log(1 - loss share)``, where
+            the loss share is ``growth.displacement`` times members' extra sales from market access over
+            non-members' sales, at most ``MAX_DISPLACED_SHARE``.
+        """
+        g = self.spec.growth
+        gained: Counter[tuple[int, int]] = Counter()
+        held: Counter[tuple[int, int]] = Counter()
+        for firm in self.agents_by_type[RefFirm]:
+            if firm.cluster is not None:
+                gained[firm.region, firm.sector] += firm.revenue * math.expm1(firm.market_access())
+            else:
+                held[firm.region, firm.sector] += firm.revenue
+        return {cell: math.log1p(-min(g.displacement * gained[cell] / sales, MAX_DISPLACED_SHARE))
+                for cell, sales in held.items() if sales > 0}
 
     def sector_demand(self) -> list[float]:
         """Each sector's demand growth this year, shocks included (log points)."""

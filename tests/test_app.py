@@ -19,10 +19,10 @@ solara = pytest.importorskip("solara", reason="the app extra is not installed: p
 from solara.components.echarts import EchartsWidget  # noqa: E402
 
 from sim.app import page as app  # noqa: E402
-from sim.app.charts import selection_chart, series_chart  # noqa: E402
+from sim.app.charts import header, selection_chart, series_chart  # noqa: E402
 from sim.app.controls import BY_NAME, overrides  # noqa: E402
 from sim.app.lessons import load_lessons  # noqa: E402
-from sim.app.session import Session  # noqa: E402
+from sim.app.session import SPREAD_SEEDS, Session  # noqa: E402
 from sim.cli.main import main  # noqa: E402
 from sim.scenario.errors import ScenarioError  # noqa: E402
 from sim.scenario.params import LEVELS  # noqa: E402
@@ -136,6 +136,28 @@ def test_raw_gap_exceeds_the_true_effect_when_growing_firms_join(lessons):
     assert effects["raw_gap_pp"].mean() > 1.5 * effects["true_effect_pp"].mean()
 
 
+def test_spread_runs_the_next_seeds_with_the_same_lesson_and_controls(lessons):
+    session = Session(SELECTION, seed=2**63 - 1, lessons=lessons)
+    assert session.spread_seeds == list(range(SPREAD_SEEDS))  # wraps around at the largest seed
+    session.step(2)
+    session.set_control("membership.potential_weight", 10.0)
+    assert all(pair.main.spec.membership.potential_weight == 10.0 for pair in session.spread)
+    session.step(1)
+    assert [len(table) for table in session.spread_tables()] == [3] * SPREAD_SEEDS
+    alone = Session(SELECTION, seed=0, lessons=lessons)
+    alone.step(3)
+    assert alone.yearly()["employment"].tolist() != session.yearly()["employment"].tolist()
+
+
+def test_joiners_sizes_are_measured_in_the_year_before_they_join(lessons):
+    session = Session(SELECTION, lessons=lessons)
+    session.step(31)
+    sizes = session.sizes()
+    assert sizes.joined >= 20 and sizes.joiners > 0 and sizes.others > 0
+    members = session.worlds["main"].firms
+    assert sizes.joined >= int(members.member[: members.n].sum()) // 2  # leavers and the closed count too
+
+
 def test_same_seed_gives_the_same_run_and_another_seed_another(lessons):
     runs = []
     for seed in (4, 4, 5):
@@ -172,6 +194,35 @@ def test_selection_chart_states_the_selection_share():
     option = selection_chart(effects, range(2000, 2004), [])
     assert option["title"]["text"] == "Raw gap +4.0, true effect +1.0 pp: 75% selection"
     assert option["series"][0]["data"] == [None, 3.0, 4.0, None]
+
+
+def test_selection_chart_leaves_out_years_with_too_few_members():
+    effects = pd.DataFrame({"year": [2001, 2002, 2003], "raw_gap_pp": [90.0, 5.0, 3.0],
+                            "true_effect_pp": [9.0, 1.0, 1.0], "members": [1, 5, 6]})
+    option = selection_chart(effects, range(2000, 2004), [])
+    assert option["series"][0]["data"] == [None, None, 5.0, 4.0]
+
+
+def test_selection_chart_draws_the_spread_of_seeds_as_bands_with_one_legend_entry_each():
+    def table(raw: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"year": [2001, 2002], "raw_gap_pp": raw, "true_effect_pp": [1.0, 1.0]})
+
+    option = selection_chart(table([4.0, 4.0]), range(2000, 2003), [], [table([2.0, 2.0]), table([8.0, 6.0])])
+    low, spread = (s for s in option["series"] if s["name"].startswith("Raw gap, 3 seeds"))
+    assert low["data"] == [None, 2.0, 2.0] and spread["data"] == [None, 6.0, 5.0]
+    assert option["title"]["subtext"] == "Over 3 seeds: raw gap +2.0 to +7.0, true effect +1.0 to +1.0 pp"
+    title, subtitle, entries = header(option)
+    assert title.endswith("75% selection") and subtitle == option["title"]["subtext"]
+    assert [(e.name, e.kind) for e in entries] == [
+        ("Raw gap: members vs others", "line"), ("True effect: members vs their twins", "line"),
+        ("Raw gap, 3 seeds (lowest to highest)", "band"), ("True effect, 3 seeds (lowest to highest)", "band")]
+
+
+def test_charts_leave_titles_and_legends_to_the_page():
+    yearly = pd.DataFrame({"year": [2000], "employment": [2_000_000.0]})
+    option = series_chart("Employment", "employment", yearly, yearly, range(2000, 2002), [])
+    assert option["title"]["show"] is False and option["legend"] == {"show": False}
+    assert [(e.name, e.kind) for e in header(option)[2]] == [("This run", "line"), ("As shipped", "dashed")]
 
 
 def test_series_chart_draws_the_reference_dashed_and_marks_control_changes():
@@ -236,6 +287,33 @@ def test_moving_a_slider_changes_the_scenario_and_its_label(rendered):
     slider.v_model = 400.0
     assert session.scenario.network.geo_scale_km == 400.0
     assert "Reach of collaboration (km): 400" in _texts(rc)
+
+
+def test_the_class_seed_is_written_large_for_the_app_bar():
+    # The test renderer leaves the app bar out; the browser test checks it there.
+    _, rc = solara.render(app.ClassSeed(7), handle_error=False)
+    (text,) = rc.find(v.Html, class_="nic-class-seed").widgets
+    assert text.children == ["Class seed 7"] and "font-size: 1.6em" in text.style_
+    rc.close()
+
+
+def test_lesson_texts_are_html_made_here_so_that_the_browser_loads_no_katex(rendered):
+    _, rc = rendered
+    select = rc.find(v.Select, label="Lesson").widget
+    select.v_model = next(title for title in select.items if title.startswith("Do clusters make firms grow"))
+    html = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets]
+    assert any("<strong>twin world</strong>" in text for text in html)
+    templates = [str(getattr(w, "template", "") or "") for w in _widgets(rc)]
+    assert not any("katex" in t.lower() for t in templates)  # solara.Markdown's template loads KaTeX
+
+
+def _widgets(rc) -> list:
+    found, stack = [], [rc.container]
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack += [c for c in getattr(widget, "children", None) or [] if not isinstance(c, str)]
+    return found
 
 
 def test_choosing_a_lesson_shows_its_text_and_its_control_values(rendered):

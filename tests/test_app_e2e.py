@@ -1,8 +1,11 @@
 """The classroom app end to end: ``run.py app`` served, driven by Playwright in Debian's chromium.
 
 Loads the app, moves a slider with the keyboard, runs five years, checks that a chart changed and
-saves a screenshot under ``tests/artifacts/``. Skipped with a reason where chromium is missing
-(CI installs it: ``scripts/ci-chromium.sh``).
+saves a screenshot under ``tests/artifacts/``. On the two projector sizes a classroom meets
+(1280x800 and 1920x1080) it runs the selection lesson to 2030 and checks the layout by the
+elements' boxes (titles and every legend entry whole and on screen, no sideways scrolling, the
+class seed in the app bar) and that the browser console and the server's terminal stay quiet.
+Skipped with a reason where chromium is missing (CI installs it: ``scripts/ci-chromium.sh``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 SERVER_START_S = 120.0  # a busy two-core CI machine imports the model and Solara slowly
 UI_TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1500, "height": 1100}
+PROJECTORS = [{"width": 1280, "height": 800}, {"width": 1920, "height": 1080}]
+SELECTION = "Do clusters make firms grow"
+# Solara's own navigator.vue (1.58.2, and its main branch) begins its script with the typo
+# "modules.export = {", so ipyvue evaluates it the old way and warns once per page; nothing in the
+# app can configure it away. Reported upstream; any other warning fails the test.
+SOLARA_NAVIGATOR_WARNING = "Failed to evaluate Vue script and find module.exports, falling back to old method"
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (install it: scripts/ci-chromium.sh)"),
@@ -73,17 +82,24 @@ def _wait_for_port(port: int, proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
+    """Debian's chromium under Playwright, shared by the module's tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        tab = browser.new_page(viewport=VIEWPORT)
-        tab.set_default_timeout(UI_TIMEOUT_MS)
-        tab.goto(server)
-        tab.get_by_role("button", name="Step", exact=True).wait_for()
-        yield tab
-        browser.close()
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    tab = browser.new_page(viewport=VIEWPORT)
+    tab.set_default_timeout(UI_TIMEOUT_MS)
+    tab.goto(server)
+    tab.get_by_role("button", name="Step", exact=True).wait_for()
+    yield tab
+    tab.close()
 
 
 def test_slider_and_five_years_change_the_charts_in_a_real_browser(page):
@@ -130,3 +146,83 @@ def test_play_runs_years_until_paused(page):
     page.wait_for_timeout(1500)
     assert year >= 2002
     assert page.get_by_text(f"Year {year} (2000-2030)").count() == 1  # paused: no more years
+
+
+def _console(tab) -> list[str]:
+    """Collect the tab's console errors and warnings and its failed requests, from now on."""
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
+           if m.type in ("error", "warning") and SOLARA_NAVIGATOR_WARNING not in m.text else None)
+    tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    tab.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    return problems
+
+
+def _run_selection_lesson_to_2030(tab) -> None:
+    tab.get_by_role("button", name="Step", exact=True).wait_for()
+    tab.get_by_label("Lesson").click(force=True)
+    tab.get_by_role("option").filter(has_text=SELECTION).click()
+    tab.get_by_text(f"Lesson: {SELECTION}").wait_for()
+    for year in (2004, 2009, 2014, 2019, 2024, 2029, 2030):
+        tab.get_by_role("button", name="Run 5 years").click()
+        tab.get_by_text(f"Year {year} (2000-2030)").wait_for()
+    tab.wait_for_timeout(1000)  # ECharts draws after the option arrives
+
+
+def _inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+
+
+@pytest.mark.parametrize("viewport", PROJECTORS, ids=lambda vp: f"{vp['width']}x{vp['height']}")
+def test_a_lesson_on_a_projector_shows_whole_titles_and_legends_and_a_quiet_console(server, browser, viewport):
+    with browser.new_page(viewport=viewport) as tab:
+        tab.set_default_timeout(UI_TIMEOUT_MS)
+        problems = _console(tab)
+        tab.goto(server)
+        _run_selection_lesson_to_2030(tab)
+        reach = tab.get_by_role("slider").nth(2)  # a control moved during the lesson
+        reach.focus()
+        reach.press("ArrowRight")
+        tab.get_by_text("Reach of collaboration (km): 175").wait_for()
+        tab.screenshot(path=str(ARTIFACTS / f"app_{viewport['width']}x{viewport['height']}.png"))
+
+        width = viewport["width"]
+        assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert tab.evaluate("[...document.querySelectorAll('.solara-content-main *')]"
+                            ".every(e => e.getBoundingClientRect().right <= window.innerWidth + 1)"), \
+            "something reaches past the right edge"
+
+        seed = tab.locator(".v-app-bar .nic-class-seed")
+        assert seed.inner_text() == "Class seed 0" and seed.is_visible()
+        assert float(seed.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 20
+
+        charts = tab.locator(".nic-chart")
+        assert charts.count() == 5
+        for i in range(charts.count()):
+            chart = charts.nth(i)
+            box = chart.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width
+            title = chart.locator(".nic-chart-title")
+            assert _inside(title.bounding_box(), box), f"title of chart {i} sticks out"
+            assert title.evaluate("e => e.scrollWidth <= e.clientWidth"), f"title of chart {i} is cut"
+            entries = chart.locator(".nic-legend-entry")
+            assert entries.count() >= 1
+            for j in range(entries.count()):
+                entry = entries.nth(j)
+                assert entry.is_visible() and _inside(entry.bounding_box(), box), \
+                    f"legend entry {entry.inner_text()!r} of chart {i} is not whole"
+
+        first = charts.nth(0)
+        assert first.locator(".nic-chart-title").inner_text().endswith("selection")
+        legend = [text.strip() for text in first.locator(".nic-legend-entry").all_inner_texts()]
+        assert "True effect: members vs their twins" in legend
+    assert problems == []
+
+
+def test_the_server_terminal_shows_no_warnings(server, page):
+    page.reload()
+    page.get_by_role("button", name="Step", exact=True).wait_for()
+    log = (ARTIFACTS / "app_e2e_server.log").read_text()
+    assert "Warning" not in log and "Traceback" not in log, log

@@ -82,3 +82,25 @@ def test_validate_explain_documents_units_and_sources():
     done = cli("validate", "--explain")
     assert done.returncode == 0
     assert "membership.potential_weight" in done.stdout and "utils per log point" in done.stdout
+
+
+def test_run_seeds_writes_one_run_folder_per_seed_that_report_reads(tmp_path):
+    out = tmp_path / "set"
+    done = cli("run", "scenarios/classroom.toml", "--seeds", "2", "--seed", "4", "--out", str(out),
+               "--db", f"sqlite:///{tmp_path / 'r.db'}", "--set", "population.scale=0.004",
+               "--set", "scenario.end_year=2004")
+    assert done.returncode == 0, done.stderr
+    seeds = sorted(json.loads((run / "summary.json").read_text())["seed"] for run in out.iterdir())
+    assert seeds == [4, 5] and "(range of 2 seeds)" in done.stdout
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        assert conn.execute("select count(*) from runs").fetchone()[0] == 2
+    assert cli("report", str(out)).returncode == 0 and (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--seed", "-1"], "error: --seed: must be an integer from 0 to 9223372036854775807, got -1"),
+    (["--seeds", "0"], "error: --seeds: must be a whole number 1-1000, got 0"),
+])
+def test_run_checks_seeds_with_the_shared_seed_check(args, expected):
+    done = cli("run", "scenarios/classroom.toml", *args)
+    assert done.returncode == 2 and done.stderr == expected + "\n"

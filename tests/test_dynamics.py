@@ -165,3 +165,10 @@ def test_a_run_measures_five_year_survival_of_the_cohorts_it_follows_long_enough
     five = value(table, "survival", "years_since_birth", "5")
     assert five["period"] == "cohorts 2005-2007"  # 2008 and later are not five years old by 2012
     assert 0.0 < five["value"] < 100.0 and five["n"] > 100
+
+
+def test_table_does_not_depend_on_the_order_of_the_panels_rows():
+    firms = panel(firm(1, 2005, [3, 4, 5, 6, 7, 8]), firm(2, 1990, [20, 18, 25] * 3, first=2001),
+                  firm(3, 2006, [2, 2, 3], closes=True, member_from=2007))
+    shuffled = firms.sample(frac=1.0, random_state=1)
+    pd.testing.assert_frame_equal(firm_dynamics(shuffled), firm_dynamics(firms))

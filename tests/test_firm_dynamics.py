@@ -33,6 +33,7 @@ def _script() -> ModuleType:
 check = _script()
 AGE = {key: value for key, value in check.REGISTER_LIKE.items()
        if key.startswith("demography.") or key.startswith("growth.young")}
+EMPLOYMENT = {key: check.REGISTER_LIKE[key] for key in ("growth.employment_shock_sd", "growth.adjustment_threshold")}
 
 
 def panel(overrides: dict, end_year: int = 2016, seed: int = 0) -> tuple[ClusterModel, pd.DataFrame]:
@@ -81,3 +82,78 @@ def test_a_pareto_start_up_tail_gives_some_start_ups_five_or_more_man_years():
     assert (tailed >= plain).all()
     assert 0.03 < np.mean(tailed >= 5.0) < 0.3
     assert np.median(tailed) < 5.0  # most still start small
+
+
+@pytest.fixture(scope="module")
+def employment_off_and_on() -> tuple[dict[str, float], dict[str, float]]:
+    return tuple(check.dynamics(panel(overrides, end_year=2012)[1]) for overrides in ({}, EMPLOYMENT))
+
+
+def test_man_year_growth_is_persistent_without_the_employment_mechanism(employment_off_and_on):
+    off, _ = employment_off_and_on
+    assert off["growth_autocorrelation"] > 0.6  # a slow drift: what issue 16 found
+
+
+def test_consecutive_man_year_growth_rates_are_nearly_uncorrelated_with_hires_and_quits_of_their_own(
+        employment_off_and_on):
+    _, on = employment_off_and_on
+    assert abs(on["growth_autocorrelation"]) < 0.2  # Coad (2007): near zero, negative for small firms
+
+
+def test_man_year_growth_rates_are_fatter_tailed_with_hires_and_quits_of_their_own(employment_off_and_on):
+    off, on = employment_off_and_on
+    assert on["growth_excess_kurtosis"] > off["growth_excess_kurtosis"] + 0.5
+
+
+def test_man_years_still_lag_sales_with_the_employment_mechanism():
+    scn = sim.load_scenario(ROOT / "scenarios" / "classroom.toml",
+                            overrides={"scenario.end_year": 2003, "measurement.effects": False, **EMPLOYMENT})
+    model = ClusterModel(scn, rng=0)
+    f = model.firms
+    while model.running:
+        before = f.employees[: f.n].copy(), f.revenue[: f.n].copy()
+        model.step()
+    rows = np.flatnonzero(f.alive[: len(before[0])])
+    man_years, sales = (np.log(now[rows] / then[rows]) for now, then in zip((f.employees, f.revenue), before))
+    up = sales > 0.3  # firms whose sales jumped this year hire only part of what they need
+    assert 0.0 < np.median(man_years[up]) < 0.5 * np.median(sales[up])
+
+
+def test_value_added_and_sales_gaps_differ_when_the_value_added_share_moves():
+    def gaps(overrides: dict) -> tuple[float, float]:
+        scn = sim.load_scenario(ROOT / "scenarios" / "classroom.toml",
+                                overrides={"scenario.end_year": 2020, **overrides})
+        effects = sim.run(scn, seed=0).effects
+        published = effects[effects["estimator"] == "matched_did"].set_index("metric")["gap_pp"]
+        return published["value_added"], published["revenue"]
+
+    fixed, moving = gaps({}), gaps({"growth.va_productivity_elasticity": 0.3, "growth.va_scale_elasticity": -0.2})
+    assert fixed[0] == pytest.approx(fixed[1], abs=1e-4)  # one moment: value added is sales times a fixed share
+    assert moving[0] < moving[1] - 1.0  # members grow beyond their sectors and buy more inputs
+
+
+def test_value_added_shares_spread_within_a_sector_and_stay_in_bounds():
+    model, _ = panel({"growth.va_productivity_elasticity": 0.5, "growth.va_innovation_gain": 0.05,
+                      "growth.va_scale_elasticity": -0.1}, end_year=2010)
+    f = model.firms
+    rows = f.alive_rows()
+    share, sector = f.va_share[rows], f.sector[rows]
+    assert all(np.std(share[sector == s]) > 0.005 for s in np.unique(sector))
+    assert share.min() >= 0.05 and share.max() <= 0.95
+
+
+def test_with_full_displacement_non_members_lose_sales_where_members_are():
+    """Same seed, same firms, same luck: an initial firm's sales with displacement 1 against 0."""
+    overrides = {"levels.nce.market_access_growth": 0.2, "levels.gce.market_access_growth": 0.2}
+    runs = [panel(overrides | {"growth.displacement": share}, end_year=2012)[0] for share in (0.0, 1.0)]
+    initial = ClusterModel(runs[0].spec, rng=0).firms.n
+    none, full = (m.firms for m in runs)
+    both = np.flatnonzero(none.alive[:initial] & full.alive[:initial] & ~none.member[:initial] & ~full.member[:initial])
+    members = none.member[: none.n] & none.alive[: none.n]
+    cells = set(zip(none.region[: none.n][members].tolist(), none.sector[: none.n][members].tolist()))
+    near = np.array([(none.region[r], none.sector[r]) in cells for r in both])
+    change = np.log(full.revenue[both] / none.revenue[both])
+    assert near.sum() > 20
+    assert np.median(change[near]) < -0.002  # non-members beside members lose sales (members are few and small)
+    assert (change[near] < 0).mean() > 0.9
+    assert abs(np.median(change[~near])) < 1e-6  # elsewhere nothing changes

@@ -217,3 +217,22 @@ def test_keep_ties_keeps_the_masked_ties_in_order():
         kept = network.keep_ties(keys, a, b, mask)
         for got, want in zip(kept, (keys[mask], a[mask], b[mask])):
             np.testing.assert_array_equal(got, want)
+
+
+def test_displacement_takes_members_extra_sales_from_the_non_members_of_their_county_and_sector():
+    from sim.engine.growth import GrowthParams, displace
+
+    # Two markets (county 0 and 1 of one sector): in the first a member of 100 gains 10 % from market
+    # access and two non-members hold 150 and 50; the second has non-members only.
+    region, sector = np.array([0, 0, 0, 1], dtype=np.int16), np.zeros(4, dtype=np.int16)
+    revenue, member = np.array([100.0, 150.0, 50.0, 80.0]), np.array([True, False, False, False])
+    access = np.array([np.log(1.1), 0.0, 0.0, 0.0])
+    join_year = np.array([2010, -1, -1, -1], dtype=np.int16)
+    fields = dict.fromkeys(GrowthParams._fields, 0.0) | {"max_displaced_share": 0.5}
+    for share in (0.0, 0.5, 1.0):
+        rate = np.zeros(4)
+        params = GrowthParams(**fields | {"displacement": share})
+        displace(4, np.ones(4, dtype=np.bool_), 2010, params, revenue, access, sector, region, 1, member, join_year,
+                 rate)
+        lost = share * 10.0 / 200.0  # the member's 10 of extra sales, over the non-members' 200
+        np.testing.assert_allclose(rate, [0.0, np.log1p(-lost), np.log1p(-lost), 0.0], atol=1e-12)

@@ -31,7 +31,7 @@ N_SE = 3.0
 # Caps near the programme's largest clusters, so that ~40 of the ~1,200 firms are members.
 ROOMY_LEVELS = {lv: {"max_members": 10_000.0, "recruits_per_year": 1_000.0} for lv in LEVELS}
 COMPARED = ("firms", "members", "employment_growth", "innovations_per_firm", "ties_per_firm",
-            "startups_per_firm", "exits_per_firm", "institution_ties_per_firm")
+            "startups_per_firm", "exits_per_firm", "institution_ties_per_firm", "value_added_share")
 
 
 LEVERS_OFF = {name: {"enabled": False}
@@ -41,7 +41,9 @@ LEVERS_OFF = {name: {"enabled": False}
 # The firm-dynamics mechanisms of docs/ODD.md 7.5-7.6 switched on (all off by default), at their register-like values.
 DYNAMICS = {"demography": {"exit_rate": 0.3, "exit_age_elasticity": 0.5, "startup_size_tail": 0.3,
                            "startup_staffing": 0.6},
-            "growth": {"young_growth": 0.05, "young_growth_fade": 0.5}}
+            "growth": {"young_growth": 0.05, "young_growth_fade": 0.5, "employment_shock_sd": 0.25,
+                       "adjustment_threshold": 0.2, "va_productivity_elasticity": 0.3, "va_scale_elasticity": -0.05,
+                       "displacement": 0.5}}
 
 
 def scenario(end_year: int = 2010, **tables: dict) -> Scenario:
@@ -63,6 +65,7 @@ def statistics(yearly: pd.DataFrame) -> dict[str, float]:
         "startups_per_firm": yearly["startups"] / firms,
         "exits_per_firm": yearly["exits"] / firms,
         "institution_ties_per_firm": yearly["institution_ties"] / firms,
+        "value_added_share": yearly["value_added_nok"] / yearly["revenue_nok"],
     }
     return ({f"{name} final": float(s.iloc[-1]) for name, s in series.items()}
             | {f"{name} mean": float(s.mean()) for name, s in series.items()})
@@ -81,10 +84,10 @@ def reference_yearly(scn: Scenario, seed: int) -> pd.DataFrame:
     return model.yearly()
 
 
-def over_seeds_of(scn: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+def over_seeds_of(scn: Scenario, seeds: range = SEEDS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row of statistics per seed: (reference, engine)."""
-    ref = pd.DataFrame([statistics(reference_yearly(scn, s)) for s in SEEDS])
-    vec = pd.DataFrame([statistics(engine_yearly(scn, s)) for s in SEEDS])
+    ref = pd.DataFrame([statistics(reference_yearly(scn, s)) for s in seeds])
+    vec = pd.DataFrame([statistics(engine_yearly(scn, s)) for s in seeds])
     return ref, vec
 
 
@@ -95,7 +98,7 @@ def over_seeds() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def over_seeds_with_dynamics() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return over_seeds_of(scenario(**DYNAMICS))
+    return over_seeds_of(scenario(**DYNAMICS), range(30))  # fat-tailed man-year shocks: more seeds
 
 
 def assert_agree(over_seeds: tuple[pd.DataFrame, pd.DataFrame], stat: str) -> None:
@@ -117,7 +120,7 @@ def test_reference_and_engine_agree_statistically(over_seeds, stat):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stat", STATS)
+@pytest.mark.parametrize("stat", [f"{name} mean" for name in COMPARED])  # one year's figures are too noisy
 def test_reference_and_engine_agree_with_the_firm_dynamics_mechanisms_on(over_seeds_with_dynamics, stat):
     assert_agree(over_seeds_with_dynamics, stat)
 

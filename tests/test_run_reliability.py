@@ -25,7 +25,7 @@ from sim.output.result import RUN_ID
 from sim.output.run_sets import load_runs
 
 CLASSROOM = str(ROOT / "scenarios" / "classroom.toml")
-NO_PROGRAMME = str(ROOT / "scenarios" / "no_programme.toml")
+NO_PROGRAMME = str(ROOT / "scenarios" / "no_clusters_green_platform_or_fdi.toml")
 TINY = ["--set", "population.scale=0.005", "--set", "scenario.end_year=2003", "--quiet"]
 
 
@@ -75,7 +75,7 @@ def test_three_runs_started_together_with_one_seed_keep_three_rows_and_folders(t
         assert proc.returncode == 0, err
     recorded = rows(tmp_path / "results" / "results.db")
     assert len(recorded) == 3 and {r[2] for r in recorded} == {5} and {r[4] for r in recorded} == {"done"}
-    assert sorted(r[1] for r in recorded) == ["classroom", "classroom", "no_programme"]
+    assert sorted(r[1] for r in recorded) == ["classroom", "classroom", "no_clusters_green_platform_or_fdi"]
     for run_id, scenario, _, out_dir, _ in recorded:
         assert RUN_ID.match(run_id) and len(run_id) <= 64
         assert Path(tmp_path / out_dir) == tmp_path / "results" / scenario / run_id
@@ -331,7 +331,7 @@ def test_rows_the_database_would_reject_are_named(change, problem):
     (["--since", "1990"], "error: --since: must be a year both scenarios simulate, 2000-2003, got 1990"),
     ([], "error: --since (default: programme.history_until + 1): must be a year both scenarios simulate, "
          "2000-2003, got 2022"),
-    (["--since", "2001", "--out", "afile/cmp"], "error: afile/cmp: cannot create the folder: afile is a file"),
+    (["--since", "2001", "--out", "afile/cmp"], "error: afile/cmp: cannot create the run folder: afile is a file"),
 ])
 def test_compare_checks_its_arguments_before_the_work(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)

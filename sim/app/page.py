@@ -10,17 +10,27 @@ Views: a map of Norway and the collaboration network of a chosen cluster (matplo
 tabs, so that only the one in view is drawn), five live charts (ECharts, drawn by the browser),
 the lesson's explanation and an Info tab. Solara imports this module, so it stays importable
 without a display; it imports nothing heavy that the model does not already need.
+
+Laid out for classroom projectors from 1280x800 to 1920x1080: a narrow controls column instead
+of Solara's sidebar (at least 400 px wide), chart titles and legends written by the page so that
+they wrap rather than being cut off, the class seed in the app bar so that the whole class can
+check it runs the same world, and nothing in the browser console or the server's terminal for a
+teacher to worry about (see :func:`_quiet_server`).
 """
 
 from __future__ import annotations
 
+import html
 import time
+import warnings
 from collections.abc import Callable
 
 import solara
 import solara.lab
+import solara.server.settings
+from markdown_it import MarkdownIt
 
-from sim.app.charts import growth_chart, levels_chart, selection_chart, series_chart
+from sim.app.charts import LegendEntry, growth_chart, header, levels_chart, selection_chart, series_chart
 from sim.app.controls import Control, groups
 from sim.app.drawing import png
 from sim.app.info import INFO
@@ -31,9 +41,36 @@ from sim.scenario.errors import ScenarioError
 
 RUN_YEARS = 5  # the "Run" button simulates this many years at once
 PLAY_PAUSE_S = 0.3  # pause between years while playing, so that a class can follow
-CHART_STYLE = {"style": "height: 270px; width: 100%;"}
+CHART_STYLE = {"style": "height: 240px; width: 100%;"}
 TITLE = "Norwegian Innovation Clusters: a classroom model"
-SIDEBAR_WIDTH = "300px"  # fixed, so that a long lesson title cannot push the sidebar over the views
+# Fixed, so that a long lesson title cannot push the controls over the views; it scrolls on its own.
+CONTROLS_STYLE = ("flex: 0 0 300px; width: 300px; position: sticky; top: 0; max-height: calc(100vh - 88px); "
+                  "overflow-y: auto; padding-right: 8px")
+VIEWS_STYLE = "flex: 1 1 600px; min-width: 0"  # min-width 0: wide content shrinks instead of scrolling the page
+MAP_STYLE = "max-width: 460px; width: 100%"  # the map's natural width; narrower columns scale it down
+SEED_STYLE = "font-size: 1.6em; font-weight: 700; letter-spacing: 0.02em"
+SWATCH = {  # legend marks: a line, a dashed line, a shaded band
+    "line": "display:inline-block; width:22px; height:0; border-top:3px solid {c}; vertical-align:middle",
+    "dashed": "display:inline-block; width:22px; height:0; border-top:2px dashed {c}; vertical-align:middle",
+    "band": "display:inline-block; width:22px; height:10px; background:{c}; opacity:0.3; vertical-align:middle",
+}
+
+
+def _quiet_server() -> None:
+    """Configure Solara for a classroom: nothing in the terminal or over the charts but the app.
+
+    Solara gives its session cookie ``SameSite=None`` so that an app can live in another site's
+    iframe; browsers take that only over https, so over plain http to any host but ``localhost``
+    (a class connecting to the teacher's address) Solara falls back to ``SameSite=Lax`` and warns
+    on every page load (``solara/server/starlette.py``; widgetti/solara#806). The classroom app is
+    opened directly, never embedded, so Lax is what it needs, and Solara has no setting to ask for
+    it: this one warning is filtered. The "runs on Solara" banner would sit over the last chart.
+    """
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https", category=UserWarning)
+    solara.server.settings.theme.show_banner = False
+
+
+_quiet_server()
 
 
 @solara.component
@@ -62,13 +99,21 @@ def App(session: Session):
 
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
-    with solara.Sidebar(), solara.Column(style=f"width: {SIDEBAR_WIDTH}"):
-        Controls(session, version.value, refresh, message)
-    with solara.lab.Tabs(lazy=True):
-        with solara.lab.Tab("Classroom"):
-            Classroom(session, version.value)
-        with solara.lab.Tab("Info"):
-            solara.Markdown(INFO)
+        ClassSeed(session.seed)
+    with solara.Row(gap="16px", style="align-items: flex-start; flex-wrap: wrap"):
+        with solara.Column(style=CONTROLS_STYLE):
+            Controls(session, version.value, refresh, message)
+        with solara.Column(style=VIEWS_STYLE), solara.lab.Tabs(lazy=True):
+            with solara.lab.Tab("Classroom"):
+                Classroom(session, version.value)
+            with solara.lab.Tab("Info"):
+                Prose(INFO)
+
+
+@solara.component
+def ClassSeed(seed: int):
+    """The class seed, large in the app bar: every student whose bar shows it runs the same world."""
+    solara.Text(f"Class seed {seed}", style=SEED_STYLE, classes=["nic-class-seed"])
 
 
 def _new_session() -> tuple[Session | None, str]:
@@ -172,8 +217,10 @@ def Classroom(session: Session, version: int):
     """
     Headline(session, version)
     LessonText(session.lesson.title, session.lesson.text)
-    with solara.Columns([5, 7]):
-        with solara.lab.Tabs(lazy=True):
+    # Map beside the charts: a third of the width on 1920 px screens (charts two abreast), five
+    # twelfths on 1280-1900 px (charts one above the other), the full width below that.
+    with solara.ColumnsResponsive(12, large=[5, 7], xlarge=[4, 8]):
+        with solara.Column(style=MAP_STYLE), solara.lab.Tabs(lazy=True):
             with solara.lab.Tab("Map"):
                 MapView(session, version)
             with solara.lab.Tab("Network"):
@@ -183,14 +230,33 @@ def Classroom(session: Session, version: int):
 
 @solara.component
 def LessonText(title: str, text: str):
-    """The lesson's explanation; redrawn only when the lesson changes (Markdown is slow to render)."""
+    """The lesson's explanation; redrawn only when the lesson changes."""
     with solara.Details(summary=f"Lesson: {title}", expand=True):
-        solara.Markdown(text)
+        Prose(text)
+
+
+@solara.component
+def Prose(text: str):
+    """Markdown rendered to HTML here rather than by ``solara.Markdown``.
+
+    ``solara.Markdown`` loads KaTeX (for formulas) from Solara's CDN proxy when it is shown;
+    ``solara-assets`` does not bundle KaTeX, so without internet the browser logs two 404 errors
+    (widgetti/solara#147, #151). The lessons have no formulas, so plain HTML is all they need.
+
+    Args:
+        text: Markdown from the repository's own files (rendered unescaped, so never user input).
+    """
+    rendered = solara.use_memo(lambda: MarkdownIt().render(text), [text])
+    solara.HTML(tag="div", unsafe_innerHTML=rendered, classes=["nic-prose"])
 
 
 @solara.component
 def Headline(session: Session, version: int):
-    """The main world's figures at the end of the last simulated year (full-scale units)."""
+    """The main world's figures at the end of the last simulated year (full-scale units).
+
+    Also the median size of the firms that joined (in the year before they joined) beside that of
+    the firms outside, measured in this run: lessons refer to it instead of stating who joins.
+    """
     yearly = session.yearly()
     if len(yearly) == 0:
         solara.Text("Nothing simulated yet: press Step or Run.")
@@ -200,7 +266,10 @@ def Headline(session: Session, version: int):
         (label, f"{row[column]:,.0f}") for label, column in (
             ("Firms", "firms"), ("Members", "members"), ("Clusters", "clusters"), ("Collaboration ties", "ties"),
             ("Innovations", "innovations"), ("Employment", "employment"))]
-    with solara.Row(gap="24px", style="flex-wrap: wrap"):
+    sizes = session.sizes()
+    if sizes.joined:
+        figures.append(("Median size, man-years", f"joiners {sizes.joiners:.1f}, others {sizes.others:.1f}"))
+    with solara.Row(gap="24px", style="flex-wrap: wrap; row-gap: 8px", classes=["nic-headline"]):
         for label, text in figures:
             with solara.Column(gap="0px", style="text-align: center"):
                 solara.Text(label, style="font-weight: 600")
@@ -211,7 +280,7 @@ def Headline(session: Session, version: int):
 def MapView(session: Session, version: int):
     """Norway with firms by county, ties between counties and clusters by level."""
     drawing = solara.use_memo(lambda: NorwayMap(session.worlds["main"]), [])
-    solara.Image(solara.use_memo(lambda: drawing.png(session.worlds["main"]), [version]))
+    solara.Image(solara.use_memo(lambda: drawing.png(session.worlds["main"]), [version]), width="100%")
 
 
 @solara.component
@@ -235,16 +304,38 @@ def NetworkView(session: Session, version: int):
         return
     current = next(label for label, index in labels.items() if index == k)
     solara.Select("Cluster", values=list(labels), value=current, on_value=lambda label: chosen.set(labels[label]))
-    solara.Image(image)
+    solara.Image(image, width="100%")
 
 
 @solara.component
 def Charts(session: Session, version: int):
-    """Member vs non-member growth, selection vs treatment, clusters by level, employment, innovations."""
+    """Selection vs treatment, member vs non-member growth, clusters by level, employment, innovations."""
     options = solara.use_memo(lambda: chart_options(session), [version])
-    with solara.ColumnsResponsive(12, large=6):
+    with solara.ColumnsResponsive(12, xlarge=6):
         for option in options:
-            solara.FigureEcharts(option=option, attributes=CHART_STYLE, responsive=True)
+            Chart(option)
+
+
+@solara.component
+def Chart(option: dict):
+    """One chart: its title, subtitle and legend as text above the canvas, where they wrap."""
+    title, subtitle, entries = header(option)
+    with solara.Column(gap="2px", classes=["nic-chart"]):
+        solara.Text(title, style="font-weight: 600; text-align: center; display: block", classes=["nic-chart-title"])
+        if subtitle:
+            solara.Text(subtitle, style="font-size: 0.8em; color: #555; text-align: center; display: block")
+        with solara.Row(gap="0px", justify="center", style="flex-wrap: wrap; font-size: 0.8em"):
+            for entry in entries:
+                LegendMark(entry)
+        solara.FigureEcharts(option=option, attributes=CHART_STYLE, responsive=True)
+
+
+@solara.component
+def LegendMark(entry: LegendEntry):
+    """A legend entry: the series' mark and name."""
+    mark = SWATCH[entry.kind].format(c=html.escape(entry.colour))
+    solara.HTML(tag="span", unsafe_innerHTML=f'<span style="{mark}"></span> {html.escape(entry.name)}',
+                classes=["nic-legend-entry"], style="margin: 0 8px; white-space: nowrap")
 
 
 def chart_options(session: Session) -> list[dict]:
@@ -261,8 +352,8 @@ def chart_options(session: Session) -> list[dict]:
     yearly, events = session.yearly(), session.events
     reference = session.yearly("reference") if session.reference_differs() else None
     return [
+        selection_chart(session.effects_table(), years, events, session.spread_tables()),
         growth_chart(yearly, years, events),
-        selection_chart(session.effects_table(), years, events),
         levels_chart(yearly, reference, years, events),
         series_chart("Employment (1000 man-years)", "employment", yearly, reference, years, events),
         series_chart("Innovating firms (1000 a year)", "innovations", yearly, reference, years, events),

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.output.result import OutputError, new_run_id, run_folder, write_outputs
+from sim.output.result import OutputError, RunResult, new_run_id, run_folder, write_outputs
 from sim.output.store import (
     DEFAULT_DB_URL,
-    MAX_SEED,
     StoreError,
     check_writable,
     delete_run,
@@ -31,29 +32,11 @@ from sim.output.store import (
 from sim.runner import run
 from sim.scenario.errors import ScenarioError
 from sim.scenario.files import load_scenario
+from sim.scenario.limits import MAX_SEED, check_seed
+from sim.scenario.schema import Scenario
 
 ORDER = 0
-
-
-def seed_arg(text: str) -> int:
-    """An argparse type: a seed, a whole number from 0 to 2**63 - 1 (what the database stores).
-
-    Args:
-        text: The argument as given.
-
-    Returns:
-        The seed.
-
-    Raises:
-        argparse.ArgumentTypeError: Not a whole number in range (one line, exit status 2).
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be a whole number 0-{MAX_SEED}, got {text[:40]!r}")
-    return value
+MAX_SEEDS = 1000
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,8 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """
     p = sub.add_parser("run", help="run a scenario and write its outputs")
     p.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/baseline_2021.toml")
-    p.add_argument("--seed", type=seed_arg, default=0, help=f"seed of all random streams, 0-{MAX_SEED} (default 0)")
-    p.add_argument("--out", type=Path, help="output folder, new or empty (default results/<scenario>/<run id>/)")
+    p.add_argument("--seed", default="0", help=f"seed of all random streams, 0-{MAX_SEED} (default 0)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help=f"run seeds SEED..SEED+N-1 on all cores into one folder that report reads (1-{MAX_SEEDS})")
+    p.add_argument("--out", type=Path, help="output folder, new or empty (default results/<scenario>/<run id>/; "
+                                            "with --seeds, one folder holding a run folder per seed)")
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty --out folder (and a .partial one left by an interrupted run)")
     p.add_argument("--db", default=DEFAULT_DB_URL, help=f"results database URL (default {DEFAULT_DB_URL})")
@@ -84,24 +70,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     Returns:
         The exit status: 0, or 1 when the files are complete but the row could not be saved.
     """
+    seed = check_seed(args.seed)  # the one seed check, shared with sweeps and the app
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise ScenarioError("--seeds", "", f"must be a whole number 1-{MAX_SEEDS}, got {args.seeds}")
+    check_seed(seed + args.seeds - 1, "--seed + --seeds - 1")
     scenario = load_scenario(args.scenario, args.overrides)
     name = scenario.scenario.name
     texts = [text for c in scenario.all_clusters for text in (c.name, c.region, c.sector)]
-    problems = row_problems(name, args.seed, texts=texts)
+    problems = row_problems(name, seed + args.seeds - 1, texts=texts)
     if problems:
         raise ScenarioError(args.scenario, "", f"the results database would reject this run: {'; '.join(problems)}")
     if args.out is None and name in (".", ".."):
         raise ScenarioError(args.scenario, "scenario.name", f"{name!r} cannot name a results folder")
     started = datetime.now(UTC)
-    run_id = new_run_id(started, args.seed)
-    out = args.out or Path("results") / name / run_id
+    run_id = new_run_id(started, seed)
     engine = engine_for(args.db)  # a bad, unreachable or damaged --db fails now, not after the run
     check_writable(engine)  # and a read-only one
     engine.dispose()  # no connection held during the run
+    if args.seeds > 1:
+        out = args.out or Path("results") / name / f"{started:%Y%m%dT%H%M%S}-seeds{seed}-{seed + args.seeds - 1}"
+        return _run_seeds(args, scenario, list(range(seed, seed + args.seeds)), out, engine)
+    out = args.out or Path("results") / name / run_id
     saved, save_error = False, None
     try:
         with run_folder(out, args.force) as partial:
-            result = run(scenario, seed=args.seed, progress=not args.quiet)
+            result = run(scenario, seed=seed, progress=not args.quiet)
             write_outputs(result, partial, with_plots=scenario.output.plots)
             try:
                 save_run(result, run_id, out, engine, result.summary["wall_time_s"], started_at=started)
@@ -123,6 +116,82 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(summary_table(result.summary, out))
     return 0
+
+
+def _run_seeds(args: argparse.Namespace, scenario: Scenario, seeds: list[int], out: Path, engine) -> int:
+    """Run several seeds on a process pool into one folder of run folders; record each run.
+
+    The folder is complete or absent, like a single run's; the runs' rows are saved by this
+    process only (the coordinator), as each run finishes.
+    """
+    from tqdm import tqdm
+
+    failed: list[str] = []
+    results: list[RunResult] = []
+    try:
+        with run_folder(out, args.force) as partial:
+            workers = min(len(seeds), os.cpu_count() or 1)
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                started = datetime.now(UTC)
+                ids = {s: new_run_id(started, s) for s in seeds}
+                futures = {pool.submit(_one_seed, scenario, s, partial / ids[s], scenario.output.plots): s
+                           for s in seeds}
+                for future in tqdm(as_completed(futures), total=len(seeds), desc="seeds", unit="run",
+                                   disable=args.quiet):
+                    result = future.result()
+                    results.append(result)
+                    try:
+                        save_run(result, ids[result.seed], out / ids[result.seed], engine,
+                                 result.summary["wall_time_s"], started_at=started)
+                    except StoreError as exc:
+                        failed.append(f"{ids[result.seed]}: {exc}")
+    finally:
+        engine.dispose()
+    if failed:
+        db = "" if args.db == DEFAULT_DB_URL else f" --db '{shown(engine)}'"
+        print(f"error: {len(failed)} run(s) not recorded ({failed[0]}); the files are complete in {out}/; record "
+              f"each with: python run.py record {out}/<run id>{db}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(seeds_table(sorted(results, key=lambda r: r.seed), out))
+    return 0
+
+
+def _one_seed(scenario: Scenario, seed: int, folder: Path, plots: bool) -> RunResult:
+    """One seed in a worker process: run, write its folder, return the result without the firm panel."""
+    result = run(scenario, seed=seed)
+    write_outputs(result, folder, with_plots=plots)
+    result.firms = None  # written to its folder; not worth sending back between processes
+    return result
+
+
+def seeds_table(results: list[RunResult], out: Path) -> str:
+    """Headline figures over seeds, each with its interval and how many seeds it rests on.
+
+    Args:
+        results: The runs, one per seed.
+        out: The folder holding them.
+
+    Returns:
+        Lines ready to print.
+    """
+    from sim.output.answers import plain
+    from sim.output.intervals import interval
+
+    first = results[0].summary
+    rows = [("scenario", f"{first['scenario']} (seeds {results[0].seed}-{results[-1].seed}, "
+                         f"scale {first['scale']:g})"),
+            ("years", f"{first['years'][0]}-{first['years'][1]}")]
+    for key, label, divisor, unit in (("firms_end", "firms at end", 1, ""),
+                                      ("employment_end", "employment at end", 1, " man-years"),
+                                      ("value_added_end_nok", "value added at end", 1e9, " NOK bn"),
+                                      ("programme_spend_total_nok", "programme spend, total", 1e6, " NOK m")):
+        iv = interval([r.summary["headline"][key] / divisor for r in results])
+        span = f" [{plain(iv.low)}, {plain(iv.high)}]" if iv.low == iv.low else ""
+        rows.append((label, f"{plain(iv.mean)}{unit}{span} ({iv.label})"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join([*lines, f"{'outputs':<{width}}  {out}/ (report: python run.py report {out})"])
 
 
 def summary_table(summary: dict, out: Path) -> str:

@@ -38,34 +38,80 @@ class GrowthParams(NamedTuple):
     potential_size_elasticity: float
     young_growth: float
     young_growth_fade: float
+    employment_shock_sd: float
+    adjustment_threshold: float
+    va_productivity_elasticity: float
+    va_innovation_gain: float
+    va_scale_elasticity: float
+    min_va_share: float  # a model constant (sim.submodels.growth.VA_SHARE_BOUNDS)
+    max_va_share: float  # a model constant (sim.submodels.growth.VA_SHARE_BOUNDS)
+    displacement: float
+    max_displaced_share: float  # a model constant (sim.submodels.growth.MAX_DISPLACED_SHARE)
 
 
 GROWTH = bundle(GrowthParams)
 
 
-@numba.njit(types.void(types.int64, BOOL, KEYS, types.int64, F64, F64, GROWTH, F64, F64, F64, F64, F64, BOOL, I16, BOOL,
-                       I32, I16, I16, F64, F64), **JIT)
+@numba.njit(**JIT)
+def displace(n, alive, year, p, revenue, access, sector, region, n_sectors, member, join_year, rate):
+    """Non-members lose the share ``displacement`` of the sales members gain from market access in their market.
+
+    A market is a (county, sector) cell. Members' extra sales are ``revenue * (exp(push) - 1)`` with
+    ``push`` their market-access growth this year; the non-members of the cell share the loss in
+    proportion to their sales at the start of the year (their growth falls by ``log(1 - loss share)``,
+    the share capped at ``max_displaced_share``).
+
+    Args:
+        n, alive, year, p, revenue, sector, region, n_sectors, member, join_year: As :func:`grow`.
+        access: Market access per row this year before it fades with years of membership (0 for non-members).
+        rate: This year's sales growth per row (log points; updated in place).
+    """
+    cells = (np.int64(np.max(region[:n])) + 1) * n_sectors if n > 0 else 0
+    gained, held = np.zeros(cells), np.zeros(cells)
+    for r in range(n):
+        if alive[r]:
+            c = np.int64(region[r]) * n_sectors + sector[r]
+            if member[r]:
+                push = access[r] * vm.exp(-p.market_access_fade * max(year - join_year[r], 0))
+                gained[c] += revenue[r] * (vm.exp(push) - 1.0)
+            else:
+                held[c] += revenue[r]
+    for c in range(cells):
+        held[c] = vm.log1p(-min(p.displacement * gained[c] / held[c], p.max_displaced_share)) if held[c] > 0 else 0.0
+    for r in range(n):
+        if alive[r] and not member[r]:
+            rate[r] += held[np.int64(region[r]) * n_sectors + sector[r]]
+
+
+@numba.njit(types.void(types.int64, BOOL, KEYS, types.int64, F64, F64, GROWTH, F64, F64, F64, F64, F64, BOOL, I16, I16,
+                       types.int64, BOOL, I32, I16, I16, F64, F64), **JIT)
 def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue, productivity, va_share,
-         potential, innovated, sector, member, cluster, join_year, birth_year, support_growth, growth):
+         potential, innovated, sector, region, n_sectors, member, cluster, join_year, birth_year, support_growth,
+         growth):
     """The growth phase for the open firms among the first ``n`` rows (rules: :func:`sim.submodels.growth.growth`).
 
     Args:
         n: Rows in use.
         alive: Firm column: which rows are open (only those change).
-        keys: Hashed keys of this year's "growth.shock", "growth.productivity" and
-            "growth.potential" draws.
+        keys: Hashed keys of this year's "growth.shock", "growth.productivity", "growth.potential" and
+            "growth.employment" draws.
         year: The simulated year.
         demand: Demand growth per sector (log points).
         access_per_cluster: Market access per cluster (log points, funding applied).
         p: The scalar parameters (:class:`GrowthParams`).
-        employees, revenue, productivity, va_share, potential, innovated, sector, member, cluster,
-        join_year, birth_year, support_growth, growth: Firm columns (updated in place).
+        employees, revenue, productivity, va_share, potential, innovated, sector, region: Firm columns.
+        n_sectors: Number of sectors (a market is a county and a sector, ``region * n_sectors + sector``).
+        member, cluster, join_year, birth_year, support_growth, growth: Firm columns (updated in place, as
+            are the ones above).
     """
     fade, shock_sd, shock_el, max_b = p.market_access_fade, p.shock_sd, p.shock_size_elasticity, p.max_laplace_scale
     step_el, demand_gain, trend = p.innovation_size_elasticity, p.demand_gain, p.productivity_trend
     prod_gain, prod_sd, hire, fire = p.productivity_gain, p.productivity_noise_sd, p.hire_rate, p.fire_rate
     rho, pot_sd, pot_el = p.potential_persistence, p.growth_potential_sd, p.potential_size_elasticity
     young, young_fade = p.young_growth, p.young_growth_fade
+    emp_sd, threshold = p.employment_shock_sd, p.adjustment_threshold
+    va_prod_el, va_inn, va_scale_el = p.va_productivity_elasticity, p.va_innovation_gain, p.va_scale_elasticity
+    min_va, max_va = p.min_va_share, p.max_va_share
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
     # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
     # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
@@ -97,12 +143,19 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     for r in range(n):
         # potential * size^-elasticity: the firm's expected growth, as sim.submodels.growth.expected_growth states it
         rate[r] += base[r] + potential[r] * vm.exp(-pot_el * log_emp[r]) + demand_gain * step[r]
+    if p.displacement > 0.0:  # off by default: then nothing here runs and sales are exactly as without it
+        displace(n, alive, year, p, revenue, access, sector, region, n_sectors, member, join_year, rate)
     sales_factor = np.empty(n)
     for r in range(n):
         sales_factor[r] = vm.exp(rate[r])
     prod_factor = normals_of(keys[1], n)
+    va_factor = np.empty(n)
     for r in range(n):
-        prod_factor[r] = vm.exp(trend + prod_gain * step[r] + prod_sd * prod_factor[r])
+        # The value-added share moves with the firm's own productivity change (beyond the trend), its
+        # innovation and its sales growth beyond its sector's demand (scale): intermediate inputs.
+        own = prod_gain * step[r] + prod_sd * prod_factor[r]
+        va_factor[r] = vm.exp(va_prod_el * own + va_inn * step[r] + va_scale_el * (rate[r] - demand[sector[r]]))
+        prod_factor[r] = vm.exp(trend + own)
     renewal = normals_of(keys[2], n)
     for r in range(n):
         if not alive[r]:
@@ -111,9 +164,24 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         growth[r] = rate[r]
         revenue[r] = rev = revenue[r] * sales_factor[r]
         productivity[r] = prod = productivity[r] * prod_factor[r]
-        gap = rev * va_share[r] / prod - emp
-        employees[r] = emp + (hire if gap > 0.0 else fire) * gap
+        va_share[r] = va = min(max(va_share[r] * va_factor[r], min_va), max_va)
+        gap = rev * va / prod - emp
+        # Fixed costs of hiring and firing: a gap below the threshold (a share of man-years) waits.
+        adjust = hire if gap > 0.0 else fire
+        adjust = 0.0 if abs(gap) < threshold * emp else adjust
+        employees[r] = emp + adjust * gap
         potential[r] = rho * potential[r] + renew * renewal[r]
+    if emp_sd > 0.0:  # off by default: no draws, and man-years exactly as without the mechanism
+        hired = np.empty(n)
+        for r in range(n):
+            hired[r] = unit(keys[3], r)
+        for r in range(n):
+            # Hires and quits that do not follow sales: a Laplace shock with mean one in levels, smaller
+            # for larger firms, which the gap undoes in later years (so growth rates alternate).
+            b = min(emp_sd * vm.exp(-shock_el * log_emp[r]) * SQRT_HALF, max_b)
+            hired[r] = vm.exp(b * laplace_of(hired[r]) + vm.log1p(-b * b))
+        for r in range(n):
+            employees[r] *= hired[r] if alive[r] else 1.0
 
 
 warm_up(grow)

@@ -167,32 +167,36 @@ class Panel:
         Args:
             panel: The register's firm-year panel.
         """
-        self.year = panel["year"].to_numpy(np.int64)
-        self.firm = panel["firm_id"].to_numpy(np.int64)
+        # int32 where it suffices: a full-scale panel has tens of millions of firm-years.
+        self.year = panel["year"].to_numpy(np.int32)
+        self.firm = panel["firm_id"].to_numpy(np.int32)
         self.alive = panel["alive"].to_numpy(bool)
         self.employees = panel["employees"].to_numpy(np.float64)
         self.member = panel["member"].to_numpy(bool)
-        self.birth = panel["birth_year"].to_numpy(np.int64)
+        self.birth = panel["birth_year"].to_numpy(np.int32)
         self.age = self.year - self.birth
         self.years = np.unique(self.year)
         # Each (firm, year) once: a sorted key finds any firm-year by binary search.
         self._stride = int(self.firm.max()) + 1 if len(self.firm) else 1
         key = self._key(self.firm, self.year)
-        self._order = np.argsort(key, kind="stable")
-        self._keys = key[self._order]
+        # The register writes the panel by year and firm: already sorted, no sort needed.
+        self._order = None if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
+        self._keys = key if self._order is None else key[self._order]
         self.previous = self.open_row(self.firm, self.year - 1)
 
     def _key(self, firm: np.ndarray, year: np.ndarray) -> np.ndarray:
-        return (year - (self.years[0] if len(self.years) else 0)) * self._stride + firm
+        first = int(self.years[0]) if len(self.years) else 0
+        return (year.astype(np.int64) - first) * self._stride + firm
 
     def open_row(self, firm: np.ndarray, year: np.ndarray) -> np.ndarray:
         """The row of each (firm, year) where the firm was open at the end of that year, else -1."""
         if len(self._keys) == 0:
-            return np.full(len(firm), -1, dtype=np.int64)
+            return np.full(len(firm), -1, dtype=np.int32)
         want = self._key(firm, year)
         pos = np.minimum(np.searchsorted(self._keys, want), len(self._keys) - 1)
-        row = np.where(self._keys[pos] == want, self._order[pos], -1)
-        return np.where((row >= 0) & self.alive[np.maximum(row, 0)], row, -1)
+        row = pos if self._order is None else self._order[pos]
+        row = np.where(self._keys[pos] == want, row, -1)
+        return np.where((row >= 0) & self.alive[np.maximum(row, 0)], row, -1).astype(np.int32)
 
     def growth(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a growth rate from the year before, and the rate (100 x log change)."""
@@ -246,37 +250,23 @@ def growth_rates(p: Panel) -> Iterable[Row]:
     # so that a shock common to all firms in one year does not fatten the tails.
     year = p.year[rows] - p.year[rows].min()
     shifted = g - (np.bincount(year, weights=g) / np.maximum(np.bincount(year), 1))[year]
-    size = size_class(p.employees[p.previous[rows]])
-    age = age_class(p.age[rows])
+    unchanged = p.employees[rows] == p.employees[p.previous[rows]]
     # The growth rate of the same firm a year earlier, where it has one: for the autocorrelation.
     earlier = np.full(len(p.year), np.nan)
     earlier[rows] = g
     lagged = earlier[p.previous[rows]]
-    groups = [("all", "all", np.ones(len(rows), bool))]
-    groups += [("size_class", label, size == i) for i, (label, _) in enumerate(SIZE_CLASSES)]
-    groups += [("age_class", label, age == i) for i, (label, _) in enumerate(AGE_CLASSES)]
-    for by, label, inside in groups:
-        x = g[inside]
-        zero = p.employees[rows[inside]] == p.employees[p.previous[rows[inside]]]
-        for measure, value, unit in _moments(x, shifted[inside], zero):
-            yield measure, by, label, period, value, unit, len(x)
-        both = inside & np.isfinite(lagged)
-        yield ("growth_autocorrelation", by, label, period, _correlation(lagged[both], g[both]),
-               "correlation of a firm's growth in t-1 and t", int(both.sum()))
-
-
-def _moments(x: np.ndarray, shifted: np.ndarray, zero: np.ndarray) -> list[tuple[str, float, str]]:
-    """Location, spread and shape of growth rates ``x``; the shape from ``shifted`` (demeaned by year)."""
-    if len(x) == 0:
-        nan = float("nan")
-        return [(m, nan, u) for m, u in _MOMENT_UNITS]
-    sd = float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
-    centred = shifted - shifted.mean()
-    spread = float(np.sqrt(np.mean(centred**2)))
-    kurtosis = float(np.mean(centred**4) / spread**4 - 3.0) if spread > 0 else float("nan")
-    within = float(100.0 * np.mean(np.abs(centred) <= spread)) if spread > 0 else float("nan")
-    values = [float(x.mean()), float(np.median(x)), sd, float(100.0 * zero.mean()), kurtosis, within]
-    return [(m, v, u) for (m, u), v in zip(_MOMENT_UNITS, values)]
+    groupings = (
+        ("all", ("all",), np.zeros(len(rows), dtype=np.int64)),
+        ("size_class", [label for label, _ in SIZE_CLASSES], size_class(p.employees[p.previous[rows]])),
+        ("age_class", [label for label, _ in AGE_CLASSES], age_class(p.age[rows])),
+    )  # fmt: skip
+    for by, labels, code in groupings:
+        stats = GrowthStats(code, len(labels), g, shifted, unchanged, lagged)
+        for i, label in enumerate(labels):
+            for measure, unit in _MOMENT_UNITS:
+                yield measure, by, label, period, float(getattr(stats, measure)[i]), unit, int(stats.n[i])
+            yield ("growth_autocorrelation", by, label, period, float(stats.autocorrelation[i]),
+                   "correlation of a firm's growth in t-1 and t", int(stats.n_pairs[i]))
 
 
 _MOMENT_UNITS = (("growth_mean", GROWTH), ("growth_median", GROWTH), ("growth_sd", GROWTH),
@@ -285,10 +275,71 @@ _MOMENT_UNITS = (("growth_mean", GROWTH), ("growth_median", GROWTH), ("growth_sd
                  ("growth_within_1sd", "% of rates demeaned by year within one sd of the mean"))  # fmt: skip
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
+class GrowthStats:
+    """Moments of growth rates by group, all groups at once (sums by group, no mask per group).
+
+    A full-scale panel holds some ten million growth rates: one pass of ``bincount`` per moment keeps
+    the table to seconds. Groups with too few rates for a statistic get NaN.
+
+    Attributes:
+        n: Growth rates per group.
+        growth_mean, growth_median, growth_sd: Of the rates (``growth_sd`` with ``n - 1``).
+        growth_zero_share: Per cent of rates from unchanged man-years.
+        growth_excess_kurtosis, growth_within_1sd: Shape of the rates demeaned by year.
+        n_pairs, autocorrelation: Pairs of a firm's consecutive rates, and their correlation.
+    """
+
+    def __init__(self, code: np.ndarray, groups: int, g: np.ndarray, shifted: np.ndarray, unchanged: np.ndarray,
+                 lagged: np.ndarray):
+        """Compute every statistic for every group.
+
+        Args:
+            code: Each rate's group, 0 to ``groups - 1``.
+            groups: Number of groups.
+            g: Growth rates.
+            shifted: The same rates demeaned by year.
+            unchanged: Whether man-years were unchanged.
+            lagged: The firm's growth rate a year earlier (NaN where it has none).
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.n = np.bincount(code, minlength=groups)
+            n = self.n.astype(np.float64)
+            self.growth_mean = _sum(code, groups, g) / n
+            centred = g - self.growth_mean[code]
+            self.growth_sd = np.sqrt(_sum(code, groups, centred**2) / (n - 1))
+            self.growth_sd[self.n < 2] = np.nan
+            self.growth_zero_share = 100.0 * _sum(code, groups, unchanged) / n
+            c = shifted - (_sum(code, groups, shifted) / n)[code]
+            spread = np.sqrt(_sum(code, groups, c**2) / n)
+            self.growth_excess_kurtosis = _sum(code, groups, c**4) / n / spread**4 - 3.0
+            self.growth_within_1sd = 100.0 * _sum(code, groups, np.abs(c) <= spread[code]) / n
+            for stat in (self.growth_excess_kurtosis, self.growth_within_1sd):
+                stat[~(spread > 0)] = np.nan
+            self.growth_median = _medians(code, groups, g)
+            pair = np.isfinite(lagged)
+            self.n_pairs = np.bincount(code[pair], minlength=groups)
+            self.autocorrelation = _correlations(code[pair], groups, lagged[pair], g[pair])
+
+
+def _sum(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
+    return np.bincount(code, weights=x.astype(np.float64, copy=False), minlength=groups)
+
+
+def _medians(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
+    order = np.argsort(code, kind="stable")  # small integer codes: a radix sort
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(code, minlength=groups))])
+    ordered = x[order]
+    return np.array([np.median(ordered[a:b]) if b > a else np.nan for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def _correlations(code: np.ndarray, groups: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n = np.bincount(code, minlength=groups).astype(np.float64)
+    ma, mb = _sum(code, groups, a) / n, _sum(code, groups, b) / n
+    da, db = a - ma[code], b - mb[code]
+    cov, va, vb = _sum(code, groups, da * db), _sum(code, groups, da**2), _sum(code, groups, db**2)
+    r = cov / np.sqrt(va * vb)
+    r[(n < 3) | ~(va > 0) | ~(vb > 0)] = np.nan
+    return r
 
 
 def survival(p: Panel) -> Iterable[Row]:
@@ -324,14 +375,15 @@ def entry_and_exit(p: Panel) -> Iterable[Row]:
     """Entry and exit rates by year, and the exit rate by age (pooled over the years)."""
     if len(p.years) < 2:
         return
-    stock = {int(y): int(n) for y, n in zip(*np.unique(p.year[p.alive], return_counts=True))}
-    for y in p.years[1:]:
-        y = int(y)
-        here = p.year == y
-        base = stock.get(y - 1, 0)
-        born, closed = int((here & (p.birth == y)).sum()), int((here & ~p.alive).sum())
-        yield "entry_rate", "year", str(y), str(y), _pct(born, base), "% of firms open on 1 January", born
-        yield "exit_rate", "year", str(y), str(y), _pct(closed, base), "% of firms open on 1 January", closed
+    offset = p.year - p.years[0]
+    span = int(offset.max()) + 1
+    stock = np.bincount(offset[p.alive], minlength=span)
+    born = np.bincount(offset[p.birth == p.year], minlength=span)
+    closed = np.bincount(offset[~p.alive], minlength=span)
+    for k in range(1, span):
+        y = str(int(p.years[0]) + k)
+        yield "entry_rate", "year", y, y, _pct(born[k], stock[k - 1]), "% of firms open on 1 January", int(born[k])
+        yield "exit_rate", "year", y, y, _pct(closed[k], stock[k - 1]), "% of firms open on 1 January", int(closed[k])
     # Exit by age: of the firms open on 1 January, the share that closed during the year (a hazard).
     at_risk = p.previous >= 0
     age, closed = age_class(p.age[at_risk]), ~p.alive[at_risk]
@@ -360,12 +412,15 @@ def joiners(p: Panel) -> Iterable[Row]:
             yield "joiner_size_median", "all", "all", period, float(np.median(size)), "man-years", len(size)
             yield ("joiner_under_5_share", "all", "all", period, _pct((size < SMALL_JOINER).sum(), len(size)),
                    "% of joiners under 5 man-years", len(size))
-    open_rows = p.alive
-    for y in p.years:
-        here = open_rows & (p.year == y)
-        total = p.employees[here].sum()
-        yield ("member_employment_share", "year", str(int(y)), str(int(y)),
-               _pct(p.employees[here & p.member].sum(), total), "% of man-years", int((here & p.member).sum()))
+    offset = p.year - p.years[0]
+    span = int(offset.max()) + 1
+    members = p.alive & p.member
+    total = np.bincount(offset[p.alive], weights=p.employees[p.alive], minlength=span)
+    held = np.bincount(offset[members], weights=p.employees[members], minlength=span)
+    count = np.bincount(offset[members], minlength=span)
+    for k in range(span):
+        y = str(int(p.years[0]) + k)
+        yield "member_employment_share", "year", y, y, _pct(held[k], total[k]), "% of man-years", int(count[k])
 
 
 def _pct(part: float, whole: float) -> float:

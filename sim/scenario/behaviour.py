@@ -145,6 +145,13 @@ class Growth(Section):
         "(members develop most in their first three years: Innovation Norway annual report 2021; "
         "docs/sources.md): its push is market_access_growth x exp(-fade x years since joining).",
         0.0, 5.0)
+    displacement: float = param(
+        0.0, "1 (share of members' extra sales)",
+        "Members' extra sales from the cluster's market access come this share at the expense of non-members in "
+        "the same county and sector (business stealing; a range from none to all, as evaluations of place-based "
+        "policies find both; assumption). 0 (the default, as before): demand per sector is exogenous and taken "
+        "from nobody. With it, the twin world's comparison (treatment_jobs) is net of the jobs non-members lose.",
+        0.0, 1.0)
     productivity_trend: float = param(
         0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).",
         -0.2, 0.2)
@@ -158,6 +165,37 @@ class Growth(Section):
         0.3, "1 per year",
         "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
     min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
+    va_productivity_elasticity: float = param(
+        0.0, "log points of value-added share per log point of own productivity change",
+        "Intermediate inputs: a firm whose productivity rises beyond the trend makes more of its sales itself, "
+        "so value added, sales and productivity grow apart (Innovation Norway's support in 2021: sales +10.4, "
+        "value creation +9.0, productivity +4.0 pp; docs/sources.md). The size is an assumption; 0 switches it off "
+        "(the default, as before).",
+        -2.0, 2.0)
+    va_innovation_gain: float = param(
+        0.0, "log points of value-added share per innovation step",
+        "A new product or process changes what a firm buys in (assumption; 0 switches it off, the default).",
+        -1.0, 1.0)
+    va_scale_elasticity: float = param(
+        0.0, "log points of value-added share per log point of sales growth beyond sector demand",
+        "A firm that grows buys more inputs and services outside (value-added shares fall with size in the "
+        "structural business statistics, SSB-SBS; the size is an assumption; 0 switches it off, the default). "
+        "Negative: value added grows more slowly than sales, as the published gaps (14.6 against 15.2 pp) are.",
+        -1.0, 1.0)
+    employment_shock_sd: float = param(
+        0.0, "log points per year (one man-year firm)",
+        "Hires and quits that do not follow sales: a Laplace shock to man-years (sd ~ size^-shock_size_elasticity) "
+        "that the hiring gap undoes in later years, so yearly man-year growth rates are tent-shaped (Bottazzi & "
+        "Secchi 2006) and correlate weakly or negatively from one year to the next (Coad 2007; docs/sources.md). "
+        "0 switches it off (the default, as before); the size is an assumption, register-like about 0.15 "
+        "(scripts/firm_dynamics_check.py).",
+        0.0, 1.0)
+    adjustment_threshold: float = param(
+        0.0, "1 (share of man-years)",
+        "Fixed costs of hiring and firing: a firm whose gap to the man-years its value added needs is below this "
+        "share of its man-years does not adjust this year, so adjustment is lumpy (assumption, after the "
+        "adjustment-cost literature). 0 switches it off (the default, as before).",
+        0.0, 1.0)
     young_growth: float = param(
         0.0, "log points per year (at age 0)",
         "Extra sales growth of a young firm, fading with age: young survivors grow fastest ('up or out'; "

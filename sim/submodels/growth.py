@@ -23,14 +23,20 @@ if TYPE_CHECKING:
 
 # E[exp(X)] of a Laplace shock is finite only for scale b < 1; 0.9 is far beyond any sane sd.
 MAX_LAPLACE_SCALE = 0.9
+# A firm's value-added share stays inside these bounds (every sector's share lies well within them).
+VA_SHARE_BOUNDS = (0.05, 0.95)
+# Displacement takes at most half a market's non-member sales in a year, however small their share.
+MAX_DISPLACED_SHARE = 0.5
 
 
 def growth(m: ClusterModel) -> None:
     """Firms' sales, productivity and employment grow.
 
     Sales follow sector demand, expected growth from potential, youth (fading with age), innovation,
-    cluster market access (fading with years of membership) and fat-tailed shocks; productivity grows; employment moves
-    toward what value added needs, with frictions.
+    cluster market access (fading with years of membership, and partly taken from non-members of the
+    same county and sector) and fat-tailed shocks; productivity grows;
+    the value-added share moves with productivity, innovation and scale; employment moves toward
+    what value added needs, with frictions (none while the gap is small) and hires and quits of its own.
     """
     g, inn, f = m.spec.growth, m.spec.innovation, m.firms
     access = m.per_cluster("market_access_growth") * m.funding_factor
@@ -41,11 +47,16 @@ def growth(m: ClusterModel) -> None:
         productivity_noise_sd=g.productivity_noise_sd, hire_rate=g.hire_rate, fire_rate=g.fire_rate,
         potential_persistence=g.potential_persistence, growth_potential_sd=m.spec.population.growth_potential_sd,
         potential_size_elasticity=g.potential_size_elasticity, young_growth=g.young_growth,
-        young_growth_fade=g.young_growth_fade)
-    kernels.grow(f.n, f.alive, m.keys("growth.shock", "growth.productivity", "growth.potential"), m.year,
-                 np.ascontiguousarray(m.sector_demand, dtype=np.float64), per_cluster_array(access), params,
-                 f.employees, f.revenue, f.productivity, f.va_share, f.potential, f.innovated, f.sector, f.member,
-                 f.cluster, f.join_year, f.birth_year, f.support_growth, f.growth)
+        young_growth_fade=g.young_growth_fade, employment_shock_sd=g.employment_shock_sd,
+        adjustment_threshold=g.adjustment_threshold, va_productivity_elasticity=g.va_productivity_elasticity,
+        va_innovation_gain=g.va_innovation_gain, va_scale_elasticity=g.va_scale_elasticity,
+        min_va_share=VA_SHARE_BOUNDS[0], max_va_share=VA_SHARE_BOUNDS[1], displacement=g.displacement,
+        max_displaced_share=MAX_DISPLACED_SHARE)
+    keys = m.keys("growth.shock", "growth.productivity", "growth.potential", "growth.employment")
+    kernels.grow(f.n, f.alive, keys, m.year, np.ascontiguousarray(m.sector_demand, dtype=np.float64),
+                 per_cluster_array(access), params, f.employees, f.revenue, f.productivity, f.va_share, f.potential,
+                 f.innovated, f.sector, f.region, len(m.spec.sectors), f.member, f.cluster, f.join_year, f.birth_year,
+                 f.support_growth, f.growth)
 
 
 def expected_growth(m: ClusterModel, rows: np.ndarray) -> np.ndarray:
