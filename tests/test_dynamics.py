@@ -172,3 +172,12 @@ def test_table_does_not_depend_on_the_order_of_the_panels_rows():
                   firm(3, 2006, [2, 2, 3], closes=True, member_from=2007))
     shuffled = firms.sample(frac=1.0, random_state=1)
     pd.testing.assert_frame_equal(firm_dynamics(shuffled), firm_dynamics(firms))
+
+
+def test_a_large_panel_is_measured_on_a_systematic_sample_of_whole_firm_histories():
+    from sim.observe.dynamics import MAX_MEASURED_ROWS, sample_step
+
+    assert sample_step(10) == 1
+    assert sample_step(MAX_MEASURED_ROWS) == 1
+    assert sample_step(MAX_MEASURED_ROWS + 1) == 2
+    assert sample_step(6_713_010) == 7  # a full-scale baseline panel: every 7th firm, under a million firm-years

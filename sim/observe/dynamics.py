@@ -124,14 +124,39 @@ def firm_dynamics(panel: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
         ``value`` in ``unit``, ``n`` the simulated firms or firm-years behind it, and the published
         ``benchmark`` with its ``benchmark_source`` (a key of docs/sources.md) where one exists.
     """
-    p = Panel(panel)
-    rows = [*size_distribution(p, scale), *growth_rates(p), *survival(p), *entry_and_exit(p), *joiners(p)]
+    step = sample_step(len(panel))
+    firm = panel["firm_id"].to_numpy()
+    sample = Panel(panel[firm % step == 0] if step > 1 else panel)
+    # Joiners are few: measured on every firm that was ever a member, not on the sample.
+    ever_members = np.isin(firm, np.unique(firm[panel["member"].to_numpy(bool)]))
+    rows = [*size_distribution(sample, scale / step), *growth_rates(sample), *survival(sample),
+            *entry_and_exit(sample), *joiners(Panel(panel[ever_members])), *member_shares(panel)]
     table = pd.DataFrame(rows, columns=["measure", "by", "group", "period", "value", "unit", "n"])
     marks = [benchmark(r.measure, r.by, r.group, r.period) for r in table.itertuples()]
     table["benchmark"] = [np.nan if b is None else b.value for b in marks]
     table["benchmark_source"] = [None if b is None else b.source for b in marks]
     table["benchmark_note"] = [None if b is None else b.note for b in marks]
     return table[list(DYNAMICS_COLUMNS)]
+
+
+# Firm-years the table is measured on at most. Shares, rates and growth moments need no more; a
+# full-scale panel (some six million firm-years) would take longer to measure than to simulate.
+MAX_MEASURED_ROWS = 1_000_000
+
+
+def sample_step(rows: int) -> int:
+    """Every how many firms (by ``firm_id``) the table is measured on: 1 up to :data:`MAX_MEASURED_ROWS`.
+
+    A systematic sample of firms keeps each sampled firm's whole history, so growth, survival and
+    exit are measured as on the full panel; counts are scaled up by the step.
+
+    Args:
+        rows: Firm-years in the panel.
+
+    Returns:
+        The step, ``ceil(rows / MAX_MEASURED_ROWS)``, at least 1.
+    """
+    return max(-(-rows // MAX_MEASURED_ROWS), 1)
 
 
 def benchmark(measure: str, by: str, group: str, period: str) -> Benchmark | None:
@@ -395,7 +420,7 @@ def entry_and_exit(p: Panel) -> Iterable[Row]:
 
 
 def joiners(p: Panel) -> Iterable[Row]:
-    """Who joins clusters: joiners' size, and members' share of man-years by year.
+    """Who joins clusters: joiners' size.
 
     A joiner's size is its man-years in the year before it first joined (in its joining year when it
     joined in its first year, as foreign entrants do).
@@ -412,14 +437,24 @@ def joiners(p: Panel) -> Iterable[Row]:
             yield "joiner_size_median", "all", "all", period, float(np.median(size)), "man-years", len(size)
             yield ("joiner_under_5_share", "all", "all", period, _pct((size < SMALL_JOINER).sum(), len(size)),
                    "% of joiners under 5 man-years", len(size))
-    offset = p.year - p.years[0]
+
+
+def member_shares(panel: pd.DataFrame) -> Iterable[Row]:
+    """Members' share of man-years by year, on the whole panel."""
+    year = panel["year"].to_numpy(np.int32)
+    if len(year) == 0:
+        return
+    alive, member = panel["alive"].to_numpy(bool), panel["member"].to_numpy(bool)
+    employees = panel["employees"].to_numpy(np.float64)
+    first = int(year.min())
+    offset = year - first
     span = int(offset.max()) + 1
-    members = p.alive & p.member
-    total = np.bincount(offset[p.alive], weights=p.employees[p.alive], minlength=span)
-    held = np.bincount(offset[members], weights=p.employees[members], minlength=span)
+    members = alive & member
+    total = np.bincount(offset[alive], weights=employees[alive], minlength=span)
+    held = np.bincount(offset[members], weights=employees[members], minlength=span)
     count = np.bincount(offset[members], minlength=span)
     for k in range(span):
-        y = str(int(p.years[0]) + k)
+        y = str(first + k)
         yield "member_employment_share", "year", y, y, _pct(held[k], total[k]), "% of man-years", int(count[k])
 
 
