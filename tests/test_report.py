@@ -135,3 +135,13 @@ def test_report_command_writes_the_file_it_names(run_sets, tmp_path, capsys):
     assert main(["report", str(run_sets[0]), "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"report: {out}\n"
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_sets_firm_dynamics_over_seeds_beside_the_registers(tmp_path):
+    folder = _runs(tmp_path / "panel", {"output.firm_panel": True, "scenario.end_year": 2012})
+    text = write_report(folder).read_text(encoding="utf-8")
+    part = text[text.index("Firm dynamics against the register"):]
+    # Five-year survival of employer start-ups: 53.0 % of the 2005 cohort (SSB-FORDEM-2012).
+    row = re.search(r"<tr><td class='l'>survival</td><td class='l'>5</td>.*?</tr>", part).group(0)
+    assert "53.0" in row and "SSB-FORDEM-2012" in row and "range of 3 seeds" in row
+    assert ">nan<" not in part and "data:image/png" in part

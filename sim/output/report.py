@@ -24,7 +24,7 @@ from sim.output import compare_plots, plots
 from sim.output.answers import DISCOUNT_SOURCE, answers, in_unit, plain, yearly_difference
 from sim.output.assumptions import assumptions, switch_text
 from sim.output.intervals import SEEDS_NOTE, difference, interval, paired
-from sim.output.report_html import cell_interval, escape, image, page, paragraphs
+from sim.output.report_html import cell_interval, escape, image, number, page, paragraphs
 from sim.output.run_sets import RunSet, load_runs
 from sim.scenario.errors import ScenarioError
 from sim.scenario.explain import parameters
@@ -120,6 +120,7 @@ def render(a: RunSet, b: RunSet | None = None, comparison: dict | None = None) -
         _difference(sets) if b is not None else "",
         "<h2>Year by year</h2>", "".join(_yearly_table(s) for s in sets),
         _effects(sets),
+        _dynamics(sets),
         "<h2>Clusters in the last year</h2>", "".join(_clusters_table(s) for s in sets),
         "<h2>Provenance</h2>", "".join(_provenance(s) for s in sets),
         "<h2>Scenario parameters</h2>", _parameters(sets),
@@ -210,6 +211,50 @@ def _effects(sets: list[RunSet]) -> str:
         return ""
     return ("<h2>Membership effects</h2><p class='note'>From each run's effects.csv: the published estimator "
             "(matched_did) and the model's true effect (true_effect), as gaps in yearly growth.</p>" + "".join(tables))
+
+
+# The firm-dynamics rows the report shows: (measure, by), in this order; the CSV holds them all.
+DYNAMICS_SHOWN = (("survival", "years_since_birth"), ("exit_rate", "age_class"), ("growth_mean", "age_class"),
+                  ("growth_autocorrelation", "all"), ("growth_excess_kurtosis", "all"),
+                  ("growth_within_1sd", "all"), ("joiner_size_median", "all"), ("joiner_under_5_share", "all"))
+
+
+def _dynamics(sets: list[RunSet]) -> str:
+    """Firm dynamics beside the register's: each run's firm_dynamics.csv, over seeds."""
+    tables, figure = [], ""
+    for s in sets:
+        found = [pd.read_csv(run / "firm_dynamics.csv").assign(seed=seed)
+                 for run, seed in zip(s.runs, s.seeds, strict=True) if (run / "firm_dynamics.csv").is_file()]
+        if not found:
+            continue
+        table = pd.concat(found, ignore_index=True)
+        rows = []
+        for measure, by in DYNAMICS_SHOWN:
+            part = table[(table["measure"] == measure) & (table["by"] == by)]
+            for (group, unit), values in part.groupby(["group", "unit"], sort=False):
+                mark = values["benchmark"].iloc[0]
+                published = number(mark) if pd.notna(mark) else _text(values["benchmark_note"].iloc[0])
+                period = " / ".join(dict.fromkeys(values["period"].astype(str)))  # joiners' years differ by seed
+                rows.append(f"<tr><td class='l'>{escape(measure)}</td><td class='l'>{escape(group)}</td>"
+                            f"<td class='l'>{escape(period)}</td>{cell_interval(interval(values['value']))}"
+                            f"<td class='l'>{escape(unit)}</td><td class='l'>{published}</td>"
+                            f"<td class='l'>{_text(values['benchmark_source'].iloc[0])}</td></tr>")
+        tables.append(f"<h3>{escape(s.name)}</h3><table><tr><th class='l'>measure</th><th class='l'>group</th>"
+                      "<th class='l'>years</th><th>simulated</th><th class='l'>unit</th><th class='l'>published</th>"
+                      f"<th class='l'>source</th></tr>{''.join(rows)}</table>")
+        if not figure:
+            figure = image(f"Firm dynamics of {s.name}, seed {s.seeds[0]}", plots.firm_dynamics_figure(found[0]))
+    if not tables:
+        return ""
+    return ("<h2>Firm dynamics against the register</h2><p class='note'>From each run's firm_dynamics.csv "
+            "(all its rows are there): survival, exit and growth by age, the shape and persistence of growth, "
+            "and who joins, beside the published figures (keys of docs/sources.md; a note where a study gives "
+            "a sign or shape, not a number). The plot is of the first seed.</p>" + "".join(tables) + figure)
+
+
+def _text(value: Any) -> str:
+    """A table's text cell: escaped, empty for a missing value (a CSV's empty cell reads as NaN)."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else escape(value)
 
 
 def _clusters_table(s: RunSet) -> str:
