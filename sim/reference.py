@@ -157,7 +157,7 @@ class RefFirm(mesa.Agent):
         fee = p.cash_share * budget / max(lv.max_members, 1.0)  # cash split over full-scale members
         cost = p.hours_per_member * p.hourly_cost_nok + fee
         km = self.model.distance_km[self.region, cluster.region]
-        return (p.base_utility + p.potential_weight * self.expected_growth()
+        return (p.base_utility + p.potential_weight * p.foresight * self.expected_growth()
                 + p.size_weight * math.log(self.employees) + p.rd_weight * self.rd_effort
                 + p.international_weight * self.intl
                 + p.benefit_weight * lv.market_access_growth

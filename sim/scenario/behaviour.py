@@ -19,6 +19,13 @@ class Membership(Section):
         "comparison cannot see; docs/sources.md). The baseline's value is fitted by `run.py calibrate` "
         "(calibration/calibrated.toml).",
         -500.0, 500.0)
+    foresight: float = param(
+        1.0, "1 (share of the coming growth seen)",
+        "How much of its coming growth (its latent potential) a firm, and the cluster organisation ranking it, "
+        "sees when deciding: 1 all of it (selection on what the register cannot show), 0 none (selection on "
+        "observables only). Assumption: the published figures cannot pin it down, so answers that depend on it "
+        "show it; it multiplies potential_weight.",
+        0.0, 1.0)
     size_weight: float = param(
         0.4, "utils per log man-year", "Larger firms join more often (programme evaluations).", -5.0, 5.0)
     international_weight: float = param(

@@ -89,7 +89,7 @@ def candidate_pool(m: ClusterModel, pool: np.ndarray) -> tuple[np.ndarray, ...]:
     p, f = m.spec.membership, m.firms
     own = (
         p.base_utility
-        + p.potential_weight * expected_growth(m, pool)
+        + p.potential_weight * p.foresight * expected_growth(m, pool)  # the part of its potential it sees
         + p.size_weight * np.log(f.employees[pool])
         + p.rd_weight * f.rd_effort[pool]
         + p.international_weight * f.intl[pool]
