@@ -226,13 +226,14 @@ def _runs_contents(folder: Path, runs: list[_Run]) -> Contents:
     first = runs[0].summary
     names = sorted({str(r.summary.get("scenario", "?")) for r in runs})
     seeds = [r.seed for r in runs]
-    if len(runs) == 1:
+    if runs[0].folder == folder:  # a run folder itself; a folder of run folders stacks them, even just one
         title = f"Run of {names[0]}, seed {_seed_text(seeds)}"
         stem = f"{names[0]}_seed{_seed_text(seeds)}"
         tables = [Table(stem_, f"{stem_}.csv", [_read_csv(folder / f"{stem_}.csv")]) for stem_ in _csv_stems(runs)]
         kind = "a run folder (run.py run)"
     else:
-        title = f"{len(runs)} runs of {', '.join(names)}, seeds {_seed_text(seeds)}"
+        plural = "s" * (len(runs) > 1)
+        title = f"{len(runs)} run{plural} of {', '.join(names)}, seed{plural} {_seed_text(seeds)}"
         stem = f"{'_'.join(names)}_seeds{_seed_text(seeds, '-')}"
         tables = [Table(s, f"<run>/{s}.csv of each run, stacked, seed and run in front", _stacked(runs, s))
                   for s in _csv_stems(runs)]
