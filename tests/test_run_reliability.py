@@ -91,7 +91,7 @@ def test_three_runs_started_together_with_one_seed_keep_three_rows_and_folders(t
 def test_a_seed_out_of_range_is_refused_before_the_run(tmp_path, monkeypatch, capsys, seed):
     monkeypatch.chdir(tmp_path)
     line = one_line(in_process(capsys, "run", CLASSROOM, "--seed", seed), 2)
-    assert line.startswith("error: argument --seed: must be a whole number 0-9223372036854775807")
+    assert line.startswith("error: --seed: must be an integer from 0 to 9223372036854775807, got ")
     assert not (tmp_path / "results").exists()
 
 
