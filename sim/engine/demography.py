@@ -62,11 +62,15 @@ def exits(n, alive, keys, year, p, employees, growth, birth_year, innovated, mem
     closes = np.empty(n, dtype=np.bool_)
     spins = np.empty(n, dtype=np.bool_)
     # & and | rather than "and" and "or": they take no branch, so the loops vectorise.
+    hazard = np.empty(n)
     for r in range(n):  # vectorised: no lookups
-        emp, age = employees[r], max(year - birth_year[r], 0.0)
-        # Infant mortality: (1 + age)^-age_el, as an exponential of its logarithm like size's power.
-        hazard = rate * vm.exp(-size_el * vm.log(emp) - growth_sens * growth[r] - age_el * vm.log(age + 1.0))
-        closes[r] = alive[r] & ((unit(keys[0], r) < hazard) | (emp < min_employees))
+        hazard[r] = rate * vm.exp(-size_el * vm.log(employees[r]) - growth_sens * growth[r])
+    if age_el != 0.0:  # off by default: no cost, and the hazard exactly as without it
+        for r in range(n):
+            # Infant mortality: (1 + age)^-age_el, as an exponential of its logarithm like size's power.
+            hazard[r] *= vm.exp(-age_el * vm.log(max(year - birth_year[r], 0.0) + 1.0))
+    for r in range(n):
+        closes[r] = alive[r] & ((unit(keys[0], r) < hazard[r]) | (employees[r] < min_employees))
     for r in range(n):
         p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))
         spins[r] = alive[r] & ~closes[r] & innovated[r] & (unit(keys[1], r) < p_spin)

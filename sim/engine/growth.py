@@ -115,15 +115,17 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     renew = math.sqrt(1.0 - rho * rho) * pot_sd
     # One formula per loop, over every row: LLVM turns short branch-free loops into SIMD code,
     # not one long body, and not a loop that looks up by sector or cluster. Closed rows are
-    # computed and thrown away in the last loop.
+    # computed and thrown away in the last loop. A mechanism that is off (its parameter 0, the
+    # default) skips its loops: no cost, and the numbers are exactly those without it.
     base, access = np.empty(n), np.empty(n)
     for r in range(n):
         base[r] = demand[sector[r]] + support_growth[r]
         access[r] = access_per_cluster[cluster[r]] if member[r] else 0.0
     for r in range(n):
         base[r] += access[r] * vm.exp(-fade * max(year - join_year[r], 0))
-    for r in range(n):
-        base[r] += young * vm.exp(-young_fade * max(year - birth_year[r], 0))  # "up or out": the young grow faster
+    if young != 0.0:
+        for r in range(n):
+            base[r] += young * vm.exp(-young_fade * max(year - birth_year[r], 0))  # "up or out": the young grow faster
     log_emp = np.empty(n)
     for r in range(n):
         log_emp[r] = vm.log(employees[r])  # powers of size as exponentials of its logarithm
@@ -149,13 +151,16 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
     for r in range(n):
         sales_factor[r] = vm.exp(rate[r])
     prod_factor = normals_of(keys[1], n)
-    va_factor = np.empty(n)
+    if va_prod_el != 0.0 or va_inn != 0.0 or va_scale_el != 0.0:
+        for r in range(n):
+            # The value-added share moves with the firm's own productivity change (beyond the trend), its
+            # innovation and its sales growth beyond its sector's demand (scale): intermediate inputs.
+            own = prod_gain * step[r] + prod_sd * prod_factor[r]
+            beyond = rate[r] - demand[sector[r]]
+            moved = va_share[r] * vm.exp(va_prod_el * own + va_inn * step[r] + va_scale_el * beyond)
+            va_share[r] = min(max(moved, min_va), max_va) if alive[r] else va_share[r]
     for r in range(n):
-        # The value-added share moves with the firm's own productivity change (beyond the trend), its
-        # innovation and its sales growth beyond its sector's demand (scale): intermediate inputs.
-        own = prod_gain * step[r] + prod_sd * prod_factor[r]
-        va_factor[r] = vm.exp(va_prod_el * own + va_inn * step[r] + va_scale_el * (rate[r] - demand[sector[r]]))
-        prod_factor[r] = vm.exp(trend + own)
+        prod_factor[r] = vm.exp(trend + prod_gain * step[r] + prod_sd * prod_factor[r])
     renewal = normals_of(keys[2], n)
     for r in range(n):
         if not alive[r]:
@@ -164,8 +169,7 @@ def grow(n, alive, keys, year, demand, access_per_cluster, p, employees, revenue
         growth[r] = rate[r]
         revenue[r] = rev = revenue[r] * sales_factor[r]
         productivity[r] = prod = productivity[r] * prod_factor[r]
-        va_share[r] = va = min(max(va_share[r] * va_factor[r], min_va), max_va)
-        gap = rev * va / prod - emp
+        gap = rev * va_share[r] / prod - emp
         # Fixed costs of hiring and firing: a gap below the threshold (a share of man-years) waits.
         adjust = hire if gap > 0.0 else fire
         adjust = 0.0 if abs(gap) < threshold * emp else adjust
