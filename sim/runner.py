@@ -60,7 +60,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         effects = measure(panel, clusters, measurement, seed, twin_panel)
         seconds["measurement"] = time.perf_counter() - measuring
     if twin is not None:
-        yearly = with_untreated(yearly, twin.register.yearly())
+        yearly = with_untreated(yearly, twin.register.yearly(), twin.gross_table())
     dynamics = None
     if scenario.output.firm_panel:
         measuring = time.perf_counter()
@@ -85,21 +85,29 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
     return result
 
 
-def with_untreated(yearly: pd.DataFrame, twin_yearly: pd.DataFrame) -> pd.DataFrame:
-    """The yearly table with the twin world's totals and the jobs that membership made.
+def with_untreated(yearly: pd.DataFrame, twin_yearly: pd.DataFrame, gross: pd.DataFrame) -> pd.DataFrame:
+    """The yearly table with the twin world's totals and what membership made, net and gross.
 
     Args:
         yearly: The factual yearly table.
         twin_yearly: The twin's, where members got nothing from membership (:mod:`sim.twin`).
+        gross: :meth:`sim.twin.TwinModel.gross_table`: the treated firms' own gains, by year.
 
     Returns:
-        ``yearly`` plus ``untreated_employment``, ``untreated_value_added_nok`` and
-        ``treatment_jobs`` (employment minus untreated employment, man-years).
+        ``yearly`` plus ``untreated_employment``, ``untreated_value_added_nok``, ``treatment_jobs``
+        and ``treatment_value_added_nok`` (the whole economy minus its twin: net of what the treated
+        firms took from the others), and ``treatment_jobs_gross`` and
+        ``treatment_value_added_gross_nok`` (the members' and the cluster-caused firms' own gains).
     """
+    employment, va = twin_yearly["employment"].to_numpy(), twin_yearly["value_added_nok"].to_numpy()
+    gross = yearly[["year"]].merge(gross, on="year", how="left", validate="one_to_one")
     return yearly.assign(
-        untreated_employment=twin_yearly["employment"].to_numpy(),
-        untreated_value_added_nok=twin_yearly["value_added_nok"].to_numpy(),
-        treatment_jobs=yearly["employment"].to_numpy() - twin_yearly["employment"].to_numpy(),
+        untreated_employment=employment,
+        untreated_value_added_nok=va,
+        treatment_jobs=yearly["employment"].to_numpy() - employment,
+        treatment_value_added_nok=yearly["value_added_nok"].to_numpy() - va,
+        treatment_jobs_gross=gross["treatment_jobs_gross"].to_numpy(),
+        treatment_value_added_gross_nok=gross["treatment_value_added_gross_nok"].to_numpy(),
     )
 
 

@@ -8,9 +8,16 @@ behind it in lockstep, and copies every decision that is not a member firm's own
 - the programme operator's clusters, levels and funding (the same calls and evaluations);
 - who is a member of which cluster, from which year (the same treated firms at the same time);
 - every instrument's choices: restructuring areas and their support, corporate networks and
-  their ties, Green Platform consortia, foreign entrants;
+  their ties, Green Platform consortia;
 - every start-up and spin-off, so that a firm keeps its row, and with it its random numbers
   (:mod:`sim.engine.randomness`), in both worlds.
+
+Entry the clusters cause is part of the effect, so with the services withheld the twin's copy of
+such a firm is never born (its row stays closed and is never recorded): the foreign subsidiaries
+that NCE and GCE clusters draw, and every spin-off whose parent does not spin off in the twin,
+because the parent has closed there, or because only the members' boost to spinning off
+(``demography.spinoff_member_boost``, withheld like the other services) made it spin off. Their
+jobs, and those of their own spin-offs, are in ``treatment_jobs``.
 
 What the twin simulates itself is how firms collaborate, innovate, grow and close, with the
 cluster organisations' services withheld from members (:func:`withhold_services`): no brokered
@@ -26,6 +33,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 
 from sim.model import ClusterModel
 from sim.scenario.params import LEVELS
@@ -49,12 +57,14 @@ def withhold_services(spec: Scenario) -> Scenario:
 
     Returns:
         The same scenario with the levels' services, the brokered R&D projects, the retention of
-        ties between co-members and the cluster-to-cluster links set to nothing.
+        ties between co-members, the members' boost to spinning off and the cluster-to-cluster links
+        set to nothing.
     """
     levels = {lv: spec.levels.get(lv).model_copy(update=dict.fromkeys(LEVEL_SERVICES, 0.0)) for lv in LEVELS}
     network = spec.network.model_copy(update={"member_institution_boost": 0.0, "shared_member_retention": 0.0})
+    demography = spec.demography.model_copy(update={"spinoff_member_boost": 0.0})
     return spec.model_copy(update={"levels": spec.levels.model_copy(update=levels), "network": network,
-                                   "cluster_links": []})
+                                   "demography": demography, "cluster_links": []})
 
 
 class TwinModel(ClusterModel):
@@ -87,6 +97,8 @@ class TwinModel(ClusterModel):
         self._source_spec: Scenario | None = None
         self._opened: dict[object, dict[str, np.ndarray]] = {}
         self._membership: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.unborn = np.zeros(0, dtype=np.int64)  # rows of firms the clusters caused (never born here)
+        self.gross: list[tuple[int, float, float]] = []  # (year, jobs, value added) of the treated firms
         factual.observer = self._record
 
     def step(self) -> None:
@@ -98,6 +110,28 @@ class TwinModel(ClusterModel):
             self._source_spec = self.factual.spec
             self.spec = withhold_services(self.factual.spec) if self.withhold else self.factual.spec
         super().step()
+        self.gross.append((self.year - 1, *self._gross_effect()))
+
+    def _gross_effect(self) -> tuple[float, float]:
+        """Man-years and value added the treated firms have beyond their twins this year (full-scale units).
+
+        The treated firms are this year's members and the open firms the clusters caused (never born in
+        the twin). The whole economy's difference is the net effect: it also holds what the treated
+        firms took from the others (displacement, a tighter labour market).
+        """
+        fact, f, n = self.factual.firms, self.firms, self.firms.n
+        treated = np.flatnonzero(fact.alive[:n] & fact.member[:n])
+        treated = np.union1d(treated, self.unborn[fact.alive[self.unborn]])
+        here = f.alive[treated]
+        jobs = fact.employees[treated].sum() - f.employees[treated][here].sum()
+        va = (fact.revenue[treated] * fact.va_share[treated]).sum() - (
+            f.revenue[treated] * f.va_share[treated])[here].sum()
+        scale = self.spec.population.scale
+        return float(jobs / scale), float(va / scale)
+
+    def gross_table(self) -> pd.DataFrame:
+        """The treated firms' man-years and value added beyond their twins, by year (:meth:`_gross_effect`)."""
+        return pd.DataFrame(self.gross, columns=["year", "treatment_jobs_gross", "treatment_value_added_gross_nok"])
 
     def _record(self, model: ClusterModel, phase: object, rows_before: int) -> None:
         """Keep what the factual world's phase decided that later phases would overwrite."""
@@ -133,6 +167,8 @@ def _instruments(t: TwinModel) -> None:
         # Every firm in a running consortium got exactly this much this year (sim.submodels.instruments._groups).
         f.support_innovation[:n][f.consortium_until[:n] >= t.year] -= green.innovation_support
     t._open_as_factual(instruments.instruments)
+    if t.withhold:
+        never_born(t, np.concatenate([np.zeros(0, dtype=np.int64), *events.foreign_rows]))
     for group in [*events.network_groups, *([] if t.withhold else events.green_groups)]:
         tie_group(t, group[f.alive[group]])
     cluster_links(t)  # nothing to do when withheld: the twin's scenario has no links
@@ -150,10 +186,26 @@ def _membership(t: TwinModel) -> None:
 
 
 def _demography(t: TwinModel) -> None:
-    """Exits of the twin's own firms; the factual world's start-ups and spin-offs."""
-    demography.exits(t)
+    """Exits of the twin's own firms; the factual world's start-ups, and the spin-offs the twin's firms make."""
+    _, parents = demography.exits(t)
+    first = t.firms.n
     t._open_as_factual(demography.demography)
+    if t.withhold:
+        f = t.firms
+        new = np.arange(first, f.n)
+        spun = new[f.parent[new] >= 0]
+        never_born(t, spun[~np.isin(f.parent[spun], parents)])
     t.startups = t.factual.startups
+
+
+def never_born(t: TwinModel, rows: np.ndarray) -> None:
+    """Firms the factual world opened that the twin would not have: closed from birth, never recorded.
+
+    Their rows stay, so every later firm keeps its row and its random numbers in both worlds.
+    """
+    f = t.firms
+    f.alive[rows], f.member[rows], f.cluster[rows], f.join_year[rows] = False, False, -1, -1
+    t.unborn = np.concatenate([t.unborn, rows.astype(np.int64)])
 
 
 # The factual schedule (sim.model.SCHEDULE) with the twin's own programme, instruments, membership and demography.

@@ -38,6 +38,18 @@ def test_cost_per_man_year_divides_cost_summed_over_the_years_by_man_years_summe
     assert table.loc["cost_per_man_year_nok", ["low", "high"]].tolist() == pytest.approx([100 / 30, 100 / 18])
 
 
+
+def test_each_scenarios_membership_effect_is_given_gross_and_net_when_its_runs_had_a_twin():
+    twin = {"treatment_jobs_gross": [0, 30, 40], "treatment_jobs": [0, 10, 5], "treatment_value_added_gross_nok":
+            [0, 3e6, 4e6], "treatment_value_added_nok": [0, 1e6, 0.0]}
+    a = _yearly({s: {"employment": [100, 100, 100], "programme_spend_nok": [0, 50, 50], **twin} for s in range(2)})
+    table = answers(a, a, since=2022, rate=0.0).set_index("metric")
+    assert table.loc["membership_man_years_gross", ["a_mean", "b_mean"]].tolist() == [70, 70]
+    assert table.loc["membership_man_years_net", "a_mean"] == 15  # 55 man-years taken from other firms
+    assert table.loc["membership_value_added_gross_nok", "a_mean"] == 7e6
+    no_twin = answers(a.drop(columns=list(twin)), a.drop(columns=list(twin)), since=2022).set_index("metric")
+    assert not no_twin.index.str.startswith("membership_").any()
+
 def test_discounting_weights_year_t_by_one_over_1_04_to_the_years_since_the_first():
     a = _yearly({0: {"employment": [0, 0, 0], "programme_spend_nok": [0, 0, 0]}})
     b = _yearly({0: {"employment": [0, 104, 108.16], "programme_spend_nok": [0, 0, 0]}})

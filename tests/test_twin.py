@@ -59,7 +59,32 @@ def test_withholding_switches_off_every_service_of_membership():
         assert lv.facilitation_ties == lv.market_access_growth == lv.advisory_innovation == 0.0
         assert lv.programme_funding_nok > 0  # the money still flows: the same programme decisions
     assert spec.network.member_institution_boost == spec.network.shared_member_retention == 0.0
+    assert spec.demography.spinoff_member_boost == 0.0  # acceleration programmes are a service too
     assert spec.cluster_links == []
+
+
+def test_entry_the_clusters_cause_is_never_born_in_the_twin_and_counts_as_their_effect():
+    scenario = small(scale=0.05, end_year=2016, demography={"spinoff_member_boost": 3.0},
+                     foreign_investment={"enabled": True, "entrants_per_nce": 40.0})
+    model, twin = lockstep(scenario, seed=1)
+    f, t = model.firms, twin.firms
+    rows = np.arange(f.n)
+    foreign = rows[(f.birth_year[: f.n] == f.join_year[: f.n]) & (f.intl[: f.n] == 1.0) & (f.parent[: f.n] < 0)]
+    spun = rows[f.parent[: f.n] >= 0]
+    assert len(foreign) > 0 and len(spun) > 0
+    # Every subsidiary an NCE drew, and some spin-offs, are never born in the twin: closed from birth, never
+    # recorded, the same row kept for the firms after them.
+    assert set(foreign) <= set(twin.unborn)
+    unborn_spun = np.intersect1d(spun, twin.unborn)
+    assert 0 < len(unborn_spun) < len(spun)
+    assert not t.alive[twin.unborn].any() and not t.member[twin.unborn].any()
+    recorded = twin.register.firms(twin.region_names, twin.sector_names)
+    assert not recorded["firm_id"].isin(twin.unborn).any()
+    # Their man-years are in the gross effect of the treated firms, year by year.
+    gross = twin.gross_table().set_index("year")
+    last = int(gross.index.max())
+    caused = twin.unborn[f.alive[twin.unborn] & ~f.member[twin.unborn]]
+    assert gross.loc[last, "treatment_jobs_gross"] >= f.employees[caused].sum() / 0.05 > 0
 
 
 def test_a_twin_is_made_before_its_factual_model_steps():

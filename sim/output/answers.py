@@ -60,6 +60,11 @@ def _sum(*columns: str) -> Callable[[pd.DataFrame, pd.Series], float]:
     return lambda rows, _: float(rows[list(columns)].to_numpy().sum())
 
 
+def _twin_total(column: str) -> Callable[[pd.DataFrame, pd.Series], float]:
+    """A twin-world column summed; NaN when the runs had no twin (``--no-effects``)."""
+    return lambda rows, _: float(rows[column].sum()) if column in rows else float("nan")
+
+
 OUTCOMES = (
     Outcome("man_years_total", "man-years, summed over the years", "man-years", _total("employment")),
     Outcome("man_years_end", "man-years in the end year", "man-years", _end("employment")),
@@ -76,6 +81,17 @@ OUTCOMES = (
     Outcome("value_added_discounted_nok", "value added, summed, discounted", NOK, _present("value_added_nok")),
     Outcome("public_cost_discounted_nok", "public cost, discounted", NOK,
             _present("programme_spend_nok", "lever_spend_nok")),
+    # Each scenario's own membership effect against its twin world (sim.twin): gross is what the members
+    # and the firms the clusters caused gained themselves; net is the whole economy's gain, after what
+    # they took from other firms (displacement, a tighter labour market).
+    Outcome("membership_man_years_gross", "man-years membership made, gross (members' own), summed", "man-years",
+            _twin_total("treatment_jobs_gross")),
+    Outcome("membership_man_years_net", "man-years membership made, net (whole economy), summed", "man-years",
+            _twin_total("treatment_jobs")),
+    Outcome("membership_value_added_gross_nok", "value added membership made, gross, summed", NOK,
+            _twin_total("treatment_value_added_gross_nok")),
+    Outcome("membership_value_added_net_nok", "value added membership made, net, summed", NOK,
+            _twin_total("treatment_value_added_nok")),
 )
 RATIOS = (  # name, label, unit, numerator, denominator
     ("cost_per_man_year_nok", "public cost per man-year", "NOK per man-year", "public_cost_nok", "man_years_total"),
@@ -126,6 +142,8 @@ def answers(a: pd.DataFrame, b: pd.DataFrame, since: int, rate: float = DISCOUNT
     diff = ob - oa
     rows = []
     for o in OUTCOMES:
+        if oa[o.name].isna().all() and ob[o.name].isna().all():
+            continue  # a twin-world figure of runs made without the twin
         iv = interval(diff[o.name])
         rows.append((o.name, o.label, o.unit, oa[o.name].mean(), ob[o.name].mean(), *_cells(iv), ""))
     labels, units = {o.name: o.label for o in OUTCOMES}, {o.name: o.unit for o in OUTCOMES}

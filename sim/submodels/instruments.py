@@ -52,6 +52,7 @@ class InstrumentEvents:
     spend_nok: float = 0.0
     network_groups: list[np.ndarray] = field(default_factory=list)  # firm rows of each new network
     green_groups: list[np.ndarray] = field(default_factory=list)  # firm rows of each new consortium
+    foreign_rows: list[np.ndarray] = field(default_factory=list)  # firm rows of the subsidiaries that came
 
 
 def instruments(m: ClusterModel) -> None:
@@ -321,4 +322,5 @@ def _foreign_investment(m: ClusterModel, events: InstrumentEvents) -> None:
         rows = m.open(cols)
         f.member[rows], f.cluster[rows], f.join_year[rows] = True, k, m.year
         events.foreign_entrants += n
+        events.foreign_rows.append(rows)
     m.startups_extra += events.foreign_entrants
