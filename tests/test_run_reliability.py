@@ -159,7 +159,7 @@ def test_a_full_disk_gives_one_line_exit_1_and_leaves_nothing(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, str(ROOT / "run.py"), "run", CLASSROOM, *TINY, "--out", str(out), "--db", f"sqlite:///{db}"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=_file_size_limit(100_000))  # firms.parquet is ~150 kB
+                          preexec_fn=_file_size_limit(60_000))  # firms.parquet is ~90 kB
     line = one_line(done, 1)
     assert "File too large" in line and f"{out}.partial" in line
     assert not out.exists() and not (tmp_path / "run.partial").exists() and rows(db) == []
