@@ -99,7 +99,8 @@ def test_true_effect_is_zero_when_the_twin_is_the_factual_world():
 def test_gap_by_year_since_joining_follows_the_injected_profile():
     factual, twin, levels = synthetic_panel(effect=(0.08, 0.04, 0.02, 0.0, 0.0))
     by_year = measure(factual, levels, SETTINGS, seed=0, twin_panel=twin).by_year
-    measured = by_year[(by_year["metric"] == "man_years") & (by_year["estimator"] == MATCHED_DID)]
+    measured = by_year[(by_year["metric"] == "man_years") & (by_year["estimator"] == MATCHED_DID)
+                       & (by_year["years_since_joining"] > 0)]
     assert measured["gap_pp"].to_numpy() == pytest.approx([8.0, 4.0, 2.0, 0.0, 0.0], abs=0.8)
     assert measured["gap_pp"].idxmax() == measured.index[0]
 

@@ -24,7 +24,11 @@ The steps, all from the firm-year panel of the register (:func:`measure`; steps 
    growth minus their matched controls' mean growth; the headline gap averages years 1 to
    ``window_years`` for firms open through the window.
 5. **Intervals.** A pairs bootstrap over members, each resampled with its matched controls
-   (percentile 95 % intervals).
+   (percentile 95 % intervals, :mod:`sim.observe.bootstrap`).
+
+Beside the published figures, in every run: the event study (:mod:`sim.observe.event_study`): the
+same matched gap in the four years before joining, placebo tests of the matching, as negative years
+since joining in ``effects_by_year``; they do not change the published gap.
 
 The true effect (rows ``true_effect``) compares each matched member with itself in the twin world
 (:mod:`sim.twin`), where it has the same luck but receives nothing from its membership. The
@@ -39,9 +43,11 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.randomness import generator
+from sim.observe.bootstrap import Bootstrap
 from sim.observe.columns import EFFECT_COLUMNS
-from sim.observe.matching import Sample, balance_table, build_sample, score_and_match
-from sim.observe.panel import PanelIndex
+from sim.observe.event_study import event_years, lead_paths
+from sim.observe.matching import Sample, balance_table, build_sample, controls_mean, score_and_match
+from sim.observe.panel import PanelIndex, growth_rates
 from sim.scenario.schema import Measurement
 
 #: Effect metric -> panel column.
@@ -57,7 +63,6 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "selection": ("metric", "matched_did_pp", "true_effect_pp", "selection_pp", "ci_low", "ci_high",
                   "selection_share", "n_treated"),
 }
-CI_LEVEL = 0.95
 
 
 @dataclass
@@ -66,7 +71,8 @@ class Effects:
 
     Attributes:
         effects: ``effects.csv``: one row per metric and estimator (:data:`EFFECT_COLUMNS`).
-        by_year: The gap by years since joining.
+        by_year: The gap by years since joining, the placebo leads (years -4 to -1,
+            :mod:`sim.observe.event_study`) before the years of membership.
         by_level: The headline gap by the level of the cluster joined.
         by_region: The headline gap by the member's county.
         selection: Estimate, truth and their difference (selection) per metric.
@@ -108,7 +114,8 @@ def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, 
 
 def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings: Measurement, seed: int) -> Effects:
     years, window = max(settings.max_years_since, settings.window_years), settings.window_years
-    boot = _Bootstrap(len(sample.members), settings.bootstrap, generator(seed, "measurement.bootstrap", 0))
+    since = event_years(years)
+    boot = Bootstrap(len(sample.members), settings.bootstrap, generator(seed, "measurement.bootstrap", 0))
     matched = sample.matched
     groups = {
         "level": (sample.level[sample.members], sample.level_names),
@@ -120,16 +127,25 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings
         lo, hi = _winsorize(growth, settings.winsorize)
         growth = np.clip(growth, lo, hi)
         est = _contributions(growth, sample, window)
-        per_estimator = {MATCHED_DID: (est.window, est.by_year)}
+        # The leads are clipped at the lags' bounds, so that both sides of joining share one scale and
+        # the published figures do not move.
+        leads = np.clip(lead_paths(index, sample, column), lo, hi)
+        per_estimator = {MATCHED_DID: (est.window, np.hstack([leads[sample.members] - controls_mean(leads, sample),
+                                                             est.by_year]))}
         if twin is not None:
             twin_growth = np.clip(growth_paths(twin, sample, column, years, sample.members), lo, hi)
+            # Before joining the firm's own membership has done nothing, so its true effect there is what
+            # the programme did to it through others (a member partner, the labour market): zero when
+            # nothing spills over.
+            twin_leads = np.clip(lead_paths(twin, sample, column, sample.members), lo, hi)
             per_estimator[TRUE_EFFECT] = (est.member_window - _window_mean(twin_growth, window),
-                                          est.member_by_year - twin_growth)
+                                          np.hstack([leads[sample.members] - twin_leads,
+                                                     est.member_by_year - twin_growth]))
         for name, (window_values, by_year) in per_estimator.items():
             key = {"metric": metric, "estimator": name}
             rows["effects"].append(key | _row(boot, window_values, matched))
-            for k in range(years):
-                rows["by_year"].append(key | {"years_since_joining": k + 1} | _row(boot, by_year[:, k], matched))
+            for k, year in enumerate(since):
+                rows["by_year"].append(key | {"years_since_joining": int(year)} | _row(boot, by_year[:, k], matched))
             for what, (codes, names) in groups.items():
                 for code, label in enumerate(names):
                     if np.any(codes == code):
@@ -143,12 +159,12 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings
                    frames["selection"], balance_table(sample))
 
 
-def _row(boot: _Bootstrap, values: np.ndarray, subset: np.ndarray) -> dict[str, float]:
+def _row(boot: Bootstrap, values: np.ndarray, subset: np.ndarray) -> dict[str, float]:
     gap, lo, hi, n = boot.mean_ci(values, subset)
     return {"gap_pp": gap, "ci_low": lo, "ci_high": hi, "n_treated": n}
 
 
-def _selection_row(boot: _Bootstrap, metric: str, per_estimator: dict, matched: np.ndarray) -> dict[str, float]:
+def _selection_row(boot: Bootstrap, metric: str, per_estimator: dict, matched: np.ndarray) -> dict[str, float]:
     """Estimate, truth and their difference on the members that both measure."""
     estimate, truth = per_estimator[MATCHED_DID][0], per_estimator[TRUE_EFFECT][0]
     both = matched & np.isfinite(estimate) & np.isfinite(truth)
@@ -178,10 +194,7 @@ def growth_paths(index: PanelIndex, sample: Sample, column: str, years: int,
         ``float64[units, years]``, NaN where the firm was not open at either end.
     """
     units = np.arange(len(sample.firm)) if units is None else units
-    levels = index.path(column, sample.firm[units], sample.cohort[units] - 1, years + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        growth = levels[:, 1:] / np.where(levels[:, :-1] > 0, levels[:, :-1], np.nan) - 1.0
-    return growth
+    return growth_rates(index.path(column, sample.firm[units], sample.cohort[units] - 1, years + 1))
 
 
 def _winsorize(growth: np.ndarray, share: float) -> tuple[float, float]:
@@ -204,53 +217,14 @@ class _Contributions:
 
 def _contributions(growth: np.ndarray, sample: Sample, window: int) -> _Contributions:
     """The matched differences of one metric's growth (already winsorised)."""
-    members, matches = sample.members, sample.matches
-    own = growth[members]
-    valid = matches >= 0
-    ctrl = np.where(valid[..., None], growth[np.maximum(matches, 0)], np.nan)  # [members, k, years]
+    own = growth[sample.members]
     with np.errstate(invalid="ignore"):
-        ctrl_mean = _nanmean(ctrl, axis=1)
         own_window = _window_mean(own, window)
-        ctrl_window = _nanmean(np.where(valid, _window_mean(growth, window)[np.maximum(matches, 0)], np.nan), axis=1)
-    return _Contributions(own - ctrl_mean, own_window - ctrl_window, own, own_window)
+        ctrl_window = controls_mean(_window_mean(growth, window), sample)
+    return _Contributions(own - controls_mean(growth, sample), own_window - ctrl_window, own, own_window)
 
 
 def _window_mean(growth: np.ndarray, window: int) -> np.ndarray:
     """Mean yearly growth over years 1..window, NaN unless the firm was open throughout."""
     part = growth[:, :window]
     return np.where(np.isfinite(part).all(axis=1), part.mean(axis=1), np.nan)
-
-
-def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
-    count = np.isfinite(x).sum(axis=axis)
-    total = np.where(np.isfinite(x), x, 0.0).sum(axis=axis)
-    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-
-
-class _Bootstrap:
-    """Percentile intervals of means by resampling members.
-
-    The same draws serve every statistic of a member set, so that an estimate, the truth and their
-    difference stay coherent.
-    """
-
-    def __init__(self, n_members: int, resamples: int, rng: np.random.Generator):
-        self.draws = rng.integers(0, max(n_members, 1), size=(resamples, n_members)) if resamples else None
-
-    def mean_ci(self, values: np.ndarray, subset: np.ndarray | None = None) -> tuple[float, float, float, int]:
-        """Mean of the finite values (in pp), its interval and the number of members counted."""
-        use = np.isfinite(values) if subset is None else np.isfinite(values) & subset
-        n = int(use.sum())
-        if n == 0:
-            return np.nan, np.nan, np.nan, 0
-        mean = 100.0 * float(values[use].mean())
-        if self.draws is None or n < 2:  # one member has no spread to resample
-            return mean, np.nan, np.nan, n
-        picked = self.draws
-        weight = use[picked]
-        total = np.where(weight, np.where(use, values, 0.0)[picked], 0.0).sum(axis=1)
-        count = weight.sum(axis=1)
-        means = 100.0 * total[count > 0] / count[count > 0]
-        tail = (1.0 - CI_LEVEL) / 2.0
-        lo, hi = np.quantile(means, [tail, 1.0 - tail]) if len(means) else (np.nan, np.nan)
-        return mean, float(lo), float(hi), n

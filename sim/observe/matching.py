@@ -218,6 +218,30 @@ def balance_table(sample: Sample) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def controls_mean(values: np.ndarray, sample: Sample) -> np.ndarray:
+    """Each member's mean over its matched controls of a per-unit value (growth, a level, a tie count).
+
+    Args:
+        values: ``[units]`` or ``[units, years]``, one row per unit of the sample.
+        sample: A scored and matched sample.
+
+    Returns:
+        ``[members]`` or ``[members, years]``: the mean over the matched controls with a finite value,
+        NaN where there is none.
+    """
+    valid = sample.matches >= 0
+    picked = values[np.maximum(sample.matches, 0)]  # [members, neighbours, ...]
+    mask = valid.reshape(valid.shape + (1,) * (values.ndim - 1))
+    return nanmean(np.where(mask, picked, np.nan), axis=1)
+
+
+def nanmean(x: np.ndarray, axis: int) -> np.ndarray:
+    """Mean of the finite values along an axis, NaN where there are none (without numpy's warning)."""
+    count = np.isfinite(x).sum(axis=axis)
+    total = np.where(np.isfinite(x), x, 0.0).sum(axis=axis)
+    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
 def _smd(a: np.ndarray, b: np.ndarray, sd: float) -> float:
     if len(a) == 0 or len(b) == 0 or not sd > 0:
         return np.nan

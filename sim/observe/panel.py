@@ -82,6 +82,19 @@ class PanelIndex:
         return self.values(column, np.repeat(firms, years), (start[:, None] + offsets).ravel()).reshape(-1, years)
 
 
+def growth_rates(levels: np.ndarray) -> np.ndarray:
+    """Yearly growth ``x_t / x_{t-1} - 1`` along the rows of a level path.
+
+    Args:
+        levels: ``float64[units, years + 1]`` from :meth:`PanelIndex.path`.
+
+    Returns:
+        ``float64[units, years]``, NaN where the firm was not open at either end or had nothing the year before.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return levels[:, 1:] / np.where(levels[:, :-1] > 0, levels[:, :-1], np.nan) - 1.0
+
+
 def first_join_years(index: PanelIndex) -> np.ndarray:
     """Each firm's first year as a cluster member.
 

@@ -1,0 +1,74 @@
+"""Moments that separate selection from treatment, beside the published estimator (issue 17, item 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_measurement import SETTINGS, synthetic_panel
+
+import sim
+from sim.observe.estimator import MATCHED_DID, TRUE_EFFECT, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+# The committed baseline's run (scripts/baseline.py): classroom Norway at 2 %, all its years, seed 0.
+CLASSROOM = {"scenario": "scenarios/classroom.toml", "overrides": {"population.scale": 0.02}, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def classroom() -> dict[str, pd.DataFrame]:
+    """The effect tables of the baseline's classroom run (a few seconds)."""
+    scenario = sim.load_scenario(ROOT / CLASSROOM["scenario"], overrides=CLASSROOM["overrides"])
+    return sim.run(scenario, seed=CLASSROOM["seed"]).effect_tables
+
+
+def profile(by_year: pd.DataFrame, estimator: str = MATCHED_DID, metric: str = "value_added") -> pd.Series:
+    rows = by_year[(by_year["metric"] == metric) & (by_year["estimator"] == estimator)]
+    return rows.set_index("years_since_joining")["gap_pp"]
+
+
+def test_leads_are_zero_and_lags_show_the_effect_when_growth_jumps_at_joining():
+    factual, twin, levels = synthetic_panel(effect=(0.08, 0.04, 0.02))
+    by_year = measure(factual, levels, SETTINGS, seed=0, twin_panel=twin).by_year
+    gaps = profile(by_year)
+    assert list(gaps.index) == [-4, -3, -2, -1, 1, 2, 3, 4, 5]
+    assert gaps.loc[[-4, -3, -2, -1]].to_numpy() == pytest.approx([0.0] * 4, abs=0.8)
+    assert gaps.loc[[1, 2, 3]].to_numpy() == pytest.approx([8.0, 4.0, 2.0], abs=0.8)
+    # Before joining the twin is the same firm with the same luck: its true effect is exactly zero.
+    assert (profile(by_year, TRUE_EFFECT).loc[[-4, -3, -2, -1]] == 0.0).all()
+
+
+def test_leads_reveal_joiners_who_would_have_grown_anyway():
+    factual, twin, levels = synthetic_panel(selection_sd=0.03)
+    by_year = measure(factual, levels, SETTINGS, seed=0, twin_panel=twin).by_year
+    placebo = profile(by_year).loc[[-4, -3, -2]]
+    assert (placebo > 1.5).all()  # the unobserved advantage shows before the cluster could do anything
+    assert (profile(by_year, TRUE_EFFECT).loc[[-4, -3, -2]] == 0.0).all()
+
+
+def test_early_leads_count_only_members_open_five_years_before_joining():
+    factual, _, levels = synthetic_panel(n=8000)
+    by_year = measure(factual, levels, SETTINGS, seed=0).by_year
+    counted = by_year[(by_year["metric"] == "value_added")].set_index("years_since_joining")["n_treated"]
+    # Cohorts 2003 and 2004 have no register year J-5 (it starts in 2000), so lead -4 counts fewer.
+    assert 0 < counted.loc[-4] < counted.loc[-1] == counted.loc[1]
+
+
+def test_classroom_run_reports_the_leads_and_keeps_the_published_gap(classroom):
+    by_year = classroom["effects_by_year"]
+    for metric in ("value_added", "revenue", "man_years"):
+        for estimator in (MATCHED_DID, TRUE_EFFECT):
+            leads = by_year[(by_year["metric"] == metric) & (by_year["estimator"] == estimator)
+                            & (by_year["years_since_joining"] < 0)]
+            assert list(leads["years_since_joining"]) == [-4, -3, -2, -1]
+            assert leads["gap_pp"].notna().all() and (leads["n_treated"] > 0).all()
+            assert (leads["ci_low"] <= leads["gap_pp"]).all() and (leads["gap_pp"] <= leads["ci_high"]).all()
+    committed = json.loads((ROOT / "tests/baseline/headline.json").read_text())["headline"]
+    for k in (1, 2, 3):
+        assert profile(by_year).loc[k] == pytest.approx(committed[f"gap_value_added_pp_year{k}"], rel=1e-9)
+    effects = classroom["effects"]
+    committed_effects = pd.read_csv(ROOT / "tests/baseline/effects.csv")
+    np.testing.assert_allclose(effects["gap_pp"], committed_effects["gap_pp"], rtol=1e-9)
