@@ -72,3 +72,23 @@ def test_classroom_run_reports_the_leads_and_keeps_the_published_gap(classroom):
     effects = classroom["effects"]
     committed_effects = pd.read_csv(ROOT / "tests/baseline/effects.csv")
     np.testing.assert_allclose(effects["gap_pp"], committed_effects["gap_pp"], rtol=1e-9)
+
+
+def test_entry_profile_shows_joiners_larger_than_non_members_and_like_their_controls():
+    factual, _, levels = synthetic_panel(n=10_000)
+    table = measure(factual, levels, SETTINGS, seed=0).entry_profile.set_index("variable")
+    size = table.loc["man_years"]
+    assert size["members_mean"] > size["all_nonmembers_mean"]  # larger firms join more often
+    assert size["smd_all_nonmembers"] > 0.3
+    assert abs(size["smd_controls"]) < 0.1  # the matching sees size
+    assert size["n_nonmembers"] > size["n_controls"] > size["n_members"] > 0
+
+
+def test_classroom_entry_profile_compares_size_age_and_productivity(classroom):
+    table = classroom["entry_profile"].set_index("variable")
+    assert list(table.index) == ["man_years", "age", "productivity"]
+    means = table[["members_mean", "controls_mean", "all_nonmembers_mean"]].to_numpy()
+    assert np.isfinite(means).all() and (means > 0).all()
+    assert np.isfinite(table[["smd_controls", "smd_all_nonmembers"]].to_numpy()).all()
+    by_year = classroom["effects_by_year"]
+    assert (table["n_members"] == by_year[by_year["years_since_joining"] == 1]["n_treated"].max()).all()
