@@ -6,8 +6,8 @@ Usage::
     python benchmarks/throughput.py --quick         # 10k only
     python benchmarks/throughput.py --sizes 10000,full --years 2000-2021 --csv bench.csv
 
-For each population size (``full`` = all 306,878 employer enterprises, ``population.scale = 1``;
-a number ``n`` gives ``scale = n / 306,878``) the engine runs ``sim.run`` on
+For each population size (``full`` = all 191,799 employer enterprises of 2000, ``population.scale = 1``;
+a number ``n`` gives ``scale = n / 191,799``) the engine runs ``sim.run`` on
 ``scenarios/baseline_2021.toml`` (or, if that file is missing, the defaults plus four clusters)
 twice, each in a fresh Python process: once keeping the firm-year panel, as ``run.py run`` does,
 and once without it. Then the per-agent reference (:mod:`sim.reference`) runs 10,000 firms for a
@@ -42,7 +42,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline_2021.toml"
-FULL_SCALE_FIRMS = 306_878  # employer enterprises, 2017 (sum of population.size_classes)
+FULL_SCALE_FIRMS = 191_799  # employer enterprises of the business sector in 2000 (sum of population.size_classes)
 FALLBACK_CLUSTERS = [
     {"name": "GCE Blue Maritime", "region": "more_og_romsdal", "sector": "maritime",
      "levels": [[2002, "arena"], [2006, "nce"], [2014, "gce"]]},
