@@ -19,10 +19,16 @@ CLASSROOM = {"scenario": "scenarios/classroom.toml", "overrides": {"population.s
 
 
 @pytest.fixture(scope="module")
-def classroom() -> dict[str, pd.DataFrame]:
-    """The effect tables of the baseline's classroom run (a few seconds)."""
-    scenario = sim.load_scenario(ROOT / CLASSROOM["scenario"], overrides=CLASSROOM["overrides"])
-    return sim.run(scenario, seed=CLASSROOM["seed"]).effect_tables
+def classroom_run() -> sim.RunResult:
+    """The baseline's classroom run, with its firm panel (a few seconds)."""
+    overrides = CLASSROOM["overrides"] | {"output.firm_panel": True}
+    return sim.run(sim.load_scenario(ROOT / CLASSROOM["scenario"], overrides=overrides), seed=CLASSROOM["seed"])
+
+
+@pytest.fixture(scope="module")
+def classroom(classroom_run) -> dict[str, pd.DataFrame]:
+    """The effect tables of the baseline's classroom run."""
+    return classroom_run.effect_tables
 
 
 def profile(by_year: pd.DataFrame, estimator: str = MATCHED_DID, metric: str = "value_added") -> pd.Series:
@@ -92,3 +98,42 @@ def test_classroom_entry_profile_compares_size_age_and_productivity(classroom):
     assert np.isfinite(table[["smd_controls", "smd_all_nonmembers"]].to_numpy()).all()
     by_year = classroom["effects_by_year"]
     assert (table["n_members"] == by_year[by_year["years_since_joining"] == 1]["n_treated"].max()).all()
+
+
+def test_collaboration_gap_is_zero_before_joining_and_the_brokered_ties_after():
+    factual, _, levels = synthetic_panel(n=8000)
+    factual["ties"] = np.where(factual["member"], 3, 1)  # joining brings two brokered partners
+    factual["institution_tie"] = factual["member"].to_numpy()
+    table = measure(factual, levels, SETTINGS, seed=0).collaboration_gap
+    ties = table[table["variable"] == "ties"].set_index("years_since_joining")
+    assert list(ties.index) == [-4, -3, -2, -1, 1, 2, 3, 4, 5]
+    assert (ties.loc[[-4, -3, -2, -1], "gap"] == 0.0).all()
+    assert (ties.loc[[1, 2, 3, 4, 5], "gap"] == 2.0).all()
+    assert (ties.loc[[1, 2, 3], "controls_mean"] == 1.0).all()
+    share = table[table["variable"] == "institution_tie"].set_index("years_since_joining")["gap"]
+    assert (share.loc[[-2, -1]] == 0.0).all() and (share.loc[[1, 2]] == 1.0).all()
+
+
+def test_a_register_without_ties_gives_an_empty_collaboration_gap():
+    factual, _, levels = synthetic_panel(n=2000)
+    table = measure(factual, levels, SETTINGS, seed=0).collaboration_gap
+    assert table.empty and "gap" in table.columns
+
+
+def test_the_firm_panel_counts_each_tie_at_both_ends(classroom_run):
+    panel, yearly = classroom_run.firms, classroom_run.yearly.set_index("year")
+    open_ = panel[panel["alive"]]
+    ends = open_.groupby("year")["ties"].sum()
+    scale = CLASSROOM["overrides"]["population.scale"]
+    assert np.allclose(ends / 2 / scale, yearly.loc[ends.index, "ties"], rtol=0, atol=0.5)  # yearly rounds
+    institution = open_.groupby("year")["institution_tie"].sum() / scale
+    assert np.allclose(institution, yearly.loc[institution.index, "institution_ties"], rtol=0, atol=0.5)
+
+
+def test_classroom_collaboration_gap_follows_members_from_four_years_before_joining(classroom):
+    table = classroom["collaboration_gap"]
+    assert set(table["variable"]) == {"ties", "institution_tie"}
+    ties = table[table["variable"] == "ties"].set_index("years_since_joining")
+    assert list(ties.index) == [-4, -3, -2, -1, 1, 2, 3, 4, 5]
+    assert np.isfinite(ties[["members_mean", "controls_mean", "gap", "ci_low", "ci_high"]].to_numpy()).all()
+    assert ties.loc[3, "gap"] > ties.loc[-1, "gap"]  # the cluster brokers partners

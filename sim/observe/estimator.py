@@ -44,6 +44,7 @@ import pandas as pd
 
 from sim.engine.randomness import generator
 from sim.observe.bootstrap import Bootstrap
+from sim.observe.collaboration_gap import collaboration_gap
 from sim.observe.columns import EFFECT_COLUMNS
 from sim.observe.entry_profile import entry_profile
 from sim.observe.event_study import event_years, lead_paths
@@ -80,6 +81,8 @@ class Effects:
         balance: Standardised mean differences of the covariates before and after matching.
         entry_profile: Members' size, age and productivity at entry against their controls and all
             non-members (:mod:`sim.observe.entry_profile`).
+        collaboration_gap: Members' ties against their controls' by year since joining
+            (:mod:`sim.observe.collaboration_gap`).
     """
 
     effects: pd.DataFrame
@@ -89,12 +92,13 @@ class Effects:
     selection: pd.DataFrame
     balance: pd.DataFrame
     entry_profile: pd.DataFrame
+    collaboration_gap: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """File stem -> table, in the order they are written."""
         return {"effects": self.effects, "effects_by_year": self.by_year, "effects_by_level": self.by_level,
                 "effects_by_region": self.by_region, "selection": self.selection, "balance": self.balance,
-                "entry_profile": self.entry_profile}
+                "entry_profile": self.entry_profile, "collaboration_gap": self.collaboration_gap}
 
 
 def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, seed: int,
@@ -161,7 +165,8 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings
     # Named columns even without rows, so that an empty table is still a readable CSV file.
     frames = {name: pd.DataFrame(r, columns=list(TABLE_COLUMNS[name])) for name, r in rows.items()}
     return Effects(frames["effects"], frames["by_year"], frames["by_level"], frames["by_region"],
-                   frames["selection"], balance_table(sample), entry_profile(index, sample, settings))
+                   frames["selection"], balance_table(sample), entry_profile(index, sample, settings),
+                   collaboration_gap(index, sample, boot, years))
 
 
 def _row(boot: Bootstrap, values: np.ndarray, subset: np.ndarray) -> dict[str, float]:

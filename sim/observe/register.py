@@ -25,7 +25,7 @@ PANEL_DTYPES = {
     "firm_id": np.int32, "year": np.int16, "region": np.int16, "sector": np.int16,
     "member": np.bool_, "cluster_id": np.int32, "join_year": np.int16, "employees": np.float32,
     "revenue_nok": np.float32, "value_added_nok": np.float32, "innovated": np.bool_, "alive": np.bool_,
-    "birth_year": np.int16,
+    "birth_year": np.int16, "ties": np.int16, "institution_tie": np.bool_,
 }
 
 
@@ -175,6 +175,10 @@ class Register:
             "join_year": f.join_year[rows], "employees": f.employees[rows],
             "revenue_nok": f.revenue[rows], "value_added_nok": f.revenue[rows] * f.va_share[rows],
             "innovated": f.innovated[rows], "alive": f.alive[rows], "birth_year": f.birth_year[rows],
+            # Collaboration ties of each firm and whether it has an R&D partner at a knowledge
+            # institution: the collaboration gap around joining (sim/observe/collaboration_gap.py).
+            "ties": np.minimum(m.ties.degree(f.n)[rows], np.iinfo(np.int16).max),
+            "institution_tie": f.institution[rows] >= 0,
         }
         return {k: v.astype(PANEL_DTYPES[k]) for k, v in cols.items()}
 
