@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from sim.observe.dynamics import firm_dynamics
 from sim.scenario.overrides import parse_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The mechanisms at register-like values (docs/ODD.md; each parameter's source in sim/scenario/behaviour.py).
 REGISTER_LIKE: dict[str, Any] = {
     # age: infant mortality, start-ups that staff up, a few large start-ups
-    "demography.exit_rate": 0.3,
+    "demography.exit_rate": 0.27,
     "demography.exit_age_elasticity": 0.5,
-    "demography.startup_size_tail": 0.3,
+    "demography.startup_size_tail": 0.15,  # about 4 % start with 5 or more man-years (SSB-FORDEM-T6)
     "demography.startup_staffing": 0.6,
     "growth.young_growth": 0.05,
     "growth.young_growth_fade": 0.5,
@@ -73,7 +74,22 @@ def run_figures(scenario: Path, overrides: dict[str, Any], seed: int) -> dict[st
     scn = sim.load_scenario(scenario, overrides={**overrides, "output.firm_panel": True})
     result = sim.run(scn, seed=seed)
     jobs = result.yearly.set_index("year")["treatment_jobs"] if "treatment_jobs" in result.yearly else {}
-    return dynamics(result.firms, result.effects) | {"treatment_jobs_2021": float(jobs.get(2021, np.nan))}
+    return (dynamics(result.firms, result.effects) | {"treatment_jobs_2021": float(jobs.get(2021, np.nan))}
+            | run_folder_table(result.firms))
+
+
+#: Rows of the run folder's firm_dynamics.csv (sim.observe.dynamics) printed beside this script's own figures.
+TABLE_ROWS = {("survival", "years_since_birth", "5"): "table: survival_5y",
+              ("growth_mean", "age_class", "0-2"): "table: growth_0-2",
+              ("growth_mean", "age_class", "11+"): "table: growth_11+",
+              ("growth_autocorrelation", "all", "all"): "table: growth_autocorrelation",
+              ("growth_excess_kurtosis", "all", "all"): "table: growth_excess_kurtosis"}
+
+
+def run_folder_table(panel: pd.DataFrame) -> dict[str, float]:
+    """The same measures as a run folder's firm_dynamics.csv gives them (its own definitions)."""
+    table = firm_dynamics(panel).set_index(["measure", "by", "group"])["value"]
+    return {label: float(table.get(key, np.nan)) for key, label in TABLE_ROWS.items()}
 
 
 def dynamics(panel: pd.DataFrame, effects: pd.DataFrame | None = None) -> dict[str, float]:

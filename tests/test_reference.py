@@ -39,7 +39,7 @@ LEVERS_OFF = {name: {"enabled": False}
 
 
 # The firm-dynamics mechanisms of docs/ODD.md 7.5-7.6 switched on (all off by default), at their register-like values.
-DYNAMICS = {"demography": {"exit_rate": 0.3, "exit_age_elasticity": 0.5, "startup_size_tail": 0.3,
+DYNAMICS = {"demography": {"exit_rate": 0.27, "exit_age_elasticity": 0.5, "startup_size_tail": 0.15,
                            "startup_staffing": 0.6},
             "growth": {"young_growth": 0.05, "young_growth_fade": 0.5, "employment_shock_sd": 0.25,
                        "adjustment_threshold": 0.2, "va_productivity_elasticity": 0.3, "va_scale_elasticity": -0.05,
