@@ -194,7 +194,7 @@ class Growth(Section):
         "Hires and quits that do not follow sales: a Laplace shock to man-years (sd ~ size^-shock_size_elasticity) "
         "that the hiring gap undoes in later years, so yearly man-year growth rates are tent-shaped (Bottazzi & "
         "Secchi 2006) and correlate weakly or negatively from one year to the next (Coad 2007; docs/sources.md). "
-        "0 switches it off (the default, as before); the size is an assumption, register-like about 0.15 "
+        "0 switches it off (the default, as before); the size is an assumption, register-like 0.25 "
         "(scripts/firm_dynamics_check.py).",
         0.0, 1.0)
     adjustment_threshold: float = param(
