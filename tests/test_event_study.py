@@ -11,7 +11,9 @@ import pytest
 from test_measurement import SETTINGS, synthetic_panel
 
 import sim
-from sim.observe.estimator import MATCHED_DID, TRUE_EFFECT, measure
+from sim.observe.estimator import MATCHED_DID, METRICS, TRUE_EFFECT, measure
+from sim.observe.funding_end import funding_end
+from sim.observe.panel import PanelIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 # The committed baseline's run (scripts/baseline.py): classroom Norway at 2 %, all its years, seed 0.
@@ -137,3 +139,48 @@ def test_classroom_collaboration_gap_follows_members_from_four_years_before_join
     assert list(ties.index) == [-4, -3, -2, -1, 1, 2, 3, 4, 5]
     assert np.isfinite(ties[["members_mean", "controls_mean", "gap", "ci_low", "ci_high"]].to_numpy()).all()
     assert ties.loc[3, "gap"] > ties.loc[-1, "gap"]  # the cluster brokers partners
+
+
+def ended_funding_register(drop: float, firms_per_cluster: int = 60) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Six clusters from 2001; three leave the programme after 2005 and their members' growth changes by ``drop``."""
+    rng = np.random.default_rng(4)
+    n, years = 6 * firms_per_cluster, range(2000, 2011)
+    cluster = np.arange(n) // firms_per_cluster
+    ends = cluster < 3
+    size = np.exp(rng.normal(1.0, 0.5, n))
+    frames = []
+    for year in years:
+        if year > 2000:
+            size *= 1.0 + 0.03 + rng.normal(0.0, 0.02, n) + np.where(ends & (year > 2005), drop, 0.0)
+        member = (year >= 2001) & (~ends | (year <= 2005))
+        frames.append(pd.DataFrame({"firm_id": np.arange(n), "year": year, "alive": True, "member": member,
+                                    "cluster_id": np.where(member, cluster, -1), "employees": size,
+                                    "revenue_nok": 1e6 * size, "value_added_nok": 4e5 * size}))
+    clusters = pd.DataFrame([(c, y) for c in range(6) for y in years if y >= 2001 and (c >= 3 or y <= 2005)],
+                            columns=["cluster_id", "year"])
+    return pd.concat(frames, ignore_index=True), clusters
+
+
+def test_members_of_ended_clusters_fall_behind_continuing_members_only_after_the_end():
+    panel, clusters = ended_funding_register(drop=-0.05)
+    table = funding_end(PanelIndex(panel), clusters, METRICS, SETTINGS, seed=0)
+    rows = table[table["metric"] == "man_years"].set_index("period")
+    assert rows.loc["after", "gap_pp"] == pytest.approx(-5.0, abs=0.5)
+    assert rows.loc["after", "ci_low"] < -4.0 and rows.loc["after", "ci_high"] < 0.0
+    assert rows.loc["before", "gap_pp"] == pytest.approx(0.0, abs=0.5)
+    # Only the end year 2005 has three years on either side in 2000-2010: its three clusters' members.
+    assert (rows["n_clusters"] == 3).all() and (rows["n_ended"] == 180).all() and (rows["n_continuing"] == 180).all()
+
+
+def test_without_a_change_after_the_end_the_funding_gap_is_zero():
+    panel, clusters = ended_funding_register(drop=0.0)
+    table = funding_end(PanelIndex(panel), clusters, METRICS, SETTINGS, seed=0)
+    assert table["gap_pp"].abs().max() < 0.5
+
+
+def test_classroom_funding_end_compares_ended_and_continuing_members(classroom):
+    table = classroom["funding_end"]
+    assert list(zip(table["metric"], table["period"])) == [
+        (m, p) for m in ("value_added", "revenue", "man_years") for p in ("before", "after")]
+    assert table["gap_pp"].notna().all() and (table["n_clusters"] > 1).all()
+    assert (table["ci_low"] <= table["gap_pp"]).all() and (table["gap_pp"] <= table["ci_high"]).all()

@@ -50,9 +50,11 @@ def entry_profile(index: PanelIndex, sample: Sample, settings: Measurement) -> p
     control_weight = np.repeat(1.0 / valid.sum(axis=1), valid.sum(axis=1)) if len(members) else np.zeros(0)
     others, other_weight = _nonmembers(index, sample.cohort[members], settings.max_years_since)
     groups = {
-        "members": (_at_entry(index, sample.firm[members], sample.cohort[members] - 1), np.ones(len(members))),
-        "controls": (_at_entry(index, sample.firm[controls], sample.cohort[controls] - 1), control_weight),
-        "all_nonmembers": (_at_entry(index, *others), other_weight),
+        "members": (_at_entry(index, index.rows(sample.firm[members], sample.cohort[members] - 1)),
+                    np.ones(len(members))),
+        "controls": (_at_entry(index, index.rows(sample.firm[controls], sample.cohort[controls] - 1)),
+                     control_weight),
+        "all_nonmembers": (_at_entry(index, others), other_weight),
     }
     rows = []
     for name, (unit, transform) in VARIABLES.items():
@@ -69,26 +71,30 @@ def entry_profile(index: PanelIndex, sample: Sample, settings: Measurement) -> p
         for group in ("controls", "all_nonmembers"):
             row[f"smd_{group}"] = _smd(stats["members"], stats[group])
         rows.append(row)
-    counts = {"n_members": len(members), "n_controls": len(np.unique(controls)), "n_nonmembers": len(others[0])}
+    counts = {"n_members": len(members), "n_controls": len(np.unique(controls)), "n_nonmembers": len(others)}
     return pd.DataFrame([row | counts for row in rows], columns=list(COLUMNS))
 
 
-def _at_entry(index: PanelIndex, firms: np.ndarray, years: np.ndarray) -> dict[str, np.ndarray]:
-    """Man-years, age and productivity of each firm in its year (NaN where closed or empty)."""
-    man_years = index.values("employees", firms, years)
-    value_added = index.values("value_added_nok", firms, years)
-    born = index.values("birth_year", firms, years) if "birth_year" in index.panel else np.full(len(firms), np.nan)
+def _at_entry(index: PanelIndex, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Man-years, age and productivity at panel rows (NaN where a row is -1, the firm closed)."""
+    panel, found = index.panel, rows >= 0
+
+    def column(name: str) -> np.ndarray:
+        if name not in panel:
+            return np.full(len(rows), np.nan)
+        return np.where(found, panel[name].to_numpy(np.float64)[np.maximum(rows, 0)], np.nan)
+
+    man_years, value_added, year = column("employees"), column("value_added_nok"), column("year")
     with np.errstate(divide="ignore", invalid="ignore"):
         productivity = np.where(man_years > 0, value_added / man_years, np.nan)
-    return {"man_years": man_years, "age": np.maximum(years - born, 0.0), "productivity": productivity}
+    return {"man_years": man_years, "age": np.maximum(year - column("birth_year"), 0.0), "productivity": productivity}
 
 
-def _nonmembers(index: PanelIndex, cohorts: np.ndarray,
-                max_years_since: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+def _nonmembers(index: PanelIndex, cohorts: np.ndarray, max_years_since: int) -> tuple[np.ndarray, np.ndarray]:
     """Every possible control of the members' cohorts, in its J-1, weighted by the cohort's members.
 
     Returns:
-        ``(firms, years)`` and the weight of each firm-year.
+        The panel rows and the weight of each.
     """
     joined, members = np.unique(cohorts, return_counts=True)
     panel = index.panel
@@ -97,10 +103,9 @@ def _nonmembers(index: PanelIndex, cohorts: np.ndarray,
     firm, year = panel["firm_id"].to_numpy(np.int64)[at], year[at]
     keep = ((index.rows(firm, year - 1) >= 0) & (index.rows(firm, year + 1) >= 0)
             & (first_join_years(index)[firm] > year + max_years_since))
-    firm, year = firm[keep], year[keep]
-    cohort = np.searchsorted(joined, year + 1)
+    cohort = np.searchsorted(joined, year[keep] + 1)
     size = np.bincount(cohort, minlength=len(joined))
-    return (firm, year), members[cohort] / size[cohort]
+    return at[keep], members[cohort] / size[cohort]
 
 
 def _mean(x: np.ndarray, w: np.ndarray) -> float:

@@ -48,8 +48,9 @@ from sim.observe.collaboration_gap import collaboration_gap
 from sim.observe.columns import EFFECT_COLUMNS
 from sim.observe.entry_profile import entry_profile
 from sim.observe.event_study import event_years, lead_paths
+from sim.observe.funding_end import funding_end
 from sim.observe.matching import Sample, balance_table, build_sample, controls_mean, score_and_match
-from sim.observe.panel import PanelIndex, growth_rates
+from sim.observe.panel import PanelIndex, growth_rates, winsor_bounds
 from sim.scenario.schema import Measurement
 
 #: Effect metric -> panel column.
@@ -83,6 +84,8 @@ class Effects:
             non-members (:mod:`sim.observe.entry_profile`).
         collaboration_gap: Members' ties against their controls' by year since joining
             (:mod:`sim.observe.collaboration_gap`).
+        funding_end: Members of clusters whose funding ended against members of continuing clusters
+            (:mod:`sim.observe.funding_end`).
     """
 
     effects: pd.DataFrame
@@ -93,12 +96,14 @@ class Effects:
     balance: pd.DataFrame
     entry_profile: pd.DataFrame
     collaboration_gap: pd.DataFrame
+    funding_end: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """File stem -> table, in the order they are written."""
         return {"effects": self.effects, "effects_by_year": self.by_year, "effects_by_level": self.by_level,
                 "effects_by_region": self.by_region, "selection": self.selection, "balance": self.balance,
-                "entry_profile": self.entry_profile, "collaboration_gap": self.collaboration_gap}
+                "entry_profile": self.entry_profile, "collaboration_gap": self.collaboration_gap,
+                "funding_end": self.funding_end}
 
 
 def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, seed: int,
@@ -118,10 +123,11 @@ def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, 
     index = PanelIndex(panel)
     sample = score_and_match(build_sample(index, clusters, settings, seed), settings)
     twin = PanelIndex(twin_panel) if twin_panel is not None else None
-    return _tables(index, twin, sample, settings, seed)
+    return _tables(index, twin, sample, clusters, settings, seed)
 
 
-def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings: Measurement, seed: int) -> Effects:
+def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, clusters: pd.DataFrame,
+            settings: Measurement, seed: int) -> Effects:
     years, window = max(settings.max_years_since, settings.window_years), settings.window_years
     since = event_years(years)
     boot = Bootstrap(len(sample.members), settings.bootstrap, generator(seed, "measurement.bootstrap", 0))
@@ -133,7 +139,7 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings
     rows: dict[str, list[dict]] = {"effects": [], "by_year": [], "by_level": [], "by_region": [], "selection": []}
     for metric, column in METRICS.items():
         growth = growth_paths(index, sample, column, years)
-        lo, hi = _winsorize(growth, settings.winsorize)
+        lo, hi = winsor_bounds(growth, settings.winsorize)
         growth = np.clip(growth, lo, hi)
         est = _contributions(growth, sample, window)
         # The leads are clipped at the lags' bounds, so that both sides of joining share one scale and
@@ -166,7 +172,7 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, settings
     frames = {name: pd.DataFrame(r, columns=list(TABLE_COLUMNS[name])) for name, r in rows.items()}
     return Effects(frames["effects"], frames["by_year"], frames["by_level"], frames["by_region"],
                    frames["selection"], balance_table(sample), entry_profile(index, sample, settings),
-                   collaboration_gap(index, sample, boot, years))
+                   collaboration_gap(index, sample, boot, years), funding_end(index, clusters, METRICS, settings, seed))
 
 
 def _row(boot: Bootstrap, values: np.ndarray, subset: np.ndarray) -> dict[str, float]:
@@ -205,14 +211,6 @@ def growth_paths(index: PanelIndex, sample: Sample, column: str, years: int,
     """
     units = np.arange(len(sample.firm)) if units is None else units
     return growth_rates(index.path(column, sample.firm[units], sample.cohort[units] - 1, years + 1))
-
-
-def _winsorize(growth: np.ndarray, share: float) -> tuple[float, float]:
-    finite = growth[np.isfinite(growth)]
-    if share == 0 or len(finite) == 0:
-        return -np.inf, np.inf
-    lo, hi = np.quantile(finite, [share, 1.0 - share])
-    return float(lo), float(hi)
 
 
 @dataclass

@@ -95,6 +95,23 @@ def growth_rates(levels: np.ndarray) -> np.ndarray:
         return levels[:, 1:] / np.where(levels[:, :-1] > 0, levels[:, :-1], np.nan) - 1.0
 
 
+def winsor_bounds(growth: np.ndarray, share: float) -> tuple[float, float]:
+    """The quantiles at which growth rates are winsorised (``share`` in each tail).
+
+    Args:
+        growth: Growth rates, NaN where undefined.
+        share: Share of the finite values in each tail (0: no winsorising).
+
+    Returns:
+        The lower and upper bound (infinite when nothing is cut).
+    """
+    finite = growth[np.isfinite(growth)]
+    if share == 0 or len(finite) == 0:
+        return -np.inf, np.inf
+    lo, hi = np.quantile(finite, [share, 1.0 - share])
+    return float(lo), float(hi)
+
+
 def first_join_years(index: PanelIndex) -> np.ndarray:
     """Each firm's first year as a cluster member.
 
