@@ -26,9 +26,12 @@ The steps, all from the firm-year panel of the register (:func:`measure`; steps 
 5. **Intervals.** A pairs bootstrap over members, each resampled with its matched controls
    (percentile 95 % intervals, :mod:`sim.observe.bootstrap`).
 
-Beside the published figures, in every run: the event study (:mod:`sim.observe.event_study`): the
-same matched gap in the four years before joining, placebo tests of the matching, as negative years
-since joining in ``effects_by_year``; they do not change the published gap.
+Beside the published figures, in every run, moments that separate selection from treatment (none
+changes the published gap): the event study (:mod:`sim.observe.event_study`: the same matched gap in
+the four years before joining, placebo tests of the matching, as negative years since joining in
+``effects_by_year``); who joins (:mod:`sim.observe.entry_profile`); the collaboration gap around
+joining (:mod:`sim.observe.collaboration_gap`); and members of clusters whose funding ended against
+continuing members (:mod:`sim.observe.funding_end`).
 
 The true effect (rows ``true_effect``) compares each matched member with itself in the twin world
 (:mod:`sim.twin`), where it has the same luck but receives nothing from its membership. The
