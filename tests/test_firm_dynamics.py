@@ -1,8 +1,8 @@
 """Firm dynamics as the register shows them: the mechanisms of docs/ODD.md's growth and demography, switched on.
 
 Each test runs the classroom scenario (2 % of Norway) for a few years with one mechanism at its
-register-like values (``scripts/firm_dynamics_check.py``, which also computes the figures) and
-states what it does; with the defaults every mechanism is off and ``tests/test_baseline.py`` holds.
+register-like values (the schema's defaults; ``scripts/firm_dynamics_check.py``, which also computes the
+figures) and states what it does, against the same run with the mechanisms off (``check.OFF``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ check = _script()
 AGE = {key: value for key, value in check.REGISTER_LIKE.items()
        if key.startswith("demography.") or key.startswith("growth.young")}
 EMPLOYMENT = {key: check.REGISTER_LIKE[key] for key in ("growth.employment_shock_sd", "growth.adjustment_threshold")}
+EMPLOYMENT_OFF = {key: check.OFF[key] for key in EMPLOYMENT}
+VA_OFF = {"growth.va_productivity_elasticity": 0.0, "growth.va_scale_elasticity": 0.0, "growth.va_innovation_gain": 0.0}
 
 
 def panel(overrides: dict, end_year: int = 2016, seed: int = 0) -> tuple[ClusterModel, pd.DataFrame]:
@@ -66,7 +68,7 @@ def test_survivors_aged_0_to_2_grow_faster_than_those_over_5_when_start_ups_staf
 
 
 def test_without_the_age_mechanisms_young_survivors_do_not_grow_faster():
-    off = check.dynamics(panel({}, end_year=2018)[1])
+    off = check.dynamics(panel(check.OFF, end_year=2018)[1])
     assert off["growth_0-2"] < off["growth_>5"]  # what issue 16 found, and why the mechanisms exist
 
 
@@ -86,7 +88,7 @@ def test_a_pareto_start_up_tail_gives_some_start_ups_five_or_more_man_years():
 
 @pytest.fixture(scope="module")
 def employment_off_and_on() -> tuple[dict[str, float], dict[str, float]]:
-    return tuple(check.dynamics(panel(overrides, end_year=2012)[1]) for overrides in ({}, EMPLOYMENT))
+    return tuple(check.dynamics(panel(overrides, end_year=2012)[1]) for overrides in (EMPLOYMENT_OFF, EMPLOYMENT))
 
 
 def test_man_year_growth_is_persistent_without_the_employment_mechanism(employment_off_and_on):
@@ -127,7 +129,7 @@ def test_value_added_and_sales_gaps_differ_when_the_value_added_share_moves():
         published = effects[effects["estimator"] == "matched_did"].set_index("metric")["gap_pp"]
         return published["value_added"], published["revenue"]
 
-    fixed, moving = gaps({}), gaps({"growth.va_productivity_elasticity": 0.3, "growth.va_scale_elasticity": -0.2})
+    fixed, moving = gaps(VA_OFF), gaps({"growth.va_productivity_elasticity": 0.3, "growth.va_scale_elasticity": -0.2})
     assert fixed[0] == pytest.approx(fixed[1], abs=1e-4)  # one moment: value added is sales times a fixed share
     assert moving[0] < moving[1] - 1.0  # members grow beyond their sectors and buy more inputs
 
@@ -156,4 +158,5 @@ def test_with_full_displacement_non_members_lose_sales_where_members_are():
     assert near.sum() > 20
     assert np.median(change[near]) < -0.002  # non-members beside members lose sales (members are few and small)
     assert (change[near] < 0).mean() > 0.9
-    assert abs(np.median(change[~near])) < 1e-6  # elsewhere nothing changes
+    # Elsewhere only the labour market moves: the jobs members took leave the supply a little less tight.
+    assert abs(np.median(change[~near])) < 1e-3

@@ -153,11 +153,12 @@ class Growth(Section):
         "docs/sources.md): its push is market_access_growth x exp(-fade x years since joining).",
         0.0, 5.0)
     displacement: float = param(
-        0.0, "1 (share of members' extra sales)",
+        0.5, "1 (share of members' extra sales)",
         "Members' extra sales from the cluster's market access come this share at the expense of non-members in "
         "the same county and sector (business stealing; a range from none to all, as evaluations of place-based "
-        "policies find both; assumption). 0 (the default, as before): demand per sector is exogenous and taken "
-        "from nobody. With it, the twin world's comparison (treatment_jobs) is net of the jobs non-members lose.",
+        "policies find both; assumption: half, the middle of what is known). 0: demand per sector is exogenous and "
+        "taken from nobody. The twin world's comparison (treatment_jobs) is net of the jobs non-members lose, "
+        "treatment_jobs_gross is not.",
         0.0, 1.0)
     productivity_trend: float = param(
         0.012, "log points per year", "Norway's mainland labour-productivity growth, about 1.2 % a year (SSB).",
@@ -173,44 +174,44 @@ class Growth(Section):
         "Share of a labour surplus shed in a year (firing costs; Norway's employment protection).", 0.0, 1.0)
     min_employees: float = param(0.5, "man-years", "Below this an employer enterprise closes.", 0.0, 10.0)
     va_productivity_elasticity: float = param(
-        0.0, "log points of value-added share per log point of own productivity change",
+        0.3, "log points of value-added share per log point of own productivity change",
         "Intermediate inputs: a firm whose productivity rises beyond the trend makes more of its sales itself, "
         "so value added, sales and productivity grow apart (Innovation Norway's support in 2021: sales +10.4, "
-        "value creation +9.0, productivity +4.0 pp; docs/sources.md). The size is an assumption; 0 switches it off "
-        "(the default, as before).",
+        "value creation +9.0, productivity +4.0 pp; docs/sources.md). The size is an assumption (register-like "
+        "0.3, scripts/firm_dynamics_check.py); 0 switches it off.",
         -2.0, 2.0)
     va_innovation_gain: float = param(
         0.0, "log points of value-added share per innovation step",
-        "A new product or process changes what a firm buys in (assumption; 0 switches it off, the default).",
+        "A new product or process changes what a firm buys in (assumption; 0, the default, switches it off).",
         -1.0, 1.0)
     va_scale_elasticity: float = param(
-        0.0, "log points of value-added share per log point of sales growth beyond sector demand",
+        -0.05, "log points of value-added share per log point of sales growth beyond sector demand",
         "A firm that grows buys more inputs and services outside (value-added shares fall with size in the "
-        "structural business statistics, SSB-SBS; the size is an assumption; 0 switches it off, the default). "
+        "structural business statistics, SSB-SBS; the size is an assumption, register-like -0.05; 0 switches it off). "
         "Negative: value added grows more slowly than sales, as the published gaps (14.6 against 15.2 pp) are.",
         -1.0, 1.0)
     employment_shock_sd: float = param(
-        0.0, "log points per year (one man-year firm)",
+        0.25, "log points per year (one man-year firm)",
         "Hires and quits that do not follow sales: a Laplace shock to man-years (sd ~ size^-shock_size_elasticity) "
         "that the hiring gap undoes in later years, so yearly man-year growth rates are tent-shaped (Bottazzi & "
         "Secchi 2006) and correlate weakly or negatively from one year to the next (Coad 2007; docs/sources.md). "
-        "0 switches it off (the default, as before); the size is an assumption, register-like 0.25 "
+        "0 switches it off; the size is an assumption, register-like 0.25 "
         "(scripts/firm_dynamics_check.py).",
         0.0, 1.0)
     adjustment_threshold: float = param(
-        0.0, "1 (share of man-years)",
+        0.2, "1 (share of man-years)",
         "Fixed costs of hiring and firing: a firm whose gap to the man-years its value added needs is below this "
         "share of its man-years does not adjust this year, so adjustment is lumpy (assumption, after the "
-        "adjustment-cost literature). 0 switches it off (the default, as before).",
+        "adjustment-cost literature; register-like 0.2, scripts/firm_dynamics_check.py). 0 switches it off.",
         0.0, 1.0)
     young_growth: float = param(
-        0.0, "log points per year (at age 0)",
+        0.05, "log points per year (at age 0)",
         "Extra sales growth of a young firm, fading with age: young survivors grow fastest ('up or out'; "
-        "Haltiwanger, Jarmin & Miranda 2013; docs/sources.md). 0 switches it off (the default, as before); "
-        "register-like: 0.05 (scripts/firm_dynamics_check.py).",
+        "Haltiwanger, Jarmin & Miranda 2013; docs/sources.md). Register-like 0.05 (scripts/firm_dynamics_check.py); "
+        "0 switches it off.",
         0.0, 1.0)
     young_growth_fade: float = param(
-        0.3, "per year of age",
+        0.5, "per year of age",
         "How fast the young firm's extra growth fades: young_growth x exp(-fade x age) (assumption; most of it "
         "within the first five years, as in HALTIWANGER-2013's age classes).",
         0.0, 5.0)
@@ -220,29 +221,31 @@ class Demography(Section):
     """The ``[demography]`` table: exits, start-ups and spin-offs."""
 
     exit_rate: float = param(
-        0.09, "per year for a one-man-year firm",
-        "Exit of small employer enterprises, about 9 % (SSB business demography).", 0.0, 1.0)
+        0.27, "per year for a one-man-year firm of age 0",
+        "Exit of new one-man-year employer enterprises; with exit_age_elasticity 0.5 it falls to about 9 % by age "
+        "8, and 53 % of new employer enterprises survive five years (SSB business demography, SSB-FORDEM-2012; "
+        "scripts/firm_dynamics_check.py).", 0.0, 1.0)
     exit_size_elasticity: float = param(0.35, "1", "Exit falls with size (hazard ~ size^-e).", 0.0, 3.0)
     exit_growth_sensitivity: float = param(
         2.0, "per log point of sales growth", "Shrinking firms close more often.", 0.0, 20.0)
     exit_age_elasticity: float = param(
-        0.0, "1",
+        0.5, "1",
         "Infant mortality: the exit hazard falls with age as (1 + age)^-e (Statistics Norway's survival of new "
-        "enterprises, SSB-FORDEM-2012; docs/sources.md). 0 switches it off (the default, as before); register-like "
-        "values raise exit_rate with it (scripts/firm_dynamics_check.py).",
+        "enterprises, SSB-FORDEM-2012; docs/sources.md). Register-like 0.5 with exit_rate 0.27 "
+        "(scripts/firm_dynamics_check.py); 0 switches it off.",
         0.0, 3.0)
     startup_size_tail: float = param(
-        0.0, "1 (inverse Pareto index)",
+        0.15, "1 (inverse Pareto index)",
         "Start-ups' man-years are the smallest size class's draw times a Pareto factor u^-tail (index 1/tail, "
-        "mean 1/(1 - tail)): most start small, a few start with 5 or more (SSB-FORDEM-T6; docs/sources.md). 0 "
-        "switches it off (the default, as before).",
+        "mean 1/(1 - tail)): most start small, about 4 % with 5 or more at 0.15 (SSB-FORDEM-T6; docs/sources.md). "
+        "0 switches it off.",
         0.0, 0.9)
     startup_staffing: float = param(
-        1.0, "1 (share of the man-years its sales need)",
+        0.6, "1 (share of the man-years its sales need)",
         "A start-up opens with the sales of man-years / staffing and hires up to them at growth.hire_rate, so "
         "young survivors' man-years grow fastest (the survivors of 2005 employed almost four times as many "
-        "persons in 2010: SSB-FORDEM-2012; HALTIWANGER-2013; docs/sources.md). 1 (the default, as before): "
-        "fully staffed; the share itself is an assumption.",
+        "persons in 2010: SSB-FORDEM-2012; HALTIWANGER-2013; docs/sources.md). 1: fully staffed; 0.6, the "
+        "register-like share, is an assumption.",
         0.2, 1.0)
     entry_rate: float = param(
         0.075, "start-ups per alive firm-year", "New employer enterprises about 7-8 % of the stock (SSB).", 0.0, 1.0)
