@@ -50,14 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("images", nargs="*", choices=["app", "report"], default=["app", "report"])
+    # No default list with choices: argparse checks a nargs="*" default as one value and refuses it.
+    parser.add_argument("images", nargs="*", choices=["app", "report"], help="which images (default: both)")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"error: {CHROMIUM} is missing (install it: scripts/ci-chromium.sh)", file=sys.stderr)
         return 1
     makers = {"app": app_screenshot, "report": report_screenshot}
     failed = 0
-    for name in dict.fromkeys(args.images):
+    for name in dict.fromkeys(args.images or ["app", "report"]):
         try:
             path = makers[name]()
             print(f"wrote {path.relative_to(ROOT)}")
