@@ -137,3 +137,24 @@ def test_winsorising_leaves_a_symmetric_effect_nearly_unchanged():
     trimmed = measure(factual, levels, Measurement(first_cohort=2003, last_cohort=2009, bootstrap=0),
                       seed=0, twin_panel=twin)
     assert gap(trimmed)["gap_pp"] == pytest.approx(5.0, abs=0.8)
+
+
+def test_panel_index_finds_each_open_firm_year_with_or_without_a_search():
+    """The lookup through each firm's rows gives the rows a search gives; a panel with a gap is searched."""
+    from sim.observe.panel import PanelIndex
+
+    # Firm 0 lives 2000-2003, firm 1 is born 2001 and closes in 2002, firm 3 lives 2002-2003.
+    rows = [(0, 2000, True), (0, 2001, True), (1, 2001, True), (0, 2002, True), (1, 2002, False),
+            (3, 2002, True), (0, 2003, True), (3, 2003, True)]
+    panel = pd.DataFrame(rows, columns=["firm_id", "year", "alive"])
+    index = PanelIndex(panel)
+    assert index.by_firm is not None
+    firms = np.array([0, 0, 1, 1, 2, 3, 3, 0, 9])
+    years = np.array([2000, 2003, 2001, 2002, 2001, 2001, 2003, 1999, 2001])
+    expected = np.array([0, 6, 2, -1, -1, -1, 7, -1, -1])  # closed, never seen, before birth, unknown: -1
+    assert index.rows(firms, years).tolist() == expected.tolist()
+    index.by_firm = None  # the search the index falls back to
+    assert index.rows(firms, years).tolist() == expected.tolist()
+    gap = PanelIndex(panel.drop(index=3).reset_index(drop=True))  # firm 0 missing in 2002: a gap
+    assert gap.by_firm is None
+    assert gap.rows(np.array([0, 3]), 2003).tolist() == [5, 6]

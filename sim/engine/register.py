@@ -88,4 +88,52 @@ def member_growth(before_rows, before_employees, before_va, rows, employees, rev
     return out, now_employees, now_va
 
 
-warm_up(tally, member_growth)
+@numba.njit(sig("Tuple((int64[::1], int64[::1], int64[::1], boolean))({I64}, {I64}, int64)"), **JIT)
+def panel_order(firm, year, n_firms):
+    """Each firm's rows of a firm-year panel, for lookups by (firm, year) without a search.
+
+    Args:
+        firm, year: The panel's columns.
+        n_firms: One more than the largest firm id.
+
+    Returns:
+        ``(first, start, order, contiguous)``: each firm's first year, where its rows start in
+        ``order``, the panel rows by firm and then year, and whether every firm's years run without a
+        gap (only then is row ``order[start[f] + y - first[f]]`` the firm's row in year ``y``).
+    """
+    first = np.full(n_firms, np.iinfo(np.int64).max, dtype=np.int64)
+    start = np.zeros(n_firms + 1, dtype=np.int64)
+    for r in range(firm.shape[0]):
+        f = firm[r]
+        first[f] = min(first[f], year[r])
+        start[f + 1] += 1
+    for f in range(n_firms):
+        start[f + 1] += start[f]
+    order = np.full(firm.shape[0], -1, dtype=np.int64)
+    contiguous = True
+    for r in range(firm.shape[0]):
+        f = firm[r]
+        k = start[f] + year[r] - first[f]
+        if k >= start[f + 1] or order[k] >= 0:
+            contiguous = False  # a gap or a repeated year: the caller searches instead
+            break
+        order[k] = r
+    return first, start, order, contiguous
+
+
+@numba.njit(sig("int64[::1]({I64}, {I64}, {I64}, {BOOL}, {I64}, {I64})"), **JIT)
+def panel_rows(first, start, order, alive, firms, years):
+    """Rows of (firm, year) pairs in a panel indexed by :func:`panel_order`, -1 where not open."""
+    out = np.full(firms.shape[0], -1, dtype=np.int64)
+    n_firms = first.shape[0]
+    for i in range(firms.shape[0]):
+        f = firms[i]
+        if 0 <= f < n_firms:
+            k = years[i] - first[f]
+            if 0 <= k < start[f + 1] - start[f]:
+                r = order[start[f] + k]
+                out[i] = r if alive[r] else -1
+    return out
+
+
+warm_up(tally, member_growth, panel_order, panel_rows)

@@ -9,11 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.engine.register import panel_order, panel_rows
+
 
 class PanelIndex:
     """Rows of a long firm-year panel by (firm, year).
 
-    The register writes the panel year by year with firms in row order, so the key
+    A firm's rows are found through its first year and where its rows start in an ordering by firm
+    (:func:`sim.engine.register.panel_order`): two reads a lookup, where a binary search over
+    millions of keys took twenty. A panel in which some firm's years have a gap is searched instead:
+    the register writes it year by year with firms in row order, so the key
     ``(year - first year) * stride + firm`` is sorted and one ``searchsorted`` finds any row.
     """
 
@@ -31,7 +36,11 @@ class PanelIndex:
         order = None if np.all(keys[1:] > keys[:-1]) else np.argsort(keys, kind="stable")
         self.panel = panel if order is None else panel.iloc[order].reset_index(drop=True)
         self.keys = keys if order is None else keys[order]
-        self.alive = self.panel["alive"].to_numpy(bool)
+        self.alive = self.panel["alive"].to_numpy(bool, copy=True)  # writable: the kernels take no read-only arrays
+        # copies: the kernels take no read-only arrays, and pandas hands out read-only views
+        by_firm = panel_order(np.array(firm if order is None else firm[order]),
+                              np.array(year if order is None else year[order]), self.stride)
+        self.by_firm = by_firm[:3] if by_firm[3] else None
 
     def rows(self, firms: np.ndarray, years: np.ndarray | int) -> np.ndarray:
         """Panel rows of (firm, year) pairs where the firm was open.
@@ -44,6 +53,8 @@ class PanelIndex:
             The row of each pair, -1 where the firm was not open (or the year is outside the panel).
         """
         years = np.broadcast_to(np.asarray(years, dtype=np.int64), np.shape(firms))
+        if self.by_firm is not None:
+            return panel_rows(*self.by_firm, self.alive, np.array(firms, dtype=np.int64), np.array(years))
         inside = (years >= self.first_year) & (years <= self.last_year)
         keys = (years - self.first_year) * self.stride + np.asarray(firms, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
