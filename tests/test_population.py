@@ -90,13 +90,15 @@ def test_region_shares_close_to_county_shares(scn, firms):
     np.testing.assert_allclose(observed, shares, atol=0.015)
 
 
-def test_mean_productivity_per_sector_matches_its_table_moved_back_to_the_start_year(scn, firms):
-    # The tables describe 2018; firms of 2000 were less productive by 18 years of the productivity trend.
+def test_mean_productivity_per_sector_matches_its_table_moved_back_to_the_start_year_and_level(scn, firms):
+    # The tables describe 2018; firms of 2000 were less productive by 18 years of the productivity trend,
+    # and every table is scaled to the business sector's total value added (population.value_added_level).
     back = np.exp(-scn.growth.productivity_trend * (scn.population.value_added_year - START))
     assert back == pytest.approx(0.806, abs=0.001)
+    assert scn.population.value_added_level == pytest.approx(0.70)
     for i, (name, s) in enumerate(scn.sectors.items()):
         mean = firms["productivity"][firms["sector"] == i].mean()
-        assert mean == pytest.approx(s.value_added_per_man_year_nok * back, rel=0.05), name
+        assert mean == pytest.approx(s.value_added_per_man_year_nok * back * 0.70, rel=0.05), name
 
 
 def test_same_seed_identical_different_seed_differs(scn):

@@ -362,16 +362,18 @@ def productivity_index(scn: Scenario, year: int) -> float:
     """Productivity of ``year``'s firms relative to the sectors' tables (``population.value_added_year``).
 
     The tables describe one year; earlier years' firms were less productive by
-    ``growth.productivity_trend`` a year, later ones more.
+    ``growth.productivity_trend`` a year, later ones more. ``population.value_added_level`` scales
+    the tables to the business sector's total.
 
     Args:
         scn: The scenario.
         year: The year.
 
     Returns:
-        ``exp(productivity_trend * (year - value_added_year))``.
+        ``value_added_level * exp(productivity_trend * (year - value_added_year))``.
     """
-    return float(np.exp(scn.growth.productivity_trend * (year - scn.population.value_added_year)))
+    pop = scn.population
+    return float(pop.value_added_level * np.exp(scn.growth.productivity_trend * (year - pop.value_added_year)))
 
 
 def build_firms(scn: Scenario, rng: np.random.Generator, start_year: int) -> dict[str, np.ndarray]:
