@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 DPI = 100
@@ -45,8 +46,19 @@ def mark_projection(ax, history_until: int | None) -> None:
     boundary = history_until + 0.5
     if not low < boundary < high:
         return
-    ax.axvline(boundary, color="grey", linestyle="--", linewidth=0.9)
-    ax.text(boundary, 0.98, f" {PROJECTION_LABEL}", transform=ax.get_xaxis_transform(), ha="left", va="top",
+    mark_boundary(ax, boundary, PROJECTION_LABEL)
+
+
+def mark_boundary(ax, x: float, label: str) -> None:
+    """A dashed grey vertical line at ``x`` with ``label`` at the top on its right (the plots' one style).
+
+    Args:
+        ax: A matplotlib axes.
+        x: Where the line goes, in data units.
+        label: Its text.
+    """
+    ax.axvline(x, color="grey", linestyle="--", linewidth=0.9)
+    ax.text(x, 0.98, f" {label}", transform=ax.get_xaxis_transform(), ha="left", va="top",
             fontsize="small", color="grey")
 
 
@@ -165,10 +177,33 @@ def economy_figure(yearly: pd.DataFrame, history_until: int | None = None) -> Fi
 
 ESTIMATOR_LABELS = {"matched_did": "Matched comparison (as published)", "true_effect": "True effect (twin world)"}
 METRIC_LABELS = {"value_added": "Value added", "revenue": "Sales", "man_years": "Man-years"}
+JOINING_LABEL = "joins"
+PLACEBO_LABEL = "Before joining: placebo tests (near 0 if the comparison is fair)"
+PLACEBO_SHADE = {"color": "#eeeeee", "zorder": 0}
+
+
+def event_position(years_since_joining: pd.Series) -> pd.Series:
+    """Where a year since joining sits on the event-study axis: year 1 right after year -1.
+
+    The event study has no year 0 (year 1 is the year of joining, year -1 the year before), so
+    the two are drawn next to each other, one step apart like every other pair of years.
+
+    Args:
+        years_since_joining: ``-4..-1, 1..5``.
+
+    Returns:
+        Positions ``-4..-1, 0..4``.
+    """
+    return years_since_joining.where(years_since_joining < 0, years_since_joining - 1)
 
 
 def effects_figure(by_year: pd.DataFrame) -> Figure:
     """The membership gap by years since joining, as published and as it truly is.
+
+    One line per estimator from the earliest lead to the last year of membership. The leads
+    (negative years, hollow markers on a grey background) are placebo tests: the cluster can have
+    done nothing for a firm before it joined, so a lead far from zero is selection the comparison
+    left in. A dashed line marks the joining, as the yearly plots mark the projection.
 
     Args:
         by_year: ``effects_by_year.csv`` (``metric, estimator, years_since_joining, gap_pp,
@@ -179,22 +214,49 @@ def effects_figure(by_year: pd.DataFrame) -> Figure:
     """
     fig = blank_figure()
     axes = fig.subplots(1, len(METRIC_LABELS), sharey=True)
+    years = sorted(by_year["years_since_joining"].unique())
     for ax, (metric, title) in zip(axes, METRIC_LABELS.items()):
         for estimator, label in ESTIMATOR_LABELS.items():
             rows = by_year[(by_year["metric"] == metric) & (by_year["estimator"] == estimator)]
-            if rows.empty:
-                continue
-            line, = ax.plot(rows["years_since_joining"], rows["gap_pp"], marker="o", label=label)
-            ax.fill_between(rows["years_since_joining"], rows["ci_low"], rows["ci_high"],
-                            color=line.get_color(), alpha=0.2)
+            _event_line(ax, rows.sort_values("years_since_joining"), label)
         ax.axhline(0.0, color="grey", linewidth=0.8)
-        ax.set(title=title, xlabel="Years since joining")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _event_axis(ax, years)
+        ax.set_title(title)
     axes[0].set_ylabel("Members' growth minus matched (pp per year)")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if any(year < 0 for year in years):
+        handles.append(Patch(**PLACEBO_SHADE, label=PLACEBO_LABEL))
+        labels.append(PLACEBO_LABEL)
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small")
     bands = " (95 % intervals)" if by_year["ci_low"].notna().any() else ""
     fig.suptitle(f"The membership effect: measured gap and true effect{bands}")
     return fig
+
+
+def _event_line(ax, rows: pd.DataFrame, label: str) -> None:
+    """One estimator's gap as one unbroken line (years without a figure are stepped over), and its band."""
+    rows = rows[rows["gap_pp"].notna()]
+    if rows.empty:
+        return
+    x = event_position(rows["years_since_joining"])
+    line, = ax.plot(x, rows["gap_pp"], marker="o", label=label)
+    colour = line.get_color()
+    lead = rows["years_since_joining"] < 0
+    ax.plot(x[lead], rows["gap_pp"][lead], "o", color=colour, markerfacecolor="white", zorder=line.get_zorder())
+    band = rows[["ci_low", "ci_high"]].notna().all(axis=1)
+    ax.fill_between(x[band], rows["ci_low"][band], rows["ci_high"][band], color=colour, alpha=0.2, linewidth=0)
+
+
+def _event_axis(ax, years: list[int]) -> None:
+    """Ticks labelled with the years since joining, the leads shaded as placebo tests, the joining marked."""
+    positions = event_position(pd.Series(years, dtype=float))
+    ax.set_xticks(positions.tolist(), [str(year) for year in years])
+    ax.set_xlabel("Years since joining")
+    leads = positions[pd.Series(years) < 0]
+    if len(leads):
+        ax.axvspan(leads.min() - 0.5, -0.5, **PLACEBO_SHADE)
+        mark_boundary(ax, -0.5, JOINING_LABEL)
+    ax.set_xlim(positions.min() - 0.5, positions.max() + 0.5)
 
 
 def firm_dynamics_figure(dynamics: pd.DataFrame) -> Figure:
