@@ -29,9 +29,11 @@ The steps, all from the firm-year panel of the register (:func:`measure`; steps 
 Beside the published figures, in every run, moments that separate selection from treatment (none
 changes the published gap): the event study (:mod:`sim.observe.event_study`: the same matched gap in
 the four years before joining, placebo tests of the matching, as negative years since joining in
-``effects_by_year``); who joins (:mod:`sim.observe.entry_profile`); the collaboration gap around
-joining (:mod:`sim.observe.collaboration_gap`); and members of clusters whose funding ended against
-continuing members (:mod:`sim.observe.funding_end`).
+``effects_by_year``); a staggered-adoption difference in differences on the same register, Sun and
+Abraham's interaction-weighted event study against never-treated firms (:mod:`sim.observe.staggered`);
+who joins (:mod:`sim.observe.entry_profile`); the collaboration gap around joining
+(:mod:`sim.observe.collaboration_gap`); and members of clusters whose funding ended against continuing
+members (:mod:`sim.observe.funding_end`).
 
 The true effect (rows ``true_effect``) compares each matched member with itself in the twin world
 (:mod:`sim.twin`), where it has the same luck but receives nothing from its membership. The
@@ -54,6 +56,7 @@ from sim.observe.event_study import event_years, lead_paths
 from sim.observe.funding_end import funding_end
 from sim.observe.matching import Sample, balance_table, build_sample, controls_mean, score_and_match
 from sim.observe.panel import PanelIndex, growth_rates, winsor_bounds
+from sim.observe.staggered import staggered_did
 from sim.scenario.schema import Measurement
 
 #: Effect metric -> panel column.
@@ -89,6 +92,7 @@ class Effects:
             (:mod:`sim.observe.collaboration_gap`).
         funding_end: Members of clusters whose funding ended against members of continuing clusters
             (:mod:`sim.observe.funding_end`).
+        staggered_did: Sun and Abraham's event study against never-treated firms (:mod:`sim.observe.staggered`).
     """
 
     effects: pd.DataFrame
@@ -100,13 +104,14 @@ class Effects:
     entry_profile: pd.DataFrame
     collaboration_gap: pd.DataFrame
     funding_end: pd.DataFrame
+    staggered_did: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """File stem -> table, in the order they are written."""
         return {"effects": self.effects, "effects_by_year": self.by_year, "effects_by_level": self.by_level,
                 "effects_by_region": self.by_region, "selection": self.selection, "balance": self.balance,
                 "entry_profile": self.entry_profile, "collaboration_gap": self.collaboration_gap,
-                "funding_end": self.funding_end}
+                "funding_end": self.funding_end, "staggered_did": self.staggered_did}
 
 
 def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, seed: int,
@@ -175,7 +180,8 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, clusters
     frames = {name: pd.DataFrame(r, columns=list(TABLE_COLUMNS[name])) for name, r in rows.items()}
     return Effects(frames["effects"], frames["by_year"], frames["by_level"], frames["by_region"],
                    frames["selection"], balance_table(sample), entry_profile(index, sample, settings),
-                   collaboration_gap(index, sample, boot, years), funding_end(index, clusters, METRICS, settings, seed))
+                   collaboration_gap(index, sample, boot, years), funding_end(index, clusters, METRICS, settings, seed),
+                   staggered_did(index, METRICS, settings))
 
 
 def _row(boot: Bootstrap, values: np.ndarray, subset: np.ndarray) -> dict[str, float]:
