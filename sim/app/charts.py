@@ -68,29 +68,46 @@ def selection_chart(effects: pd.DataFrame, years: range, events: list[tuple[int,
         spread: The same table for other seeds (:meth:`sim.app.session.Session.spread_tables`).
 
     Returns:
-        The ECharts option; its title gives the selection share so far, its subtitle the spread.
+        The ECharts option; its title gives the class seed's selection share so far, its subtitle the
+        mean over the seeds and their spread.
     """
-    averaged = _running_means(effects)
+    averaged = running_means(effects)
     title, subtitle = "Selection vs treatment (pp)", f"Drawn once {MIN_MEMBERS} simulated firms are members"
     raw, true = (averaged["raw"].iloc[-1], averaged["true"].iloc[-1]) if len(averaged) else (math.nan, math.nan)
     if raw > 0:
-        title = f"Raw gap {raw:+.1f}, true effect {true:+.1f} pp: {max(0.0, 1.0 - true / raw):.0%} selection"
+        title = f"Raw gap {raw:+.1f}, true effect {true:+.1f} pp: {selection_share(raw, true):.0%} selection"
     series = [_line("Raw gap: members vs others", averaged, "raw", years, RAW_COLOUR),
               _line("True effect: members vs their twins", averaged, "true", years, TRUE_COLOUR)]
     if spread:
-        runs = [averaged, *(_running_means(table) for table in spread)]
+        runs = [averaged, *(running_means(table) for table in spread)]
         seeds = len(runs)
         for column, label, colour in (("raw", "Raw gap", RAW_COLOUR), ("true", "True effect", TRUE_COLOUR)):
             wide = pd.concat([run.set_index("year")[column] for run in runs], axis=1)
             series += _band(f"{label}, {seeds} seeds", wide.min(axis=1), wide.max(axis=1), years, colour)
         last = {column: [run[column].iloc[-1] for run in runs if len(run)] for column in ("raw", "true")}
         if all(len(values) == seeds for values in last.values()):
-            subtitle = (f"Over {seeds} seeds: raw gap {min(last['raw']):+.1f} to {max(last['raw']):+.1f}, "
-                        f"true effect {min(last['true']):+.1f} to {max(last['true']):+.1f} pp")
+            subtitle = _spread_text(last["raw"], last["true"])
     return _chart(title, years, events, series, subtitle)
 
 
-def _running_means(effects: pd.DataFrame) -> pd.DataFrame:
+def selection_share(raw: float, true: float) -> float:
+    """The share of a positive raw gap that is selection, not the programme's doing (0 to 1)."""
+    return max(0.0, 1.0 - true / raw)
+
+
+def _spread_text(raw: list[float], true: list[float]) -> str:
+    """The mean over seeds (what a lesson's step is read from) and the lowest and highest seed.
+
+    One seed's average rests on a few dozen members and moves by a few points from seed to seed;
+    the mean of five moves by less than half as much, so a lesson's step shows in it.
+    """
+    mean_raw, mean_true = sum(raw) / len(raw), sum(true) / len(true)
+    share = f", {selection_share(mean_raw, mean_true):.0%} selection" if mean_raw > 0 else ""
+    return (f"Mean of {len(raw)} seeds: raw gap {mean_raw:+.1f}, true effect {mean_true:+.1f} pp{share} "
+            f"(raw {min(raw):+.1f} to {max(raw):+.1f}, true {min(true):+.1f} to {max(true):+.1f})")
+
+
+def running_means(effects: pd.DataFrame) -> pd.DataFrame:
     """``year, raw, true``: the raw gap and true effect averaged over the years so far (enough members)."""
     rows = effects.dropna()
     if "members" in rows:
@@ -122,13 +139,18 @@ def levels_chart(yearly: pd.DataFrame, reference: pd.DataFrame | None, years: ra
         events: Control changes.
 
     Returns:
-        The ECharts option.
+        The ECharts option; with a reference, its subtitle compares the two totals in the last year.
     """
     series = [_line(LEVEL_NAMES[lv], yearly, f"clusters_{lv}", years, LEVEL_COLOURS[lv])
               | {"stack": "levels", "areaStyle": {}} for lv in LEVELS]
+    subtitle = ""
     if reference is not None:
         series.append(_reference(_line(REFERENCE_NAME, reference, "clusters", years, REFERENCE_COLOUR)))
-    return _chart("Cluster organisations by level", years, events, series)
+        last = yearly.iloc[-1] if len(yearly) else None
+        shipped = reference.loc[reference["year"] == last["year"], "clusters"] if last is not None else []
+        if len(shipped):
+            subtitle = f"{int(last['year'])}: {last['clusters']:.0f} clusters, as shipped {shipped.iloc[0]:.0f}"
+    return _chart("Cluster organisations by level", years, events, series, subtitle)
 
 
 def series_chart(title: str, column: str, yearly: pd.DataFrame, reference: pd.DataFrame | None,

@@ -11,15 +11,18 @@ appear.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sim.app.lessons import BASE
+from sim.scenario.files import load_scenario
+from sim.scenario.levels import Levels
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
 
 PERCENT = 100.0
-_STANDARD_LEVELS = Scenario().levels  # the built-in level values that "100 %" refers to
 
 Value = float | bool
 
@@ -52,6 +55,16 @@ class Control:
     hi: float = 1.0
     step: float = 0.01
 
+    def shown(self, value: float) -> float:
+        """Where a slider puts a value: inside its range, on its steps.
+
+        A browser's slider moves a value it cannot show to the nearest one it can, and reports that
+        as if the user had moved it; the app ignores such a report (a calibrated value such as a
+        potential weight of 24.15 would otherwise become 24 the moment a lesson is shown).
+        """
+        inside = min(max(float(value), self.lo), self.hi)
+        return min(self.lo + round((inside - self.lo) / self.step) * self.step, self.hi)
+
 
 def scenario_control(key: str, label: str, group: str, lo: float, hi: float, step: float, help: str,
                      unit: float = 1.0, cast: type = float) -> Control:
@@ -79,9 +92,19 @@ def scenario_control(key: str, label: str, group: str, lo: float, hi: float, ste
     )
 
 
+@functools.cache
+def shipped_levels() -> Levels:
+    """The level values of the classroom scenario as shipped (calibrated), which "100 %" refers to."""
+    return load_scenario(BASE).levels
+
+
 def level_control(name: str, fields: tuple[str, ...], label: str, group: str, hi: float, help: str,
                   lo: float = 0.0, step: float = 10.0) -> Control:
-    """A slider that scales level values of all four levels, in percent of the built-in ones.
+    """A slider that scales level values of all four levels, in percent of the shipped classroom's.
+
+    Percent of the classroom scenario as shipped rather than of the schema's defaults: the
+    calibration sets some of them (members' market access is over five times its default), and a
+    class should read the shipped scenario as 100 % on every slider.
 
     Args:
         name: Identifier.
@@ -94,17 +117,18 @@ def level_control(name: str, fields: tuple[str, ...], label: str, group: str, hi
         step: Slider step in percentage points.
 
     Returns:
-        The control; its value reads as the mean ratio over levels (100 = the built-in values).
+        The control; its value reads as the mean ratio over levels (100 = the shipped classroom's).
     """
 
     def read(scn: Scenario) -> float:
-        ratios = [getattr(scn.levels.get(lv), f) / getattr(_STANDARD_LEVELS.get(lv), f)
-                  for lv in LEVELS for f in fields if getattr(_STANDARD_LEVELS.get(lv), f) > 0]
+        shipped = shipped_levels()
+        ratios = [getattr(scn.levels.get(lv), f) / getattr(shipped.get(lv), f)
+                  for lv in LEVELS for f in fields if getattr(shipped.get(lv), f) > 0]
         return round(PERCENT * sum(ratios) / len(ratios), 6)
 
     def write(value: Value) -> dict[str, Any]:
         share = float(value) / PERCENT
-        return {f"levels.{lv}.{f}": getattr(_STANDARD_LEVELS.get(lv), f) * share
+        return {f"levels.{lv}.{f}": getattr(shipped_levels().get(lv), f) * share
                 for lv in LEVELS for f in fields}
 
     return Control(name=name, label=label, group=group, lo=lo, hi=hi, step=step, help=help, read=read, write=write)
@@ -130,7 +154,7 @@ def switch_control(name: str, label: str, group: str, is_on: Callable[[Scenario]
 
 
 BEHAVIOUR = "Behaviour of firms"
-SERVICES = "Cluster services (all levels, % of standard)"
+SERVICES = "Cluster services (all levels, % of the classroom as shipped)"
 PROGRAMME = "Programme operator (after 2021)"
 INSTRUMENTS = "Other instruments"
 WORLD = "World"
@@ -153,18 +177,20 @@ CONTROLS: tuple[Control, ...] = (
                      BEHAVIOUR, 0.0, 0.5, 0.01,
                      "How fast partners come to know the same things, so that they teach each other less."),
     level_control("funding", ("programme_funding_nok",), "Funding per cluster (%)", SERVICES, 200.0,
-                  "The programme's money per cluster at each level: it pays for the services and sets members' fees.",
+                  "What the programme pays each cluster at each level: how many clusters the budget holds, and "
+                  "members' fees. Services shrink only when a budget cut pays every cluster less.",
                   step=5.0),
     level_control("facilitation", ("facilitation_ties",), "Matchmaking by the cluster (%)", SERVICES, 300.0,
                   "Extra partner introductions the cluster organisation brokers among its members."),
-    level_control("market_access", ("market_access_growth",), "Market access for members (%)", SERVICES, 300.0,
+    level_control("market_access", ("market_access_growth",), "Market access for members (%)", SERVICES, 250.0,
                   "Extra sales growth from profiling, internationalisation and joint marketing."),
     level_control("cluster_size", ("recruits_per_year", "max_members"), "Cluster size and recruiting (%)",
                   SERVICES, 400.0, "How many members each cluster organisation can recruit and hold.",
                   lo=25.0, step=25.0),
     scenario_control("programme.budget_nok", "Programme budget (NOK million a year)", PROGRAMME, 10.0, 250.0, 5.0,
-                     "What the operator may spend on all clusters; below what they cost, it pays each less, "
-                     "then ends clusters.", unit=MILLION),
+                     "What the operator may spend on all clusters: the call admits new ones only within it; "
+                     "below what they cost, it pays each less, then ends clusters.",
+                     unit=MILLION),
     scenario_control("programme.admissions_per_year", "New clusters admitted per call", PROGRAMME, 0.0, 10.0, 1.0,
                      "How many new cluster initiatives the yearly open call may admit.", cast=int),
     switch_control("restructuring", "Regional restructuring", INSTRUMENTS, lambda scn: scn.restructuring.enabled,

@@ -3,8 +3,8 @@
 INFO = """
 ### What you are looking at
 
-A small, made-up Norway: about 6,000 firms (2 % of the country's employer enterprises), placed
-in the eleven counties and ten industries roughly as real firms are, and twelve real cluster
+A small, made-up Norway: about 3,800 firms in 2000 (2 % of the country's employer enterprises),
+placed in the eleven counties and ten industries roughly as real firms are, and twelve real cluster
 organisations of the **Norwegian Innovation Clusters** programme (run by Innovation Norway, Siva
 and the Research Council of Norway). Each step is one year, from 2000 to 2030. Counts in the
 plots are scaled up to the whole of Norway.
@@ -37,8 +37,10 @@ comparing members with other firms gives the **raw gap** that a statistics offic
 ### The controls
 
 Sliders take effect from the next simulated year, so you can change policy in the middle of a
-run (a dotted line marks the moment). The seed picks a different but equally likely history;
-changing it, or the lesson, starts again. *Reset* starts again with your sliders as they are.
+run (a dotted line marks the moment). The cluster services' sliders are in percent of the
+classroom scenario as shipped: 100 % is what it gives every cluster. The seed picks a different
+but equally likely history; changing it, or the lesson, starts again. *Reset* starts again with
+your sliders as they are.
 
 The numbers are not forecasts: this small classroom economy shows how the mechanisms work.
 For results, analysts run `python run.py run scenarios/baseline_2021.toml` at full scale.

@@ -21,6 +21,7 @@ teacher to worry about (see :func:`_quiet_server`).
 from __future__ import annotations
 
 import html
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -48,6 +49,7 @@ CONTROLS_STYLE = ("flex: 0 0 300px; width: 300px; position: sticky; top: 0; max-
                   "overflow-y: auto; padding-right: 8px")
 VIEWS_STYLE = "flex: 1 1 600px; min-width: 0"  # min-width 0: wide content shrinks instead of scrolling the page
 MAP_STYLE = "max-width: 460px; width: 100%"  # the map's natural width; narrower columns scale it down
+COMPARED = ("members", "clusters")  # headline figures shown beside the shipped scenario's
 SEED_STYLE = "font-size: 1.6em; font-weight: 700; letter-spacing: 0.02em"
 SWATCH = {  # legend marks: a line, a dashed line, a shaded band
     "line": "display:inline-block; width:22px; height:0; border-top:3px solid {c}; vertical-align:middle",
@@ -201,10 +203,20 @@ def ControlWidget(control: Control, value: object, available: bool, on_value: Ca
                       disabled=not available)
     else:
         # The label sits above the slider: beside it, it would leave the slider too short to use.
-        solara.Text(f"{control.label}: {float(value):g}", style="font-size: 0.9em")
+        solara.Text(f"{control.label}: {float(value):.4g}", style="font-size: 0.9em")
         solara.SliderFloat("", value=float(value), min=control.lo, max=control.hi, step=control.step,
-                           on_value=lambda v: on_value(control.name, v), thumb_label=False)
+                           on_value=lambda v: _slid(control, float(value), v, on_value), thumb_label=False)
     solara.Text(control.help, style="font-size: 0.75em; color: #666; display: block; margin-bottom: 6px")
+
+
+def _slid(control: Control, value: float, new: float, on_value: Callable[[str, object], None]) -> None:
+    """Pass a slider's new value on, unless the slider only moved the value onto its steps or range.
+
+    The browser's slider does that by itself when it shows a value between its steps or outside its
+    range, and reports it like a user's move (:meth:`sim.app.controls.Control.shown`).
+    """
+    if not math.isclose(new, control.shown(value), rel_tol=0.0, abs_tol=control.step * 1e-6):
+        on_value(control.name, new)
 
 
 @solara.component
@@ -255,15 +267,23 @@ def Headline(session: Session, version: int):
     """The main world's figures at the end of the last simulated year (full-scale units).
 
     Also the median size of the firms that joined (in the year before they joined) beside that of
-    the firms outside, measured in this run: lessons refer to it instead of stating who joins.
+    the firms outside, measured in this run (the selection lesson asks the class to read it). Once
+    the run differs from the classroom scenario as shipped, members and clusters show the shipped
+    figures beside their own (the same seed: the difference is the lesson's or the controls').
     """
     yearly = session.yearly()
     if len(yearly) == 0:
         solara.Text("Nothing simulated yet: press Step or Run.")
         return
     row = yearly.iloc[-1]
+    shipped = session.yearly("reference").iloc[-1] if session.reference_differs() else None
+
+    def figure(column: str) -> str:
+        text = f"{row[column]:,.0f}"
+        return f"{text} (as shipped {shipped[column]:,.0f})" if shipped is not None and column in COMPARED else text
+
     figures = [("Year", f"{int(row['year'])}")] + [
-        (label, f"{row[column]:,.0f}") for label, column in (
+        (label, figure(column)) for label, column in (
             ("Firms", "firms"), ("Members", "members"), ("Clusters", "clusters"), ("Collaboration ties", "ties"),
             ("Innovations", "innovations"), ("Employment", "employment"))]
     sizes = session.sizes()
