@@ -5,6 +5,8 @@ The model may append columns but never rename, drop or reorder the contract ones
 
 from __future__ import annotations
 
+from sim.submodels.programme import CRITERIA
+
 YEARLY_COLUMNS: tuple[str, ...] = (
     "year", "firms", "members", "clusters", "clusters_arena", "clusters_arena_pro",
     "clusters_nce", "clusters_gce", "employment", "revenue_nok", "value_added_nok",
@@ -34,6 +36,12 @@ REGION_YEARLY_COLUMNS: tuple[str, ...] = (
 # a published benchmark where there is one (sim/observe/dynamics.py; keys of docs/sources.md).
 DYNAMICS_COLUMNS: tuple[str, ...] = (
     "measure", "by", "group", "period", "value", "unit", "n", "benchmark", "benchmark_source", "benchmark_note",
+)  # fmt: skip
+
+# Every applicant of every open call, best first within a call (sim/observe/discontinuity.py): the
+# call's raw criteria, the score the operator ranked by, the call's cut-off and the distance to it.
+CALL_APPLICANT_COLUMNS: tuple[str, ...] = (
+    "year", "region", "sector", *CRITERIA, "score", "rank", "cutoff_score", "distance", "admitted", "cluster_id",
 )  # fmt: skip
 
 # Compact parquet types for the firm panel: a full-scale panel has millions of firm-years, and

@@ -32,8 +32,9 @@ the four years before joining, placebo tests of the matching, as negative years 
 ``effects_by_year``); a staggered-adoption difference in differences on the same register, Sun and
 Abraham's interaction-weighted event study against never-treated firms (:mod:`sim.observe.staggered`);
 who joins (:mod:`sim.observe.entry_profile`); the collaboration gap around joining
-(:mod:`sim.observe.collaboration_gap`); and members of clusters whose funding ended against continuing
-members (:mod:`sim.observe.funding_end`).
+(:mod:`sim.observe.collaboration_gap`); members of clusters whose funding ended against continuing
+members (:mod:`sim.observe.funding_end`); and, given the open calls' applicants, the jump in growth at
+the call's cut-off score (:mod:`sim.observe.discontinuity`).
 
 The true effect (rows ``true_effect``) compares each matched member with itself in the twin world
 (:mod:`sim.twin`), where it has the same luck but receives nothing from its membership. The
@@ -51,6 +52,7 @@ from sim.engine.randomness import generator
 from sim.observe.bootstrap import Bootstrap
 from sim.observe.collaboration_gap import collaboration_gap
 from sim.observe.columns import EFFECT_COLUMNS
+from sim.observe.discontinuity import call_discontinuity
 from sim.observe.entry_profile import entry_profile
 from sim.observe.event_study import event_years, lead_paths
 from sim.observe.funding_end import funding_end
@@ -93,6 +95,8 @@ class Effects:
         funding_end: Members of clusters whose funding ended against members of continuing clusters
             (:mod:`sim.observe.funding_end`).
         staggered_did: Sun and Abraham's event study against never-treated firms (:mod:`sim.observe.staggered`).
+        call_discontinuity: Admitted against rejected applicant cells at the call's cut-off
+            (:mod:`sim.observe.discontinuity`); None when the calls' applicants were not given.
     """
 
     effects: pd.DataFrame
@@ -105,17 +109,21 @@ class Effects:
     collaboration_gap: pd.DataFrame
     funding_end: pd.DataFrame
     staggered_did: pd.DataFrame
+    call_discontinuity: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """File stem -> table, in the order they are written."""
-        return {"effects": self.effects, "effects_by_year": self.by_year, "effects_by_level": self.by_level,
-                "effects_by_region": self.by_region, "selection": self.selection, "balance": self.balance,
-                "entry_profile": self.entry_profile, "collaboration_gap": self.collaboration_gap,
-                "funding_end": self.funding_end, "staggered_did": self.staggered_did}
+        """File stem -> table, in the order they are written (``call_discontinuity`` only when measured)."""
+        tables = {"effects": self.effects, "effects_by_year": self.by_year, "effects_by_level": self.by_level,
+                  "effects_by_region": self.by_region, "selection": self.selection, "balance": self.balance,
+                  "entry_profile": self.entry_profile, "collaboration_gap": self.collaboration_gap,
+                  "funding_end": self.funding_end, "staggered_did": self.staggered_did}
+        if self.call_discontinuity is not None:
+            tables["call_discontinuity"] = self.call_discontinuity
+        return tables
 
 
 def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, seed: int,
-            twin_panel: pd.DataFrame | None = None) -> Effects:
+            twin_panel: pd.DataFrame | None = None, applicants: pd.DataFrame | None = None) -> Effects:
     """The published estimator on a simulated register and, given the twin, the truth.
 
     Args:
@@ -124,6 +132,8 @@ def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, 
         settings: The scenario's ``[measurement]`` table.
         seed: The run's seed (control sampling and bootstrap draws).
         twin_panel: The twin world's panel (:mod:`sim.twin`); no true effect without it.
+        applicants: Every applicant of the open calls (``call_applicants.csv``,
+            :func:`sim.observe.discontinuity.call_applicants`); no discontinuity table without it.
 
     Returns:
         The effect tables.
@@ -131,7 +141,10 @@ def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, 
     index = PanelIndex(panel)
     sample = score_and_match(build_sample(index, clusters, settings, seed), settings)
     twin = PanelIndex(twin_panel) if twin_panel is not None else None
-    return _tables(index, twin, sample, clusters, settings, seed)
+    effects = _tables(index, twin, sample, clusters, settings, seed)
+    if applicants is not None:
+        effects.call_discontinuity = call_discontinuity(index, applicants, METRICS, settings)
+    return effects
 
 
 def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, clusters: pd.DataFrame,

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.observe.columns import (
+    CALL_APPLICANT_COLUMNS,
     CLUSTER_COLUMNS,
     CLUSTER_YEARLY_COLUMNS,
     DYNAMICS_COLUMNS,
@@ -73,6 +74,8 @@ class RunResult:
             :data:`DYNAMICS_COLUMNS`; ``None`` when the firm panel was not kept.
         history_until: The last year of replayed history (``programme.history_until``): the plots mark
             where the projection begins; ``None`` for no mark.
+        call_applicants: Every applicant of every open call (:func:`sim.observe.discontinuity.call_applicants`),
+            columns :data:`CALL_APPLICANT_COLUMNS`; or ``None``.
     """
 
     scenario_name: str
@@ -87,6 +90,7 @@ class RunResult:
     regions_yearly: pd.DataFrame | None = None
     firm_dynamics: pd.DataFrame | None = None
     history_until: int | None = None
+    call_applicants: pd.DataFrame | None = None
 
     @property
     def effects(self) -> pd.DataFrame | None:
@@ -107,7 +111,7 @@ class RunResult:
     #: The optional tables and their contracts; each is written to ``<name>.csv``.
     OPTIONAL_TABLES: ClassVar[dict[str, tuple[str, ...]]] = {
         "clusters_yearly": CLUSTER_YEARLY_COLUMNS, "regions_yearly": REGION_YEARLY_COLUMNS,
-        "firm_dynamics": DYNAMICS_COLUMNS,
+        "firm_dynamics": DYNAMICS_COLUMNS, "call_applicants": CALL_APPLICANT_COLUMNS,
     }  # fmt: skip
 
 
@@ -260,9 +264,9 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     Writes ``yearly.csv``, ``clusters.csv``, ``firms.parquet`` (unless ``result.firms`` is
     ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty),
     the effect tables (``effects.csv``, ``effects_by_year.csv``, ... when measured),
-    ``clusters_yearly.csv``, ``regions_yearly.csv`` and ``firm_dynamics.csv`` (each when the result
-    holds it) and the PNG plots of :mod:`sim.output.plots`. Existing files of the same names are
-    overwritten.
+    ``clusters_yearly.csv``, ``regions_yearly.csv``, ``firm_dynamics.csv`` and ``call_applicants.csv``
+    (each when the result holds it) and the PNG plots of :mod:`sim.output.plots`. Existing files of
+    the same names are overwritten.
 
     Args:
         result: The run to write.

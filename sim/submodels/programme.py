@@ -5,7 +5,9 @@ Up to ``programme.history_until`` the clusters follow the real history in the sc
 (docs/sources.md, [NIC-WEB]): contracts end after the level's duration, clusters that mobilise well move up a
 level, an annual evaluation ends those that fail to, spending is held within the budget, and an
 open call admits new initiatives that have emerged in the simulated economy, scored on the call's
-criteria.
+criteria. Every applicant of every call is kept (:class:`Call`, in ``m.calls``): the applicants just
+below the cut-off score are the natural controls of those just above it
+(:mod:`sim.observe.discontinuity`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,36 @@ ARENA, ARENA_PRO, NCE, GCE = (LEVELS.index(lv) for lv in ("arena", "arena_pro", 
 NEXT_LEVEL = {ARENA: NCE, ARENA_PRO: NCE, NCE: GCE, GCE: None}
 
 
+#: The call's criteria, in the order of the score's weights.
+CRITERIA = ("resources", "growth", "position", "participation")
+
+
+@dataclass
+class Call:
+    """One open call: its applicants in the order they applied, as the operator scored and ranked them.
+
+    Attributes:
+        year: The year of the call (admitted clusters are active from it).
+        cells: Each applicant's county-sector cell, ``region * sectors + sector``.
+        criteria: ``[applicants, 4]``: the raw criteria (:data:`CRITERIA`) before standardising.
+        score: The score (NaN when the call admits no one and so scores no one).
+        rank: The operator's order, 1 = best (decreasing score, ties in the order of applying); 0 unscored.
+        admitted: Whether the applicant was admitted.
+        cluster_id: The admitted cluster organisation's row in the cluster table, -1 if rejected.
+    """
+
+    year: int
+    cells: np.ndarray
+    criteria: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    admitted: np.ndarray
+    cluster_id: np.ndarray
+
+
 @dataclass
 class YearEvents:
-    """What the operator did in one year (recorded in ``yearly.csv``)."""
+    """What the operator did in one year (counts in ``yearly.csv``), with its open call if it made one."""
 
     applications: int = 0
     admissions: int = 0
@@ -40,6 +69,7 @@ class YearEvents:
     contract_ends: int = 0
     evaluation_exits: int = 0
     budget_exits: int = 0
+    call: Call | None = None
 
 
 def budget(scn: Scenario, year: int) -> float:
@@ -57,8 +87,15 @@ def budget(scn: Scenario, year: int) -> float:
 
 
 def programme(m: ClusterModel) -> None:
-    """The first phase of a year: the operator decides this year's clusters; members of those that left drop out."""
+    """The first phase of a year: the operator decides this year's clusters; members of those that left drop out.
+
+    The year's open call, if any, is appended to ``m.calls`` (begun in the start year, before any call).
+    """
+    if m.year == m.spec.scenario.start_year:
+        m.calls = []
     m.events = run_operator(m)
+    if m.events.call is not None:
+        m.calls.append(m.events.call)
     start_cluster_year(m)
 
 
@@ -179,22 +216,29 @@ def _open_call(m: ClusterModel, events: YearEvents) -> None:
     planned = c.plan[:, y - c.first_year]
     rng = m.stream("programme.call")
     applying = [cell for cell, u in zip(cells, rng.random(len(cells))) if u < p.application_rate]
-    events.applications = len(applying)
-    if not applying or p.admissions_per_year == 0:
+    events.applications = n = len(applying)
+    if not applying:
         return
     criteria = np.array([stats[cell] for cell in applying])  # resources, growth, position, participation
+    call = events.call = Call(y, np.array(applying, dtype=np.int64), criteria, np.full(n, np.nan),
+                              np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64))
+    if p.admissions_per_year == 0:
+        return
     score = _zscores(criteria) @ np.array([p.weight_resources, p.weight_growth, p.weight_position,
                                            p.weight_participation])
-    score += p.weight_strategy * rng.standard_normal(len(applying))
+    score += p.weight_strategy * rng.standard_normal(n)
+    order = np.argsort(-score, kind="stable")
+    call.score, call.rank[order] = score, np.arange(1, n + 1)
     spend = _funding(m, planned).sum() * m.funding_factor
     arena_cost = m.spec.levels.arena.programme_funding_nok * m.funding_factor
-    offsets = rng.random(len(applying))
-    for i in np.argsort(-score, kind="stable")[: p.admissions_per_year]:
+    offsets = rng.random(n)
+    for i in order[: p.admissions_per_year]:
         if spend + arena_cost > budget(m.spec, y) or not _open(m, ARENA):
             break
         region, sector = divmod(applying[i], n_s)
         name = f"Arena {m.sector_names[sector]} {m.region_names[region]} {y}"
-        c.add(name, region, sector, ARENA, y, offsets[i])
+        call.cluster_id[i] = c.add(name, region, sector, ARENA, y, offsets[i])
+        call.admitted[i] = True
         spend += arena_cost
         events.admissions += 1
 
