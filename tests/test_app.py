@@ -268,11 +268,11 @@ def _true_effect_after(pair: TwinPair, year: int) -> float:
 def test_colocation_lesson_most_ties_stay_in_a_county_and_the_reach_moves_the_share(lessons):
     shipped = _played(lessons, COLOCATION)
     local = np.array([_local_share(pair.main) for pair in _pairs(shipped)])
-    assert (local > 0.9).all() and local.max() - local.min() < 0.01  # "more than nine in ten", every seed
+    assert ((0.915 < local) & (local < 0.935)).all()  # "92 or 93 % in 2030, whatever the seed"
     members = [_local_share(pair.main, members_only=True) for pair in _pairs(shipped)]
     assert min(members) > 0.6 and np.mean(members) > 0.75  # "most of their partners are local too"
     near = _played(lessons, COLOCATION, ((2009, "network.geo_scale_km", 25.0),))
-    assert min(_local_share(pair.main) for pair in _pairs(near)) > 0.97  # "almost every new tie is local"
+    assert min(_local_share(pair.main) for pair in _pairs(near)) > 0.985  # "by 2030 the map's title says 99 %"
     far = _played(lessons, COLOCATION, ((2009, "network.geo_scale_km", 800.0),))
     assert all(0.75 < _local_share(pair.main) < 0.85 for pair in _pairs(far))  # "about eight in ten"
 
@@ -280,6 +280,7 @@ def test_colocation_lesson_most_ties_stay_in_a_county_and_the_reach_moves_the_sh
 def test_facilitation_lesson_matchmaking_brings_ties_and_market_access_the_gain(lessons):
     at_2015 = _played(lessons, FACILITATION, until=2015)
     assert max(_member_ties(pair.main) for pair in _pairs(at_2015)) <= 1  # "hardly any to each other"
+    assert 12.0 < _shown(at_2015)[1].mean() < 14.0  # "about 13 pp a year so far"
     without = _played(lessons, FACILITATION)
     matched = _played(lessons, FACILITATION, ((2015, "facilitation", 100.0),))
     gained = [_member_ties(pair.main) for pair in _pairs(matched)]
@@ -345,7 +346,7 @@ def test_budget_cut_lesson_has_fewer_clusters_and_members_than_shipped_on_every_
     clusters = np.array([[c["clusters"], s["clusters"]] for c, s in ends]).mean(axis=0)
     members = np.array([[c["members"], s["members"]] for c, s in ends]).mean(axis=0)
     assert 6.5 < clusters[0] < 9.5 and 11.5 < clusters[1] < 14.5  # "about 8 against 13"
-    assert 0.15 < 1.0 - members[0] / members[1] < 0.35  # "a quarter fewer members"
+    assert 0.1 < 1.0 - members[0] / members[1] < 0.3  # "a fifth fewer members"
     # The cut bites on the call: no cluster is ended for lack of money, fewer are admitted.
     for c, s in zip(_pairs(cut), _pairs(shipped), strict=True):
         cut_years, shipped_years = c.main.register.yearly(), s.main.register.yearly()
