@@ -36,6 +36,8 @@ a rejected cell may apply again and win a later call, and a cell may host a clus
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.special import stdtrit
@@ -136,13 +138,16 @@ def call_discontinuity(index: PanelIndex, applicants: pd.DataFrame, metrics: dic
     path = path.reshape(-1, 2 * window + 1)
     per_firm = {metric: _firm_growth(index, path, column, settings) for metric, column in metrics.items()}
     per_firm[FIRST_STAGE] = _firm_membership(index, path, window)
+    design = _Applicants(apps["admitted"].to_numpy(bool), apps["distance"].to_numpy(np.float64),
+                         pd.factorize(apps["year"])[0], pd.factorize(apps["region"].astype(str) + "/"
+                                                                     + apps["sector"].astype(str))[0])
     rows = []
     for metric, values in per_firm.items():
         outcome, n_firms = _by_cell(app, values, len(apps))
         for estimator in ESTIMATORS:
             use = selected[estimator] & (n_firms > 0)
             for period in PERIODS:
-                fit = _fit(estimator, apps[use], outcome[period][use], bandwidth)
+                fit = _fit(estimator, design.subset(use), outcome[period][use], bandwidth)
                 rows.append({"metric": metric, "estimator": estimator, "period": period} | fit
                             | {"n_firms": int(n_firms[use].sum()),
                                "bandwidth": bandwidth if estimator == "local_linear" else np.nan})
@@ -229,26 +234,37 @@ def _by_cell(app: np.ndarray, per_firm: np.ndarray, n_apps: int) -> tuple[dict[s
     return outcome, n_firms
 
 
-def _fit(estimator: str, apps: pd.DataFrame, y: np.ndarray, bandwidth: float) -> dict[str, float]:
+@dataclass
+class _Applicants:
+    """The applicants' columns a fit needs: admitted, distance to the cut-off, call and county-sector codes."""
+
+    admitted: np.ndarray
+    distance: np.ndarray
+    call: np.ndarray
+    cell: np.ndarray
+
+    def subset(self, use: np.ndarray) -> _Applicants:
+        """The applicants where ``use`` holds."""
+        return _Applicants(self.admitted[use], self.distance[use], self.call[use], self.cell[use])
+
+
+def _fit(estimator: str, apps: _Applicants, y: np.ndarray, bandwidth: float) -> dict[str, float]:
     """The jump at the cut-off by one estimator, with its clustered standard error and t interval."""
-    admitted = apps["admitted"].to_numpy(bool)
-    counts = {"n_cells": len(apps), "n_admitted": int(admitted.sum()), "n_rejected": int((~admitted).sum()),
-              "n_calls": apps["year"].nunique()}
-    cells = pd.factorize(apps["region"].astype(str) + "/" + apps["sector"].astype(str))[0]
-    counts["n_county_sectors"] = len(np.unique(cells))
+    admitted, x = apps.admitted, apps.distance
+    counts = {"n_cells": len(admitted), "n_admitted": int(admitted.sum()), "n_rejected": int((~admitted).sum()),
+              "n_calls": len(np.unique(apps.call)), "n_county_sectors": len(np.unique(apps.cell))}
     missing = {"gap_pp": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan} | counts
     if min(counts["n_admitted"], counts["n_rejected"]) < MIN_SIDE or counts["n_county_sectors"] < 3:
         return missing
     a = admitted.astype(np.float64)
     if estimator == "local_linear":
-        x = apps["distance"].to_numpy(np.float64)
         design = np.column_stack([a, np.ones(len(a)), x, a * x])
         weight = 1.0 - np.abs(x) / bandwidth
     else:
-        calls = pd.factorize(apps["year"])[0]
-        design = np.column_stack([a, apps["distance"].to_numpy(np.float64), np.eye(calls.max() + 1)[calls]])
+        calls = np.unique(apps.call, return_inverse=True)[1]
+        design = np.column_stack([a, x, np.eye(calls.max() + 1)[calls]])
         weight = np.ones(len(a))
-    fit = clustered_wls(design, y, weight, cells)
+    fit = clustered_wls(design, y, weight, apps.cell)
     if fit is None:
         return missing
     estimate, se, groups = fit[0][0], float(np.sqrt(fit[1][0, 0])), fit[2]
