@@ -110,7 +110,7 @@ def test_without_an_effect_there_is_no_jump_however_steeply_growth_rises_with_th
     assert ((growth["ci_low"] < 0.0) & (growth["ci_high"] > 0.0)).all()
 
 
-def test_the_first_stage_counts_the_admitted_cells_firms_as_members():
+def test_the_first_stage_counts_the_admitted_cells_firms_that_joined():
     panel, applicants = call_register()
     table = rows(call_discontinuity(PanelIndex(panel), applicants, {"man_years": "employees"}, SETTINGS),
                  discontinuity.FIRST_STAGE)

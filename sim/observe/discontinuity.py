@@ -18,7 +18,10 @@ a rejected cell may apply again and win a later call, and a cell may host a clus
    through t+w-1; each firm's mean yearly log growth ``100 · Δlog x`` over the w years after the call
    (``after``: t-1 to t+w-1), and, as a placebo, over the w years before it (``before``: t-w-1 to t-1,
    when no admission could have acted yet), winsorised at the ``winsorize`` quantiles of these rates;
-   the cell's outcome is the mean over its firms.
+   the cell's outcome is the mean over its firms. The first stage (``metric`` = ``joined``) is the
+   share of the same firms, in %, that joined a cluster in the period (not a member at its start, a
+   member at its end): the growth jump divided by its jump is the effect per joiner, if admission
+   works only through the firms that join.
 3. **Estimators.** ``local_linear``: a line on each side of the cut-off, fitted by weighted least
    squares with a triangular kernel over applicants within the bandwidth (:data:`BANDWIDTH_SD`
    standard deviations of the applicants' scores); the estimate is the jump between the lines at the
@@ -49,8 +52,8 @@ from sim.scenario.schema import Measurement
 from sim.submodels.programme import CRITERIA, Call
 
 ESTIMATORS = ("local_linear", "nearest_applicants")
-#: The first stage: the share of the cell's firms that are cluster members (``metric`` of its rows).
-FIRST_STAGE = "membership"
+#: The first stage: the share of the cell's firms that joined a cluster in the period (``metric`` of its rows).
+FIRST_STAGE = "joined"
 PERIODS = ("before", "after")
 COLUMNS = ("metric", "estimator", "period", "gap_pp", "std_error", "ci_low", "ci_high", "n_cells", "n_admitted",
            "n_rejected", "n_firms", "n_calls", "n_county_sectors", "bandwidth")
@@ -137,7 +140,7 @@ def call_discontinuity(index: PanelIndex, applicants: pd.DataFrame, metrics: dic
     path = index.rows(np.repeat(firm, 2 * window + 1), (start[:, None] + np.arange(2 * window + 1)).ravel())
     path = path.reshape(-1, 2 * window + 1)
     per_firm = {metric: _firm_growth(index, path, column, settings) for metric, column in metrics.items()}
-    per_firm[FIRST_STAGE] = _firm_membership(index, path, window)
+    per_firm[FIRST_STAGE] = _firm_joined(index, path, window)
     design = _Applicants(apps["admitted"].to_numpy(bool), apps["distance"].to_numpy(np.float64),
                          pd.factorize(apps["year"])[0], pd.factorize(apps["region"].astype(str) + "/"
                                                                      + apps["sector"].astype(str))[0])
@@ -217,10 +220,14 @@ def _firm_growth(index: PanelIndex, path: np.ndarray, column: str, settings: Mea
     return np.where(counted[:, None], means, np.nan)
 
 
-def _firm_membership(index: PanelIndex, path: np.ndarray, window: int) -> np.ndarray:
-    """Whether each firm was a member at the end of t-1 and of t+w-1, in % (``[firms, 2]``; NaN unless open)."""
-    member = index.panel["member"].to_numpy(bool)[np.maximum(path[:, [window, -1]], 0)]
-    return np.where((path >= 0).all(axis=1)[:, None], 100.0 * member, np.nan)
+def _firm_joined(index: PanelIndex, path: np.ndarray, window: int) -> np.ndarray:
+    """Whether each firm joined a cluster before and after its call, in % (``[firms, 2]``; NaN unless open).
+
+    Joined in a period: not a member at the end of its first year (t-w-1, t-1), a member at the end of its last.
+    """
+    member = index.panel["member"].to_numpy(bool)[np.maximum(path[:, [0, window, -1]], 0)]
+    joined = member[:, 1:] & ~member[:, :-1]
+    return np.where((path >= 0).all(axis=1)[:, None], 100.0 * joined, np.nan)
 
 
 def _by_cell(app: np.ndarray, per_firm: np.ndarray, n_apps: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
