@@ -1,107 +1,151 @@
-"""Calibration by simulated moments (sim.calibration.fit) and the targets it fits (sim.calibration.targets)."""
+"""The calibration's set-up (sim.calibration.spec, prior, fit) and the targets it fits (sim.calibration.targets)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import optuna
-import pandas as pd
+import numpy as np
 import pytest
-from calibration_helpers import PARAMETERS, setup, study_trials
+from calibration_helpers import setup
 from conftest import cli
+from scipy import integrate
 
-from sim.calibration.fit import committed_values, load_calibration
+from sim.calibration.fit import load_calibration
+from sim.calibration.prior import Prior
 from sim.calibration.targets import Target, load_targets
 from sim.scenario.errors import ScenarioError
 
+ROOT = Path(__file__).parent.parent
 
-@pytest.fixture(scope="module")
-def calibrated(tmp_path_factory) -> tuple[Path, Path, object]:
-    folder = tmp_path_factory.mktemp("calibration")
-    spec, db = setup(folder), folder / "c.db"
-    done = cli("calibrate", str(spec), "--db", f"sqlite:///{db}", "--workers", "2", "--out", str(folder / "out"),
-               "--apply", "--quiet")
-    assert done.returncode in (0, 1), done.stderr  # 1: a target missed in three trials
-    return folder, db, done
+PARAMETERS = """
+[calibration]
+scenario = "tiny.toml"
+study = "tiny"
+seed = 5
+population = 16
+generations = 2
 
+[calibration.fixed]
+measurement.bootstrap = 0
+output.firm_panel = false
 
-def test_calibration_writes_the_best_trial_for_the_scenario_to_use(calibrated):
-    folder, db, _ = calibrated
-    trials = study_trials(db)
-    assert len(trials) == 3 and all(t.state.name == "COMPLETE" for t in trials)
-    best = min(trials, key=lambda t: t.value)
-    held = committed_values(load_calibration(folder / "parameters.toml"))
-    assert held == pytest.approx(best.params, rel=1e-5)  # tiny.toml extends what calibrate wrote
-    text = (folder / "calibrated.toml").read_text()
-    assert "[levels.arena]" in text and "market_access_growth" in text
-    # Each trial keeps its moments, the true effect among them, for the report.
-    assert {"gap_value_added_pp", "true_value_added_pp"} <= set(best.user_attrs["means"])
+[parameters.growth_potential_sd]
+keys = ["population.growth_potential_sd"]
+prior = "loguniform"
+low = 0.02
+high = 0.08
+source = "test prior"
 
-
-def test_calibration_reports_the_fit_on_the_check_seeds(calibrated):
-    folder, _, _ = calibrated
-    report = (folder / "fit_report.md").read_text()
-    assert "## Fitted parameters" in report and "## Targets" in report and "selection share" in report
-    fit = pd.read_csv(folder / "out" / "fit.csv")
-    assert list(fit["target"]) == ["gap_value_added_pp", "gap_peaks_early", "members_2010"]
-    assert fit["simulated"].notna().all() and (fit["ci_low"] <= fit["ci_high"]).all()
-    assert (folder / "out" / "convergence.png").stat().st_size > 10_000
-
-
-def test_calibration_resumes_with_the_trials_it_has(calibrated, tmp_path):
-    folder, db, _ = calibrated
-    copy = tmp_path / "c.db"
-    copy.write_bytes(db.read_bytes())
-    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{copy}")
-    study.ask()  # a trial left running by a stopped session
-    committed = (folder / "calibrated.toml").read_bytes()
-    done = cli("calibrate", str(folder / "parameters.toml"), "--db", f"sqlite:///{copy}", "--trials", "4",
-               "--workers", "2", "--no-check", "--out", str(tmp_path / "out"), "--quiet")
-    assert done.returncode == 0, done.stderr
-    # Without --apply the committed file the scenario extends stays as it was; the fit goes under --out.
-    assert (folder / "calibrated.toml").read_bytes() == committed
-    assert "market_access_growth" in (tmp_path / "out" / "calibrated.toml").read_text()
-    states = [t.state.name for t in study_trials(copy)]
-    assert states.count("COMPLETE") == 4 and states.count("FAIL") == 1 and "RUNNING" not in states
+[parameters.market_access]
+keys = ["levels.arena.market_access_growth", "levels.nce.market_access_growth"]
+factor = true
+prior = "lognormal"
+median = 1.0
+sd_log = 0.5
+low = 0.5
+high = 2.0
+source = "test prior"
+"""
 
 
-def test_calibration_refuses_a_study_with_another_set_up(calibrated, tmp_path):
-    folder, db, _ = calibrated
-    changed = PARAMETERS.replace("high = 0.08", "high = 0.09")
-    other = tmp_path / "other"
-    other.mkdir()
-    done = cli("calibrate", str(setup(other, changed)), "--db", f"sqlite:///{db}", "--quiet")
-    assert done.returncode == 2
-    assert "study 'tiny' exists with another set-up" in done.stderr
+# --- the committed set-up ------------------------------------------------------------------------
+
+def test_every_committed_parameter_has_a_prior_whose_sources_docs_sources_md_defines():
+    c = load_calibration(ROOT / "calibration" / "parameters.toml")
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', (ROOT / "docs" / "sources.md").read_text()))
+    assert len(c.parameters) == 8
+    for name, p in c.parameters.items():
+        assert p.source, name
+        assert {key.lower() for key in p.cites} <= anchors, name
+    # The services' effect: a lognormal around the schema's values, wide enough for none and for six times them.
+    services = c.parameters["market_access"].distribution
+    assert services.kind == "lognormal" and services.low < 0.05 and services.high > 6
+    assert services.interval(0.9) == pytest.approx((0.193, 5.05), rel=0.01)
+    assert {"DALY-2018", "MARTIN-2011", "BELLEGO-2014", "FALCK-2010"} <= set(c.parameters["market_access"].cites)
+
+
+def test_the_committed_budget_asks_for_two_hundred_effective_draws():
+    c = load_calibration(ROOT / "calibration" / "parameters.toml")
+    assert c.min_ess == 200 and c.budget.population >= 300 and c.budget.generations >= 4
+    assert c.base["population"]["scale"] == 0.1 and c.sbc.cases >= 20
+
+
+# --- priors --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prior", [
+    Prior("uniform", 0.0, 2.0),
+    Prior("loguniform", 0.01, 1.0),
+    Prior("normal", 0.0, 1.0, {"mean": 0.2, "sd": 0.2}),
+    Prior("lognormal", 0.05, 10.0, {"median": 1.0, "sd_log": 1.0}),
+    Prior("beta", 0.0, 4.0, {"alpha": 2.0, "beta": 3.0}),
+])
+def test_every_prior_is_a_density_on_its_support_and_draws_inside_it(prior):
+    dist = prior.frozen()
+    mass, _ = integrate.quad(dist.pdf, prior.low, prior.high, limit=200, points=[prior.low * 1.01 + 1e-9])
+    assert mass == pytest.approx(1.0, abs=1e-4)
+    draws = np.asarray(dist.rvs(size=2000, random_state=np.random.default_rng(0)))
+    assert draws.min() >= prior.low and draws.max() <= prior.high
+    lo, hi = prior.interval(0.9)
+    assert np.mean((draws >= lo) & (draws <= hi)) == pytest.approx(0.9, abs=0.03)
+
+
+def test_a_truncated_lognormal_keeps_its_median_when_truncated_evenly():
+    prior = Prior("lognormal", 0.25, 4.0, {"median": 1.0, "sd_log": 1.0})
+    assert prior.frozen().ppf(0.5) == pytest.approx(1.0)
+    assert prior.describe() == "lognormal(median 1, sd_log 1) on 0.25-4"
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (("trials = 3", "trails = 3"), "calibration.trails: unknown key 'trails'; did you mean 'trials'?"),
+    (('prior = "loguniform"', 'prior = "gamma"'),
+     "parameters.growth_potential_sd.prior: must be one of 'uniform', 'loguniform', 'normal', 'lognormal', 'beta', "
+     "got 'gamma'"),
+    (("sd_log = 0.5", "sd = 0.5"), "parameters.market_access.sd: sd is not a key of a lognormal prior "
+                                   "(median, sd_log, low, high)"),
+    (("sd_log = 0.5\n", ""), "parameters.market_access.sd_log: sd_log is required for a lognormal prior "
+                             "(median, sd_log, low, high)"),
+    (("sd_log = 0.5", "sd_log = -1.0"), "parameters.market_access.sd_log: sd_log must be above 0, got -1"),
+    (("low = 0.02", "low = 0.0"), "parameters.growth_potential_sd.low: low must be above 0 for a loguniform prior, "
+                                  "got 0"),
+    (("median = 1.0", "median = 50.0"), "parameters.market_access.low: low (0.5) and high (2) keep only"),
+    (("low = 0.5", "low = 2.5"), "parameters.market_access.high: high (2) must be above low (2.5)"),
+    (("prior = \"lognormal\"", "prior = \"lognormal\"\nmean = 1.0"),
+     "parameters.market_access.mean: mean is not a key of a lognormal prior"),
+    (("population = 16", "population = 2"), "calibration.population: must be 5-100000, got 2"),
+    (("seed = 5", "seed = 5\ntrials = 3"), "calibration.trials: unknown key 'trials'"),
     (("high = 0.08", "high = 0.9"),
      "parameters.growth_potential_sd.high: population.growth_potential_sd: must be 0-0.5, got 0.9"),
-    (("low = 0.5", "low = 2.5"), "parameters.market_access.high: high (2.0) must be above low (2.5)"),
     (('keys = ["population.growth_potential_sd"]', 'keys = ["population.growth_potentail_sd"]'),
      "parameters.growth_potential_sd.keys: population.growth_potentail_sd: unknown key 'growth_potentail_sd'; "
      "did you mean 'growth_potential_sd'?"),
     (('scenario = "tiny.toml"', 'scenario = "missing.toml"'), "calibration.scenario: scenario not found: missing.toml"),
 ])
-def test_bad_calibration_files_fail_in_one_line(tmp_path, change, message):
+def test_a_bad_calibration_file_fails_in_one_line_naming_the_key(tmp_path, change, message):
     spec = setup(tmp_path, PARAMETERS.replace(*change))
     with pytest.raises(ScenarioError) as caught:
         load_calibration(spec)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert str(caught.value).startswith(str(spec))
 
 
-def test_a_scenario_that_ignores_the_calibrated_file_is_refused_before_any_trial(tmp_path):
-    spec = setup(tmp_path, extends="elsewhere.toml")
+def test_a_bad_prior_exits_2_with_one_line_on_stderr(tmp_path):
+    spec = setup(tmp_path, PARAMETERS.replace("sd_log = 0.5", "sd_log = 0.0"))
+    done = cli("calibrate", str(spec), "--db", f"sqlite:///{tmp_path / 'c.db'}", "--quiet")
+    assert done.returncode == 2
+    assert done.stderr == f"error: {spec}: parameters.market_access.sd_log: sd_log must be above 0, got 0\n"
+
+
+def test_a_scenario_that_ignores_the_calibrated_file_is_refused_before_any_run(tmp_path):
+    spec = setup(tmp_path, PARAMETERS, extends="elsewhere.toml")
     (tmp_path / "elsewhere.toml").write_text("")
     with pytest.raises(ScenarioError, match='tiny.toml does not extend calibrated.toml.*extends = "calibrated.toml"'):
         load_calibration(spec)
 
 
-def test_a_bad_range_names_its_own_parameter(tmp_path):
-    spec = setup(tmp_path, PARAMETERS.replace("low = 0.5", "low = -5.0"))
-    message = r"parameters\.market_access\.low: levels\.arena\.market_access_growth: must be 0-0\.5"
+def test_a_support_outside_the_schema_names_its_own_parameter(tmp_path):
+    spec = setup(tmp_path, PARAMETERS.replace("median = 1.0\nsd_log = 0.5\nlow = 0.5\nhigh = 2.0",
+                                              "median = 20.0\nsd_log = 0.5\nlow = 10.0\nhigh = 40.0"))
+    message = r"parameters\.market_access\.high: levels\.arena\.market_access_growth: must be 0-0\.5, got 0\.6"
     with pytest.raises(ScenarioError, match=message):
         load_calibration(spec)
 
@@ -116,21 +160,23 @@ def test_a_bad_range_names_its_own_parameter(tmp_path):
      '[u]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.members@2010"\ncalibrate = true\nsource = "s"\n',
      "t.scenario: scenario not found: gone.toml"),
 ])
-def test_targets_that_cannot_be_fitted_are_refused_before_any_trial(tmp_path, targets, message):
-    spec = setup(tmp_path)
+def test_targets_that_cannot_be_fitted_are_refused_before_any_run(tmp_path, targets, message):
+    spec = setup(tmp_path, PARAMETERS)
     (tmp_path / "targets.toml").write_text(targets)
     with pytest.raises(ScenarioError) as caught:
         load_calibration(spec)
     assert message in str(caught.value)
 
 
-def test_a_target_the_runs_do_not_have_stops_after_the_first_trial(tmp_path):
-    spec = setup(tmp_path, PARAMETERS.replace("trials = 3", "trials = 2").replace("seeds = 2\nseed", "seeds = 1\nseed"))
-    (tmp_path / "targets.toml").write_text('[t]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.memberz@2010"\n'
-                                           'calibrate = true\nsource = "s"\n')
-    done = cli("calibrate", str(spec), "--db", f"sqlite:///{tmp_path / 'c.db'}", "--workers", "1", "--quiet")
-    assert done.returncode == 2
-    assert "t.statistic: the runs have no 'yearly.memberz@2010'" in done.stderr
+def test_the_fingerprint_ignores_the_budget_and_the_sources_but_not_the_priors(tmp_path):
+    base = load_calibration(setup(tmp_path, PARAMETERS)).fingerprint()
+    for change in (("population = 16", "population = 64"), ('source = "test prior"', 'source = "another text"')):
+        other = tmp_path / f"o{abs(hash(change))}"
+        other.mkdir()
+        assert load_calibration(setup(other, PARAMETERS.replace(*change))).fingerprint() == base
+    other = tmp_path / "prior"
+    other.mkdir()
+    assert load_calibration(setup(other, PARAMETERS.replace("sd_log = 0.5", "sd_log = 0.6"))).fingerprint() != base
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -167,7 +213,7 @@ def test_an_equal_target_is_met_within_its_tolerance_and_scores_in_tolerances():
 
 
 def test_the_committed_targets_parse_and_name_their_sources():
-    targets = load_targets(Path(__file__).parent.parent / "calibration" / "targets.toml")
+    targets = load_targets(ROOT / "calibration" / "targets.toml")
     names = {t.name for t in targets if t.calibrate}
     assert {"gap_value_added_pp", "gap_sales_pp", "gap_man_years_pp", "gap_peaks_in_first_three_years"} <= names
     assert all(t.source for t in targets)

@@ -1,21 +1,14 @@
-"""Calibration by the method of simulated moments, with optuna.
+"""The calibration's set-up, the fitted values the baseline uses, and the check of the baseline.
 
-``calibration/parameters.toml`` declares the parameters to fit (keys, ranges, sources), the
-scenario, the seeds and the settings held in every trial (:func:`load_calibration` reads it into
-a :class:`~sim.calibration.spec.Calibration`); ``calibration/targets.toml`` the moments
-(:mod:`sim.calibration.targets`). A trial simulates the scenario with its parameter values on every
-seed (the same seeds in every trial: common random numbers), applies the published estimator to
-each run and scores the seed means: the sum over calibrated targets of the squared distance in
-tolerances (a diagonal weighting matrix). optuna's TPE sampler proposes the trials.
+``calibration/parameters.toml`` declares the parameters to fit (their keys, priors and sources),
+the scenario, the seed, the budget and the settings held in every run (:func:`load_calibration`
+reads it into a :class:`~sim.calibration.spec.Calibration`); ``calibration/targets.toml`` the
+observed figures (:mod:`sim.calibration.targets`). The posterior itself is found by ABC-SMC
+(:mod:`sim.calibration.posterior`).
 
-The study is stored in the results database (optuna's own tables beside ours), with the trial's
-moments as user attributes, so a calibration stopped at any point resumes: finished trials are
-kept and trials that were running are marked failed and proposed anew. Runs go to the sweep
-executors (:mod:`sim.experiments.executors`): a local process pool or a Dask cluster, one run per core.
-
-:func:`write_calibrated` writes the best values as a partial scenario (``calibrated.toml``) that
-the baseline extends; :func:`check` runs the baseline as committed on the check seeds and
-:mod:`sim.calibration.report` reports the fit.
+:func:`write_calibrated` writes one parameter set (the posterior's central draw) as a partial
+scenario (``calibrated.toml``) that the baseline extends; :func:`check` runs the baseline as
+committed on the check seeds and :mod:`sim.calibration.report` reports the fit.
 """
 
 from __future__ import annotations
@@ -24,8 +17,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.spec import (
+    Budget,
     Calibration,
     CalibrationTable,
     CheckTable,
@@ -44,15 +37,13 @@ from sim.calibration.spec import (
 )
 from sim.calibration.targets import Target, inputs_of, load_targets, observe
 from sim.experiments.executors import Outcome, Task
-from sim.experiments.sweep import NAME_PATTERN, flatten, scenario_for, seed_int
+from sim.experiments.sweep import NAME_PATTERN, flatten, scenario_for
 from sim.scenario.errors import ScenarioError, short_toml
 from sim.scenario.files import extends_chain, load_scenario, read_toml
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import validate_table
 
 TARGETS_FILE = "targets.toml"
-MEANS_ATTR, SEEDS_ATTR, ERROR_ATTR = "means", "per_seed", "error"
-FINGERPRINT_ATTR = "fingerprint"
 
 
 def committed_values(c: Calibration) -> dict[str, float]:
@@ -77,7 +68,8 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
         study: Another study name than the file's.
 
     Returns:
-        The set-up, with every parameter checked at both ends of its range.
+        The set-up, with every prior checked and every parameter's scenario checked at both ends of its
+        prior's support.
 
     Raises:
         ScenarioError: The first problem, as one line naming the file and the key.
@@ -101,13 +93,14 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
     if not isinstance(tables, dict) or not tables:
         raise ScenarioError(source, "parameters", "needs at least one [parameters.<name>] table")
     parameters = {name: validate_table(FitParameter, t, source, f"parameters.{name}") for name, t in tables.items()}
-    seeds = tuple(seed_int(s) for s in np.random.SeedSequence(meta.seed).spawn(meta.seeds))
+    budget = Budget(meta.population, meta.generations, meta.max_simulations, meta.max_minutes)
     calibration = Calibration(
-        source=path, scenario_path=scenario_path, study=study or meta.study, trials=meta.trials, seeds=seeds,
-        sampler_seed=meta.seed, startup_trials=meta.startup_trials, base=base.model_dump(),
-        parameters=parameters, targets=tuple(load_targets(path.parent / TARGETS_FILE)),
-        output=path.parent / meta.output, report=path.parent / meta.report,
-        check_seeds=tuple(range(check.seeds)), check_fixed=flatten(check.fixed, _leaf),
+        source=path, scenario_path=scenario_path, study=study or meta.study, seed=meta.seed, budget=budget,
+        min_ess=meta.min_ess, sbc=meta.sbc, base=base.model_dump(), parameters=parameters,
+        targets=tuple(load_targets(path.parent / TARGETS_FILE)), output=path.parent / meta.output,
+        report=path.parent / meta.report, posterior=path.parent / meta.posterior,
+        coverage=path.parent / meta.coverage, check_seeds=tuple(range(check.seeds)),
+        check_fixed=flatten(check.fixed, _leaf),
     )
     _check_ranges(calibration, source)
     _check_targets(calibration, source)
@@ -157,7 +150,7 @@ def _with_fixed(scenario_path: Path, fixed: dict[str, Any], source: str, where: 
 
 
 def _check_ranges(c: Calibration, source: str) -> None:
-    """Every parameter must give a valid scenario at both ends of its range.
+    """Every parameter must give a valid scenario at both ends of its prior's support.
 
     Bounds are per key, so each parameter is checked alone, the others at their values in the scenario.
     """
@@ -172,159 +165,16 @@ def _check_ranges(c: Calibration, source: str) -> None:
                 raise ScenarioError(source, f"parameters.{name}.{where}", f"{exc.key}: {exc.message}") from None
 
 
-# --- the study -------------------------------------------------------------------------------
-
-def open_study(c: Calibration, db_url: str | None) -> Any:
-    """The calibration's optuna study in the results database, created if new.
+def check_measured(c: Calibration, outcome: Outcome) -> None:
+    """Stop at the first run if a target reads what the runs do not have (a misspelt column).
 
     Args:
         c: The set-up.
-        db_url: Results database URL (``None``: the default SQLite file).
-
-    Returns:
-        The ``optuna.Study``.
+        outcome: A finished run of the fitted scenario.
 
     Raises:
-        ScenarioError: A study of that name exists with another set-up.
-        StoreError: The database cannot be opened.
+        ScenarioError: A target's input is neither a yearly column nor a headline figure.
     """
-    import optuna
-
-    from sim.output.store import engine_for
-
-    engine = engine_for(db_url)  # creates the folder of a SQLite file and checks the URL
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=c.sampler_seed, n_startup_trials=c.startup_trials,
-                                         multivariate=True, constant_liar=True)
-    study = optuna.create_study(storage=optuna.storages.RDBStorage(url), study_name=c.study,
-                                sampler=sampler, direction="minimize", load_if_exists=True)
-    stored = study.user_attrs.get(FINGERPRINT_ATTR)
-    if stored is None:
-        study.set_user_attr(FINGERPRINT_ATTR, c.fingerprint())
-    elif stored != c.fingerprint():
-        raise ScenarioError(str(c.source), "calibration.study",
-                            f"study '{c.study}' exists with another set-up (scenario, parameters, seeds or "
-                            "targets); name a new one with --study or in the file")
-    return study
-
-
-def distributions(c: Calibration) -> dict[str, Any]:
-    """The optuna distributions of the parameters.
-
-    Args:
-        c: The set-up.
-
-    Returns:
-        Parameter name -> distribution over its range.
-    """
-    from optuna.distributions import FloatDistribution
-
-    return {name: FloatDistribution(p.low, p.high, log=p.log) for name, p in c.parameters.items()}
-
-
-@dataclass
-class CalibrationReport:
-    """What one ``calibrate`` session did.
-
-    Attributes:
-        trials_done: Finished trials now in the study.
-        trials_run: Trials finished in this session.
-        trials_failed: Trials that failed in this session.
-        wall_time_s: Seconds this session spent on trials.
-        best: The best trial's parameter values.
-        best_objective: Its objective.
-    """
-
-    trials_done: int = 0
-    trials_run: int = 0
-    trials_failed: int = 0
-    wall_time_s: float = 0.0
-    best: dict[str, float] = field(default_factory=dict)
-    best_objective: float = math.nan
-
-
-def optimise(c: Calibration, executor: Any, db_url: str | None, trials: int | None = None,
-             progress: bool = True) -> CalibrationReport:
-    """Run trials until the study holds ``trials`` finished ones (resuming a stopped study).
-
-    Args:
-        c: The set-up.
-        executor: A :class:`~sim.experiments.executors.LocalPool` or ``DaskPool``.
-        db_url: Results database URL (``None``: the default SQLite file).
-        trials: Finished trials wanted (default ``c.trials``).
-        progress: Show a progress bar with the best objective so far.
-
-    Returns:
-        What this session did.
-    """
-    from optuna.trial import TrialState
-    from tqdm import tqdm
-
-    study = open_study(c, db_url)
-    for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(stale.number, state=TrialState.FAIL)  # left by a stopped session
-    report = CalibrationReport()
-    wanted = trials or c.trials
-    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    started = time.perf_counter()
-    pending: dict[int, tuple[Any, dict[int, Outcome]]] = {}
-    with tqdm(total=wanted, initial=min(done, wanted), desc=f"calibrate {c.study}", unit="trial",
-              disable=not progress, dynamic_ncols=True) as bar:
-        for outcome in executor.map(_tasks(c, study, max(wanted - done, 0), pending)):
-            number, replication = (int(part) for part in outcome.run_id.split("/")[-2:])
-            trial, outcomes = pending[number]
-            outcomes[replication] = outcome
-            if len(outcomes) < len(c.seeds):
-                continue
-            del pending[number]
-            ok = _finish(c, study, trial, outcomes)
-            if ok and not report.trials_run:
-                _check_measured(c, outcomes[0])
-            report.trials_run += ok
-            report.trials_failed += not ok
-            bar.update(ok)
-            if ok:
-                bar.set_postfix(best=f"{study.best_value:.3g}", refresh=False)
-    report.wall_time_s = time.perf_counter() - started
-    report.trials_done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    if report.trials_done:
-        report.best, report.best_objective = dict(study.best_params), float(study.best_value)
-    return report
-
-
-def _tasks(c: Calibration, study: Any, n: int, pending: dict) -> Iterator[Task]:
-    """Ask a trial whenever the executor wants work, and hand out its runs."""
-    space = distributions(c)
-    for _ in range(n):
-        trial = study.ask(space)
-        pending[trial.number] = (trial, {})
-        overrides = c.overrides(trial.params)
-        for replication, seed in enumerate(c.seeds):
-            yield Task(f"{c.study}/{trial.number}/{replication}", c.base, overrides, seed)
-
-
-def _finish(c: Calibration, study: Any, trial: Any, outcomes: dict[int, Outcome]) -> bool:
-    """Score a trial whose runs are all back; a failed run fails the trial."""
-    from optuna.trial import TrialState
-
-    failed = [o for o in outcomes.values() if not o.ok]
-    if failed:
-        trial.set_user_attr(ERROR_ATTR, failed[0].error)
-        study.tell(trial, state=TrialState.FAIL)
-        return False
-    per_seed = seed_inputs(c.targets, [outcomes[r] for r in sorted(outcomes)])
-    means = per_seed.mean().to_dict()
-    value = sum(t.loss(t.reduce(means)) for t in c.objective_targets)
-    trial.set_user_attr(MEANS_ATTR, means)
-    trial.set_user_attr(SEEDS_ATTR, per_seed.to_dict("list"))
-    study.tell(trial, value)
-    return True
-
-
-def _check_measured(c: Calibration, outcome: Outcome) -> None:
-    """Stop after the first trial if a target reads what the runs do not have (a misspelt column)."""
     headline, columns = outcome.summary["headline"], set(outcome.yearly.columns)
     for t in c.objective_targets:
         for name in t.inputs(headline):
@@ -354,29 +204,6 @@ def seed_inputs(targets: Iterable[Target], outcomes: list[Outcome]) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def trials_table(study: Any, c: Calibration) -> pd.DataFrame:
-    """Finished trials: number, objective, parameter values, target statistics, timings.
-
-    Args:
-        study: The calibration's optuna study.
-        c: The set-up.
-
-    Returns:
-        One row per finished trial, by trial number (empty if none finished).
-    """
-    from optuna.trial import TrialState
-
-    rows = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        means = t.user_attrs.get(MEANS_ATTR, {})
-        row = {"trial": t.number, "objective": t.value, **t.params}
-        row |= {target.name: target.reduce(means) for target in c.targets if c.measured_here(target)}
-        row |= {k: v for k, v in means.items() if k.startswith(("true_", "selection_share_"))}
-        row |= {"started": t.datetime_start, "finished": t.datetime_complete}
-        rows.append(row)
-    return pd.DataFrame(rows).sort_values("trial").reset_index(drop=True) if rows else pd.DataFrame()
-
-
 # --- results ---------------------------------------------------------------------------------
 
 def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], path: Path | None = None) -> Path:
@@ -397,7 +224,7 @@ def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], 
     nested: dict[str, Any] = {}
     for key, value in c.overrides(values).items():
         node, leaf = parent_table(nested, key, create=True)
-        node[leaf] = float(f"{value:.6g}")
+        node[leaf] = float(value)  # exact: the baseline runs the draw itself
     header = ["# Fitted by `python run.py calibrate` (sim/calibration/fit.py); do not edit by hand:",
               "# change calibration/parameters.toml or calibration/targets.toml and calibrate again.",
               *(f"# {line}" for line in note), "#", "# Parameter values (the scenario keys they set follow):",

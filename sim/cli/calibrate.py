@@ -1,11 +1,15 @@
-"""``run.py calibrate``: fit the behavioural parameters to the published figures, then check the fit.
+"""``run.py calibrate``: the posterior of the parameters given the published figures, by ABC-SMC.
 
-Running it again resumes the study (finished trials are kept in the results database). The best
-trial is written to ``<out>/calibrated.toml`` and checked on the check seeds (the scenario with
-the fitted values), with the fit report beside it: the committed ``calibration/calibrated.toml``
-that the baseline extends, and ``calibration/fit_report.md``, change only with ``--apply``, which
-writes the best trial there and checks the baseline as committed. Exit status 0 when every
-calibrated target is met, 1 when one is missed or no trial finished, 2 on bad input.
+The posterior lives in the results database (pyabc's history); running the command again continues
+it from where it stopped, and reads it when it is complete. Its draws are exported as
+``<out>/posterior.parquet``, the central draw (nearest the weighted posterior median) as
+``<out>/calibrated.toml``, checked at full scale on the check seeds, and reported in
+``<out>/fit_report.md`` with its tables and plots (default ``results/calibration/<study>/``). Only
+``--apply`` writes the committed files: ``calibration/calibrated.toml`` (which the baseline
+extends), ``calibration/posterior.parquet`` and ``calibration/fit_report.md``. ``--sbc`` runs
+simulation-based calibration instead and writes ``coverage.csv``. Exit status 0 when the posterior
+is complete (temperature 1) with the effective draws wanted, 1 when a budget stopped it first or a
+run failed (running again continues), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -13,18 +17,44 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from sim.cli.sweep import add_executor_options, executor_from, positive
 from sim.output.store import DEFAULT_DB_URL
 
 if TYPE_CHECKING:
     from sim.calibration import report as fit_report
+    from sim.calibration.spec import Calibration
 
 ORDER = 5
 DEFAULT_SPEC = "calibration/parameters.toml"
 EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 1
+
+
+def minutes(text: str) -> float:
+    """Parse a positive number of minutes (argparse's ``type=``).
+
+    Args:
+        text: The option's value.
+
+    Returns:
+        The minutes.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a number above 0.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of minutes above 0, got {text!r}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,32 +63,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The sub-parsers of ``run.py``.
     """
-    p = sub.add_parser("calibrate", help="fit parameters to the published effects (optuna, simulated moments)",
-                       description="Fit the parameters of the calibration file to its targets.toml, write the "
-                                   "fitted values and check them on the committed scenario. Exit status 0 when every "
-                                   "calibrated target is met, 1 when one is missed, 2 on bad input.")
+    p = sub.add_parser("calibrate", help="the posterior of the parameters given the published figures (ABC-SMC)",
+                       description="Find the posterior of the parameters of the calibration file given its "
+                                   "targets.toml by ABC-SMC (resuming a stopped one), export its draws, write its "
+                                   "central draw and check it on the committed scenario. Exit status 0 when the "
+                                   "posterior is complete, 1 when a budget stopped it first (run again to continue), "
+                                   "2 on bad input.")
     p.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"calibration file (default {DEFAULT_SPEC})")
-    p.add_argument("--trials", type=positive, help="finished trials wanted in the study (default: the file's)")
-    p.add_argument("--study", help="optuna study name (default: the file's); a new name starts afresh")
+    p.add_argument("--study", help="name of the calibration in the results database (default: the file's); a new "
+                                   "name starts afresh")
+    budget = p.add_argument_group("budget (default: the [calibration] table)")
+    budget.add_argument("--population", type=positive, help="accepted draws per generation")
+    budget.add_argument("--generations", type=positive, help="generations at most (the last at temperature 1)")
+    budget.add_argument("--max-simulations", type=positive, metavar="N",
+                        help="stop after the generation that passes N runs in all (run again to continue)")
+    budget.add_argument("--max-minutes", type=minutes, metavar="M",
+                        help="stop after the generation that passes M minutes (run again to continue)")
     add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL,
-                   help=f"results database URL, holds the study (default {DEFAULT_DB_URL})")
+                   help=f"results database URL, holds the posterior (default {DEFAULT_DB_URL})")
     p.add_argument("--out", type=Path,
-                   help="folder of the fitted values, the report's tables and plots "
+                   help="folder of the draws, the central draw, the report's tables and plots "
                         "(default results/calibration/<study>/)")
     p.add_argument("--apply", action="store_true",
-                   help="write the best trial to the committed calibration file the scenario extends "
-                        "(calibration/calibrated.toml) and the report to calibration/fit_report.md")
+                   help="write the central draw to the committed file the scenario extends (calibration/"
+                        "calibrated.toml), the draws to calibration/posterior.parquet and the report to "
+                        "calibration/fit_report.md (with --sbc: calibration/coverage.csv)")
     step = p.add_mutually_exclusive_group()
     step.add_argument("--check-only", action="store_true",
-                      help="run no trials: check the committed baseline and write the report")
-    step.add_argument("--no-check", action="store_true", help="fit and write calibrated.toml, but skip the check")
+                      help="run no ABC-SMC: check the committed baseline and report the stored posterior")
+    step.add_argument("--no-check", action="store_true", help="skip the check of the central draw at full scale")
+    step.add_argument("--sbc", nargs="?", type=positive, const=0, metavar="CASES",
+                      help="simulation-based calibration instead: calibrate CASES parameter sets drawn from the "
+                           "priors (default: [calibration.sbc] cases) and write coverage.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_calibrate)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """Optimise (resuming), write the calibrated values, check them, write the report.
+    """Run (or continue) the posterior, export it, write the central draw, check it, write the report.
 
     Args:
         args: The parsed command line.
@@ -66,68 +109,134 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     Returns:
         The exit status.
     """
-    from sim.calibration import fit as calibration
-    from sim.calibration import report as fit_report
+    from sim.calibration import fit
+    from sim.calibration.history import CalibrationStore
+    from sim.calibration.sampler import SimulationFailed
     from sim.experiments.executors import ExecutorError
 
-    spec = calibration.load_calibration(args.spec, args.study)
-    progress = not args.quiet
+    spec = with_budget(fit.load_calibration(args.spec, args.study), args)
     out = args.out or Path("results") / "calibration" / spec.study
-    fitted = None  # values fitted this session and not applied: the check runs with them
     try:
         executor = executor_from(args)
-        timings: dict[str, float] = {}
-        study = calibration.open_study(spec, args.db)
-        if not args.check_only:
-            done = calibration.optimise(spec, executor, args.db, args.trials, progress)
-            timings["trials (this session)"] = done.wall_time_s
-            if not done.trials_done:
-                print("error: no trial finished; see the failed trials in the study", file=sys.stderr)
-                return 1
-            note = [f"Study '{spec.study}' in the results database, best of {done.trials_done} trials "
-                    f"(trial {study.best_trial.number}, objective {done.best_objective:.4g}); "
-                    f"{calibration.now_text()}."]
-            if args.apply:
-                written = calibration.write_calibrated(spec, done.best, note)
-            else:
-                out.mkdir(parents=True, exist_ok=True)
-                written = calibration.write_calibrated(spec, done.best, note, out / spec.output.name)
-                fitted = done.best
-            if progress:
-                print(f"fitted values: {written}" + ("" if args.apply else " (apply them with --apply)"))
-        if args.no_check:
-            return 0
-        checked = spec if fitted is None else dataclasses.replace(
-            spec, check_fixed={**spec.overrides(fitted), **spec.check_fixed})
-        per_seed, timings["check"] = calibration.check(checked, executor, progress)
+        store = CalibrationStore(args.db)
+        if args.sbc is not None:
+            return _sbc(spec, executor, store, args, out)
+        return _posterior(spec, executor, store, args, out)
     except ExecutorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    trials = calibration.trials_table(study, spec)
-    if not trials.empty:  # the whole study, over every session that ran it
-        span = (trials["finished"].max() - trials["started"].min()).total_seconds()
-        timings = {f"{len(trials)} trials, first start to last finish": span, **timings}
-    values = fitted if fitted is not None else calibration.committed_values(spec)
-    report = fit_report.FitReport(spec, trials, values, calibration.fit_table(spec, per_seed), per_seed, timings)
-    # The committed report changes only with --apply, and never from a database without the study's trials.
-    markdown = spec.report if args.apply and not trials.empty else out / spec.report.name
+    except SimulationFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+
+
+def with_budget(spec: Calibration, args: argparse.Namespace) -> Calibration:
+    """The set-up with the command line's budget options in place of the file's.
+
+    Args:
+        spec: The set-up.
+        args: The parsed command line.
+
+    Returns:
+        The set-up to run.
+    """
+    changes = {k: getattr(args, k) for k in ("population", "generations", "max_simulations", "max_minutes")
+               if getattr(args, k) is not None}
+    return dataclasses.replace(spec, budget=dataclasses.replace(spec.budget, **changes)) if changes else spec
+
+
+def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace, out: Path) -> int:
+    from sim.calibration import fit
+    from sim.calibration import report as fit_report
+    from sim.calibration.posterior import central_draw, export, load_posterior, now_text, run_abc
+
+    progress = not args.quiet
+    timings: dict[str, float] = {}
+    if args.check_only:
+        posterior = load_posterior(spec, store)
+    else:
+        started = time.perf_counter()
+        posterior = run_abc(spec, executor, store, spec.study, progress=progress)
+        timings["ABC-SMC, this session"] = time.perf_counter() - started
+    central, values = None, fit.committed_values(spec)
+    files: list[Path] = []
+    if posterior is not None:
+        central = central_draw(posterior)
+        values = {name: float(posterior.draws[name].iloc[central]) for name in spec.parameters}
+    if posterior is not None and not args.check_only:
+        row = posterior.draws.iloc[central]
+        note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
+                f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
+                f"the draw nearest the weighted posterior median), {len(posterior.draws)} draws, ESS "
+                f"{posterior.ess:.0f}, temperature {posterior.temperature:g}; {now_text()}."]
+        if args.apply:
+            files += [fit.write_calibrated(spec, values, note), export(posterior, spec.posterior)]
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            files += [fit.write_calibrated(spec, values, note, out / spec.output.name),
+                      export(posterior, out / spec.posterior.name)]
+    fitted_here = posterior is not None and not args.check_only and not args.apply
+    report = fit_report.FitReport(spec, posterior, central, values, timings=timings, coverage=_coverage(spec, out))
+    if not args.no_check:
+        checked = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **spec.check_fixed}) \
+            if fitted_here else spec
+        report.per_seed, timings["check"] = fit.check(checked, executor, progress)
+        report.fit = fit.fit_table(spec, report.per_seed)
+    # The committed report changes only with --apply, and never from a database without the study's posterior.
+    markdown = spec.report if args.apply and posterior is not None else out / spec.report.name
     fit_report.write(report, out, markdown)
     if progress:
-        print(_summary(report, out, markdown, spec.output if fitted is None else out / spec.output.name))
-    return 0 if report.fit[report.fit["calibrated"]]["met"].all() else 1
+        print(_summary(report, out, markdown, files))
+    if posterior is None:
+        return 0 if args.check_only else EXIT_INCOMPLETE
+    return 0 if posterior.complete and posterior.ess >= spec.min_ess else EXIT_INCOMPLETE
 
 
-def _summary(report: fit_report.FitReport, out: Path, markdown: Path, checked: Path) -> str:
-    fit = report.fit
-    lines = [f"{'target':<34} {'observed':>10} {'simulated':>10}  95 % interval       met"]
-    for r in fit.itertuples():
-        observed = f">= {r.observed:g}" if r.compare == "at_least" else f"{r.observed:g}"
-        lines.append(f"{r.target:<34} {observed:>10} {r.simulated:>10.4g}  {r.ci_low:>8.4g} to {r.ci_high:<8.4g} "
-                     f"{'yes' if r.met else 'NO'}")
-    truth = report.truth()
-    for r in truth[truth["metric"] == "value added"].itertuples():
-        lines.append(f"value added, {r.quantity:<21} {r.mean:>10.3g}  ({r.ci_low:.3g} to {r.ci_high:.3g})")
-    lines += [f"{label:<34} {seconds / 60:>10.1f} min" for label, seconds in report.timings.items()]
-    lines += [f"report: {markdown}, tables and plots in {out}/",
-              f"values checked: {checked}"]
+def _coverage(spec: Calibration, out: Path) -> pd.DataFrame | None:
+    """Simulation-based calibration's rows: this run's folder first, else the committed file."""
+    for path in (out / spec.coverage.name, spec.coverage):
+        if path.is_file():
+            return pd.read_csv(path)
+    return None
+
+
+def _sbc(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace, out: Path) -> int:
+    from sim.calibration.sbc import coverage, run_sbc
+
+    progress = not args.quiet
+
+    def done(case: int, posterior: Any) -> None:
+        if progress:
+            print(f"case {case}: {len(posterior.draws)} draws, ESS {posterior.ess:.0f}, temperature "
+                  f"{posterior.temperature:g}", flush=True)
+
+    table = run_sbc(spec, executor, store, args.sbc or None, progress, on_case=done)
+    path = spec.coverage if args.apply else out / spec.coverage.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+    if progress:
+        summary = coverage(table)
+        print(f"{'quantity':<34} covered  expected if calibrated")
+        for r in summary.itertuples():
+            print(f"{r.quantity:<34} {r.covered:>3} of {r.cases:<3} {r.expected_low}-{r.expected_high}")
+        print(f"coverage: {path} (the fit report shows it when calibrate writes it next)")
+    return 0 if table["temperature"].le(1.0).all() else EXIT_INCOMPLETE
+
+
+def _summary(report: fit_report.FitReport, out: Path, markdown: Path, files: list[Path]) -> str:
+    lines = []
+    post = report.posterior
+    if post is not None:
+        state = "complete" if post.complete else f"stopped at temperature {post.temperature:.3g}: run again to continue"
+        lines.append(f"posterior: {len(post.draws)} draws, ESS {post.ess:.0f}, {post.simulations} runs, {state}")
+        for r in report.truth().itertuples():
+            if r.metric == "value added":
+                lines.append(f"value added, {r.quantity:<21} {r.median:>8.3g}  (90 %: {r.low:.3g} to {r.high:.3g})")
+    if report.fit is not None:
+        missed = report.fit[~report.fit["met"]]["target"].tolist()
+        lines.append(f"check of the central draw: {len(report.fit) - len(missed)} of {len(report.fit)} targets "
+                     f"within tolerance{'' if not missed else ' (outside: ' + ', '.join(missed) + ')'}")
+    lines += [f"{label:<34} {seconds / 60:>8.1f} min" for label, seconds in report.timings.items()]
+    lines += [f"written: {path}" for path in files]
+    lines.append(f"report: {markdown}, tables and plots in {out}/")
     return "\n".join(lines)

@@ -1,0 +1,437 @@
+"""The posterior of the fitted parameters by ABC-SMC (pyabc): exact under a stated error model.
+
+**The error model.** Each calibrated target is observed with a Gaussian error whose standard
+deviation is its tolerance (``targets.toml``): ``observed_j = simulated_j + e_j``,
+``e_j ~ N(0, tolerance_j^2)``; an ``at_least`` target only penalises a shortfall (its density is flat
+above the value). A simulation is one run of the scenario at the calibration's scale with a seed
+of its own, so the noise between seeds is part of the likelihood. pyabc's
+``StochasticAcceptor`` with this density as its kernel (:class:`ToleranceKernel`) is exact ABC for
+that model (Wilkinson 2013): a particle is accepted with probability
+``(density / its maximum)^(1/T)``, and the last generation, at temperature ``T = 1``, is a weighted
+sample of the posterior itself rather than of an approximation whose width depends on a
+tolerance schedule. The temperature falls from a start that accepts about 30 % of a sample from the
+prior, each step the lower of an effective-sample-size rule (keep 80 % of the population's ESS)
+and a geometric decay that reaches 1 in the last allowed generation.
+
+**What a particle carries.** Its parameters, its weight, the log density of its run
+(``log_likelihood``), the simulated value of every target measured on the fitted scenario (fitted or
+not: the posterior predictive), the outcomes the targets cannot show (the true effect and the
+selection share of each metric, :data:`OUTCOMES`), its run's seed and its evaluation number.
+
+**Where it lives.** The populations are pyabc's history in the results database
+(:mod:`sim.calibration.history`); running the calibration again continues it from the last finished
+generation (and from the runs of an unfinished one). The sampler (:mod:`sim.calibration.sampler`)
+makes a calibration the same bit for bit given its seed, on any number of workers or on Dask.
+
+:func:`central_draw` picks the draw the committed baseline uses; :func:`export` writes the draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyabc
+from pyabc.acceptor import pdf_norm_from_kernel
+from pyabc.distance import SCALE_LOG, StochasticKernel
+from pyabc.epsilon import AcceptanceRateScheme, EssScheme, ExpDecayFixedIterScheme, Temperature
+
+from sim.calibration.fit import check_measured, seed_inputs
+from sim.calibration.history import CalibrationStore
+from sim.calibration.prior import Prior
+from sim.calibration.sampler import EVALUATION_KEY, SEED_KEY, DeferredModel, ExecutorSampler
+from sim.calibration.spec import Budget, Calibration
+from sim.calibration.targets import Target
+from sim.experiments.executors import Outcome, Task
+from sim.scenario.errors import ScenarioError
+
+if "ABC_LOG_LEVEL" not in os.environ:  # pyabc logs every generation at INFO on stderr; the progress bars say it
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+
+METRICS = ("value_added", "revenue", "man_years")
+#: Outcomes every particle carries besides the targets: what the published figures cannot show.
+OUTCOMES = tuple(f"true_{m}_pp" for m in METRICS) + tuple(f"selection_share_{m}" for m in METRICS)
+CALIBRATION_PARTICLES = 100  # draws from the prior that set the first temperature (at most the population)
+FIRST_ACCEPTANCE = 0.3  # the first generation's temperature accepts about this share of the prior's draws
+ESS_KEPT = 0.8  # a temperature step keeps at least this share of the population's effective sample size
+MISSING_Z = 100.0  # a statistic a run could not produce counts as a miss of this many tolerances
+COMPLETE_TEMPERATURE = 1.0
+
+
+class ToleranceKernel(StochasticKernel):
+    """Log density of the observed targets given a run: Gaussian errors with the tolerances as sd.
+
+    Args:
+        targets: The calibrated targets (their names are the statistics' keys).
+    """
+
+    def __init__(self, targets: list[Target]):
+        self.targets = list(targets)
+        pdf_max = -sum(math.log(t.tolerance * math.sqrt(2 * math.pi)) for t in self.targets)
+        super().__init__(ret_scale=SCALE_LOG, keys=[t.name for t in self.targets], pdf_max=pdf_max)
+
+    def __call__(self, x: dict, x_0: dict, t: int | None = None, par: dict | None = None) -> float:
+        """The log density of the observed ``x_0`` given the simulated ``x``."""
+        return self.pdf_max - 0.5 * sum(miss(target, x[target.name], x_0[target.name]) ** 2 for target in self.targets)
+
+
+def miss(target: Target, simulated: float, observed: float) -> float:
+    """How far a run misses a target, in tolerances (only a shortfall for ``at_least``).
+
+    Args:
+        target: The target.
+        simulated: The run's statistic.
+        observed: The observed value (the target's, or a synthetic one).
+
+    Returns:
+        The miss; :data:`MISSING_Z` if the run could not produce the statistic.
+    """
+    if not math.isfinite(simulated):
+        return MISSING_Z
+    gap = simulated - observed
+    return (min(0.0, gap) if target.compare == "at_least" else gap) / target.tolerance
+
+
+class EssTemperature(EssScheme):
+    """pyabc's effective-sample-size temperature rule, returning a float (pyabc 0.13's returns a 1-element array)."""
+
+    def __call__(self, **kwargs: Any) -> float:
+        """The proposed temperature."""
+        return float(np.ravel(super().__call__(**kwargs))[0])
+
+
+class PriorRV(pyabc.RVBase):
+    """A prior as pyabc's random variable, drawn from numpy's global generator."""
+
+    def __init__(self, prior: Prior):
+        self.prior, self.dist = prior, prior.frozen()
+
+    def copy(self) -> PriorRV:
+        """A copy (pyabc copies priors)."""
+        return PriorRV(self.prior)
+
+    def rvs(self, *args: Any, **kwargs: Any) -> float:
+        """A draw."""
+        return float(self.dist.rvs())
+
+    def pdf(self, x: float, *args: Any, **kwargs: Any) -> float:
+        """The density."""
+        return float(self.dist.pdf(x))
+
+    def pmf(self, x: float, *args: Any, **kwargs: Any) -> float:
+        """The density (pyabc asks continuous variables for it too)."""
+        return self.pdf(x)
+
+    def cdf(self, x: float, *args: Any, **kwargs: Any) -> float:
+        """The cumulative distribution."""
+        return float(self.dist.cdf(x))
+
+
+def observed_targets(c: Calibration) -> dict[str, float]:
+    """The observed value of each calibrated target (an ``at_least`` target's bound)."""
+    return {t.name: float(t.value) for t in c.objective_targets}
+
+
+def reader(c: Calibration) -> Any:
+    """What a finished run reports: every target measured on the fitted scenario, and :data:`OUTCOMES`.
+
+    The first run is checked for every input the targets read (a misspelt column stops the calibration).
+
+    Args:
+        c: The set-up.
+
+    Returns:
+        ``Outcome -> {name: value}``.
+    """
+    checked = []
+
+    def read(outcome: Outcome) -> dict[str, float]:
+        if not checked:
+            check_measured(c, outcome)
+            checked.append(True)
+        row = seed_inputs(c.measured_targets, [outcome]).iloc[0].to_dict()
+        statistics = {t.name: t.reduce(row) for t in c.measured_targets}
+        return statistics | {k: float(row.get(k, np.nan)) for k in OUTCOMES if k not in statistics}
+
+    return read
+
+
+def task_maker(c: Calibration) -> Any:
+    """``(parameters, seed, run_id) -> Task``: a parameter set's run at the calibration's scale."""
+    def task_for(parameters: dict[str, float], seed: int, run_id: str) -> Task:
+        return Task(run_id, c.base, c.overrides(parameters), seed)
+
+    return task_for
+
+
+@dataclass
+class Posterior:
+    """A calibration's last generation and how it got there.
+
+    Attributes:
+        study: The study's name.
+        parameters: The fitted parameters' names.
+        draws: One row per particle: parameters, ``weight`` (summing to 1), ``log_likelihood``, the
+            statistics (targets and :data:`OUTCOMES`), ``draw_seed``, ``evaluation`` and ``generation``.
+        generations: One row per generation: ``generation, temperature, simulations, accepted,
+            acceptance_rate, ess, wall_time_s``.
+        prior_simulations: Draws from the prior that set the first temperature.
+        simulations_run: Runs simulated in this session (not taken from the stored ones).
+    """
+
+    study: str
+    parameters: list[str]
+    draws: pd.DataFrame
+    generations: pd.DataFrame
+    prior_simulations: int = 0
+    simulations_run: int = 0
+
+    @property
+    def temperature(self) -> float:
+        """The last generation's temperature (1: the posterior itself)."""
+        return float(self.generations["temperature"].iloc[-1])
+
+    @property
+    def complete(self) -> bool:
+        """Whether the last generation is at temperature 1."""
+        return self.temperature <= COMPLETE_TEMPERATURE
+
+    @property
+    def ess(self) -> float:
+        """Effective sample size of the draws: 1 / sum of squared weights."""
+        return effective_sample_size(self.draws["weight"].to_numpy(float))
+
+    @property
+    def simulations(self) -> int:
+        """Runs over every generation, the draws from the prior that set the first temperature included."""
+        return int(self.generations["simulations"].sum()) + self.prior_simulations
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of weighted draws.
+
+    Args:
+        weights: The weights (any scale).
+
+    Returns:
+        ``(sum w)^2 / sum w^2``.
+    """
+    w = np.asarray(weights, dtype=float)
+    return float(w.sum() ** 2 / np.sum(w**2)) if w.size else 0.0
+
+
+def fingerprint(c: Calibration, observed: dict[str, float], seed: int) -> str:
+    """What makes a stored study continuable: the set-up, the observed values and the seed."""
+    text = json.dumps([c.fingerprint(), observed, seed], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_abc(c: Calibration, executor: Any, store: CalibrationStore, study: str, *, kind: str = "posterior",
+            seed: int | None = None, budget: Budget | None = None, observed: dict[str, float] | None = None,
+            truth: dict[str, float] | None = None, progress: bool = False) -> Posterior:
+    """Run (or continue) ABC-SMC for a set of observed targets and return its last generation.
+
+    A study already in the database continues from its last finished generation; one whose last
+    generation is at temperature 1 is complete and is read, not run.
+
+    Args:
+        c: The set-up.
+        executor: Where the runs go.
+        store: The results database.
+        study: The study's name.
+        kind: ``posterior`` or ``sbc`` (a synthetic case), recorded with the study.
+        seed: Seed of the calibration (default ``c.seed``).
+        budget: The budget (default ``c.budget``).
+        observed: The observed targets (default the published figures).
+        truth: The parameters that made ``observed`` (a synthetic case), stored as pyabc's ground truth.
+        progress: Show progress bars.
+
+    Returns:
+        The last generation.
+
+    Raises:
+        ScenarioError: A study of that name exists with another set-up.
+        SimulationFailed: A run failed (running again continues).
+    """
+    seed = c.seed if seed is None else seed
+    budget = budget or c.budget
+    observed = observed if observed is not None else observed_targets(c)
+    stamp = fingerprint(c, observed, seed)
+    row = store.find(study)
+    if row is not None and row["fingerprint"] != stamp:
+        raise ScenarioError(str(c.source), "calibration.study",
+                            f"study '{study}' exists with another set-up (scenario, priors, seed or targets); "
+                            "name a new one with --study or in the file")
+    model = DeferredModel()
+    sampler = ExecutorSampler(executor, model, task_maker(c), reader(c), seed, study, store, progress)
+    abc = pyabc.ABCSMC(
+        models=model, parameter_priors=pyabc.Distribution(**{n: PriorRV(p.distribution) for n, p in
+                                                              c.parameters.items()}),
+        distance_function=ToleranceKernel(c.objective_targets),
+        population_size=pyabc.ConstantPopulationSize(
+            budget.population, nr_calibration_particles=min(budget.population, CALIBRATION_PARTICLES)),
+        eps=Temperature(schemes=[EssTemperature(ESS_KEPT), ExpDecayFixedIterScheme()],
+                        initial_temperature=AcceptanceRateScheme(FIRST_ACCEPTANCE)),
+        acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pdf_norm_from_kernel),
+        sampler=sampler,
+    )
+    abc.x_0 = observed
+    if row is None:
+        abc.history = store.history()
+        abc.history.store_initial_data(
+            ground_truth_model=None, options={"study": study}, observed_summary_statistics=observed,
+            ground_truth_parameter=truth or {}, model_names=[model.name],
+            distance_function_json_str=abc.distance_function.to_json(), eps_function_json_str=abc.eps.to_json(),
+            population_strategy_json_str=abc.population_size.to_json(), start_time=datetime.now(),
+        )
+        store.register(study, kind, stamp, abc.history.id)
+    else:
+        abc.history = store.history(row["abc_id"])
+        # The temperatures so far, so that the next one follows as it would have without the stop.
+        populations = abc.history.get_all_populations()
+        abc.eps.temperatures = {int(r.t): float(r.epsilon) for r in populations.itertuples() if r.t >= 0}
+    if not _finished(abc.history):
+        abc.run(minimum_epsilon=COMPLETE_TEMPERATURE, max_nr_populations=budget.generations,
+                max_total_nr_simulations=budget.max_simulations or np.inf,
+                max_walltime=timedelta(minutes=budget.max_minutes) if budget.max_minutes else None)
+    if abc.history.max_t < 0:
+        raise RuntimeError(f"study '{study}' has no finished generation yet; run the calibration again")
+    posterior = read_posterior(abc.history, study, list(c.parameters))
+    posterior.simulations_run = sampler.simulations_run
+    return posterior
+
+
+def _finished(history: Any) -> bool:
+    """Whether a stored study's last generation is at temperature 1."""
+    populations = history.get_all_populations()
+    populations = populations[populations["t"] >= 0]
+    return bool(len(populations)) and float(populations["epsilon"].iloc[-1]) <= COMPLETE_TEMPERATURE
+
+
+def read_posterior(history: Any, study: str, parameters: list[str]) -> Posterior:
+    """A study's last generation from pyabc's history.
+
+    Args:
+        history: The study's pyabc history.
+        study: Its name.
+        parameters: The fitted parameters' names, in file order.
+
+    Returns:
+        The draws and the generations.
+    """
+    t = int(history.max_t)
+    rows = []
+    for particle in history.get_population(t).particles:
+        rows.append({**{n: float(particle.parameter[n]) for n in parameters}, "weight": float(particle.weight),
+                     "log_likelihood": float(particle.distance), **particle.sum_stat})
+    draws = pd.DataFrame(rows).sort_values(EVALUATION_KEY, kind="stable").reset_index(drop=True)
+    draws["weight"] /= draws["weight"].sum()
+    draws[[SEED_KEY, EVALUATION_KEY]] = draws[[SEED_KEY, EVALUATION_KEY]].astype("int64")
+    draws["generation"] = t
+    populations = history.get_all_populations()
+    prior = int(populations.loc[populations["t"] < 0, "samples"].fillna(0).sum())
+    return Posterior(study, parameters, draws, generations_table(history), prior_simulations=prior)
+
+
+def generations_table(history: Any) -> pd.DataFrame:
+    """One row per finished generation: temperature, evaluations, accepted, acceptance rate, ESS, wall time."""
+    populations = history.get_all_populations()
+    populations = populations[populations["t"] >= 0].sort_values("t")
+    rows = []
+    for r in populations.itertuples():
+        weights = history.get_weighted_distances(t=int(r.t))["w"].to_numpy(float)
+        rows.append({"generation": int(r.t), "temperature": float(r.epsilon), "simulations": int(r.samples),
+                     "accepted": int(r.particles), "acceptance_rate": float(r.particles) / max(int(r.samples), 1),
+                     "ess": effective_sample_size(weights), "wall_time_s": float(r.wall_time or 0.0)})
+    return pd.DataFrame(rows, columns=["generation", "temperature", "simulations", "accepted", "acceptance_rate",
+                                       "ess", "wall_time_s"])
+
+
+def load_posterior(c: Calibration, store: CalibrationStore, study: str | None = None) -> Posterior | None:
+    """The stored posterior of a study, if it has a finished generation (``None`` otherwise).
+
+    Args:
+        c: The set-up.
+        store: The results database.
+        study: The study (default the set-up's).
+
+    Returns:
+        The last generation, or ``None``.
+    """
+    row = store.find(study or c.study)
+    if row is None:
+        return None
+    history = store.history(row["abc_id"])
+    return read_posterior(history, study or c.study, list(c.parameters)) if history.max_t >= 0 else None
+
+
+# --- summaries -----------------------------------------------------------------------------
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: Any) -> np.ndarray:
+    """Quantiles of weighted draws (the weighted empirical distribution, interpolated at mid-weights).
+
+    Args:
+        values: The draws.
+        weights: Their weights.
+        q: Probabilities.
+
+    Returns:
+        The quantiles (NaN if no draw is finite).
+    """
+    values, weights = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+    ok = np.isfinite(values) & (weights > 0)
+    if not ok.any():
+        return np.full(np.shape(q), np.nan)
+    order = np.argsort(values[ok], kind="stable")
+    v, w = values[ok][order], weights[ok][order]
+    cumulative = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.interp(q, cumulative, v)
+
+
+def central_draw(posterior: Posterior) -> int:
+    """The draw the committed baseline uses: the one nearest the weighted posterior median.
+
+    Distances are measured in posterior standard deviations of each parameter (weighted), so no
+    parameter's unit decides; the median of each parameter is its weighted median. A real draw
+    rather than the median itself, so that the baseline is a parameter set the posterior holds.
+
+    Args:
+        posterior: The posterior.
+
+    Returns:
+        The row of ``posterior.draws``.
+    """
+    draws, w = posterior.draws, posterior.draws["weight"].to_numpy(float)
+    x = draws[posterior.parameters].to_numpy(float)
+    median = np.array([weighted_quantile(x[:, j], w, 0.5) for j in range(x.shape[1])])
+    mean = w @ x / w.sum()
+    sd = np.sqrt(w @ (x - mean) ** 2 / w.sum())
+    sd[~(sd > 0)] = 1.0
+    return int(np.argmin((((x - median) / sd) ** 2).sum(axis=1)))
+
+
+def export(posterior: Posterior, path: Any) -> Any:
+    """Write the draws as parquet: one row per draw (parameters, weight, statistics, seed, evaluation).
+
+    Args:
+        posterior: The posterior.
+        path: The file.
+
+    Returns:
+        The path.
+    """
+    posterior.draws.to_parquet(path, index=False)
+    return path
+
+
+def now_text() -> str:
+    """The current UTC time for notes."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
