@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from sim.model import ClusterModel
+from sim.observe.discontinuity import call_applicants
 from sim.observe.dynamics import firm_dynamics
 from sim.output.result import HEADLINE_YEARS, RunResult, effect_headline
 from sim.scenario.schema import Scenario
@@ -49,6 +50,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
     yearly = model.register.yearly()
     panel = model.register.firms(model.region_names, model.sector_names)
     clusters = model.register.clusters(model)
+    applicants = call_applicants(model.calls, model.region_names, model.sector_names)
     effects = None
     seconds = dict(model.phase_seconds)
     if twin is not None:
@@ -62,7 +64,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         # busy second core made the propensity score ten times slower; one thread also gives the
         # same last digits on every machine and executor.
         with threadpool_limits(limits=1, user_api="blas"):
-            effects = measure(panel, clusters, measurement, seed, twin_panel)
+            effects = measure(panel, clusters, measurement, seed, twin_panel, applicants)
         seconds["measurement"] = time.perf_counter() - measuring
     if twin is not None:
         yearly = with_untreated(yearly, twin.register.yearly(), twin.gross_table())
@@ -84,6 +86,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         regions_yearly=model.register.regions_yearly(model.region_names),
         firm_dynamics=dynamics,
         history_until=scenario.programme.history_until,
+        call_applicants=applicants,
     )
     result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
     result.summary["phase_seconds"] = {name: round(s, 4) for name, s in seconds.items()}

@@ -131,11 +131,13 @@ def _from_panel(run_dir: Path, scenario: Scenario, seed: int) -> dict[str, pd.Da
                                               "or measure without --no-twin")
     if not clusters_file.is_file():
         raise ScenarioError(str(run_dir), "", "clusters.csv is missing: not a complete run folder")
+    applicants_file = run_dir / "call_applicants.csv"  # the open calls: the discontinuity at their cut-off
     try:
         panel, clusters = pd.read_parquet(panel_file), pd.read_csv(clusters_file)
+        applicants = pd.read_csv(applicants_file) if applicants_file.is_file() else None
     except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors or OSErrors
         raise ScenarioError(str(run_dir), "", f"cannot read the run's tables ({type(exc).__name__}: {exc})") from None
-    return measure(panel, clusters, scenario.measurement, seed).tables()
+    return measure(panel, clusters, scenario.measurement, seed, applicants=applicants).tables()
 
 
 def _simulated(run_dir: Path, scenario: Scenario, seed: int, progress: bool) -> dict[str, pd.DataFrame]:
