@@ -121,6 +121,15 @@ def panel_order(firm, year, n_firms):
     return first, start, order, contiguous
 
 
+@numba.njit(sig("boolean({I64}, {I64})"), **JIT)
+def sorted_by_year_and_firm(year, firm):
+    """Whether the rows run by year and, within a year, by firm, with no (firm, year) twice."""
+    for r in range(1, year.shape[0]):
+        if year[r] < year[r - 1] or (year[r] == year[r - 1] and firm[r] <= firm[r - 1]):
+            return False
+    return True
+
+
 @numba.njit(sig("int64[::1]({I64}, {I64}, {I64}, {BOOL}, {I64}, {I64})"), **JIT)
 def panel_rows(first, start, order, alive, firms, years):
     """Rows of (firm, year) pairs in a panel indexed by :func:`panel_order`, -1 where not open."""
@@ -136,4 +145,4 @@ def panel_rows(first, start, order, alive, firms, years):
     return out
 
 
-warm_up(tally, member_growth, panel_order, panel_rows)
+warm_up(tally, member_growth, panel_order, sorted_by_year_and_firm, panel_rows)

@@ -6,10 +6,12 @@ many times over: before joining for the matching, and along each year since join
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
-from sim.engine.register import panel_order, panel_rows
+from sim.engine.register import panel_order, panel_rows, sorted_by_year_and_firm
 
 
 class PanelIndex:
@@ -28,19 +30,25 @@ class PanelIndex:
         Args:
             panel: Firm-year panel with ``firm_id, year, alive`` and the metric columns.
         """
-        firm = panel["firm_id"].to_numpy(np.int64)
-        year = panel["year"].to_numpy(np.int64)
+        # Writable copies only where pandas hands out read-only views: the kernels take no read-only arrays.
+        firm = np.require(panel["firm_id"].to_numpy(np.int64), requirements=["C", "W"])
+        year = np.require(panel["year"].to_numpy(np.int64), requirements=["C", "W"])
         self.first_year, self.last_year = int(year.min()), int(year.max())
         self.stride = int(firm.max()) + 1
-        keys = (year - self.first_year) * self.stride + firm
-        order = None if np.all(keys[1:] > keys[:-1]) else np.argsort(keys, kind="stable")
-        self.panel = panel if order is None else panel.iloc[order].reset_index(drop=True)
-        self.keys = keys if order is None else keys[order]
-        self.alive = self.panel["alive"].to_numpy(bool, copy=True)  # writable: the kernels take no read-only arrays
-        # copies: the kernels take no read-only arrays, and pandas hands out read-only views
-        by_firm = panel_order(np.array(firm if order is None else firm[order]),
-                              np.array(year if order is None else year[order]), self.stride)
-        self.by_firm = by_firm[:3] if by_firm[3] else None
+        order = None if sorted_by_year_and_firm(year, firm) else np.argsort(
+            (year - self.first_year) * self.stride + firm, kind="stable")
+        if order is not None:
+            panel, firm, year = panel.iloc[order].reset_index(drop=True), firm[order], year[order]
+        self.panel = panel
+        self.alive = np.require(panel["alive"].to_numpy(bool), requirements=["C", "W"])
+        first, start, rows_by_firm, contiguous = panel_order(firm, year, self.stride)
+        self.by_firm = (first, start, rows_by_firm) if contiguous else None
+        self._firm, self._year = firm, year
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """The sorted keys ``(year - first year) * stride + firm`` of the rows (made when first asked for)."""
+        return (self._year - self.first_year) * self.stride + self._firm
 
     def rows(self, firms: np.ndarray, years: np.ndarray | int) -> np.ndarray:
         """Panel rows of (firm, year) pairs where the firm was open.
