@@ -139,14 +139,14 @@ def test_the_fit_report_sets_priors_beside_posteriors_and_the_truth_in_intervals
 def test_a_stopped_calibration_continues_to_the_same_posterior(calibrated, tmp_path):
     folder, _, _ = calibrated
     spec, db = make(tmp_path), tmp_path / "c.db"
-    first = calibrate(spec, db, "--max-simulations", "1", "--no-check", "--out", str(tmp_path / "out"))
+    first = calibrate(spec, db, "--max-simulations", "1", "--no-check", "--out", str(tmp_path / "out"), "--apply")
     assert first.returncode == 1, first.stderr  # stopped after its first generation, at a temperature above 1
-    assert "stopped at temperature" in first.stdout
+    assert "stopped at temperature" in first.stdout and "not applied" in first.stderr  # never commits a tempered one
     again = calibrate(spec, db, "--no-check", "--out", str(tmp_path / "out"))
     assert again.returncode == 0, again.stderr
     resumed = pd.read_parquet(tmp_path / "out" / "posterior.parquet")
     pd.testing.assert_frame_equal(resumed, pd.read_parquet(folder / "posterior.parquet"))  # bit for bit
-    # Without --apply nothing committed moves: the central draw went to --out.
+    # Neither an incomplete --apply nor a run without it moves anything committed: the central draw went to --out.
     assert "# not yet calibrated" in (tmp_path / "calibrated.toml").read_text()
     assert "market_access_growth" in (tmp_path / "out" / "calibrated.toml").read_text()
 

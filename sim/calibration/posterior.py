@@ -6,8 +6,9 @@ deviation is its tolerance (``targets.toml``): ``observed_j = simulated_j + e_j`
 above the value). A simulation is one run of the scenario at the calibration's scale with a seed
 of its own, so the noise between seeds is part of the likelihood. pyabc's
 ``StochasticAcceptor`` with this density as its kernel (:class:`ToleranceKernel`) is exact ABC for
-that model (Wilkinson 2013): a particle is accepted with probability
-``(density / its maximum)^(1/T)``, and the last generation, at temperature ``T = 1``, is a weighted
+that model (Wilkinson 2013): a particle is accepted with probability ``(density / c)^(1/T)``
+(:func:`best_of_last_population` sets ``c``; a density above it is accepted and weighted up by
+pyabc's rejection control), and the last generation, at temperature ``T = 1``, is a weighted
 sample of the posterior itself rather than of an approximation whose width depends on a
 tolerance schedule. The temperature falls from a start that accepts about 30 % of a sample from the
 prior, each step the lower of an effective-sample-size rule (keep 80 % of the population's ESS)
@@ -40,7 +41,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyabc
-from pyabc.acceptor import pdf_norm_from_kernel
 from pyabc.distance import SCALE_LOG, StochasticKernel
 from pyabc.epsilon import AcceptanceRateScheme, EssScheme, ExpDecayFixedIterScheme, Temperature
 
@@ -64,6 +64,8 @@ FIRST_ACCEPTANCE = 0.3  # the first generation's temperature accepts about this 
 ESS_KEPT = 0.8  # a temperature step keeps at least this share of the population's effective sample size
 MISSING_Z = 100.0  # a statistic a run could not produce counts as a miss of this many tolerances
 COMPLETE_TEMPERATURE = 1.0
+#: Part of every study's fingerprint: change it when the algorithm changes, so no study mixes two.
+METHOD = "abc-smc stochastic-acceptor best-of-last-population ess-0.8 v1"
 
 
 class ToleranceKernel(StochasticKernel):
@@ -81,6 +83,26 @@ class ToleranceKernel(StochasticKernel):
     def __call__(self, x: dict, x_0: dict, t: int | None = None, par: dict | None = None) -> float:
         """The log density of the observed ``x_0`` given the simulated ``x``."""
         return self.pdf_max - 0.5 * sum(miss(target, x[target.name], x_0[target.name]) ** 2 for target in self.targets)
+
+
+def best_of_last_population(get_weighted_distances: Any, **kwargs: Any) -> float:
+    """The acceptance step's normaliser: the highest log density in the last population (or the prior's sample).
+
+    A draw is accepted with probability ``exp((density - normaliser) / T)``; one above the normaliser is
+    accepted and weighted up by that factor (pyabc's rejection control), so any normaliser keeps the
+    posterior exact and a higher one only costs runs. The kernel's own maximum (every target hit
+    exactly) is never reached by a noisy run and would reject most good ones; pyabc's default, the best
+    density found so far, needs the prior's sample, which the history does not keep, so a calibration
+    that continues after a stop could not know it. The last population is in the history.
+
+    Args:
+        get_weighted_distances: pyabc's callable giving the last population's log densities.
+        **kwargs: pyabc's other arguments (unused).
+
+    Returns:
+        The normaliser (a log density).
+    """
+    return float(np.max(get_weighted_distances()["distance"].to_numpy(float)))
 
 
 def miss(target: Target, simulated: float, observed: float) -> float:
@@ -229,8 +251,8 @@ def effective_sample_size(weights: np.ndarray) -> float:
 
 
 def fingerprint(c: Calibration, observed: dict[str, float], seed: int) -> str:
-    """What makes a stored study continuable: the set-up, the observed values and the seed."""
-    text = json.dumps([c.fingerprint(), observed, seed], sort_keys=True)
+    """What makes a stored study continuable: the set-up, the observed values, the seed and the method."""
+    text = json.dumps([c.fingerprint(), observed, seed, METHOD], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -280,7 +302,7 @@ def run_abc(c: Calibration, executor: Any, store: CalibrationStore, study: str, 
             budget.population, nr_calibration_particles=min(budget.population, CALIBRATION_PARTICLES)),
         eps=Temperature(schemes=[EssTemperature(ESS_KEPT), ExpDecayFixedIterScheme()],
                         initial_temperature=AcceptanceRateScheme(FIRST_ACCEPTANCE)),
-        acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pdf_norm_from_kernel),
+        acceptor=pyabc.StochasticAcceptor(pdf_norm_method=best_of_last_population),
         sampler=sampler,
     )
     abc.x_0 = observed

@@ -459,11 +459,11 @@ def _parameters(report: FitReport, out_dir: Path) -> list[str]:
     return [
         "## Parameters: prior and posterior",
         "",
-        f"Medians and central 90 % intervals (posterior: weighted draws). The plot is `{out_dir}/posterior.png`. "
-        "A posterior that piles up at an end of its prior's support is marked: there the range, not the data, "
-        "decides.",
+        f"Medians and central 90 % intervals (posterior: weighted draws); the checked value is the baseline's (the "
+        f"central draw once applied). The plot is `{out_dir}/posterior.png`. A posterior that piles up at an end "
+        "of its prior's support is marked: there the range, not the data, decides.",
         "",
-        "| parameter | prior | prior 90 % | posterior median | posterior 90 % | central draw | note | source |",
+        "| parameter | prior | prior 90 % | posterior median | posterior 90 % | checked value | note | source |",
         "|---|---|---|---|---|---|---|---|",
         *[f"| {r.parameter} | {r.prior} | {r.prior_low:.3g} to {r.prior_high:.3g} | {r.posterior_median:.3g} | "
           f"{r.posterior_low:.3g} to {r.posterior_high:.3g} | {r.value:.4g} | {r.edge} | {r.source}"
@@ -511,12 +511,15 @@ def _truth(report: FitReport, out_dir: Path) -> list[str]:
 def _baseline(report: FitReport, out_dir: Path) -> list[str]:
     c, post = report.calibration, report.posterior
     lines = ["## The baseline: the central draw", ""]
-    if post is not None and report.central is not None:
-        row = post.draws.iloc[report.central]
-        lines += [f"`{c.output.name}` holds draw {int(row['evaluation'])} of generation {int(row['generation'])} "
-                  "(run seed {:d}): the draw nearest the weighted posterior median of every parameter, distances in "
-                  "posterior standard deviations. A real draw, so the baseline is a parameter set the posterior "
-                  "holds; its values are in the parameter table.".format(int(row["draw_seed"])), ""]
+    central = None if post is None or report.central is None else post.draws.iloc[report.central]
+    if central is not None and all(math.isclose(central[n], report.values[n], rel_tol=1e-9) for n in c.parameters):
+        lines += [f"`{c.output.name}` holds draw {int(central['evaluation'])} of generation "
+                  f"{int(central['generation'])} (run seed {int(central['draw_seed'])}): the draw nearest the weighted "
+                  "posterior median of every parameter, distances in posterior standard deviations. A real draw, so "
+                  "the baseline is a parameter set the posterior holds; its values are in the parameter table.", ""]
+    else:
+        lines += [f"The check ran the values `{c.output.name}` holds now (the parameter table's last column), not the "
+                  "posterior's central draw: `run.py calibrate --apply` commits that.", ""]
     if report.fit is None:
         return [*lines, "The check did not run (`--no-check`).", ""]
     settings = ", ".join(f"{k} = {v}" for k, v in c.check_fixed.items())

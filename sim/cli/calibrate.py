@@ -162,20 +162,25 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
     files: list[Path] = []
     if posterior is not None:
         central = central_draw(posterior)
-        values = {name: float(posterior.draws[name].iloc[central]) for name in spec.parameters}
+        if not args.check_only:  # --check-only checks the committed values, whatever the posterior holds
+            values = {name: float(posterior.draws[name].iloc[central]) for name in spec.parameters}
+    apply = args.apply and posterior is not None and posterior.complete  # never commit a tempered posterior
     if posterior is not None and not args.check_only:
         row = posterior.draws.iloc[central]
         note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
                 f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
                 f"the draw nearest the weighted posterior median), {len(posterior.draws)} draws, ESS "
                 f"{posterior.ess:.0f}, temperature {posterior.temperature:g}; {now_text()}."]
-        if args.apply:
+        if apply:
             files += [fit.write_calibrated(spec, values, note), export(posterior, spec.posterior)]
         else:
             out.mkdir(parents=True, exist_ok=True)
             files += [fit.write_calibrated(spec, values, note, out / spec.output.name),
                       export(posterior, out / spec.posterior.name)]
-    fitted_here = posterior is not None and not args.check_only and not args.apply
+        if args.apply and not apply:
+            print(f"not applied: the posterior stopped at temperature {posterior.temperature:.3g}; run again to "
+                  "continue it", file=sys.stderr)
+    fitted_here = posterior is not None and not args.check_only and not apply
     report = fit_report.FitReport(spec, posterior, central, values, timings=timings, coverage=_coverage(spec, out))
     if not args.no_check:
         checked = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **spec.check_fixed}) \
@@ -183,7 +188,7 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         report.per_seed, timings["check"] = fit.check(checked, executor, progress)
         report.fit = fit.fit_table(spec, report.per_seed)
     # The committed report changes only with --apply, and never from a database without the study's posterior.
-    markdown = spec.report if args.apply and posterior is not None else out / spec.report.name
+    markdown = spec.report if apply else out / spec.report.name
     fit_report.write(report, out, markdown)
     if progress:
         print(_summary(report, out, markdown, files))
