@@ -524,6 +524,26 @@ def test_choosing_a_lesson_shows_its_text_and_its_control_values(rendered):
     assert f"Lesson: {session.lesson.title}" in _texts(rc)
 
 
+def test_selection_lesson_shows_the_posteriors_90_percent_intervals_beside_its_chart(rendered, tmp_path,
+                                                                                     monkeypatch):
+    import sim.app.lessons
+
+    path = tmp_path / "posterior.parquet"
+    pd.DataFrame({"weight": [0.1, 0.4, 0.3, 0.2], "true_value_added_pp": [5.0, 7.0, 9.0, 11.0],
+                  "selection_share_value_added": [0.3, 0.4, 0.5, 0.6]}).to_parquet(path)
+    monkeypatch.setattr(sim.app.lessons, "POSTERIOR", path)
+    _, rc = rendered
+    assert not rc.find(v.Html, class_="nic-chart-note").widgets  # free play: no note
+    select = rc.find(v.Select, label="Lesson").widget
+    select.v_model = next(title for title in select.items if title.startswith("Do clusters make firms grow"))
+    (note,) = rc.find(v.Html, class_="nic-chart-note").widgets
+    # Weighted quantiles at mid-weights (0.05, 0.3, 0.65, 0.9): the 5 % and 95 % points are the end draws.
+    assert "a true effect of +5.0 to +11.0 pp a year on value added and 30-60 % of the measured gap selection " \
+           "(90 % intervals)" in note.children[0]
+    assert "read from posterior.parquet, not simulated here" in note.children[0]
+    assert sim.app.lessons.posterior_note(SELECTION, tmp_path / "missing.parquet") == ""
+
+
 def test_map_is_drawn_as_a_png_of_norway(rendered):
     _, rc = rendered
     _click(rc, "Step")

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from conftest import ROOT, cli
 
-from sim.output.answers import answers, outcomes
+from sim.output.answers import SEEDS_ONLY, answers, outcomes
 from sim.output.assumptions import assumptions
+from sim.output.report import write_report
+from sim.output.report_html import escape
 
 TINY = ["--set", "population.scale=0.005", "--set", "scenario.end_year=2012", "--set", "programme.history_until=2007",
         "--set", "measurement.last_cohort=2009", "--workers", "2"]
@@ -114,6 +116,15 @@ def test_compare_prints_readable_numbers_and_the_assumptions(comparison):
     assert "cluster programme cost" in done.stdout and "other instruments' cost" in done.stdout
     assert "foreign_investment.employees = 25.0 man-years" in done.stdout
     assert "without foreign_investment.enabled=false:" in done.stdout
+
+
+def test_compare_without_posterior_says_its_intervals_hold_seed_uncertainty_only(comparison):
+    folder, done = comparison
+    assert f"uncertainty: {SEEDS_ONLY}" in done.stdout
+    assert "committed calibration's central draw (calibration/calibrated.toml)" in SEEDS_ONLY
+    assert json.loads((folder / "compare.json").read_text())["uncertainty"] == SEEDS_ONLY
+    assert "posterior" not in json.loads((folder / "compare.json").read_text())
+    assert escape(SEEDS_ONLY) in write_report(folder).read_text(encoding="utf-8")
 
 
 def test_compare_never_overwrites_a_comparison_without_force(comparison):

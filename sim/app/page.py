@@ -35,6 +35,7 @@ from sim.app.charts import LegendEntry, growth_chart, header, levels_chart, sele
 from sim.app.controls import Control, groups
 from sim.app.drawing import png
 from sim.app.info import INFO
+from sim.app.lessons import posterior_note
 from sim.app.map import NorwayMap
 from sim.app.network import cluster_choices, network_figure
 from sim.app.session import Session
@@ -331,14 +332,15 @@ def NetworkView(session: Session, version: int):
 def Charts(session: Session, version: int):
     """Selection vs treatment, member vs non-member growth, clusters by level, employment, innovations."""
     options = solara.use_memo(lambda: chart_options(session), [version])
+    note = posterior_note(session.lesson.key)  # beside Selection vs treatment, in the selection lesson
     with solara.ColumnsResponsive(12, xlarge=6):
-        for option in options:
-            Chart(option)
+        for i, option in enumerate(options):
+            Chart(option, note if i == 0 else "")
 
 
 @solara.component
-def Chart(option: dict):
-    """One chart: its title, subtitle and legend as text above the canvas, where they wrap."""
+def Chart(option: dict, note: str = ""):
+    """One chart: its title, subtitle and legend as text above the canvas, where they wrap; a note below it."""
     title, subtitle, entries = header(option)
     with solara.Column(gap="2px", classes=["nic-chart"]):
         solara.Text(title, style="font-weight: 600; text-align: center; display: block", classes=["nic-chart-title"])
@@ -348,6 +350,8 @@ def Chart(option: dict):
             for entry in entries:
                 LegendMark(entry)
         solara.FigureEcharts(option=option, attributes=CHART_STYLE, responsive=True)
+        if note:
+            solara.Text(note, style="font-size: 0.8em; color: #555; display: block", classes=["nic-chart-note"])
 
 
 @solara.component

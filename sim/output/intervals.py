@@ -1,4 +1,4 @@
-"""Intervals over seeds: of a figure's mean, and of the difference between two run sets.
+"""Intervals over seeds: of a figure's mean, and of the difference between two run sets; and spreads over a posterior.
 
 Every interval says how many seeds it rests on. A 95 % interval of the mean (Student's t) is
 sound from :data:`MIN_SEEDS_FOR_T` seeds on; with fewer, t's quantile is so large (12.7 for two
@@ -7,6 +7,11 @@ seeds, 4.3 for three) and the spread so badly estimated that the interval says l
 seeds' values: what was seen, not a confidence statement. Two run sets are compared paired by seed
 where both have the same seeds (common random numbers make the paired difference precise), else
 from the two sets' own intervals.
+
+Such intervals hold seed uncertainty only: the parameters are fixed. Over draws of the calibration's
+posterior (``compare --posterior``), :func:`spread` gives a figure's 90 % interval over every
+draw x seed result and splits its variance in two: between the draws' means (the parameters) and
+within a draw (the seeds).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from scipy import stats
 from sim.output.run_sets import RunSet
 
 CONFIDENCE = 0.95
+COVERAGE = 0.90  # of a spread over posterior draws x seeds
 MIN_SEEDS_FOR_T = 5
 SEEDS_NOTE = (f"An interval is a 95 % interval of the mean over seeds (Student's t) when it rests on at least "
               f"{MIN_SEEDS_FOR_T} seeds; with 2-{MIN_SEEDS_FOR_T - 1} seeds it is the range of the seeds' values "
@@ -119,3 +125,88 @@ def difference(sets: list[RunSet], values: list[pd.Series]) -> Interval:
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else 1.0
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df) * np.sqrt(va + vb))
     return Interval(mean, mean - half, mean + half, n, "t")
+
+
+class Spread(NamedTuple):
+    """A figure over posterior draws x seeds: its mean, 90 % interval and the parameters' and seeds' parts.
+
+    The variance of all results splits exactly into the variance between the draws' means and the mean
+    variance within a draw (the law of total variance, with each draw weighted by its results).
+
+    Attributes:
+        mean: The mean over every result (NaN without values).
+        low: 5th percentile of the results.
+        high: 95th percentile of the results.
+        draws: How many draws gave a result.
+        seeds: Results per draw (the most any draw has).
+        parameter_low: 5th percentile of the draws' means.
+        parameter_high: 95th percentile of the draws' means.
+        parameter_variance: Variance between the draws' means (the parameters' part).
+        seed_variance: Mean variance within a draw (the seeds' part).
+    """
+
+    mean: float
+    low: float
+    high: float
+    draws: int
+    seeds: int
+    parameter_low: float
+    parameter_high: float
+    parameter_variance: float
+    seed_variance: float
+
+    @property
+    def variance(self) -> float:
+        """Variance of all results: the two parts together."""
+        return self.parameter_variance + self.seed_variance
+
+    @property
+    def parameter_share(self) -> float:
+        """The parameters' share of the variance (NaN when every result is the same)."""
+        return self.parameter_variance / self.variance if self.variance > 0 else np.nan
+
+    @property
+    def seed_share(self) -> float:
+        """The seeds' share of the variance (NaN when every result is the same)."""
+        return self.seed_variance / self.variance if self.variance > 0 else np.nan
+
+    @property
+    def seed_sd(self) -> float:
+        """Standard deviation of the results within a draw (root of the mean within-draw variance)."""
+        return float(np.sqrt(self.seed_variance))
+
+    @property
+    def label(self) -> str:
+        """What the interval is, e.g. ``"90 % of 3 draws x 2 seeds"``."""
+        return f"{100 * COVERAGE:.0f} % of {self.draws} draws x {self.seeds} seeds"
+
+    def includes_zero(self) -> bool:
+        """Whether zero is inside the interval (True without one)."""
+        return not (np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+
+
+def spread(values: np.ndarray | pd.Series, draws: np.ndarray | pd.Series) -> Spread:
+    """A figure's spread over posterior draws x seeds, and its split into parameters and seeds.
+
+    Args:
+        values: One value per result (non-finite values are left out).
+        draws: The draw of each result.
+
+    Returns:
+        The spread; NaN parts where there are no values.
+    """
+    x, d = np.asarray(values, dtype=float), np.asarray(draws)
+    ok = np.isfinite(x)
+    x, d = x[ok], d[ok]
+    if len(x) == 0:
+        return Spread(np.nan, np.nan, np.nan, 0, 0, np.nan, np.nan, np.nan, np.nan)
+    tail = (1 - COVERAGE) / 2
+    groups, index, counts = np.unique(d, return_inverse=True, return_counts=True)
+    means = np.bincount(index, weights=x) / counts
+    mean = float(x.mean())
+    between = float(np.sum(counts * (means - mean) ** 2) / len(x))
+    within = float(np.sum((x - means[index]) ** 2) / len(x))
+    low, high = np.quantile(x, [tail, 1 - tail])
+    p_low, p_high = np.quantile(means, [tail, 1 - tail])
+    return Spread(mean, float(low), float(high), len(groups), int(counts.max()), float(p_low), float(p_high),
+                  between, within)

@@ -3,8 +3,10 @@
 A run set (:mod:`sim.output.run_sets`) is a run folder written by ``run.py run`` or a folder of
 such run folders, e.g. the seeds of one scenario in ``results/<scenario>/``. Several seeds give
 every figure a 95 % interval; two run sets give a comparison, paired by seed where both have the
-same seeds (:mod:`sim.output.intervals`). The report reads the files only: it never recomputes
-the model. The page is one HTML file with its plots inside (:mod:`sim.output.report_html`).
+same seeds (:mod:`sim.output.intervals`). A comparison made over a calibration's posterior
+(``compare --posterior``) gives each policy answer and each scenario's membership effect its 90 %
+interval over draws x seeds, with the parameters' and the seeds' parts. The report reads the files
+only: it never recomputes the model. The page is one HTML file with its plots inside (:mod:`sim.output.report_html`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.output import compare_plots, plots
-from sim.output.answers import DISCOUNT_SOURCE, answers, in_unit, plain, yearly_difference
+from sim.output.answers import (
+    DISCOUNT_SOURCE,
+    SEEDS_ONLY,
+    answers,
+    in_unit,
+    membership_effects,
+    parts_text,
+    plain,
+    yearly_difference,
+)
 from sim.output.assumptions import assumptions, switch_text
 from sim.output.intervals import SEEDS_NOTE, difference, interval, paired
 from sim.output.report_html import cell_interval, escape, image, number, page, paragraphs
@@ -64,7 +75,8 @@ def write_report(a: str | Path, b: str | Path | None = None, out: str | Path | N
     """
     comparison = _comparison(Path(a)) if b is None else None
     if comparison is not None:
-        first, second = load_runs(Path(a) / "a"), load_runs(Path(a) / "b")
+        vary = tuple(comparison.get("posterior", {}).get("keys", ()))
+        first, second = load_runs(Path(a) / "a", vary), load_runs(Path(a) / "b", vary)
         out = out or Path(a) / "report.html"
     else:
         first = load_runs(a)
@@ -114,10 +126,11 @@ def render(a: RunSet, b: RunSet | None = None, comparison: dict | None = None) -
         "from the run folders below. Counts and sums are for all of Norway (the simulated firms divided by "
         f"the population scale). {escape(SEEDS_NOTE)}</p>",
         _answers(sets, comparison) if b is not None else "",
+        _posterior(sets, comparison),
         "<h2>Assumptions these figures depend on</h2>", _assumptions(sets, comparison),
         "<h2>Headline figures</h2>", _headline(sets),
         "<h2>Over time</h2>", _plots(sets),
-        _difference(sets) if b is not None else "",
+        _difference(sets, comparison) if b is not None else "",
         "<h2>Year by year</h2>", "".join(_yearly_table(s) for s in sets),
         _effects(sets),
         _dynamics(sets),
@@ -428,13 +441,20 @@ def _since(sets: list[RunSet], comparison: dict | None) -> int:
     return history + 1 if history is not None and history + 1 <= int(sets[0].yearly["year"].max()) else first
 
 
+def _draw_of(comparison: dict | None) -> dict[int, int] | None:
+    """Seed -> posterior draw of a comparison made with ``--posterior``, else None."""
+    posterior = (comparison or {}).get("posterior")
+    return None if posterior is None else {seed: d["draw"] for d in posterior["draws"] for seed in d["seeds"]}
+
+
 def _answers(sets: list[RunSet], comparison: dict | None) -> str:
     if not paired(sets):
         return ("<h2>Policy answers</h2><p class='note'>Not given: the two run sets do not have the same seeds, so "
                 "their runs do not pair up as common random numbers (run both with the same seeds, e.g. with "
                 "run.py compare).</p>")
     since = _since(sets, comparison)
-    table = answers(sets[0].yearly, sets[1].yearly, since)
+    draw_of = _draw_of(comparison)
+    table = answers(sets[0].yearly, sets[1].yearly, since, draw_of=draw_of)
     end = int(min(s.yearly["year"].max() for s in sets))
     rows, reasons = [], []
     for r in table.itertuples():
@@ -451,23 +471,71 @@ def _answers(sets: list[RunSet], comparison: dict | None) -> str:
         else:
             span = f"<br><span class='note'>[{plain(low)}, {plain(high)}] {escape(r.interval)}</span>"
             diff = f"<td>{escape(plain(value))}{span if np.isfinite(low) else ''}</td>"
+        parts = "".join(f"<td>{escape(x)}</td>" for x in parts_text(r._asdict())) if draw_of else ""
         rows.append(f"<tr><td class='l'>{escape(r.label)}</td><td class='l'>{escape(unit)}</td>{''.join(cells)}"
-                    f"{diff}</tr>")
+                    f"{diff}{parts}</tr>")
     head = (f"<tr><th class='l'>figure, {since}-{end}</th><th class='l'>unit</th><th>{escape(sets[0].name)}</th>"
-            f"<th>{escape(sets[1].name)}</th><th>{escape(sets[1].name)} minus {escape(sets[0].name)}</th></tr>")
+            f"<th>{escape(sets[1].name)}</th><th>{escape(sets[1].name)} minus {escape(sets[0].name)}</th>"
+            + (_PARTS_HEAD if draw_of else "") + "</tr>")
+    uncertainty = "" if comparison is None else f" {comparison.get('uncertainty') or SEEDS_ONLY}"
     return ("<h2>Policy answers</h2>"
             f"<p class='note'>Years {since}-{end}, paired by seed. Man-years summed over the years count a job kept "
             "for ten years ten times. Cluster programme cost is the money paid to cluster organisations; other "
             "instruments are restructuring, corporate networks and Green Platform; public cost is both. "
             f"Discounted figures are discounted to {since} at {escape(DISCOUNT_SOURCE)}. A ratio is given only where "
-            "the interval of its denominator excludes zero.</p>"
+            f"the interval of its denominator excludes zero.{escape(uncertainty)}</p>"
             f"<table>{head}{''.join(rows)}</table>" + (f"<ul class='note'>{''.join(reasons)}</ul>" if reasons else ""))
 
 
-def _difference(sets: list[RunSet]) -> str:
+_PARTS_HEAD = ("<th>parameters<br><span class='note'>share of the variance: range of the draws' means</span></th>"
+               "<th>seeds<br><span class='note'>share of the variance: sd within a draw</span></th>")
+
+
+def _posterior(sets: list[RunSet], comparison: dict | None) -> str:
+    """A comparison over a posterior: each scenario's membership effect with its parts, and the draws."""
+    draw_of = _draw_of(comparison)
+    if draw_of is None:
+        return ""
+    posterior = comparison["posterior"]
+    effects = membership_effects([(s.name, s.headlines) for s in sets], draw_of)
+    rows = "".join(f"<tr><td class='l'>{escape(r.scenario)}</td><td class='l'>{escape(r.label)}</td>"
+                   f"<td class='l'>{escape(r.unit)}</td><td>{escape(plain(r.mean))}<br><span class='note'>"
+                   f"[{plain(r.low)}, {plain(r.high)}] {escape(r.interval)}</span></td>"
+                   + "".join(f"<td>{escape(x)}</td>" for x in parts_text(r._asdict())) + "</tr>"
+                   for r in effects.itertuples())
+    draws = pd.read_csv(comparison["folder"] / "draws.csv") if (comparison["folder"] / "draws.csv").is_file() else None
+    kept = "".join(f"<li>scenario {escape(side.upper())} changes {escape(key)}: kept as {plain(ratio)} times each "
+                   "draw's value</li>" for side, ratios in posterior.get("kept", {}).items()
+                   for key, ratio in ratios.items())
+    n, k = len(posterior["draws"]), posterior["seeds_per_draw"]
+    return ("<h2>Over the calibration's posterior</h2>"
+            f"<p class='note'>{n} draws from {escape(posterior['file'])} (an equally weighted sample of its weighted "
+            f"draws by systematic resampling, seed {posterior['resample_seed']}), each set in both scenarios as "
+            f"{escape(posterior['calibration'])} says (keys: {escape(', '.join(posterior['keys']))}); draw j runs on "
+            f"seeds {k}j to {k}j+{k - 1}, so every run of a side has a seed of its own. The sections after this one "
+            f"treat the {n * k} runs of a side as its seeds: their intervals are of the mean over the posterior, and "
+            "the parameters of the runs' scenario shown at the end are the first draw's.</p>"
+            + (f"<ul class='note'>{kept}</ul>" if kept else "")
+            + ("<h3>Membership effect in each scenario</h3><table><tr><th class='l'>scenario</th>"
+               "<th class='l'>figure</th><th class='l'>unit</th><th>mean, 90 % interval</th>"
+               f"{_PARTS_HEAD}</tr>{rows}</table>" if len(effects) else "")
+            + (f"<details><summary>The {n} draws (draws.csv): the posterior file's row, the seeds, the row's weight "
+               f"in the file, its parameter values and what the calibration measured with them</summary>"
+               f"{_frame(draws)}</details>" if draws is not None else ""))
+
+
+def _frame(table: pd.DataFrame) -> str:
+    """A small table as HTML, numbers as people read them."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(plain(v) if isinstance(v, float) else v)}</td>" for v in r)
+                   + "</tr>" for r in table.itertuples(index=False))
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def _difference(sets: list[RunSet], comparison: dict | None) -> str:
     if not paired(sets):
         return ""
-    diff = yearly_difference(sets[0].yearly, sets[1].yearly, DIFFERENCE_COLUMNS)
+    diff = yearly_difference(sets[0].yearly, sets[1].yearly, DIFFERENCE_COLUMNS, _draw_of(comparison))
     names = (sets[0].name, sets[1].name)
     fig = compare_plots.difference_figure(diff, names, _history_until(sets[0]))
     return f"<h2>{escape(names[1])} minus {escape(names[0])}, year by year</h2>" + image("B - A year by year", fig)

@@ -4,6 +4,8 @@ A run set is a run folder written by ``run.py run`` (``yearly.csv``, ``clusters.
 ``summary.json``, ``scenario.toml``) or a folder of such run folders, e.g. the seeds of one
 scenario in ``results/<scenario>/``. Only the files are read: the model is never run again.
 Folders still being written, or left by an interrupted run (``<run id>.partial``), are not runs.
+The runs of one side of a comparison over posterior draws (``compare --posterior``) differ in the
+keys the draws set, and only in those.
 """
 
 from __future__ import annotations
@@ -49,12 +51,19 @@ class RunSet:
         """Seeds of the runs, in run order."""
         return [int(s["seed"]) for s in self.summaries]
 
+    @property
+    def headlines(self) -> pd.DataFrame:
+        """The runs' headline figures (``summary.json``): one row per run, ``seed`` first."""
+        return pd.DataFrame([{"seed": int(s["seed"]), **s.get("headline", {})} for s in self.summaries])
 
-def load_runs(folder: str | Path) -> RunSet:
+
+def load_runs(folder: str | Path, vary: tuple[str, ...] = ()) -> RunSet:
     """Read a run folder, or a folder of run folders of one scenario.
 
     Args:
         folder: The folder.
+        vary: Dotted scenario keys in which the runs may differ (the keys a posterior's draws set);
+            :attr:`RunSet.scenario` is then the first run's.
 
     Returns:
         The run set.
@@ -68,7 +77,8 @@ def load_runs(folder: str | Path) -> RunSet:
     if folder.name.endswith(PARTIAL_SUFFIX):
         raise ScenarioError(str(folder), "", "an unfinished run folder (being written, or left by an interrupted run)")
     runs = [folder] if (folder / "yearly.csv").is_file() else sorted(
-        p for p in folder.iterdir() if (p / "yearly.csv").is_file() and not p.name.endswith(PARTIAL_SUFFIX))
+        (p for p in folder.iterdir() if (p / "yearly.csv").is_file() and not p.name.endswith(PARTIAL_SUFFIX)),
+        key=_by_seed)
     if not runs:
         raise ScenarioError(str(folder), "",
                             "no yearly.csv here or in its sub-folders (give a folder written by run.py run)")
@@ -85,8 +95,9 @@ def load_runs(folder: str | Path) -> RunSet:
         toml = run / "scenario.toml"
         scenarios.append(toml.read_text(encoding="utf-8") if toml.is_file() else "")
     names = sorted({str(s.get("scenario", "?")) for s in summaries})
-    if len(names) > 1 or len(set(scenarios)) > 1:
-        raise ScenarioError(str(folder), "", _which_differs(runs, summaries, scenarios))
+    compared = [_without(text, run, vary) for text, run in zip(scenarios, runs, strict=True)] if vary else scenarios
+    if len(names) > 1 or len(set(compared)) > 1:
+        raise ScenarioError(str(folder), "", _which_differs(runs, summaries, compared))
     return RunSet(names[0], folder, runs, pd.concat(yearly, ignore_index=True),
                   pd.concat(clusters, ignore_index=True) if clusters else pd.DataFrame(), summaries,
                   _toml(scenarios[0], runs[0]), pd.concat(effects, ignore_index=True) if effects else None)
@@ -107,6 +118,27 @@ def _which_differs(runs: list[Path], summaries: list[dict], scenarios: list[str]
             f"from {runs[ref].name} and {texts.count(common) - 1} other run(s) in {shown or 'its scenario.toml'}{more}"
             f" ({odd} of {len(runs)} runs differ, e.g. a run made with --set); give a folder of seeds of one "
             "scenario, or move the odd runs out")
+
+
+def _by_seed(run: Path) -> tuple[int, str]:
+    """Run folders in seed order (by the seed in a default run id), so that tables are summed in one order."""
+    match = RUN_ID.match(run.name)
+    return (int(match.group(2)) if match else -1, run.name)
+
+
+def _without(text: str, run: Path, keys: tuple[str, ...]) -> str:
+    """A run's scenario.toml as TOML text without the given keys (for comparing runs that may differ in them)."""
+    import tomli_w
+
+    flat = {k: v for k, v in _flat(_toml(text, run)).items() if k not in keys}
+    nested: dict = {}
+    for key, value in flat.items():
+        *tables, leaf = key.split(".")
+        node = nested
+        for table in tables:
+            node = node.setdefault(table, {})
+        node[leaf] = value
+    return tomli_w.dumps(nested)
 
 
 def _flat(tables: dict, prefix: str = "") -> dict[str, str]:
