@@ -40,6 +40,7 @@ study = "gauss"
 seed = 11
 population = 200
 generations = 4
+min_ess = 100
 
 [parameters.growth_potential_sd]
 keys = ["population.growth_potential_sd"]
@@ -133,6 +134,19 @@ def test_abc_smc_recovers_a_known_posterior_with_seed_noise_in_the_likelihood(ga
     gens = posterior.generations
     assert list(gens["generation"]) == list(range(len(gens))) and gens["temperature"].is_monotonic_decreasing
     assert (gens["accepted"] == 200).all() and posterior.simulations == gens["simulations"].sum() + 100
+
+
+def test_generations_at_temperature_one_are_pooled_until_the_effective_draws_wanted(gauss):
+    c, folder = gauss
+    posterior = run_abc(c, InProcess(window=4), CalibrationStore(f"sqlite:///{folder / 'c.db'}"), c.study,
+                        min_ess=300)
+    at_one = posterior.generations[posterior.generations["temperature"] == 1.0]
+    assert len(at_one) >= 2 and posterior.draws["generation"].nunique() == len(at_one)
+    assert posterior.ess >= 300 and posterior.ess == pytest.approx(at_one["ess"].sum(), rel=0.05)
+    mean, sd = known_posterior()
+    got_mean, got_sd = moments(posterior)
+    assert got_mean == pytest.approx(mean, abs=4 * sd / math.sqrt(posterior.ess))
+    assert got_sd == pytest.approx(sd, rel=0.2)
 
 
 def test_the_posterior_is_the_same_whatever_order_the_runs_finish_in(gauss, tmp_path):

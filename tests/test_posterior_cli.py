@@ -33,6 +33,7 @@ output.firm_panel = false
 cases = 2
 population = 8
 generations = 2
+min_ess = 2
 
 [check]
 seeds = 2

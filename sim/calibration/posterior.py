@@ -12,7 +12,10 @@ pyabc's rejection control), and the last generation, at temperature ``T = 1``, i
 sample of the posterior itself rather than of an approximation whose width depends on a
 tolerance schedule. The temperature falls from a start that accepts about 30 % of a sample from the
 prior, each step the lower of an effective-sample-size rule (keep 80 % of the population's ESS)
-and a geometric decay that reaches 1 in the last allowed generation.
+and a geometric decay that reaches 1 in the last allowed generation. If the generation at
+temperature 1 holds fewer effective draws than wanted (``min_ess``; the weights of importance
+sampling in eight dimensions spread), more generations at temperature 1 follow, each proposing
+from the last, and are pooled (:func:`read_posterior`).
 
 **What a particle carries.** Its parameters, its weight, the log density of its run
 (``log_likelihood``), the simulated value of every target measured on the fitted scenario (fitted or
@@ -196,13 +199,14 @@ def task_maker(c: Calibration) -> Any:
 
 @dataclass
 class Posterior:
-    """A calibration's last generation and how it got there.
+    """A calibration's posterior (or, stopped early, its last tempered generation) and how it got there.
 
     Attributes:
         study: The study's name.
         parameters: The fitted parameters' names.
-        draws: One row per particle: parameters, ``weight`` (summing to 1), ``log_likelihood``, the
-            statistics (targets and :data:`OUTCOMES`), ``draw_seed``, ``evaluation`` and ``generation``.
+        draws: One row per particle (of every generation at temperature 1, pooled; before that of the
+            last generation): parameters, ``weight`` (summing to 1), ``log_likelihood``, the statistics
+            (targets and :data:`OUTCOMES`), ``draw_seed``, ``evaluation`` and ``generation``.
         generations: One row per generation: ``generation, temperature, simulations, accepted,
             acceptance_rate, ess, wall_time_s``.
         prior_simulations: Draws from the prior that set the first temperature.
@@ -218,7 +222,7 @@ class Posterior:
 
     @property
     def temperature(self) -> float:
-        """The last generation's temperature (1: the posterior itself)."""
+        """The last generation's temperature (1: a sample of the posterior itself)."""
         return float(self.generations["temperature"].iloc[-1])
 
     @property
@@ -257,12 +261,17 @@ def fingerprint(c: Calibration, observed: dict[str, float], seed: int) -> str:
 
 
 def run_abc(c: Calibration, executor: Any, store: CalibrationStore, study: str, *, kind: str = "posterior",
-            seed: int | None = None, budget: Budget | None = None, observed: dict[str, float] | None = None,
-            truth: dict[str, float] | None = None, progress: bool = False) -> Posterior:
-    """Run (or continue) ABC-SMC for a set of observed targets and return its last generation.
+            seed: int | None = None, budget: Budget | None = None, min_ess: float | None = None,
+            observed: dict[str, float] | None = None, truth: dict[str, float] | None = None,
+            progress: bool = False) -> Posterior:
+    """Run (or continue) ABC-SMC for a set of observed targets until the posterior holds ``min_ess`` effective draws.
 
-    A study already in the database continues from its last finished generation; one whose last
-    generation is at temperature 1 is complete and is read, not run.
+    The temperature falls to 1 over at most ``budget.generations`` generations. If the generation at
+    temperature 1 holds fewer effective draws than ``min_ess``, further generations at temperature 1
+    are run (each proposing from the last) and pooled (:func:`read_posterior`), at most
+    ``budget.generations`` of them, until it does. A study already in the database continues from its
+    last finished generation; one that is complete is read, not run. A budget of runs or minutes
+    stops it after the generation that passes it (running again continues).
 
     Args:
         c: The set-up.
@@ -272,12 +281,13 @@ def run_abc(c: Calibration, executor: Any, store: CalibrationStore, study: str, 
         kind: ``posterior`` or ``sbc`` (a synthetic case), recorded with the study.
         seed: Seed of the calibration (default ``c.seed``).
         budget: The budget (default ``c.budget``).
+        min_ess: Effective draws wanted (default ``c.min_ess``).
         observed: The observed targets (default the published figures).
         truth: The parameters that made ``observed`` (a synthetic case), stored as pyabc's ground truth.
         progress: Show progress bars.
 
     Returns:
-        The last generation.
+        The posterior as it stands.
 
     Raises:
         ScenarioError: A study of that name exists with another set-up.
@@ -285,6 +295,7 @@ def run_abc(c: Calibration, executor: Any, store: CalibrationStore, study: str, 
     """
     seed = c.seed if seed is None else seed
     budget = budget or c.budget
+    min_ess = c.min_ess if min_ess is None else min_ess
     observed = observed if observed is not None else observed_targets(c)
     stamp = fingerprint(c, observed, seed)
     row = store.find(study)
@@ -292,54 +303,87 @@ def run_abc(c: Calibration, executor: Any, store: CalibrationStore, study: str, 
         raise ScenarioError(str(c.source), "calibration.study",
                             f"study '{study}' exists with another set-up (scenario, priors, seed or targets); "
                             "name a new one with --study or in the file")
+    if row is None:
+        row = {"abc_id": _new_study(c, store, study, kind, stamp, budget, observed, truth)}
+    started, simulated = datetime.now(), 0
+    while True:
+        history = store.history(row["abc_id"])
+        posterior = read_posterior(history, study, list(c.parameters)) if history.max_t >= 0 else None
+        at_one = 0 if posterior is None or not posterior.complete else int(posterior.draws["generation"].nunique())
+        elapsed = (datetime.now() - started).total_seconds() / 60
+        minutes = None if budget.max_minutes is None else budget.max_minutes - elapsed
+        if posterior is not None and (posterior.complete and (posterior.ess >= min_ess or at_one >= budget.generations)
+                                      or _spent(history, budget, minutes)):
+            posterior.simulations_run = simulated
+            return posterior
+        simulated += _continue(c, executor, store, study, seed, budget, observed, history, minutes, progress)
+
+
+def _parts(c: Calibration, budget: Budget) -> dict[str, Any]:
+    """The pieces of pyabc's ABC-SMC besides the model and the sampler (see the module's text for each choice)."""
+    return {
+        "parameter_priors": pyabc.Distribution(**{n: PriorRV(p.distribution) for n, p in c.parameters.items()}),
+        "distance_function": ToleranceKernel(c.objective_targets),
+        "population_size": pyabc.ConstantPopulationSize(
+            budget.population, nr_calibration_particles=min(budget.population, CALIBRATION_PARTICLES)),
+        "eps": Temperature(schemes=[EssTemperature(ESS_KEPT), ExpDecayFixedIterScheme()],
+                           initial_temperature=AcceptanceRateScheme(FIRST_ACCEPTANCE)),
+        "acceptor": pyabc.StochasticAcceptor(pdf_norm_method=best_of_last_population),
+    }
+
+
+def _new_study(c: Calibration, store: CalibrationStore, study: str, kind: str, stamp: str, budget: Budget,
+               observed: dict[str, float], truth: dict[str, float] | None) -> int:
+    """Store a new study's set-up in pyabc's history and register it; its pyabc run id."""
+    parts = _parts(c, budget)
+    history = store.history()
+    history.store_initial_data(
+        ground_truth_model=None, options={"study": study}, observed_summary_statistics=observed,
+        ground_truth_parameter=truth or {}, model_names=[DeferredModel().name],
+        distance_function_json_str=parts["distance_function"].to_json(), eps_function_json_str=parts["eps"].to_json(),
+        population_strategy_json_str=parts["population_size"].to_json(), start_time=datetime.now(),
+    )
+    store.register(study, kind, stamp, history.id)
+    return history.id
+
+
+def _continue(c: Calibration, executor: Any, store: CalibrationStore, study: str, seed: int, budget: Budget,
+              observed: dict[str, float], history: Any, minutes: float | None, progress: bool) -> int:
+    """Run from the study's last finished generation: to temperature 1, or one more generation at 1.
+
+    Every continuation starts from the database, as a calibration stopped and run again does, so a
+    calibration gives the same draws whether or not it was stopped.
+
+    Returns:
+        The runs simulated.
+    """
     model = DeferredModel()
     sampler = ExecutorSampler(executor, model, task_maker(c), reader(c), seed, study, store, progress)
-    abc = pyabc.ABCSMC(
-        models=model, parameter_priors=pyabc.Distribution(**{n: PriorRV(p.distribution) for n, p in
-                                                              c.parameters.items()}),
-        distance_function=ToleranceKernel(c.objective_targets),
-        population_size=pyabc.ConstantPopulationSize(
-            budget.population, nr_calibration_particles=min(budget.population, CALIBRATION_PARTICLES)),
-        eps=Temperature(schemes=[EssTemperature(ESS_KEPT), ExpDecayFixedIterScheme()],
-                        initial_temperature=AcceptanceRateScheme(FIRST_ACCEPTANCE)),
-        acceptor=pyabc.StochasticAcceptor(pdf_norm_method=best_of_last_population),
-        sampler=sampler,
-    )
-    abc.x_0 = observed
-    if row is None:
-        abc.history = store.history()
-        abc.history.store_initial_data(
-            ground_truth_model=None, options={"study": study}, observed_summary_statistics=observed,
-            ground_truth_parameter=truth or {}, model_names=[model.name],
-            distance_function_json_str=abc.distance_function.to_json(), eps_function_json_str=abc.eps.to_json(),
-            population_strategy_json_str=abc.population_size.to_json(), start_time=datetime.now(),
-        )
-        store.register(study, kind, stamp, abc.history.id)
-    else:
-        abc.history = store.history(row["abc_id"])
-        # The temperatures so far, so that the next one follows as it would have without the stop.
-        populations = abc.history.get_all_populations()
-        abc.eps.temperatures = {int(r.t): float(r.epsilon) for r in populations.itertuples() if r.t >= 0}
-    if not _finished(abc.history):
-        abc.run(minimum_epsilon=COMPLETE_TEMPERATURE, max_nr_populations=budget.generations,
-                max_total_nr_simulations=budget.max_simulations or np.inf,
-                max_walltime=timedelta(minutes=budget.max_minutes) if budget.max_minutes else None)
-    if abc.history.max_t < 0:
-        raise RuntimeError(f"study '{study}' has no finished generation yet; run the calibration again")
-    posterior = read_posterior(abc.history, study, list(c.parameters))
-    posterior.simulations_run = sampler.simulations_run
-    return posterior
-
-
-def _finished(history: Any) -> bool:
-    """Whether a stored study's last generation is at temperature 1."""
+    abc = pyabc.ABCSMC(models=model, sampler=sampler, **_parts(c, budget))
+    abc.x_0, abc.history = observed, history
+    # The temperatures so far, so that the next one follows as it would have without a stop.
     populations = history.get_all_populations()
-    populations = populations[populations["t"] >= 0]
-    return bool(len(populations)) and float(populations["epsilon"].iloc[-1]) <= COMPLETE_TEMPERATURE
+    abc.eps.temperatures = {int(r.t): float(r.epsilon) for r in populations.itertuples() if r.t >= 0}
+    abc.run(minimum_epsilon=COMPLETE_TEMPERATURE, max_nr_populations=budget.generations,
+            max_total_nr_simulations=budget.max_simulations or np.inf,
+            max_walltime=None if minutes is None else timedelta(minutes=minutes))
+    return sampler.simulations_run
+
+
+def _spent(history: Any, budget: Budget, minutes: float | None) -> bool:
+    """Whether the budget of runs or minutes is used up."""
+    over_runs = budget.max_simulations is not None and (history.total_nr_simulations or 0) >= budget.max_simulations
+    return over_runs or (minutes is not None and minutes <= 0)
 
 
 def read_posterior(history: Any, study: str, parameters: list[str]) -> Posterior:
-    """A study's last generation from pyabc's history.
+    """A study's posterior from pyabc's history: its generations at temperature 1 pooled, or its last one.
+
+    Each generation at temperature 1 is a weighted sample of the posterior with a proposal of its own;
+    they are pooled with weights in proportion to their effective sample sizes (each generation's
+    weights summing to its ESS share), which keeps the pool a weighted sample of the posterior with
+    about the sum of their effective sizes. Before temperature 1 is reached, the last generation
+    (a tempered posterior) is returned.
 
     Args:
         history: The study's pyabc history.
@@ -349,7 +393,23 @@ def read_posterior(history: Any, study: str, parameters: list[str]) -> Posterior
     Returns:
         The draws and the generations.
     """
-    t = int(history.max_t)
+    generations = generations_table(history)
+    at_one = generations[generations["temperature"] <= COMPLETE_TEMPERATURE]
+    pooled = at_one if len(at_one) else generations.tail(1)
+    frames = []
+    for g in pooled.itertuples():
+        draws = _population(history, int(g.generation), parameters)
+        draws["weight"] *= g.ess / pooled["ess"].sum()
+        frames.append(draws)
+    draws = pd.concat(frames, ignore_index=True)
+    draws["weight"] /= draws["weight"].sum()
+    populations = history.get_all_populations()
+    prior = int(populations.loc[populations["t"] < 0, "samples"].fillna(0).sum())
+    return Posterior(study, parameters, draws, generations, prior_simulations=prior)
+
+
+def _population(history: Any, t: int, parameters: list[str]) -> pd.DataFrame:
+    """One generation's particles: parameters, weight (summing to 1), log density, statistics, generation."""
     rows = []
     for particle in history.get_population(t).particles:
         rows.append({**{n: float(particle.parameter[n]) for n in parameters}, "weight": float(particle.weight),
@@ -358,9 +418,7 @@ def read_posterior(history: Any, study: str, parameters: list[str]) -> Posterior
     draws["weight"] /= draws["weight"].sum()
     draws[[SEED_KEY, EVALUATION_KEY]] = draws[[SEED_KEY, EVALUATION_KEY]].astype("int64")
     draws["generation"] = t
-    populations = history.get_all_populations()
-    prior = int(populations.loc[populations["t"] < 0, "samples"].fillna(0).sum())
-    return Posterior(study, parameters, draws, generations_table(history), prior_simulations=prior)
+    return draws
 
 
 def generations_table(history: Any) -> pd.DataFrame:

@@ -136,7 +136,8 @@ def run_sbc(c: Calibration, executor: Any, store: CalibrationStore, cases: int |
     for case in draw_cases(c, executor, cases or c.sbc.cases):
         k = case["case"]
         posterior = run_abc(c, executor, store, f"{c.study}.sbc{k:03d}", kind="sbc", seed=case["seed"],
-                            budget=budget, observed=case["observed"], truth=case["parameters"], progress=progress)
+                            budget=budget, min_ess=c.sbc.min_ess, observed=case["observed"],
+                            truth=case["parameters"], progress=progress)
         if on_case is not None:
             on_case(k, posterior)
         truths = case["parameters"] | {q: case["statistics"][q] for q in TRUTHS}

@@ -69,6 +69,7 @@ class SbcTable(_Strict):
     population: int = Field(100, ge=5, le=100_000)
     generations: int = Field(5, ge=1, le=100)
     max_simulations: int | None = Field(None, ge=1)
+    min_ess: int = Field(50, ge=1)
 
 
 class CalibrationTable(_Strict):
@@ -105,7 +106,8 @@ class Budget:
 
     Attributes:
         population: Accepted particles per generation.
-        generations: Generations at most; the last is at temperature 1 (the posterior itself).
+        generations: Generations at most to reach temperature 1 (the posterior itself); as many more at
+            temperature 1, pooled, if the first holds fewer effective draws than wanted.
         max_simulations: Stop after the generation that passes this many simulations (``None``: no limit).
         max_minutes: Stop after the generation that passes this many minutes of this session (``None``: no limit).
     """
