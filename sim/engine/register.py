@@ -88,7 +88,7 @@ def member_growth(before_rows, before_employees, before_va, rows, employees, rev
     return out, now_employees, now_va
 
 
-@numba.njit(sig("Tuple((int64[::1], int64[::1], int64[::1], boolean))({I64}, {I64}, int64)"), **JIT)
+@numba.njit(sig("Tuple((int64[::1], int64[::1], int32[::1], boolean))({I64}, {I64}, int64)"), **JIT)
 def panel_order(firm, year, n_firms):
     """Each firm's rows of a firm-year panel, for lookups by (firm, year) without a search.
 
@@ -109,7 +109,7 @@ def panel_order(firm, year, n_firms):
         start[f + 1] += 1
     for f in range(n_firms):
         start[f + 1] += start[f]
-    order = np.full(firm.shape[0], -1, dtype=np.int64)
+    order = np.full(firm.shape[0], -1, dtype=np.int32)  # a panel has fewer than 2**31 rows (scenario limits)
     contiguous = True
     for r in range(firm.shape[0]):
         f = firm[r]
@@ -130,7 +130,7 @@ def sorted_by_year_and_firm(year, firm):
     return True
 
 
-@numba.njit(sig("int64[::1]({I64}, {I64}, {I64}, {BOOL}, {I64}, {I64})"), **JIT)
+@numba.njit(sig("int64[::1]({I64}, {I64}, {I32}, {BOOL}, {I64}, {I64})"), **JIT)
 def panel_rows(first, start, order, alive, firms, years):
     """Rows of (firm, year) pairs in a panel indexed by :func:`panel_order`, -1 where not open."""
     out = np.full(firms.shape[0], -1, dtype=np.int64)

@@ -260,7 +260,9 @@ class Register:
             return None
         # copy=False: the concatenated columns are new arrays, and pandas would copy them once more
         # into one block per dtype (1.4 s of a full-scale run).
-        df = pd.DataFrame({k: np.concatenate([p[k] for p in self._panel]) for k in PANEL_DTYPES}, copy=False)
+        cols = {k: np.concatenate([p[k] for p in self._panel]) for k in PANEL_DTYPES}
+        self._panel = [cols]  # one chunk from now on: the yearly ones are freed (a panel is 0.2 GB at full scale)
+        df = pd.DataFrame(cols, copy=False)
         df["region"] = pd.Categorical.from_codes(df["region"], categories=region_names)
         df["sector"] = pd.Categorical.from_codes(df["sector"], categories=sector_names)
         return df
