@@ -8,6 +8,7 @@ sampler, the kernel and the temperature schedule can be checked against it in se
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -26,6 +27,7 @@ from sim.calibration.posterior import (
     weighted_quantile,
 )
 from sim.calibration.sampler import SimulationFailed
+from sim.calibration.sbc import coverage, run_sbc
 from sim.calibration.targets import Target
 from sim.experiments.executors import Outcome, Task, failed
 from sim.scenario.errors import ScenarioError
@@ -197,6 +199,20 @@ def test_a_study_with_another_prior_is_refused(gauss, tmp_path):
     (other / "targets.toml").write_text(TARGETS)
     with pytest.raises(ScenarioError, match="study 'gauss' exists with another set-up"):
         run_abc(load_calibration(spec), InProcess(), store, "gauss")
+
+
+@pytest.mark.slow  # 20 calibrations of the stand-in model
+def test_simulation_based_calibration_finds_the_90_percent_intervals_calibrated(gauss):
+    c, folder = gauss
+    c = dataclasses.replace(c, sbc=c.sbc.model_copy(update={"cases": 20, "population": 60, "generations": 3,
+                                                          "min_ess": 30}))
+    table = run_sbc(c, InProcess(window=2), CalibrationStore(f"sqlite:///{folder / 'c.db'}"))
+    summary = coverage(table).set_index("quantity")
+    assert len(table) == 20 * 3 and (table["temperature"] == 1.0).all()
+    # A calibrated interval covers 16-20 of 20 cases 90 % of the time; 13 or fewer has a chance under 0.3 %.
+    assert summary.loc["growth_potential_sd", "covered"] >= 14
+    assert summary.loc["true_value_added_pp", "covered"] >= 14
+    assert summary.loc["growth_potential_sd", ["expected_low", "expected_high"]].tolist() == [16, 20]
 
 
 # --- the pieces ------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Fitting to observed figures: targets, the fit and the fit report."""
+"""Fitting to observed figures: targets, priors, the posterior by ABC-SMC, its check, the fit report, SBC."""

@@ -67,14 +67,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Find the posterior of the parameters of the calibration file given its "
                                    "targets.toml by ABC-SMC (resuming a stopped one), export its draws, write its "
                                    "central draw and check it on the committed scenario. Exit status 0 when the "
-                                   "posterior is complete, 1 when a budget stopped it first (run again to continue), "
-                                   "2 on bad input.")
+                                   "posterior is complete with the effective draws wanted, 1 when a budget stopped it "
+                                   "first (run again to continue) or a run failed, 2 on bad input.")
     p.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"calibration file (default {DEFAULT_SPEC})")
     p.add_argument("--study", help="name of the calibration in the results database (default: the file's); a new "
                                    "name starts afresh")
     budget = p.add_argument_group("budget (default: the [calibration] table)")
     budget.add_argument("--population", type=positive, help="accepted draws per generation")
-    budget.add_argument("--generations", type=positive, help="generations at most (the last at temperature 1)")
+    budget.add_argument("--generations", type=positive,
+                        help="generations at most to reach temperature 1 (as many more at 1, pooled, if the "
+                             "effective draws fall short of min_ess)")
     budget.add_argument("--max-simulations", type=positive, metavar="N",
                         help="stop after the generation that passes N runs in all (run again to continue)")
     budget.add_argument("--max-minutes", type=minutes, metavar="M",
