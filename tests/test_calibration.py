@@ -191,8 +191,8 @@ def test_a_peak_lead_compares_the_first_three_years_with_the_later_ones():
     by_year = dict(zip((f"gap_man_years_pp_year{k}" for k in range(1, 6)), (9.0, 12.0, 8.0, 10.0, 4.0)))
     means = by_year | {"gap_man_years_pp": 99.0}
     assert t.inputs(means) == list(by_year)
-    assert t.reduce(means) == 2.0 and t.met(2.0) and t.loss(2.0) == 0.0
-    assert not t.met(-0.5) and t.loss(-0.5) == pytest.approx(0.25)
+    assert t.reduce(means) == 2.0 and t.met(2.0) and t.miss(2.0) == 0.0
+    assert not t.met(-0.5) and t.miss(-0.5) == pytest.approx(-0.5)
 
 
 def test_a_growth_target_compares_average_yearly_growth_of_the_seed_means():
@@ -200,16 +200,17 @@ def test_a_growth_target_compares_average_yearly_growth_of_the_seed_means():
     assert t.inputs({}) == ["yearly.employment@2000", "yearly.employment@2010"]
     means = {"yearly.employment@2000": 100.0, "yearly.employment@2010": 100.0 * 1.02**10}
     assert t.reduce(means) == pytest.approx(2.0)
-    assert not t.met(2.0) and t.loss(2.0) == pytest.approx(4.0)
+    assert not t.met(2.0) and t.miss(2.0) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="first year before the last"):
         target(statistic="growth.employment@2010-2000")
 
 
-def test_an_equal_target_is_met_within_its_tolerance_and_scores_in_tolerances():
+def test_an_equal_target_is_met_within_its_tolerance_and_misses_in_tolerances():
     t = target(value=14.6, tolerance=1.5)
     assert t.met(13.2) and not t.met(16.2)
-    assert t.loss(17.6) == pytest.approx(4.0)
-    assert t.loss(float("nan")) > 1000 and not t.met(float("nan"))
+    assert t.miss(17.6) == pytest.approx(2.0) and t.miss(11.6) == pytest.approx(-2.0)
+    assert t.miss(17.6, observed=16.1) == pytest.approx(1.0)  # a synthetic observation
+    assert t.miss(float("nan")) >= 100 and not t.met(float("nan"))
 
 
 def test_the_committed_targets_parse_and_name_their_sources():

@@ -38,7 +38,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,6 @@ OUTCOMES = tuple(f"true_{m}_pp" for m in METRICS) + tuple(f"selection_share_{m}"
 CALIBRATION_PARTICLES = 100  # draws from the prior that set the first temperature (at most the population)
 FIRST_ACCEPTANCE = 0.3  # the first generation's temperature accepts about this share of the prior's draws
 ESS_KEPT = 0.8  # a temperature step keeps at least this share of the population's effective sample size
-MISSING_Z = 100.0  # a statistic a run could not produce counts as a miss of this many tolerances
 COMPLETE_TEMPERATURE = 1.0
 #: Part of every study's fingerprint: change it when the algorithm changes, so no study mixes two.
 METHOD = "abc-smc stochastic-acceptor best-of-last-population ess-0.8 v1"
@@ -85,7 +84,7 @@ class ToleranceKernel(StochasticKernel):
 
     def __call__(self, x: dict, x_0: dict, t: int | None = None, par: dict | None = None) -> float:
         """The log density of the observed ``x_0`` given the simulated ``x``."""
-        return self.pdf_max - 0.5 * sum(miss(target, x[target.name], x_0[target.name]) ** 2 for target in self.targets)
+        return self.pdf_max - 0.5 * sum(t.miss(x[t.name], x_0[t.name]) ** 2 for t in self.targets)
 
 
 def best_of_last_population(get_weighted_distances: Any, **kwargs: Any) -> float:
@@ -106,23 +105,6 @@ def best_of_last_population(get_weighted_distances: Any, **kwargs: Any) -> float
         The normaliser (a log density).
     """
     return float(np.max(get_weighted_distances()["distance"].to_numpy(float)))
-
-
-def miss(target: Target, simulated: float, observed: float) -> float:
-    """How far a run misses a target, in tolerances (only a shortfall for ``at_least``).
-
-    Args:
-        target: The target.
-        simulated: The run's statistic.
-        observed: The observed value (the target's, or a synthetic one).
-
-    Returns:
-        The miss; :data:`MISSING_Z` if the run could not produce the statistic.
-    """
-    if not math.isfinite(simulated):
-        return MISSING_Z
-    gap = simulated - observed
-    return (min(0.0, gap) if target.compare == "at_least" else gap) / target.tolerance
 
 
 class EssTemperature(EssScheme):
@@ -510,8 +492,3 @@ def export(posterior: Posterior, path: Any) -> Any:
     """
     posterior.draws.to_parquet(path, index=False)
     return path
-
-
-def now_text() -> str:
-    """The current UTC time for notes."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.calibration.history import CalibrationStore
-from sim.calibration.posterior import Posterior, miss, reader, run_abc, task_maker, weighted_quantile
+from sim.calibration.posterior import Posterior, reader, run_abc, task_maker, weighted_quantile
 from sim.calibration.sampler import SimulationFailed
 from sim.calibration.spec import Budget, Calibration
 from sim.experiments.sweep import seed_int
@@ -107,7 +107,7 @@ def _observe(c: Calibration, case: dict[str, Any]) -> bool:
         if not math.isfinite(x):
             return False
         if t.compare == "at_least":
-            if rng.random() > math.exp(-0.5 * miss(t, x, t.value) ** 2):
+            if rng.random() > math.exp(-0.5 * t.miss(x) ** 2):
                 return False
             observed[t.name] = float(t.value)
         else:

@@ -12,7 +12,8 @@ A target names a *statistic* of a run:
 Runs are summarised by the statistic's *inputs* (plain numbers per run, averaged over seeds) and
 the statistic is computed from the averages, so that a peak is judged on the mean profile and not
 on the noise of single runs. Compare ``equal`` is met within ``value +- tolerance``; ``at_least``
-is met at ``value`` or more. The calibration loss is the squared shortfall in tolerances.
+is met at ``value`` or more. :meth:`Target.miss` is the distance in tolerances the calibration's
+error model scores (:mod:`sim.calibration.posterior`).
 """
 
 from __future__ import annotations
@@ -129,22 +130,23 @@ class Target(BaseModel):
             return False
         return x >= self.value if self.compare == "at_least" else abs(x - self.value) <= self.tolerance
 
-    def loss(self, x: float) -> float:
-        """Squared distance in tolerances (only the shortfall for ``at_least``); large if undefined.
+    def miss(self, x: float, observed: float | None = None) -> float:
+        """How far a statistic misses the target, in tolerances (only a shortfall for ``at_least``).
 
         Args:
             x: The statistic.
+            observed: The observed value (default the target's; simulation-based calibration gives others).
 
         Returns:
-            The loss, :data:`MISSING_LOSS` for a statistic that is not finite.
+            The miss; :data:`MISSING_MISS` for a statistic that is not finite.
         """
         if not np.isfinite(x):
-            return MISSING_LOSS
-        gap = min(0.0, x - self.value) if self.compare == "at_least" else x - self.value
-        return float((gap / self.tolerance) ** 2)
+            return MISSING_MISS
+        gap = x - (self.value if observed is None else observed)
+        return float((min(0.0, gap) if self.compare == "at_least" else gap) / self.tolerance)
 
 
-MISSING_LOSS = 1e4  # a statistic a run could not produce (e.g. no member to measure)
+MISSING_MISS = 100.0  # a statistic a run could not produce (no member to measure) misses by this many tolerances
 
 
 def _year_of(name: str) -> int:

@@ -150,7 +150,7 @@ def with_budget(spec: Calibration, args: argparse.Namespace) -> Calibration:
 def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace, out: Path) -> int:
     from sim.calibration import fit
     from sim.calibration import report as fit_report
-    from sim.calibration.posterior import central_draw, export, load_posterior, now_text, run_abc
+    from sim.calibration.posterior import central_draw, export, load_posterior, run_abc
 
     progress = not args.quiet
     timings: dict[str, float] = {}
@@ -172,7 +172,7 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
                 f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
                 f"the draw nearest the weighted posterior median), {len(posterior.draws)} draws, ESS "
-                f"{posterior.ess:.0f}, temperature {posterior.temperature:g}; {now_text()}."]
+                f"{posterior.ess:.0f}, temperature {posterior.temperature:g}; {fit.now_text()}."]
         if apply:
             files += [fit.write_calibrated(spec, values, note), export(posterior, spec.posterior)]
         else:
