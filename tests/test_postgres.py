@@ -137,15 +137,3 @@ def test_export_reads_from_postgres(pg, tmp_path, capsys):
     yearly = pd.read_csv(tmp_path / "x" / "yearly.csv")
     assert yearly["run_id"].nunique() == 4 and "membership.leave_rate" in yearly.columns
 
-
-def test_calibration_study_lives_on_postgres_and_resumes(pg, tmp_path):
-    from calibration_helpers import PARAMETERS, setup, study_trials
-
-    study = unique("pg_calibration")
-    spec = setup(tmp_path, PARAMETERS.replace("trials = 3", "trials = 2"))
-    args = ["calibrate", str(spec), "--db", pg, "--study", study, "--workers", "2", "--no-check", "--quiet"]
-    assert main(args) == 0
-    assert main([*args, "--trials", "3"]) == 0  # resumes: one more trial, not three
-    pg_url = pg.replace("postgresql://", "postgresql+psycopg://", 1) if pg.startswith("postgresql://") else pg
-    states = [t.state.name for t in study_trials(pg_url, study)]
-    assert states == ["COMPLETE"] * 3
