@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.calibration.weights import weighted_quantile
 from sim.scenario.files import load_scenario
 from sim.scenario.schema import Scenario
 
@@ -105,8 +106,6 @@ def posterior_note(lesson: str, path: Path | None = None) -> str:
 @functools.cache
 def _posterior_range(path: Path, mtime_ns: int) -> str:
     """The note for one version of the file (read once; the modification time keys the cache)."""
-    from sim.calibration.posterior import weighted_quantile  # pyabc loads only when the note is shown
-
     try:
         draws = pd.read_parquet(path, columns=["weight", "true_value_added_pp", "selection_share_value_added"])
     except (OSError, ValueError, KeyError):  # an unreadable or foreign file: no note rather than a broken lesson

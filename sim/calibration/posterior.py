@@ -53,6 +53,7 @@ from sim.calibration.prior import Prior
 from sim.calibration.sampler import EVALUATION_KEY, SEED_KEY, DeferredModel, ExecutorSampler
 from sim.calibration.spec import Budget, Calibration
 from sim.calibration.targets import Target
+from sim.calibration.weights import effective_sample_size, weighted_quantile
 from sim.experiments.executors import Outcome, Task
 from sim.scenario.errors import ScenarioError
 
@@ -221,19 +222,6 @@ class Posterior:
     def simulations(self) -> int:
         """Runs over every generation, the draws from the prior that set the first temperature included."""
         return int(self.generations["simulations"].sum()) + self.prior_simulations
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size of weighted draws.
-
-    Args:
-        weights: The weights (any scale).
-
-    Returns:
-        ``(sum w)^2 / sum w^2``.
-    """
-    w = np.asarray(weights, dtype=float)
-    return float(w.sum() ** 2 / np.sum(w**2)) if w.size else 0.0
 
 
 def fingerprint(c: Calibration, observed: dict[str, float], seed: int) -> str:
@@ -436,27 +424,6 @@ def load_posterior(c: Calibration, store: CalibrationStore, study: str | None = 
 
 
 # --- summaries -----------------------------------------------------------------------------
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: Any) -> np.ndarray:
-    """Quantiles of weighted draws (the weighted empirical distribution, interpolated at mid-weights).
-
-    Args:
-        values: The draws.
-        weights: Their weights.
-        q: Probabilities.
-
-    Returns:
-        The quantiles (NaN if no draw is finite).
-    """
-    values, weights = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
-    ok = np.isfinite(values) & (weights > 0)
-    if not ok.any():
-        return np.full(np.shape(q), np.nan)
-    order = np.argsort(values[ok], kind="stable")
-    v, w = values[ok][order], weights[ok][order]
-    cumulative = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return np.interp(q, cumulative, v)
-
 
 def central_draw(posterior: Posterior) -> int:
     """The draw the committed baseline uses: the one nearest the weighted posterior median.

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.calibration.posterior import METRICS, Posterior, weighted_quantile
+from sim.calibration.posterior import METRICS, Posterior
 from sim.calibration.sbc import SHARE, coverage
 from sim.calibration.spec import Calibration, FitParameter
+from sim.calibration.weights import weighted_quantile
 from sim.output.plots import METRIC_LABELS, blank_figure, save
 
 EFFECT_ROWS = {"value_added": "value added", "revenue": "sales", "man_years": "man-years"}

@@ -28,9 +28,10 @@ import pandas as pd
 from scipy import stats
 
 from sim.calibration.history import CalibrationStore
-from sim.calibration.posterior import Posterior, reader, run_abc, task_maker, weighted_quantile
+from sim.calibration.posterior import Posterior, reader, run_abc, task_maker
 from sim.calibration.sampler import SimulationFailed
 from sim.calibration.spec import Budget, Calibration
+from sim.calibration.weights import weighted_quantile
 from sim.experiments.sweep import seed_int
 
 #: Outcomes whose intervals are checked besides the parameters'.
