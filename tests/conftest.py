@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import validate
@@ -53,6 +54,29 @@ def cli(*args: str, wait: bool = True, cwd: Path = ROOT, **kwargs):
     if not wait:
         return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+# A scratch PostgreSQL database for the tests that need one (``eval "$(scripts/ci-postgres.sh)"`` starts one
+# on loopback, as .ci/run does); without it they skip, which CI turns into a failure (below).
+POSTGRES_URL = os.environ.get("NIC_SIM_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="module")
+def pg() -> str:
+    """The scratch PostgreSQL database's URL, once it answers; a skip that says why otherwise."""
+    if POSTGRES_URL is None:
+        pytest.skip("no PostgreSQL: set NIC_SIM_TEST_POSTGRES_URL to a scratch database")
+    url = POSTGRES_URL
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        pytest.skip(f"PostgreSQL at NIC_SIM_TEST_POSTGRES_URL not reachable: {' '.join(str(exc).split())[:200]}")
+    return POSTGRES_URL
 
 
 # In CI (.ci/run sets NIC_SIM_CI=1) a test may not skip for want of a server or browser that CI

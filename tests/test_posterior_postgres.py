@@ -11,7 +11,6 @@ import uuid
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
 from test_posterior import InProcess, gauss  # noqa: F401 (a fixture)
 
 from sim.calibration.history import CalibrationStore
@@ -22,19 +21,6 @@ URL = os.environ.get("NIC_SIM_TEST_POSTGRES_URL")
 
 pytestmark = pytest.mark.skipif(URL is None, reason="no PostgreSQL: set NIC_SIM_TEST_POSTGRES_URL to a scratch "
                                                     "database (eval \"$(scripts/ci-postgres.sh)\" starts one)")
-
-
-@pytest.fixture(scope="module")
-def pg() -> str:
-    url = URL.replace("postgresql://", "postgresql+psycopg://", 1) if URL.startswith("postgresql://") else URL
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure to connect means: skip, and say why
-        pytest.skip(f"PostgreSQL at NIC_SIM_TEST_POSTGRES_URL not reachable: {' '.join(str(exc).split())[:200]}")
-    return URL
 
 
 def test_a_posterior_on_postgres_continues_after_a_stop_to_the_sqlite_posterior(pg, gauss):  # noqa: F811

@@ -12,7 +12,6 @@ import uuid
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
 from sweep_helpers import LONG_NAME, NUL, cli, faulty, write_sweep
 
 from sim.cli.main import main
@@ -26,29 +25,10 @@ from sim.scenario.errors import ScenarioError
 URL = os.environ.get("NIC_SIM_TEST_POSTGRES_URL")
 
 
-def _unreachable(url: str) -> str | None:
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure to connect means: skip, and say why
-        return " ".join(str(exc).split())[:200]
-    return None
-
-
 pytestmark = [
     pytest.mark.skipif(URL is None, reason="no PostgreSQL: set NIC_SIM_TEST_POSTGRES_URL to a scratch database "
                                            "(eval \"$(scripts/ci-postgres.sh)\" starts one on loopback)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def pg() -> str:
-    problem = _unreachable(URL)
-    if problem:
-        pytest.skip(f"PostgreSQL at NIC_SIM_TEST_POSTGRES_URL not reachable: {problem}")
-    return URL
 
 
 def unique(prefix: str) -> str:
