@@ -43,12 +43,12 @@ class PanelIndex:
         self.alive = np.require(panel["alive"].to_numpy(bool), requirements=["C", "W"])
         first, start, rows_by_firm, contiguous = panel_order(firm, year, self.stride)
         self.by_firm = (first, start, rows_by_firm) if contiguous else None
-        self._firm, self._year = firm, year
 
     @cached_property
     def keys(self) -> np.ndarray:
         """The sorted keys ``(year - first year) * stride + firm`` of the rows (made when first asked for)."""
-        return (self._year - self.first_year) * self.stride + self._firm
+        year, firm = (self.panel[c].to_numpy(np.int64) for c in ("year", "firm_id"))
+        return (year - self.first_year) * self.stride + firm
 
     def rows(self, firms: np.ndarray, years: np.ndarray | int) -> np.ndarray:
         """Panel rows of (firm, year) pairs where the firm was open.
