@@ -9,7 +9,6 @@ from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from sim.model import ClusterModel
@@ -60,11 +59,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
 
         measuring = time.perf_counter()
         twin_panel = twin.register.firms(twin.region_names, twin.sector_names) if twin is not None else None
-        # One BLAS thread: the estimator's matrices are small, and OpenBLAS threads that wait for a
-        # busy second core made the propensity score ten times slower; one thread also gives the
-        # same last digits on every machine and executor.
-        with threadpool_limits(limits=1, user_api="blas"):
-            effects = measure(panel, clusters, measurement, seed, twin_panel, applicants)
+        effects = measure(panel, clusters, measurement, seed, twin_panel, applicants)
         seconds["measurement"] = time.perf_counter() - measuring
     if twin is not None:
         yearly = with_untreated(yearly, twin.register.yearly(), twin.gross_table())

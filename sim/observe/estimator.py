@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from sim.engine.randomness import generator
 from sim.observe.bootstrap import Bootstrap
@@ -138,12 +139,16 @@ def measure(panel: pd.DataFrame, clusters: pd.DataFrame, settings: Measurement, 
     Returns:
         The effect tables.
     """
-    index = PanelIndex(panel)
-    sample = score_and_match(build_sample(index, clusters, settings, seed), settings)
-    twin = PanelIndex(twin_panel) if twin_panel is not None else None
-    effects = _tables(index, twin, sample, clusters, settings, seed)
-    if applicants is not None:
-        effects.call_discontinuity = call_discontinuity(index, applicants, METRICS, settings)
+    # One BLAS thread: the estimator's matrices are small, and OpenBLAS threads that wait for a busy
+    # second core made the propensity score ten times slower; one thread also gives the same last
+    # digits on every machine and executor, whichever command measures.
+    with threadpool_limits(limits=1, user_api="blas"):
+        index = PanelIndex(panel)
+        sample = score_and_match(build_sample(index, clusters, settings, seed), settings)
+        twin = PanelIndex(twin_panel) if twin_panel is not None else None
+        effects = _tables(index, twin, sample, clusters, settings, seed)
+        if applicants is not None:
+            effects.call_discontinuity = call_discontinuity(index, applicants, METRICS, settings)
     return effects
 
 
