@@ -10,7 +10,8 @@ numbers shows which ones in its diff:
   confidence interval and the number of members measured);
 - ``headline.json``: the run (scenario, overrides, seed) and its headline figures
   (``summary["headline"]``: totals at the end, clusters and members, jobs made by membership,
-  the effects by year since joining and the selection shares), rounded to the same 15 digits.
+  the effects by year since joining, the selection shares and the moments of
+  :mod:`sim.observe.moments`), rounded to the same 15 digits.
 
 ``tests/test_baseline.py`` reruns the run and compares it with these files. Run this script when a
 change is meant to move the numbers, and say why in the commit message.

@@ -57,6 +57,7 @@ from sim.experiments.sweep import (
     scenario_for,
 )
 from sim.observe.columns import YEARLY_COLUMNS
+from sim.observe.moments import MOMENTS
 from sim.output.result import is_headline_figure
 from sim.scenario.errors import ScenarioError, short_toml
 from sim.scenario.files import load_scenario, read_toml
@@ -351,7 +352,7 @@ def _summary_outcome(text: str, base: Scenario, source: str) -> None:
                                                       "summary.treatment_jobs_2021 (see a run's summary.json)")
     m = base.measurement
     needs = "measurement.twin" if figure.startswith(("true_", "selection_share_", "treatment_jobs")) else (
-        "measurement.effects" if figure.startswith("gap_") else None)
+        "measurement.effects" if figure.startswith("gap_") or figure in MOMENTS else None)
     if needs and not (m.effects and (m.twin or needs == "measurement.effects")):
         raise ScenarioError(source, "sweep.outcomes",
                             f"{short_toml(text)} needs {needs} = true in the base scenario or [fixed]")

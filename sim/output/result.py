@@ -42,6 +42,7 @@ from sim.observe.columns import (
     REGION_YEARLY_COLUMNS,
     YEARLY_COLUMNS,
 )
+from sim.observe.moments import MOMENTS, moments
 from sim.output import plots
 from sim.scenario.errors import ScenarioError
 
@@ -116,14 +117,14 @@ class RunResult:
     }  # fmt: skip
 
 
-EFFECT_HEADLINE_PREFIXES = ("gap_", "true_", "selection_share_", "effect_members")
+EFFECT_HEADLINE_PREFIXES = ("gap_", "true_", "selection_share_", "effect_members", *MOMENTS)
 #: Years whose clusters, members and jobs made by membership the summary reports.
 HEADLINE_YEARS = (2019, 2021)
 _METRIC = "(value_added|revenue|man_years)"
 _HEADLINE_FIGURE = re.compile("|".join([
     "firms_end|employment_end|value_added_end_nok|employment_growth_pct_per_year|programme_spend_total_nok",
     "effect_members|treatment_jobs_end", rf"(clusters|members|treatment_jobs)_({'|'.join(map(str, HEADLINE_YEARS))})",
-    rf"(gap|true)_{_METRIC}_pp(_year\d+)?", rf"selection_share_{_METRIC}",
+    rf"(gap|true)_{_METRIC}_pp(_year\d+)?", rf"selection_share_{_METRIC}", *MOMENTS,
 ]))
 
 
@@ -162,7 +163,8 @@ def effect_headline(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     Returns:
         ``gap_<metric>_pp`` (the published estimator) and, by year since joining,
         ``gap_<metric>_pp_year<k>``; ``true_<metric>_pp`` likewise from the twin world;
-        ``selection_share_<metric>``; ``effect_members`` (members measured).
+        ``selection_share_<metric>``; ``effect_members`` (members measured); and one number per design that
+        can tell selection from treatment (:data:`sim.observe.moments.MOMENTS`).
     """
     prefix = {"matched_did": "gap", "true_effect": "true"}
     out: dict[str, float] = {}
@@ -173,7 +175,7 @@ def effect_headline(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     for row in tables["selection"].itertuples():
         out[f"selection_share_{row.metric}"] = float(row.selection_share)
     out["effect_members"] = int(tables["effects"]["n_treated"].max()) if len(tables["effects"]) else 0
-    return out
+    return out | moments(tables)
 
 
 def conform(table: pd.DataFrame, columns: Sequence[str], what: str) -> pd.DataFrame:
