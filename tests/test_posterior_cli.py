@@ -1,12 +1,11 @@
-"""``run.py calibrate`` end to end on a classroom-sized set-up: the posterior, its files, resuming, storage, SBC."""
+"""``run.py calibrate`` end to end on a classroom-sized set-up (emulator method): posterior, files, resuming, SBC."""
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import sqlite3
 
-import numpy as np
 import pandas as pd
 import pytest
 from calibration_helpers import TARGETS as SHARED_TARGETS
@@ -21,8 +20,7 @@ PARAMETERS = """
 scenario = "tiny.toml"
 study = "tiny"
 seed = 5
-population = 12
-generations = 2
+method = "emulator"
 min_ess = 2
 
 [calibration.fixed]
@@ -30,11 +28,13 @@ population.scale = 0.02
 measurement.bootstrap = 0
 output.firm_panel = false
 
+[calibration.emulator]
+design = 24
+wave = 12
+waves = 1
+
 [calibration.sbc]
 cases = 2
-population = 8
-generations = 2
-min_ess = 2
 
 [check]
 seeds = 2
@@ -60,7 +60,7 @@ high = 8.0
 source = "test prior"
 """
 
-# A looser tolerance on the gap than the shared set-up, so a tiny population reaches temperature 1.
+# A looser tolerance on the gap than the shared set-up: a wave of 12 then has a few effective draws.
 TARGETS = SHARED_TARGETS.replace("tolerance = 2.0", "tolerance = 3.0", 1)
 
 
@@ -86,7 +86,7 @@ def calibrated(tmp_path_factory):
 def test_calibrate_exports_the_posterior_and_commits_its_central_draw(calibrated):
     folder, _, done = calibrated
     draws = pd.read_parquet(folder / "posterior.parquet")
-    assert len(draws) == 12 and draws["weight"].sum() == pytest.approx(1.0)
+    assert len(draws) == 12 and draws["weight"].sum() == pytest.approx(1.0)  # wave 1, weighed
     assert {"growth_potential_sd", "market_access", "weight", "log_likelihood", "gap_value_added_pp", "gap_peaks_early",
             "members_2010", "true_value_added_pp", "selection_share_value_added", "draw_seed", "evaluation",
             "generation"} <= set(draws.columns)
@@ -122,8 +122,8 @@ def test_a_stopped_calibration_continues_to_the_same_posterior(calibrated, tmp_p
     folder, _, _ = calibrated
     spec, db = make(tmp_path), tmp_path / "c.db"
     first = calibrate(spec, db, "--max-simulations", "1", "--no-check", "--out", str(tmp_path / "out"), "--apply")
-    assert first.returncode == 1, first.stderr  # stopped after its first generation, at a temperature above 1
-    assert "stopped at temperature" in first.stdout and "not applied" in first.stderr  # never commits a tempered one
+    assert first.returncode == 1, first.stderr  # stopped after the design, before any wave was weighed
+    assert "only the design has run" in first.stdout and "not applied" in first.stderr  # never commits the design
     again = calibrate(spec, db, "--no-check", "--out", str(tmp_path / "out"))
     assert again.returncode == 0, again.stderr
     resumed = pd.read_parquet(tmp_path / "out" / "posterior.parquet")
@@ -136,17 +136,13 @@ def test_a_stopped_calibration_continues_to_the_same_posterior(calibrated, tmp_p
 def test_the_results_database_holds_numbers_and_json_never_a_pickle(calibrated):
     _, db, _ = calibrated
     with sqlite3.connect(db) as conn:
-        blobs = [row[0] for row in conn.execute("SELECT value FROM summary_statistics")]
-        params = [row[0] for row in conn.execute("SELECT value FROM parameters")]
-        rows = conn.execute("SELECT parameters, statistics FROM calibration_simulations").fetchall()
+        rows = conn.execute("SELECT generation, parameters, statistics FROM calibration_simulations").fetchall()
         study = conn.execute("SELECT kind FROM calibration_studies WHERE study = 'tiny'").fetchone()
-    assert len(blobs) > 12 * 10 and study == ("posterior",)
-    for blob in blobs:  # numpy's .npy format, readable with pickles refused
-        assert blob[:6] == b"\x93NUMPY"
-        value = np.load(io.BytesIO(blob), allow_pickle=False)
-        assert value.dtype == np.float64 and value.shape == ()
-    assert all(isinstance(p, float) for p in params)
-    assert rows and all(isinstance(json.loads(text), dict) for row in rows for text in row)
+    assert study == ("posterior",)
+    assert sorted({r[0] for r in rows}) == [0, 1] and len(rows) == 24 + 12  # the design and one wave
+    for _, parameters, statistics in rows:
+        assert all(isinstance(v, float) for v in json.loads(parameters).values())
+        assert all(v is None or isinstance(v, float) for v in json.loads(statistics).values())
 
 
 def test_simulation_based_calibration_reports_coverage_for_every_case_and_quantity(calibrated):
@@ -163,8 +159,27 @@ def test_simulation_based_calibration_reports_coverage_for_every_case_and_quanti
     sd = coverage[coverage["quantity"] == "growth_potential_sd"]["truth"]
     assert sd.between(0.01, 0.2).all()
     assert "expected if calibrated" in done.stdout
-    # The next report shows the coverage (here without running ABC-SMC again).
+    # The next report shows the coverage (here without calibrating again).
     report = calibrate(folder / "parameters.toml", db, "--check-only", "--out", str(out))
     assert report.returncode == 0, report.stderr
     text = (out / "fit_report.md").read_text()
     assert "## Does it work? Simulation-based calibration" in text and "| growth_potential_sd |" in text
+
+
+def test_the_value_of_information_ranks_what_a_register_could_publish(calibrated):
+    folder, db, _ = calibrated
+    out = folder / "information"
+    done = calibrate(folder / "parameters.toml", db, "--no-check", "--information", "12",
+                     "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "value_of_information.csv")
+    assert {"lead_gap_value_added_pp", "staggered_value_added_pp", "discontinuity_value_added_pp"} <= set(
+        table["statistic"])
+    assert table["draws"].le(12).all()
+    rows = table.set_index("statistic")
+    assert rows.loc["lead_gap_value_added_pp", "width_now"] > 0  # a tiny run to 2014 has leads ...
+    assert math.isnan(rows.loc["discontinuity_value_added_pp", "width_now"])  # ... but no open call to judge
+    assert len(pd.read_csv(out / "information_draws.csv")) == 12
+    text = (out / "fit_report.md").read_text()
+    assert "## What data would decide it" in text and "information.png" in text
+    assert (out / "information.png").stat().st_size > 10_000

@@ -95,11 +95,13 @@ def load_calibration(path: str | Path, study: str | None = None) -> Calibration:
     parameters = {name: validate_table(FitParameter, t, source, f"parameters.{name}") for name, t in tables.items()}
     budget = Budget(meta.population, meta.generations, meta.max_simulations, meta.max_minutes)
     calibration = Calibration(
-        source=path, scenario_path=scenario_path, study=study or meta.study, seed=meta.seed, budget=budget,
+        source=path, scenario_path=scenario_path, study=study or meta.study, seed=meta.seed, method=meta.method,
+        emulator=meta.emulator, budget=budget,
         min_ess=meta.min_ess, sbc=meta.sbc, base=base.model_dump(), parameters=parameters,
         targets=tuple(load_targets(path.parent / TARGETS_FILE)), output=path.parent / meta.output,
         report=path.parent / meta.report, posterior=path.parent / meta.posterior,
-        coverage=path.parent / meta.coverage, check_seeds=tuple(range(check.seeds)),
+        coverage=path.parent / meta.coverage,
+        information=path.parent / meta.information, check_seeds=tuple(range(check.seeds)),
         check_fixed=flatten(check.fixed, _leaf),
     )
     _check_ranges(calibration, source)

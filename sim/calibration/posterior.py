@@ -194,6 +194,7 @@ class Posterior:
             acceptance_rate, ess, wall_time_s``.
         prior_simulations: Draws from the prior that set the first temperature.
         simulations_run: Runs simulated in this session (not taken from the stored ones).
+        method: ``abc-smc``, or ``emulator`` (:mod:`sim.calibration.emulated`: its generations are waves).
     """
 
     study: str
@@ -202,6 +203,7 @@ class Posterior:
     generations: pd.DataFrame
     prior_simulations: int = 0
     simulations_run: int = 0
+    method: str = "abc-smc"
 
     @property
     def temperature(self) -> float:

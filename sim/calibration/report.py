@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.calibration import information
 from sim.calibration.posterior import METRICS, Posterior
 from sim.calibration.sbc import SHARE, coverage
 from sim.calibration.spec import Calibration, FitParameter
@@ -46,6 +47,7 @@ class FitReport:
         per_seed: The check's inputs, one row per seed.
         timings: Label -> seconds.
         coverage: Simulation-based calibration's rows (``coverage.csv``), if any.
+        information: The value of information (``value_of_information.csv``), if any.
     """
 
     calibration: Calibration
@@ -56,6 +58,7 @@ class FitReport:
     per_seed: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     coverage: pd.DataFrame | None = None
+    information: pd.DataFrame | None = None
 
     def parameters(self) -> pd.DataFrame:
         """Each parameter's prior and posterior: median and 90 % intervals, the central draw, an edge note."""
@@ -391,6 +394,8 @@ def write(report: FitReport, out_dir: Path, markdown_path: Path | None = None) -
                     save(totals_figure(report), out_dir / "totals.png")]
     if report.coverage is not None:
         tables[out_dir / "coverage_summary.csv"] = coverage(report.coverage)
+    if report.information is not None:
+        figures.append(save(information.figure(report.information), out_dir / "information.png"))
     for path, table in tables.items():
         table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
     path = markdown_path or report.calibration.report
@@ -421,11 +426,22 @@ def markdown(report: FitReport, out_dir: Path) -> str:
         lines += _totals(report, out_dir)
     if report.coverage is not None:
         lines += _coverage(report)
+    if report.information is not None:
+        lines += information.section(report.information)
+        lines[-1:-1] = ["", f"The bars: `{out_dir}/information.png`; the rows: `{c.information.name}`."]
     return "\n".join(lines) + "\n"
 
 
 def _method(report: FitReport, out_dir: Path) -> list[str]:
     c, post = report.calibration, report.posterior
+    lines = _emulator_method(c, post, out_dir) if post.method == "emulator" else _abc_method(c, post, out_dir)
+    if report.timings:
+        lines += ["| step | wall time |", "|---|---|",
+                  *[f"| {label} | {seconds / 60:.1f} min |" for label, seconds in report.timings.items()], ""]
+    return lines
+
+
+def _abc_method(c: Calibration, post: Posterior, out_dir: Path) -> list[str]:
     fitted = ", ".join(f"`{t.name}`" for t in c.objective_targets)
     status = ("the last generation is at temperature 1: a weighted sample of the posterior itself" if post.complete
               else f"**stopped at temperature {post.temperature:.3g}** (a budget ran out): a tempered posterior, wider "
@@ -449,10 +465,38 @@ def _method(report: FitReport, out_dir: Path) -> list[str]:
           f"{r.ess:.0f} | {r.wall_time_s / 60:.1f} min |" for r in post.generations.itertuples()],
         "",
     ]
-    if report.timings:
-        lines += ["| step | wall time |", "|---|---|",
-                  *[f"| {label} | {seconds / 60:.1f} min |" for label, seconds in report.timings.items()], ""]
     return lines
+
+
+def _emulator_method(c: Calibration, post: Posterior, out_dir: Path) -> list[str]:
+    fitted = ", ".join(f"`{t.name}`" for t in c.objective_targets)
+    ess_note = "" if post.ess >= c.min_ess else f" (**below the {c.min_ess} wanted**: raise `waves` or `wave`)"
+    status = ("weighted by the error model over the proposal: a sample of the posterior itself" if post.complete
+              else "**only the design has run**: run `python run.py calibrate` again to continue")
+    return [
+        f"Written by `python run.py calibrate` from `{c.source.name}` and `targets.toml`. The error model: each "
+        "fitted target is observed with a Gaussian error whose sd is its tolerance (an `at_least` target only "
+        f"penalises a shortfall), and each draw is one run of `{c.scenario_path.name}` at {_settings(c.base)} with "
+        "a seed of its own, so the noise between seeds is part of the likelihood. The method "
+        "(`sim/calibration/emulated.py`): a Sobol design from the priors, then waves of runs proposed from "
+        "Gaussian-process emulators of the targets (history matching's waves) and each weighed by prior x "
+        "error-model density of its run / proposal (defensive importance sampling). The weights make the draws a "
+        "sample of the same posterior as exact ABC, whatever the emulators got wrong; the emulators decide only how "
+        f"even the weights are. Fitted targets: {fitted}.",
+        "",
+        f"**{len(post.draws)} draws, effective sample size {post.ess:.0f}{ess_note}**; {status}. "
+        f"{post.simulations} runs in all. Tables and plots: `{out_dir}/`. The emulator's check is the mean squared "
+        "standardised error of a wave's runs against the emulator that proposed them, per target: about 1 if "
+        "its uncertainty was honest, above 1 if it was too sure.",
+        "",
+        "| wave | proposal | runs | ESS | emulator check |",
+        "|---|---|---|---|---|",
+        *[f"| {r.generation} | {r.proposal} | {r.simulations} | "
+          f"{'-' if r.generation == 0 else f'{r.ess:.0f}'} | "
+          f"{'-' if not math.isfinite(r.emulator_chi2) else f'{r.emulator_chi2:.2f}'} |"
+          for r in post.generations.itertuples()],
+        "",
+    ]
 
 
 def _parameters(report: FitReport, out_dir: Path) -> list[str]:
@@ -568,16 +612,21 @@ def _totals(report: FitReport, out_dir: Path) -> list[str]:
 def _coverage(report: FitReport) -> list[str]:
     c, summary = report.calibration, coverage(report.coverage)
     cases = int(report.coverage["case"].nunique())
-    complete = report.coverage.groupby("case")["temperature"].first().le(1.0).sum()
-    sbc = c.sbc
+    if c.method == "emulator":
+        how = (f"{cases} runs of the design (draws from the priors, each with a seed of its own), each observed "
+               "through the error model, then calibrated like the published figures by the emulators fitted to "
+               "every other run (the search that proposes a wave; no new runs). This checks the emulators and "
+               "their error model, the part of the method that can be wrong; a wave's weights only correct it.")
+    else:
+        complete = report.coverage.groupby("case")["temperature"].first().le(1.0).sum()
+        how = (f"{cases} parameter sets drawn from the priors, each simulated once and observed through the error "
+               f"model, then calibrated like the published figures at a smaller budget ({c.sbc.population} draws, "
+               f"at most {c.sbc.generations} generations; {complete} of {cases} reached temperature 1).")
     return [
         "## Does it work? Simulation-based calibration",
         "",
-        f"{cases} parameter sets drawn from the priors, each simulated once and observed through the error model, "
-        f"then calibrated like the published figures at a smaller budget ({sbc.population} draws, at most "
-        f"{sbc.generations} generations; {complete} of {cases} reached temperature 1). A 90 % interval should "
-        f"hold its truth in about 90 % of the cases; with {cases} cases a calibrated method covers between the two "
-        f"counts given 90 % of the time. Rows per case: `{c.coverage.name}`.",
+        f"{how} A 90 % interval should hold its truth in about 90 % of the cases; with {cases} cases a calibrated "
+        f"method covers between the two counts given 90 % of the time. Rows per case: `{c.coverage.name}`.",
         "",
         "| quantity | covered | share | expected if calibrated |",
         "|---|---|---|---|",

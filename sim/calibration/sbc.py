@@ -84,7 +84,7 @@ def draw_cases(c: Calibration, executor: Any, cases: int) -> list[dict[str, Any]
                 raise SimulationFailed(f"run {outcome.run_id} failed: {outcome.error}")
             k = int(outcome.run_id.split("/")[1])
             case = drawn[k] | {"case": k, "attempt": attempts[k], "statistics": read(outcome)}
-            if _observe(c, case):
+            if observe(c, case):
                 kept[k] = case
             elif attempts[k] + 1 >= MAX_ATTEMPTS:
                 raise RuntimeError(f"case {k}: {MAX_ATTEMPTS} draws from the prior gave no observation that meets "
@@ -100,7 +100,7 @@ def _draw(c: Calibration, case: int, attempt: int) -> dict[str, Any]:
     return {"parameters": parameters, "run_seed": int(rng.integers(2**53)), "rng": rng, "seed": abc_seed}
 
 
-def _observe(c: Calibration, case: dict[str, Any]) -> bool:
+def observe(c: Calibration, case: dict[str, Any]) -> bool:
     """Make a case's observed targets from its run; False if the run cannot have made an observation."""
     rng, statistics, observed = case["rng"], case["statistics"], {}
     for t in c.objective_targets:

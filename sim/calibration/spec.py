@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +72,14 @@ class SbcTable(_Strict):
     min_ess: int = Field(50, ge=1)
 
 
+class EmulatorTable(_Strict):
+    """The ``[calibration.emulator]`` table: the runs of the emulator method's design and waves."""
+
+    design: int = Field(500, ge=20, le=100_000)
+    wave: int = Field(500, ge=10, le=100_000)
+    waves: int = Field(4, ge=1, le=100)
+
+
 class CalibrationTable(_Strict):
     """The ``[calibration]`` table: the scenario, the study, the seed, the budget and the settings held in every run."""
 
@@ -80,6 +88,7 @@ class CalibrationTable(_Strict):
     scenario: str
     study: str = Field(pattern=f"^{NAME_PATTERN}$")
     seed: int = Field(ge=0, le=2**63 - 1)
+    method: Literal["emulator", "abc-smc"] = "emulator"
     population: int = Field(300, ge=5, le=100_000)
     generations: int = Field(8, ge=1, le=100)
     max_simulations: int | None = Field(None, ge=1)
@@ -89,8 +98,10 @@ class CalibrationTable(_Strict):
     report: str = "fit_report.md"
     posterior: str = "posterior.parquet"
     coverage: str = "coverage.csv"
+    information: str = "value_of_information.csv"
     fixed: dict[str, Any] = Field(default_factory=dict)
     sbc: SbcTable = Field(default_factory=SbcTable)
+    emulator: EmulatorTable = Field(default_factory=EmulatorTable)
 
 
 class CheckTable(_Strict):
@@ -127,7 +138,9 @@ class Calibration:
         scenario_path: The scenario being fitted.
         study: Name of the calibration in the results database.
         seed: Seed of everything random in the calibration (proposals, runs' seeds, acceptance).
-        budget: The ABC-SMC budget of the posterior.
+        method: ``emulator`` (:mod:`sim.calibration.emulated`) or ``abc-smc`` (:mod:`sim.calibration.posterior`).
+        emulator: The emulator method's design, wave size and waves.
+        budget: The ABC-SMC budget of the posterior (its runs and minutes bound either method).
         min_ess: Effective draws the posterior should hold.
         sbc: Simulation-based calibration's cases and budget.
         base: The scenario with ``[calibration.fixed]`` applied (``model_dump()``).
@@ -137,6 +150,7 @@ class Calibration:
         report: Where the fit report is written.
         posterior: Where the posterior's draws are exported (parquet).
         coverage: Where simulation-based calibration writes its intervals (CSV).
+        information: Where the value of information is written (CSV).
         check_seeds: Seeds of the check (0 .. n-1).
         check_fixed: Settings of the check runs.
     """
@@ -145,6 +159,8 @@ class Calibration:
     scenario_path: Path
     study: str
     seed: int
+    method: str
+    emulator: EmulatorTable
     budget: Budget
     min_ess: int
     sbc: SbcTable
@@ -155,6 +171,7 @@ class Calibration:
     report: Path
     posterior: Path
     coverage: Path
+    information: Path
     check_seeds: tuple[int, ...]
     check_fixed: dict[str, Any]
 

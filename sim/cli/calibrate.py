@@ -1,15 +1,17 @@
-"""``run.py calibrate``: the posterior of the parameters given the published figures, by ABC-SMC.
+"""``run.py calibrate``: the posterior of the parameters given the published figures.
 
-The posterior lives in the results database (pyabc's history); running the command again continues
-it from where it stopped, and reads it when it is complete. Its draws are exported as
+By the emulator method (``method = "emulator"``, the default: a design from the priors, then waves
+proposed from Gaussian-process emulators and weighed by the error model) or by ABC-SMC
+(``method = "abc-smc"``). The posterior lives in the results database; running the command again
+continues it from where it stopped, and reads it when it is complete. Its draws are exported as
 ``<out>/posterior.parquet``, the central draw (nearest the weighted posterior median) as
 ``<out>/calibrated.toml``, checked at full scale on the check seeds, and reported in
 ``<out>/fit_report.md`` with its tables and plots (default ``results/calibration/<study>/``). Only
 ``--apply`` writes the committed files: ``calibration/calibrated.toml`` (which the baseline
 extends), ``calibration/posterior.parquet`` and ``calibration/fit_report.md``. ``--sbc`` runs
 simulation-based calibration instead and writes ``coverage.csv``. Exit status 0 when the posterior
-is complete (temperature 1) with the effective draws wanted, 1 when a budget stopped it first or a
-run failed (running again continues), 2 on bad input.
+is complete (a weighed wave, or ABC-SMC at temperature 1) with the effective draws wanted, 1 when a
+budget stopped it first or a run failed (running again continues), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     step.add_argument("--check-only", action="store_true",
                       help="run no ABC-SMC: check the committed baseline and report the stored posterior")
     step.add_argument("--no-check", action="store_true", help="skip the check of the central draw at full scale")
+    p.add_argument("--information", nargs="?", type=positive, const=200, metavar="DRAWS",
+                   help="also run DRAWS posterior draws (default 200) and write value_of_information.csv: how much "
+                        "each statistic a register study could publish would narrow the true effect's interval")
     step.add_argument("--sbc", nargs="?", type=positive, const=0, metavar="CASES",
                       help="simulation-based calibration instead: calibrate CASES parameter sets drawn from the "
                            "priors (default: [calibration.sbc] cases) and write coverage.csv")
@@ -150,16 +155,21 @@ def with_budget(spec: Calibration, args: argparse.Namespace) -> Calibration:
 def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace, out: Path) -> int:
     from sim.calibration import fit
     from sim.calibration import report as fit_report
+    from sim.calibration.emulated import load_emulated, run_emulated
     from sim.calibration.posterior import central_draw, export, load_posterior, run_abc
 
     progress = not args.quiet
     timings: dict[str, float] = {}
+    emulated = spec.method == "emulator"
     if args.check_only:
-        posterior = load_posterior(spec, store)
+        posterior = (load_emulated if emulated else load_posterior)(spec, store)
     else:
         started = time.perf_counter()
-        posterior = run_abc(spec, executor, store, spec.study, progress=progress)
-        timings["ABC-SMC, this session"] = time.perf_counter() - started
+        if emulated:
+            posterior = run_emulated(spec, executor, store, spec.study, progress=progress)
+        else:
+            posterior = run_abc(spec, executor, store, spec.study, progress=progress)
+        timings[f"{'emulator waves' if emulated else 'ABC-SMC'}, this session"] = time.perf_counter() - started
     central, values = None, fit.committed_values(spec)
     files: list[Path] = []
     if posterior is not None:
@@ -172,7 +182,7 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
                 f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
                 f"the draw nearest the weighted posterior median), {len(posterior.draws)} draws, ESS "
-                f"{posterior.ess:.0f}, temperature {posterior.temperature:g}; {fit.now_text()}."]
+                f"{posterior.ess:.0f}, {_state(posterior)}; {fit.now_text()}."]
         if apply:
             files += [fit.write_calibrated(spec, values, note), export(posterior, spec.posterior)]
         else:
@@ -180,10 +190,12 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
             files += [fit.write_calibrated(spec, values, note, out / spec.output.name),
                       export(posterior, out / spec.posterior.name)]
         if args.apply and not apply:
-            print(f"not applied: the posterior stopped at temperature {posterior.temperature:.3g}; run again to "
-                  "continue it", file=sys.stderr)
+            print(f"not applied: {_state(posterior)}; run again to continue it", file=sys.stderr)
     fitted_here = posterior is not None and not args.check_only and not apply
-    report = fit_report.FitReport(spec, posterior, central, values, timings=timings, coverage=_coverage(spec, out))
+    if args.information and posterior is not None and posterior.complete:
+        files += _information(spec, posterior, executor, args, out, timings)
+    report = fit_report.FitReport(spec, posterior, central, values, timings=timings, coverage=_coverage(spec, out),
+                                  information=_committed(spec.information, out))
     if not args.no_check:
         checked = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **spec.check_fixed}) \
             if fitted_here else spec
@@ -199,12 +211,42 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
     return 0 if posterior.complete and posterior.ess >= spec.min_ess else EXIT_INCOMPLETE
 
 
+def _state(posterior: Any) -> str:
+    """Where a posterior stands, in words."""
+    if posterior.method == "emulator":
+        waves = int(posterior.generations["generation"].max())
+        return f"{waves} wave{'s' if waves != 1 else ''} after the design" if waves else "only the design has run"
+    return f"temperature {posterior.temperature:g}" if posterior.complete else \
+        f"the posterior stopped at temperature {posterior.temperature:.3g}"
+
+
 def _coverage(spec: Calibration, out: Path) -> pd.DataFrame | None:
     """Simulation-based calibration's rows: this run's folder first, else the committed file."""
-    for path in (out / spec.coverage.name, spec.coverage):
-        if path.is_file():
-            return pd.read_csv(path)
+    return _committed(spec.coverage, out)
+
+
+def _committed(path: Path, out: Path) -> pd.DataFrame | None:
+    """A table written by an earlier step: the one in this run's folder first, else the committed file."""
+    for candidate in (out / path.name, path):
+        if candidate.is_file():
+            return pd.read_csv(candidate)
     return None
+
+
+def _information(spec: Calibration, posterior: Any, executor: Any, args: argparse.Namespace, out: Path,
+                 timings: dict[str, float]) -> list[Path]:
+    """Run the value of information's draws and write its table (committed with ``--apply``)."""
+    from sim.calibration.information import REGISTER_SD, information_draws, value_of_information
+
+    started = time.perf_counter()
+    draws = information_draws(spec, posterior, executor, args.information, progress=not args.quiet)
+    table = value_of_information(draws, REGISTER_SD, seed=spec.seed)
+    timings["value of information"] = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    path = spec.information if args.apply else out / spec.information.name
+    table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+    draws.to_csv(out / "information_draws.csv", index=False, float_format="%.10g", lineterminator="\n")
+    return [path, out / "information_draws.csv"]
 
 
 def _sbc(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace, out: Path) -> int:
@@ -217,7 +259,12 @@ def _sbc(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace,
             print(f"case {case}: {len(posterior.draws)} draws, ESS {posterior.ess:.0f}, temperature "
                   f"{posterior.temperature:g}", flush=True)
 
-    table = run_sbc(spec, executor, store, args.sbc or None, progress, on_case=done)
+    if spec.method == "emulator":
+        from sim.calibration.emulated import emulated_sbc
+
+        table = emulated_sbc(spec, executor, store, args.sbc or None, progress)
+    else:
+        table = run_sbc(spec, executor, store, args.sbc or None, progress, on_case=done)
     path = spec.coverage if args.apply else out / spec.coverage.name
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
@@ -234,7 +281,7 @@ def _summary(report: fit_report.FitReport, out: Path, markdown: Path, files: lis
     lines = []
     post = report.posterior
     if post is not None:
-        state = "complete" if post.complete else f"stopped at temperature {post.temperature:.3g}: run again to continue"
+        state = "complete" if post.complete else f"{_state(post)}: run again to continue"
         lines.append(f"posterior: {len(post.draws)} draws, ESS {post.ess:.0f}, {post.simulations} runs, {state}")
         for r in report.truth().itertuples():
             if r.metric == "value added":
