@@ -559,9 +559,11 @@ def _baseline(report: FitReport, out_dir: Path) -> list[str]:
     central = None if post is None or report.central is None else post.draws.iloc[report.central]
     if central is not None and all(math.isclose(central[n], report.values[n], rel_tol=1e-9) for n in c.parameters):
         lines += [f"`{c.output.name}` holds draw {int(central['evaluation'])} of generation "
-                  f"{int(central['generation'])} (run seed {int(central['draw_seed'])}): the draw nearest the weighted "
-                  "posterior median of every parameter, distances in posterior standard deviations. A real draw, so "
-                  "the baseline is a parameter set the posterior holds; its values are in the parameter table.", ""]
+                  f"{int(central['generation'])} (run seed {int(central['draw_seed'])}): of the draws whose own run "
+                  "met every fitted target, the one nearest the weighted posterior median of every parameter and "
+                  "of the true effect and selection share of value added, distances in posterior standard "
+                  "deviations. A real draw, so the baseline is a parameter set the posterior "
+                  "holds; its values are in the parameter table.", ""]
     else:
         lines += [f"The check ran the values `{c.output.name}` holds now (the parameter table's last column), not the "
                   "posterior's central draw: `run.py calibrate --apply` commits that.", ""]

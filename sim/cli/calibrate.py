@@ -4,9 +4,10 @@ By the emulator method (``method = "emulator"``, the default: a design from the 
 proposed from Gaussian-process emulators and weighed by the error model) or by ABC-SMC
 (``method = "abc-smc"``). The posterior lives in the results database; running the command again
 continues it from where it stopped, and reads it when it is complete. Its draws are exported as
-``<out>/posterior.parquet``, the central draw (nearest the weighted posterior median) as
-``<out>/calibrated.toml``, checked at full scale on the check seeds, and reported in
-``<out>/fit_report.md`` with its tables and plots (default ``results/calibration/<study>/``). Only
+``<out>/posterior.parquet``, the central draw (of the draws whose run met every fitted target, the
+one nearest the weighted posterior median) as ``<out>/calibrated.toml``, checked at full scale on
+the check seeds, and reported in ``<out>/fit_report.md`` with its tables and plots (default
+``results/calibration/<study>/``). Only
 ``--apply`` writes the committed files: ``calibration/calibrated.toml`` (which the baseline
 extends), ``calibration/posterior.parquet`` and ``calibration/fit_report.md``. ``--sbc`` runs
 simulation-based calibration instead and writes ``coverage.csv``. Exit status 0 when the posterior
@@ -169,11 +170,12 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
             posterior = run_emulated(spec, executor, store, spec.study, progress=progress)
         else:
             posterior = run_abc(spec, executor, store, spec.study, progress=progress)
-        timings[f"{'emulator waves' if emulated else 'ABC-SMC'}, this session"] = time.perf_counter() - started
+        if posterior.simulations_run:  # a posterior read from the database took no time worth reporting
+            timings[f"{'emulator waves' if emulated else 'ABC-SMC'}, this session"] = time.perf_counter() - started
     central, values = None, fit.committed_values(spec)
     files: list[Path] = []
     if posterior is not None:
-        central = central_draw(posterior)
+        central = central_draw(posterior, spec.objective_targets)
         if not args.check_only:  # --check-only checks the committed values, whatever the posterior holds
             values = {name: float(posterior.draws[name].iloc[central]) for name in spec.parameters}
     apply = args.apply and posterior is not None and posterior.complete  # never commit a tempered posterior
@@ -181,7 +183,9 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         row = posterior.draws.iloc[central]
         note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
                 f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
-                f"the draw nearest the weighted posterior median), {len(posterior.draws)} draws, ESS "
+                "of the draws whose run met every fitted target, the one nearest the weighted posterior median of "
+                "the parameters, the true effect and the selection share), "
+                f"{len(posterior.draws)} draws, ESS "
                 f"{posterior.ess:.0f}, {_state(posterior)}; {fit.now_text()}."]
         if apply:
             files += [fit.write_calibrated(spec, values, note), export(posterior, spec.posterior)]
