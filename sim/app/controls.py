@@ -59,8 +59,9 @@ class Control:
         """Where a slider puts a value: inside its range, on its steps.
 
         A browser's slider moves a value it cannot show to the nearest one it can, and reports that
-        as if the user had moved it; the app ignores such a report (a calibrated value such as a
-        potential weight of 24.15 would otherwise become 24 the moment a lesson is shown).
+        as if the user had moved it; the app ignores such a report (a calibrated value with
+        decimals, such as the potential weight, would otherwise move to the nearest whole number the
+        moment a lesson is shown).
         """
         inside = min(max(float(value), self.lo), self.hi)
         return min(self.lo + round((inside - self.lo) / self.step) * self.step, self.hi)
@@ -103,8 +104,9 @@ def level_control(name: str, fields: tuple[str, ...], label: str, group: str, hi
     """A slider that scales level values of all four levels, in percent of the shipped classroom's.
 
     Percent of the classroom scenario as shipped rather than of the schema's defaults: the
-    calibration sets some of them (members' market access is over five times its default), and a
-    class should read the shipped scenario as 100 % on every slider.
+    calibration sets some of them (members' market access is fitted as a multiple of its default,
+    and every calibration moves it), and a class should read the shipped scenario as 100 % on every
+    slider.
 
     Args:
         name: Identifier.
@@ -164,7 +166,7 @@ CONTROLS: tuple[Control, ...] = (
     scenario_control("membership.base_utility", "Appetite for joining (utils)", BEHAVIOUR, -6.0, 2.0, 0.25,
                      "Higher: more firms find membership worth its hours and fees."),
     scenario_control("membership.potential_weight", "Selection on growth potential (utils per log point)",
-                     BEHAVIOUR, 0.0, 80.0, 1.0,
+                     BEHAVIOUR, 0.0, 200.0, 1.0,  # calibration/parameters.toml's prior: the fitted value is inside
                      "How much firms that expect to grow anyway seek clusters: the source of selection bias."),
     scenario_control("network.geo_scale_km", "Reach of collaboration (km)", BEHAVIOUR, 25.0, 800.0, 25.0,
                      "Distance at which a proposed partnership becomes 1/e as likely: small means local ties."),
