@@ -15,6 +15,10 @@ fitted parameter, and the true effect and the selection share of the case's own 
 is right, each interval covers its truth in about 90 % of the cases (between the binomial bounds
 :func:`coverage` gives). Every case is a study of its own in the results database
 (``<study>.sbc<case>``), so a stopped simulation-based calibration continues where it stopped.
+
+This is the ABC-SMC method's check. The emulator method's (:func:`sim.calibration.emulated.emulated_sbc`)
+takes its cases from the design's runs and observes them with :func:`observe` too, but calibrates
+them with emulators instead of new runs.
 """
 
 from __future__ import annotations
