@@ -29,13 +29,18 @@ waves = 3
 """
 
 
-@pytest.fixture
-def gauss(tmp_path):
+def emulated_calibration(folder):
+    """The stand-in's calibration with the emulator method: a design of 64, waves of 150."""
     text = PARAMETERS.replace("seed = 11\n", "seed = 11\n" + EMULATOR.split("\n\n")[0] + "\n")
     text = text.replace("[parameters.", EMULATOR.split("\n\n", 1)[1] + "[parameters.", 1)
-    spec = setup(tmp_path, text)
-    (tmp_path / "targets.toml").write_text(TARGETS)
-    return load_calibration(spec), tmp_path
+    spec = setup(folder, text)
+    (folder / "targets.toml").write_text(TARGETS)
+    return load_calibration(spec), folder
+
+
+@pytest.fixture
+def gauss(tmp_path):
+    return emulated_calibration(tmp_path)
 
 
 def test_emulator_waves_recover_a_known_posterior_with_seed_noise_in_the_likelihood(gauss):

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 import test_posterior
 from distributed import LocalCluster
+from test_emulated import emulated_calibration
 from test_posterior import InProcess, gauss, gaussian_run  # noqa: F401 (gauss is a fixture)
 
+from sim.calibration.emulated import run_emulated
 from sim.calibration.history import CalibrationStore
 from sim.calibration.posterior import run_abc
 from sim.calibration.spec import Budget
@@ -27,5 +29,15 @@ def test_the_posterior_on_dask_is_the_posterior_in_one_process(gauss):  # noqa: 
         on_dask = run_abc(c, DaskPool(cluster.scheduler_address, runner=gaussian_run),
                           CalibrationStore(f"sqlite:///{folder / 'dask.db'}"), c.study, budget=small)
     here = run_abc(c, InProcess(), CalibrationStore(f"sqlite:///{folder / 'here.db'}"), c.study, budget=small)
+    pd.testing.assert_frame_equal(on_dask.draws, here.draws)
+    assert on_dask.complete
+
+
+def test_emulator_waves_on_dask_give_the_draws_of_one_process(tmp_path):
+    c, folder = emulated_calibration(tmp_path)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = run_emulated(c, DaskPool(cluster.scheduler_address, runner=gaussian_run),
+                               CalibrationStore(f"sqlite:///{folder / 'dask.db'}"), c.study)
+    here = run_emulated(c, InProcess(), CalibrationStore(f"sqlite:///{folder / 'here.db'}"), c.study)
     pd.testing.assert_frame_equal(on_dask.draws, here.draws)
     assert on_dask.complete
