@@ -12,6 +12,7 @@ from calibration_helpers import TARGETS as SHARED_TARGETS
 from calibration_helpers import setup
 from conftest import cli
 
+from sim.calibration.emulated import expected_statistics
 from sim.calibration.fit import committed_values, load_calibration
 from sim.calibration.posterior import Posterior, central_draw
 
@@ -92,7 +93,8 @@ def test_calibrate_exports_the_posterior_and_commits_its_central_draw(calibrated
             "generation"} <= set(draws.columns)
     assert draws["generation"].eq(1).all() and draws["true_value_added_pp"].notna().all()
     c = load_calibration(folder / "parameters.toml")
-    central = central_draw(Posterior("tiny", list(c.parameters), draws, pd.DataFrame({"temperature": [1.0]})))
+    posterior = Posterior("tiny", list(c.parameters), draws, pd.DataFrame({"temperature": [1.0]}))
+    central = central_draw(posterior, c.objective_targets, expected_statistics(c, posterior))
     # tiny.toml extends what calibrate wrote: the committed scenario runs the central draw itself.
     assert committed_values(c) == pytest.approx(draws.iloc[central][list(c.parameters)].to_dict(), rel=1e-12)
     assert f"draw {draws['evaluation'].iloc[central]} of generation 1" in (folder / "calibrated.toml").read_text()
@@ -107,6 +109,8 @@ def test_the_fit_report_sets_priors_beside_posteriors_and_the_truth_in_intervals
                     "## The baseline: the central draw"):
         assert section in report
     assert "effective sample size" in report and "| value added | true effect (pp) |" in report
+    assert "| target | observed | at the calibration's scale | at full scale |" in report
+    assert len(pd.read_csv(folder / "out" / "fit_at_calibration_scale.csv")) == 3
     assert "lognormal(median 1, sd_log 0.7) on 0.1-8" in report
     predictive = pd.read_csv(folder / "out" / "predictive.csv")
     assert list(predictive["target"]) == ["gap_value_added_pp", "gap_peaks_early", "members_2010"]

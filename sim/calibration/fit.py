@@ -272,6 +272,11 @@ def check(c: Calibration, executor: Any, progress: bool = True) -> tuple[pd.Data
     return per_seed.assign(seed=list(c.check_seeds)), time.perf_counter() - started
 
 
+def calibration_scale(c: Calibration) -> dict[str, Any]:
+    """The calibration's population scale as a check setting (``--set`` form)."""
+    return {"population.scale": c.base["population"]["scale"]}
+
+
 # The economy's totals whose path the fit report sets against Norway's (columns of yearly.csv).
 TOTALS = ("employment", "value_added_nok")
 

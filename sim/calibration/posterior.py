@@ -429,20 +429,24 @@ def load_posterior(c: Calibration, store: CalibrationStore, study: str | None = 
 
 # --- summaries -----------------------------------------------------------------------------
 
-def central_draw(posterior: Posterior, targets: list[Target] | None = None) -> int:
-    """The draw the committed baseline uses: of the draws whose run met every target, the one nearest the median.
+def central_draw(posterior: Posterior, targets: list[Target] | None = None,
+                 expected: pd.DataFrame | None = None) -> int:
+    """The draw the committed baseline uses: of the draws that meet every target, the one nearest the median.
 
     Nearest the weighted posterior median of every parameter and of :data:`CENTRAL_OUTCOMES` (the
     true effect and the selection share of value added, so that the baseline's answer sits in the
     middle of the posterior's too), distances in posterior standard deviations (weighted), so no
     unit decides. A real draw rather than the median itself, so that the baseline is a parameter set
-    the posterior holds; and one whose own run reproduced the figures it was fitted to (within their
+    the posterior holds; and one that reproduces the figures it was fitted to (within their
     tolerances), since the draw nearest the middle of eight parameters can sit where a target is
-    missed. Without ``targets``, or if no draw met them all, every draw is a candidate.
+    missed. A draw's one run carries its seed's noise, so ``expected`` (its value over seeds) judges
+    it when given. Without ``targets``, or if no draw meets them all, every draw is a candidate.
 
     Args:
         posterior: The posterior.
         targets: The calibrated targets (the draws carry each one's simulated value under its name).
+        expected: Each draw's expected value of the targets (over seeds), to judge them by instead of
+            their one run's (:func:`sim.calibration.emulated.expected_statistics`).
 
     Returns:
         The row of ``posterior.draws``.
@@ -456,8 +460,9 @@ def central_draw(posterior: Posterior, targets: list[Target] | None = None) -> i
     sd[~(sd > 0)] = 1.0
     distance = np.nan_to_num((((x - median) / sd) ** 2).sum(axis=1), nan=np.inf)
     met = np.ones(len(draws), bool)
+    judged = draws if expected is None else expected
     for t in targets or ():
-        met &= np.array([t.met(v) for v in draws[t.name].to_numpy(float)])
+        met &= np.array([t.met(v) for v in judged[t.name].to_numpy(float)])
     if met.any():
         distance[~met] = np.inf
     return int(np.argmin(distance))

@@ -48,6 +48,7 @@ class FitReport:
         timings: Label -> seconds.
         coverage: Simulation-based calibration's rows (``coverage.csv``), if any.
         information: The value of information (``value_of_information.csv``), if any.
+        scale_fit: The check's table for the same seeds at the calibration's scale (``None`` without a check).
     """
 
     calibration: Calibration
@@ -59,6 +60,7 @@ class FitReport:
     timings: dict[str, float] = field(default_factory=dict)
     coverage: pd.DataFrame | None = None
     information: pd.DataFrame | None = None
+    scale_fit: pd.DataFrame | None = None
 
     def parameters(self) -> pd.DataFrame:
         """Each parameter's prior and posterior: median and 90 % intervals, the central draw, an edge note."""
@@ -388,6 +390,8 @@ def write(report: FitReport, out_dir: Path, markdown_path: Path | None = None) -
                     save(predictive_figure(report), out_dir / "predictive.png"),
                     save(truth_figure(report), out_dir / "truth.png")]
     if report.per_seed is not None:
+        if report.scale_fit is not None:
+            tables[out_dir / "fit_at_calibration_scale.csv"] = report.scale_fit
         tables |= {out_dir / "fit.csv": report.fit, out_dir / "check_seeds.csv": report.per_seed,
                    out_dir / "check_truth.csv": report.check_truth(), out_dir / "totals.csv": totals_table(report)}
         figures += [save(profile_figure(report), out_dir / "profile.png"),
@@ -559,8 +563,9 @@ def _baseline(report: FitReport, out_dir: Path) -> list[str]:
     central = None if post is None or report.central is None else post.draws.iloc[report.central]
     if central is not None and all(math.isclose(central[n], report.values[n], rel_tol=1e-9) for n in c.parameters):
         lines += [f"`{c.output.name}` holds draw {int(central['evaluation'])} of generation "
-                  f"{int(central['generation'])} (run seed {int(central['draw_seed'])}): of the draws whose own run "
-                  "met every fitted target, the one nearest the weighted posterior median of every parameter and "
+                  f"{int(central['generation'])} (run seed {int(central['draw_seed'])}): of the draws that meet "
+                  "every fitted target (in expectation, emulated from the draws' runs, for the emulator method), "
+                  "the one nearest the weighted posterior median of every parameter and "
                   "of the true effect and selection share of value added, distances in posterior standard "
                   "deviations. A real draw, so the baseline is a parameter set the posterior "
                   "holds; its values are in the parameter table.", ""]
@@ -590,7 +595,28 @@ def _baseline(report: FitReport, out_dir: Path) -> list[str]:
         "uncertainty too.",
         "",
     ]
-    return lines
+    return lines + _scale(report)
+
+
+def _scale(report: FitReport) -> list[str]:
+    """The fitted targets at the calibration's scale and at full scale, on the same seeds."""
+    if report.scale_fit is None:
+        return []
+    c = report.calibration
+    small = report.scale_fit.set_index("target")
+    rows = [r for r in report.fit.itertuples() if r.calibrated and r.target in small.index]
+    return [
+        f"The same seeds at the calibration's scale (population.scale = {c.base['population']['scale']:g}), where "
+        "the posterior was found, beside the full economy: a difference larger than the intervals is a bias of "
+        "the scale that the posterior cannot see.",
+        "",
+        "| target | observed | at the calibration's scale | at full scale | full minus calibration scale |",
+        "|---|---|---|---|---|",
+        *[f"| {r.target} | {_observed(r)} | {small.loc[r.target, 'simulated']:.4g} "
+          f"({small.loc[r.target, 'ci_low']:.4g} to {small.loc[r.target, 'ci_high']:.4g}) | {r.simulated:.4g} | "
+          f"{r.simulated - small.loc[r.target, 'simulated']:+.3g} |" for r in rows],
+        "",
+    ]
 
 
 def _totals(report: FitReport, out_dir: Path) -> list[str]:

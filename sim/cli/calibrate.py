@@ -4,10 +4,10 @@ By the emulator method (``method = "emulator"``, the default: a design from the 
 proposed from Gaussian-process emulators and weighed by the error model) or by ABC-SMC
 (``method = "abc-smc"``). The posterior lives in the results database; running the command again
 continues it from where it stopped, and reads it when it is complete. Its draws are exported as
-``<out>/posterior.parquet``, the central draw (of the draws whose run met every fitted target, the
-one nearest the weighted posterior median) as ``<out>/calibrated.toml``, checked at full scale on
-the check seeds, and reported in ``<out>/fit_report.md`` with its tables and plots (default
-``results/calibration/<study>/``). Only
+``<out>/posterior.parquet``, the central draw (of the draws that meet every fitted target in
+expectation, the one nearest the weighted posterior median) as ``<out>/calibrated.toml``, checked at
+full scale and at the calibration's scale on the check seeds, and reported in
+``<out>/fit_report.md`` with its tables and plots (default ``results/calibration/<study>/``). Only
 ``--apply`` writes the committed files: ``calibration/calibrated.toml`` (which the baseline
 extends), ``calibration/posterior.parquet`` and ``calibration/fit_report.md``. ``--sbc`` runs
 simulation-based calibration instead and writes ``coverage.csv``. Exit status 0 when the posterior
@@ -156,7 +156,7 @@ def with_budget(spec: Calibration, args: argparse.Namespace) -> Calibration:
 def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Namespace, out: Path) -> int:
     from sim.calibration import fit
     from sim.calibration import report as fit_report
-    from sim.calibration.emulated import load_emulated, run_emulated
+    from sim.calibration.emulated import expected_statistics, load_emulated, run_emulated
     from sim.calibration.posterior import central_draw, export, load_posterior, run_abc
 
     progress = not args.quiet
@@ -175,7 +175,8 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
     central, values = None, fit.committed_values(spec)
     files: list[Path] = []
     if posterior is not None:
-        central = central_draw(posterior, spec.objective_targets)
+        expected = expected_statistics(spec, posterior) if emulated else None
+        central = central_draw(posterior, spec.objective_targets, expected)
         if not args.check_only:  # --check-only checks the committed values, whatever the posterior holds
             values = {name: float(posterior.draws[name].iloc[central]) for name in spec.parameters}
     apply = args.apply and posterior is not None and posterior.complete  # never commit a tempered posterior
@@ -183,8 +184,9 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         row = posterior.draws.iloc[central]
         note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
                 f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
-                "of the draws whose run met every fitted target, the one nearest the weighted posterior median of "
-                "the parameters, the true effect and the selection share), "
+                "of the draws that meet every fitted target (their expected value, emulated, for the emulator "
+                "method), the one nearest the weighted posterior median of the parameters, the true effect and the "
+                "selection share), "
                 f"{len(posterior.draws)} draws, ESS "
                 f"{posterior.ess:.0f}, {_state(posterior)}; {fit.now_text()}."]
         if apply:
@@ -205,6 +207,10 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
             if fitted_here else spec
         report.per_seed, timings["check"] = fit.check(checked, executor, progress)
         report.fit = fit.fit_table(spec, report.per_seed)
+        # The same seeds at the calibration's scale: how far the full economy's figures lie from the fitted ones.
+        small = dataclasses.replace(checked, check_fixed={**checked.check_fixed, **fit.calibration_scale(spec)})
+        scaled, timings["check at the calibration's scale"] = fit.check(small, executor, progress)
+        report.scale_fit = fit.fit_table(spec, scaled)
     # The committed report changes only with --apply, and never from a database without the study's posterior.
     markdown = spec.report if apply else out / spec.report.name
     fit_report.write(report, out, markdown)
