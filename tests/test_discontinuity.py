@@ -197,8 +197,12 @@ def test_the_classroom_discontinuity_gives_each_number_with_its_interval(classro
     assert list(table.columns) == list(discontinuity.COLUMNS) and len(table) == 16
     measured = table["gap_pp"].notna()
     assert measured.any()
-    assert (table.loc[measured, "ci_low"] < table.loc[measured, "gap_pp"]).all()
-    assert (table.loc[measured, "gap_pp"] < table.loc[measured, "ci_high"]).all()
+    spread = measured & (table["std_error"] > 0)  # a share no firm moved (joined before the call) is exactly 0
+    assert spread.sum() >= 12
+    assert (table.loc[spread, "ci_low"] < table.loc[spread, "gap_pp"]).all()
+    assert (table.loc[spread, "gap_pp"] < table.loc[spread, "ci_high"]).all()
+    exact = measured & ~spread
+    assert (table.loc[exact, ["gap_pp", "ci_low", "ci_high"]] == 0).all().all()
     assert (table["n_calls"] <= applicants["year"].nunique()).all()
 
 
