@@ -406,7 +406,7 @@ def _run(c: Calibration, executor: Any, store: CalibrationStore, study: str, wav
             store.keep(study, wave.number, i, params[i], statistics)
             results[i] = statistics
             bar.update()
-    stored[wave.number] = _frame(params, results)
+    stored[wave.number] = _stored_wave({i: (params[i], r) for i, r in results.items()})
     return len(todo)
 
 
@@ -423,11 +423,8 @@ def _check(c: Calibration, statistics: dict[str, float], predicted: dict[str, tu
     return {CHI2: chi2 if dof else math.nan, DOF: float(dof)}
 
 
-def _frame(parameters: list[dict[str, float]], results: dict[int, dict[str, float]]) -> pd.DataFrame:
-    return pd.DataFrame([parameters[i] | results[i] for i in sorted(results)])
-
-
 def _stored_wave(cached: dict[int, tuple[dict[str, float], dict[str, float]]]) -> pd.DataFrame:
+    """A wave's runs as a frame: parameters and statistics, in evaluation order."""
     return pd.DataFrame([cached[i][0] | cached[i][1] for i in sorted(cached)])
 
 
