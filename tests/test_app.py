@@ -276,7 +276,8 @@ def test_colocation_lesson_most_ties_stay_in_a_county_and_the_reach_moves_the_sh
     members = [_local_share(pair.main, members_only=True) for pair in _pairs(shipped)]
     assert min(members) > 0.6 and np.mean(members) > 0.75  # "most of their partners are local too"
     near = _played(lessons, COLOCATION, ((2009, "network.geo_scale_km", 25.0),))
-    assert min(_local_share(pair.main) for pair in _pairs(near)) > 0.985  # "by 2030 the map's title says 99 %"
+    near_local = [_local_share(pair.main) for pair in _pairs(near)]
+    assert all(0.975 < share < 0.995 for share in near_local)  # "by 2030 the map's title says 98 or 99 %"
     far = _played(lessons, COLOCATION, ((2009, "network.geo_scale_km", 800.0),))
     assert all(0.75 < _local_share(pair.main) < 0.85 for pair in _pairs(far))  # "about eight in ten"
 
@@ -285,29 +286,34 @@ def test_facilitation_lesson_matchmaking_brings_ties_and_market_access_the_gain(
     at_2015 = _played(lessons, FACILITATION, until=2015)
     assert max(_member_ties(pair.main) for pair in _pairs(at_2015)) <= 1  # "hardly any to each other"
     raw, true = _shown(at_2015)
-    assert 0.9 < true.mean() < 1.3  # "about 1 pp a year so far"
-    assert (raw > true + 4.0).all() and 1.0 - true.mean() / raw.mean() > 0.75  # "far above it: most ... selection"
+    assert 0.3 < true.mean() < 0.5  # "about 0.4 pp a year so far"
+    assert (raw > true + 4.0).all() and 1.0 - true.mean() / raw.mean() > 0.9  # "far above it: nearly all ... selection"
     without = _played(lessons, FACILITATION)
     matched = _played(lessons, FACILITATION, ((2015, "facilitation", 100.0),))
     gained = [_member_ties(pair.main) for pair in _pairs(matched)]
     kept = [_member_ties(pair.main) for pair in _pairs(without)]
-    assert max(kept) <= 5 and all(g >= k + 5 for g, k in zip(gained, kept, strict=True))  # "where before: almost none"
+    # "where before they had none: by 2030 between five and sixteen, depending on the seed, where without
+    # matchmaking they would still have hardly any"
+    assert all(g > k for g, k in zip(gained, kept, strict=True)) and max(kept) <= 1
+    assert min(gained) >= 5 and max(gained) <= 16
     true = _shown(without)[1]
-    assert 0.9 < true.mean() < 1.3  # about 1 pp a year without matchmaking
+    assert 0.3 < true.mean() < 0.5  # about 0.4 pp a year without matchmaking
     change = _shown(matched)[1] - true
-    # "hardly moves (by a few hundredths of a point), far less than its band is wide"
-    assert abs(change.mean()) < min(0.05, 0.25 * (true.max() - true.min()))
+    # "rises, but only a little (by about a tenth of a point by 2030, on every seed), less than its band is wide"
+    assert (change > 0.0).all() and 0.05 < change.mean() < 0.13 and change.max() < true.max() - true.min()
     no_access = _played(lessons, FACILITATION, ((None, "facilitation", 100.0), (2015, "market_access", 0.0)))
     full = _played(lessons, FACILITATION, ((None, "facilitation", 100.0),))
     little = np.array([_true_effect_after(pair, 2015) for pair in _pairs(no_access)])
     kept_gain = np.array([_true_effect_after(pair, 2015) for pair in _pairs(full)])
-    assert (np.abs(little) < 0.5).all() and 0.15 < little.mean() < 0.35  # "about a quarter of a point a year"
-    assert 0.9 < kept_gain.mean() < 1.3  # "against about 1 pp with market access"
-    assert 0.65 < 1.0 - little.mean() / kept_gain.mean() < 0.85  # "most (about three quarters) from market access"
+    assert (np.abs(little) < 0.5).all() and 0.25 < little.mean() < 0.35  # "about 0.3 pp a year"
+    assert 0.4 < kept_gain.mean() < 0.6  # "against about half a point with market access"
+    # "about a third less": "market access gives a little over a third of what members gain"
+    assert (little < kept_gain).all() and 0.33 < 1.0 - little.mean() / kept_gain.mean() < 0.45
     before = _shown(_played(lessons, FACILITATION, ((None, "facilitation", 100.0),), until=2015))[1]
     after = _shown(no_access)[1]
-    assert 1.0 < before.mean() < 1.3 and 0.4 < after.mean() < 0.65  # "falls from about 1.1 to about 0.5"
-    assert after.max() < before.min()  # "below its whole band before"
+    # "falls from a little over half a point to under 0.4 pp by 2030"
+    assert 0.5 < before.mean() < 0.62 and 0.3 < after.mean() < 0.4 and after.mean() < before.mean() - 0.12
+    assert after.max() < before.max() and after.min() < before.min()  # the band falls with it
 
 
 def test_selection_lesson_steps_exceed_the_noise_of_the_seed_mean(lessons):
@@ -315,49 +321,56 @@ def test_selection_lesson_steps_exceed_the_noise_of_the_seed_mean(lessons):
     none = _played(lessons, SELECTION, ((None, "membership.potential_weight", 0.0),))
     some = _played(lessons, SELECTION, ((None, "membership.potential_weight", 20.0),))
     (raw60, true60), (raw0, true0), (raw20, true20) = _shown(strong), _shown(none), _shown(some)
-    # Weight 60: raw gap about 8 against a true effect of about 1, more than four fifths selection.
-    assert 7.0 < raw60.mean() < 9.0 and 0.9 < true60.mean() < 1.3
-    assert 0.8 < 1.0 - true60.mean() / raw60.mean() < 0.92 and (raw60 > true60 + 5.0).all()
-    # Weight 0: the raw gap falls to about the true effect ("about 2 against 1, well inside the spread of
-    # the seeds"), below the whole band it had at 60.
-    assert 1.4 < raw0.mean() < 2.2 and abs(raw0.mean() - true0.mean()) < 1.0 and raw0.min() < true0.mean() < raw0.max()
+    # Weight 60: raw gap about 8 against a true effect of about half a point, more than nine tenths selection.
+    assert 7.5 < raw60.mean() < 9.0 and 0.4 < true60.mean() < 0.6
+    assert 0.9 < 1.0 - true60.mean() / raw60.mean() < 0.96 and (raw60 > true60 + 5.0).all()
+    # Weight 0: the raw gap falls to about the true effect ("about 1 pp against half a point, well inside the
+    # spread of the seeds"), below the whole band it had at 60.
+    assert 0.5 < raw0.mean() < 1.5 and abs(raw0.mean() - true0.mean()) < 0.75 and raw0.min() < true0.mean() < raw0.max()
     assert raw0.max() < raw60.min()
     # Weight 20: in between, by more than the mean's noise; the class seed alone shows the order too.
     assert raw0.mean() + 1.0 < raw20.mean() < raw60.mean() - 1.0 and raw0[0] < raw20[0] < raw60[0]
-    assert 3.3 < raw20.mean() < 4.5  # "about 4"
+    assert 3.0 < raw20.mean() < 4.0  # "about 3.5"
     means = [true0.mean(), true20.mean(), true60.mean()]
-    assert max(means) - min(means) < 0.3 and all(0.9 < m < 1.3 for m in means)  # "stays near 1"
-    # The classroom as shipped, at the calibrated weight (about 160): "a raw gap of about 10 pp, a true
-    # effect of about 1".
+    assert max(means) - min(means) < 0.15 and all(0.4 < m < 0.6 for m in means)  # "stays near half a point"
+    # The classroom as shipped, at the calibrated weight (about 145, well above the lesson's 60): "a raw gap
+    # of about 10 pp against a true effect of a little under half a point".
     raw, true = _shown(_played(lessons, "classroom"))
     shipped = lessons[0].scenario().membership.potential_weight
-    assert 140.0 < shipped < 180.0 and 9.0 < raw.mean() < 11.0 and 0.9 < true.mean() < 1.3
+    assert 135.0 < shipped < 155.0 and shipped > 60.0 and 9.0 < raw.mean() < 11.0 and 0.35 < true.mean() < 0.5
 
 
-def test_selection_lesson_joiners_are_larger_and_larger_still_without_selection(lessons):
-    strong = [pair.sizes() for pair in _pairs(_played(lessons, SELECTION))]
-    none = [pair.sizes() for pair in _pairs(_played(lessons, SELECTION, ((None, "membership.potential_weight",
-                                                                           0.0),)))]
-    assert all(s.joiners > s.others + 0.25 for s in strong)  # "a little larger": about 4 man-years against 3
-    assert 3.7 < np.mean([s.joiners for s in strong]) < 4.7 and 2.8 < np.mean([s.others for s in strong]) < 3.4
-    assert np.mean([s.joiners for s in none]) > np.mean([s.joiners for s in strong]) + 2.0  # "larger still"
-    assert 6.5 < np.mean([s.joiners for s in none]) < 8.0  # "about 7"
+def test_selection_lesson_joiners_are_as_large_as_the_others_and_larger_with_weaker_selection(lessons):
+    def sizes(weight: float | None) -> tuple[float, float]:
+        moves = () if weight is None else ((None, "membership.potential_weight", weight),)
+        found = [pair.sizes() for pair in _pairs(_played(lessons, SELECTION, moves))]
+        return float(np.mean([s.joiners for s in found])), float(np.mean([s.others for s in found]))
+
+    (strong, others), (some, _), (none, _) = sizes(None), sizes(20.0), sizes(0.0)  # weights 60, 20, 0
+    # At 60 "about as large as the others (about 3.3 man-years the year before they join, against 3.1)"
+    assert abs(strong - others) < 0.5 and 2.9 < strong < 3.7 and 2.8 < others < 3.4
+    assert strong + 1.0 < some < none - 0.5  # "at 20 larger (about 5) and at 0 ... larger still (about 6)"
+    assert 4.5 < some < 5.5 and 5.4 < none < 6.5
 
 
-def test_shipped_classroom_members_have_better_prospects_and_are_no_larger(lessons):
-    # What Info and the selection lesson say of who joins in the classroom as shipped: firms that expect
-    # to grow (about one sd of growth potential above the rest), on average no larger than the others
-    # (expected growth shrinks with size, and the calibrated selection on it is strong).
+def test_shipped_classroom_members_have_better_prospects_and_joiners_are_smaller_than_other_firms(lessons):
+    # What the selection lesson says of who joins in the classroom as shipped: firms that expect to grow
+    # (more than one sd of growth potential above the rest), smaller than the other firms ("about 2.4
+    # man-years against 3.1") on every seed and smaller than the selection lesson's joiners (expected growth
+    # shrinks with size, and the calibrated selection on it, about 145, is stronger than the lesson's 60).
     shipped = _played(lessons, "classroom")
     sizes = [pair.sizes() for pair in _pairs(shipped)]
-    assert np.mean([s.joiners for s in sizes]) <= np.mean([s.others for s in sizes])
+    lesson = [pair.sizes() for pair in _pairs(_played(lessons, SELECTION))]
+    assert all(s.joiners < s.others for s in sizes)
+    assert 2.0 < np.mean([s.joiners for s in sizes]) < 2.8 and 2.8 < np.mean([s.others for s in sizes]) < 3.4
+    assert np.mean([s.joiners for s in sizes]) < np.mean([s.joiners for s in lesson]) - 0.5  # "the smaller the joiners"
     gaps = []
     for pair in _pairs(shipped):
         f = pair.main.firms
         alive, member = f.alive[: f.n], f.member[: f.n]
         potential = f.potential[: f.n]
         gaps.append((potential[alive & member].mean() - potential[alive & ~member].mean()) / potential[alive].std())
-    assert min(gaps) > 0.3 and 0.7 < np.mean(gaps) < 1.3  # about one standard deviation
+    assert min(gaps) > 0.8 and 1.0 < np.mean(gaps) < 1.5  # more than one standard deviation
 
 
 def test_budget_cut_lesson_has_fewer_clusters_and_members_than_shipped_on_every_seed(lessons):
@@ -367,16 +380,16 @@ def test_budget_cut_lesson_has_fewer_clusters_and_members_than_shipped_on_every_
     assert all(c["clusters"] < s["clusters"] and c["members"] < s["members"] for c, s in ends)
     clusters = np.array([[c["clusters"], s["clusters"]] for c, s in ends]).mean(axis=0)
     members = np.array([[c["members"], s["members"]] for c, s in ends]).mean(axis=0)
-    assert 8.0 < clusters[0] < 10.0 and 12.5 < clusters[1] < 14.5  # "about 9 against 14"
-    assert 0.25 < 1.0 - members[0] / members[1] < 0.42  # "a third fewer members"
+    assert 8.0 < clusters[0] < 9.5 and 14.0 < clusters[1] < 16.0  # "about 9 against 15"
+    assert 0.15 < 1.0 - members[0] / members[1] < 0.25  # "some 20 % fewer members"
     # The cut bites on the call: no cluster is ended for lack of money, fewer are admitted.
     for c, s in zip(_pairs(cut), _pairs(shipped), strict=True):
         cut_years, shipped_years = c.main.register.yearly(), s.main.register.yearly()
         assert cut_years["budget_exits"].sum() == 0
         assert cut_years.query("year >= 2022")["admissions"].sum() < shipped_years.query("year >= 2022")[
             "admissions"].sum()
-    # What each member gains does not change: about 1 pp, as shipped.
-    assert 0.8 < _shown(cut)[1].mean() < 1.3 and abs(_shown(cut)[1].mean() - _shown(shipped)[1].mean()) < 0.25
+    # What each member gains does not change: about 0.4 pp, as shipped.
+    assert 0.3 < _shown(cut)[1].mean() < 0.5 and abs(_shown(cut)[1].mean() - _shown(shipped)[1].mean()) < 0.15
 
 
 def test_budget_cut_lesson_try_this_budget_and_funding_per_cluster(lessons):
@@ -389,7 +402,9 @@ def test_budget_cut_lesson_try_this_budget_and_funding_per_cluster(lessons):
     richer = _played(lessons, BUDGET_CUT, ((2021, "programme.budget_nok", 80.0),))
     assert abs(clusters(richer).mean() - clusters(shipped).mean()) < 1.5  # follows the dashed line
     poorer = _played(lessons, BUDGET_CUT, ((2021, "programme.budget_nok", 20.0),))
-    assert clusters(poorer).max() <= 2  # "only two clusters remain"
+    # "only a few clusters remain (six with the class seed, two to six with the others)"
+    assert clusters(poorer)[0] == 6 and clusters(poorer).min() >= 2 and clusters(poorer).max() <= 6
+    assert clusters(poorer).mean() < 0.5 * clusters(cut).mean()
     thinner = _played(lessons, BUDGET_CUT, ((2021, "funding", 50.0),))
     assert clusters(thinner).mean() > 1.6 * clusters(cut).mean()  # "about twice as many clusters"
 
@@ -397,7 +412,7 @@ def test_budget_cut_lesson_try_this_budget_and_funding_per_cluster(lessons):
         return float(np.mean([pair.main.register.yearly().iloc[-1]["members"] for pair in _pairs(session)]))
 
     assert members(thinner) > members(cut)  # "and more firms are members"
-    assert abs(_shown(thinner)[1].mean() - _shown(cut)[1].mean()) < 0.25  # members gain as much
+    assert abs(_shown(thinner)[1].mean() - _shown(cut)[1].mean()) < 0.15  # members gain as much
 
 
 def test_headline_and_levels_chart_compare_the_run_with_the_shipped_scenario(lessons):
