@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,10 +49,17 @@ def small_scenario() -> Scenario:
     return small()
 
 
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args: str, wait: bool = True, cwd: Path = ROOT, **kwargs):
     """``run.py`` in a fresh process (a finished process, or a running one with ``wait=False``)."""
     command = [sys.executable, str(ROOT / "run.py"), *args]
     if not wait:
+        # A shell started in the background (nohup make test &) ignores Ctrl-C, and its children inherit that:
+        # give the process back the default, so a test's SIGINT interrupts it as a terminal's would.
+        kwargs.setdefault("preexec_fn", _default_interrupt)
         return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs)
 

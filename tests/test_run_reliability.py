@@ -240,8 +240,7 @@ def test_record_refuses_an_unfinished_folder(tmp_path, capsys):
 
 def test_an_interrupted_run_leaves_no_folder_and_no_row(tmp_path):
     db, out = tmp_path / "r.db", tmp_path / "run"
-    # The classroom's whole 2000-2030 at 2 % takes seconds, so the signal comes while it runs (a tiny run can
-    # finish within the half second).
+    # The classroom's whole 2000-2030 at 2 % takes seconds, so the signal surely comes while it runs.
     longer = ["--set", "population.scale=0.02", "--quiet"]
     proc = cli("run", CLASSROOM, *longer, "--out", str(out), "--db", f"sqlite:///{db}", wait=False)
     wait_for((tmp_path / "run.partial").exists)
