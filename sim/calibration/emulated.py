@@ -68,6 +68,7 @@ from sim.calibration.spec import Calibration
 from sim.calibration.targets import Target
 from sim.calibration.weights import effective_sample_size, weighted_quantile
 from sim.experiments.compare import systematic_resample
+from sim.experiments.sweep import float_seed
 from sim.scenario.errors import ScenarioError
 
 #: Part of every study's fingerprint: change it when the algorithm changes, so no study mixes two.
@@ -368,12 +369,12 @@ def _propose(c: Calibration, seed: int, wave: int, stored: dict[int, pd.DataFram
 
 
 def _stream(seed: int, wave: int, kind: int) -> int:
-    return int(np.random.SeedSequence(seed, spawn_key=(_KEY, wave, kind)).generate_state(1, np.uint64)[0] >> 11)
+    return float_seed(seed, _KEY, wave, kind)
 
 
 def run_seed(seed: int, wave: int, i: int) -> int:
     """The seed of run ``i`` of a wave (below 2**53, so a float statistic holds it exactly)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(_KEY, wave, _RUN, i)).generate_state(1, np.uint64)[0] >> 11)
+    return float_seed(seed, _KEY, wave, _RUN, i)
 
 
 def _run(c: Calibration, executor: Any, store: CalibrationStore, study: str, wave: _Wave, seed: int,

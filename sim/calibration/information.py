@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from sim.calibration.weights import effective_sample_size, weighted_quantile
 from sim.experiments.compare import systematic_resample
+from sim.experiments.sweep import float_seed
 from sim.observe.moments import MOMENTS
 from sim.output.plots import blank_figure
 
@@ -285,7 +286,7 @@ def information_draws(c: Calibration, posterior: Any, executor: Any, draws: int 
 
 def _seed(seed: int, *key: int) -> int:
     """A seed below 2**53 from the calibration's seed and a key (a float column holds it exactly)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(_KEY, *key)).generate_state(1, np.uint64)[0] >> 11)
+    return float_seed(seed, _KEY, *key)
 
 
 def _number(value: Any) -> float:

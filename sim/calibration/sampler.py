@@ -35,11 +35,11 @@ from tqdm import tqdm
 
 from sim.calibration.history import CalibrationStore
 from sim.experiments.executors import Outcome, Task
+from sim.experiments.sweep import float_seed
 
 #: Statistics the sampler adds to every particle: the run's seed and the evaluation's number.
 SEED_KEY, EVALUATION_KEY = "draw_seed", "evaluation"
 _PROPOSAL, _RUN = 0, 1  # sub-streams of an evaluation's seed sequence
-_SEED_BITS = 53  # a run's seed is stored as a float statistic: exact below 2**53
 
 
 class Proposed(Exception):  # a signal, not an error
@@ -207,5 +207,4 @@ class ExecutorSampler(Sampler):
         Returns:
             The seed.
         """
-        word = np.random.SeedSequence(self.seed, spawn_key=(t + 1, i, _RUN)).generate_state(1, np.uint64)[0]
-        return int(word >> np.uint64(64 - _SEED_BITS))
+        return float_seed(self.seed, t + 1, i, _RUN)

@@ -282,6 +282,19 @@ def seed_int(seq: np.random.SeedSequence) -> int:
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+def float_seed(seed: int, *spawn_key: int) -> int:
+    """A seed below 2**53 from a seed and a spawn key, so that a float column or statistic holds it exactly.
+
+    Args:
+        seed: The entropy of the seed sequence.
+        *spawn_key: Its spawn key (which stream).
+
+    Returns:
+        The top 53 bits of the sequence's first 64-bit word.
+    """
+    return int(np.random.SeedSequence(seed, spawn_key=spawn_key).generate_state(1, np.uint64)[0] >> np.uint64(11))
+
+
 def scenario_for(base: dict[str, Any], overrides: dict[str, Any], source: str = "<sweep>") -> Scenario:
     """The scenario of one run: the base with the run's parameter values assigned.
 
