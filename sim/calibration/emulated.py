@@ -138,12 +138,22 @@ class Emulator:
                 continue
             self.models[name] = _fit(u[ok], y[ok], rng)
 
-    def predict(self, u: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Each statistic's predicted mean and the variance of one run's value at quantiles ``u``."""
+    def predict(self, u: np.ndarray, names: list[str] | tuple[str, ...] | None = None,
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each statistic's predicted mean and the variance of one run's value at quantiles ``u``.
+
+        Args:
+            u: Prior quantiles of the points (rows) of each parameter (columns).
+            names: The statistics wanted (default all).
+
+        Returns:
+            Statistic -> (mean, variance), one value per point.
+        """
         out = {}
         with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # predicted variances below 0 are set to 0 by sklearn
-            for name, model in self.models.items():
+            for name in self.models if names is None else names:
+                model = self.models[name]
                 if isinstance(model, float):
                     out[name] = (np.full(len(u), model), np.zeros(len(u)))
                 else:
@@ -474,11 +484,17 @@ def load_emulated(c: Calibration, store: CalibrationStore, study: str | None = N
     study = study or c.study
     if store.find(study) is None:
         return None
-    stored, wave = {}, 0
+    stored = _finished_waves(c, store, study)
+    return assemble(c, study, stored, observed_targets(c)) if stored else None
+
+
+def _finished_waves(c: Calibration, store: CalibrationStore, study: str, first: int = 0) -> dict[int, pd.DataFrame]:
+    """The study's finished waves from ``first`` on, as stored (the first unfinished one ends them)."""
+    stored, wave = {}, first
     while len(cached := store.cached(study, wave)) >= (c.emulator.design if wave == 0 else c.emulator.wave):
         stored[wave] = _stored_wave(cached)
         wave += 1
-    return assemble(c, study, stored, observed_targets(c)) if stored else None
+    return stored
 
 
 def expected_statistics(c: Calibration, posterior: Posterior) -> pd.DataFrame:
@@ -529,10 +545,7 @@ def emulated_sbc(c: Calibration, executor: Any, store: CalibrationStore, cases: 
     _register(c, store, c.study, c.seed, observed_targets(c))
     stored: dict[int, pd.DataFrame] = {}
     _run(c, executor, store, c.study, _design(c, c.seed), c.seed, stored, progress)
-    wave = 1
-    while len(cached := store.cached(c.study, wave)) >= c.emulator.wave:
-        stored[wave] = _stored_wave(cached)
-        wave += 1
+    stored |= _finished_waves(c, store, c.study, first=1)
     design = stored[0]
     chosen: list[tuple[int, dict[str, Any]]] = []
     for i, row in enumerate(design.to_dict("records")):
@@ -554,7 +567,7 @@ def emulated_sbc(c: Calibration, executor: Any, store: CalibrationStore, cases: 
         _, z, w = search(c, emulator, case["observed"], rng)
         u = special.ndtr(z)
         draws = from_quantiles(c, u)
-        predicted = emulator.predict(u)
+        predicted = emulator.predict(u, TRUTHS)  # the search predicted the targets already
         for q in TRUTHS:
             mean, var = predicted[q]
             draws[q] = mean + np.sqrt(var) * rng.standard_normal(len(mean))
