@@ -66,9 +66,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The sub-parsers of ``run.py``.
     """
-    p = sub.add_parser("calibrate", help="the posterior of the parameters given the published figures (ABC-SMC)",
+    p = sub.add_parser("calibrate", help="the posterior of the parameters given the published figures",
                        description="Find the posterior of the parameters of the calibration file given its "
-                                   "targets.toml by ABC-SMC (resuming a stopped one), export its draws, write its "
+                                   "targets.toml (emulator waves or ABC-SMC, as the file's method says; resuming a "
+                                   "stopped one), export its draws, write its "
                                    "central draw and check it on the committed scenario. Exit status 0 when the "
                                    "posterior is complete with the effective draws wanted, 1 when a budget stopped it "
                                    "first (run again to continue) or a run failed, 2 on bad input.")
@@ -76,14 +77,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", help="name of the calibration in the results database (default: the file's); a new "
                                    "name starts afresh")
     budget = p.add_argument_group("budget (default: the [calibration] table)")
-    budget.add_argument("--population", type=positive, help="accepted draws per generation")
+    budget.add_argument("--population", type=positive, help="ABC-SMC: accepted draws per generation")
     budget.add_argument("--generations", type=positive,
-                        help="generations at most to reach temperature 1 (as many more at 1, pooled, if the "
-                             "effective draws fall short of min_ess)")
+                        help="ABC-SMC: generations at most to reach temperature 1 (as many more at 1, pooled, if "
+                             "the effective draws fall short of min_ess)")
     budget.add_argument("--max-simulations", type=positive, metavar="N",
-                        help="stop after the generation that passes N runs in all (run again to continue)")
+                        help="stop after the generation or wave that passes N runs in all (run again to continue)")
     budget.add_argument("--max-minutes", type=minutes, metavar="M",
-                        help="stop after the generation that passes M minutes (run again to continue)")
+                        help="stop after the generation or wave that passes M minutes (run again to continue)")
     add_executor_options(p)
     p.add_argument("--db", default=DEFAULT_DB_URL,
                    help=f"results database URL, holds the posterior (default {DEFAULT_DB_URL})")
@@ -96,14 +97,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "calibration/fit_report.md (with --sbc: calibration/coverage.csv)")
     step = p.add_mutually_exclusive_group()
     step.add_argument("--check-only", action="store_true",
-                      help="run no ABC-SMC: check the committed baseline and report the stored posterior")
+                      help="calibrate nothing: check the committed baseline and report the stored posterior")
     step.add_argument("--no-check", action="store_true", help="skip the check of the central draw at full scale")
     p.add_argument("--information", nargs="?", type=positive, const=200, metavar="DRAWS",
                    help="also run DRAWS posterior draws (default 200) and write value_of_information.csv: how much "
                         "each statistic a register study could publish would narrow the true effect's interval")
     step.add_argument("--sbc", nargs="?", type=positive, const=0, metavar="CASES",
                       help="simulation-based calibration instead: calibrate CASES parameter sets drawn from the "
-                           "priors (default: [calibration.sbc] cases) and write coverage.csv")
+                           "priors (the emulator method: its design's runs; default: [calibration.sbc] cases) and "
+                           "write coverage.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_calibrate)
 
@@ -200,7 +202,8 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
     fitted_here = posterior is not None and not args.check_only and not apply
     if args.information and posterior is not None and posterior.complete:
         files += _information(spec, posterior, executor, args, out, timings)
-    report = fit_report.FitReport(spec, posterior, central, values, timings=timings, coverage=_coverage(spec, out),
+    report = fit_report.FitReport(spec, posterior, central, values, timings=timings,
+                                  coverage=_committed(spec.coverage, out),
                                   information=_committed(spec.information, out))
     if not args.no_check:
         checked = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **spec.check_fixed}) \
@@ -228,11 +231,6 @@ def _state(posterior: Any) -> str:
         return f"{waves} wave{'s' if waves != 1 else ''} after the design" if waves else "only the design has run"
     return f"temperature {posterior.temperature:g}" if posterior.complete else \
         f"the posterior stopped at temperature {posterior.temperature:.3g}"
-
-
-def _coverage(spec: Calibration, out: Path) -> pd.DataFrame | None:
-    """Simulation-based calibration's rows: this run's folder first, else the committed file."""
-    return _committed(spec.coverage, out)
 
 
 def _committed(path: Path, out: Path) -> pd.DataFrame | None:
