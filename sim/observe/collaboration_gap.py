@@ -31,23 +31,25 @@ COLUMNS = ("variable", "years_since_joining", "members_mean", "controls_mean", "
            "n_treated")
 
 
-def collaboration_gap(index: PanelIndex, sample: Sample, boot: Bootstrap, lags: int) -> pd.DataFrame:
+def collaboration_gap(index: PanelIndex, path_rows: np.ndarray, sample: Sample, boot: Bootstrap) -> pd.DataFrame:
     """Members' ties minus their matched controls', by year since joining (``collaboration_gap.csv``).
 
     Args:
         index: The indexed firm-year panel.
+        path_rows: Each unit's panel rows over its event window (:func:`sim.observe.event_study.event_rows`):
+            the years followed.
         sample: A scored and matched sample.
         boot: The measurement's bootstrap (the same draws as the effects).
-        lags: Years of membership followed.
 
     Returns:
         One row per variable and year (:data:`COLUMNS`), in the variable's own units (not pp).
     """
     rows = []
-    since = event_years(lags)
+    since = event_years(path_rows.shape[1] - LEADS - 1)
     for column in (c for c in VARIABLES if c in index.panel):
-        # Years J-LEADS..J-1 then J..J+lags-1: the columns of event_years, in order.
-        levels = index.path(column, sample.firm, sample.cohort - LEADS, LEADS + lags)
+        # Years J-LEADS..J-1 then J..J+lags-1 (the window without the first lead's base): the columns of
+        # event_years, in order.
+        levels = index.take(column, path_rows[:, 1:])
         own, controls = levels[sample.members], controls_mean(levels, sample)
         gap = own - controls
         for k, year in enumerate(since):

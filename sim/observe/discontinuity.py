@@ -137,8 +137,7 @@ def call_discontinuity(index: PanelIndex, applicants: pd.DataFrame, metrics: dic
     app = needed[app]
     # Each firm's register rows from t-w-1 to t+w-1, looked up once for every metric.
     start = apps["year"].to_numpy(np.int64)[app] - window - 1
-    path = index.rows(np.repeat(firm, 2 * window + 1), (start[:, None] + np.arange(2 * window + 1)).ravel())
-    path = path.reshape(-1, 2 * window + 1)
+    path = index.path_rows(firm, start, 2 * window + 1)
     per_firm = {metric: _firm_growth(index, path, column, settings) for metric, column in metrics.items()}
     per_firm[FIRST_STAGE] = _firm_joined(index, path, window)
     design = _Applicants(apps["admitted"].to_numpy(bool), apps["distance"].to_numpy(np.float64),
@@ -175,11 +174,8 @@ def _cell_firms(index: PanelIndex, apps: pd.DataFrame) -> tuple[np.ndarray, np.n
     if not len(apps):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     base = apps["year"].to_numpy(np.int64) - 1
-    # The panel is sorted by year, then firm: each year's rows are one block.
-    bounds = np.searchsorted(index.keys, (np.unique(base)[:, None] - index.first_year + np.arange(2)) * index.stride)
-    rows = np.concatenate([np.arange(lo, hi) for lo, hi in bounds])
-    rows = rows[index.alive[rows]]
-    year = panel["year"].to_numpy(np.int64)[rows]
+    rows = index.open_in(base)
+    year = index.year[rows].astype(np.int64)
     region, app_region, n_r = _codes(panel["region"], rows, apps["region"])
     sector, app_sector, n_s = _codes(panel["sector"], rows, apps["sector"])
     first = int(base.min())
@@ -189,7 +185,7 @@ def _cell_firms(index: PanelIndex, apps: pd.DataFrame) -> tuple[np.ndarray, np.n
     lookup = np.full((int(base.max()) - first + 1) * n_r * n_s, -1, dtype=np.int64)
     lookup[app_key] = np.arange(len(apps))
     app = lookup[key]
-    return app[app >= 0], panel["firm_id"].to_numpy(np.int64)[rows[app >= 0]]
+    return app[app >= 0], index.firm[rows[app >= 0]].astype(np.int64)
 
 
 def _codes(column: pd.Series, rows: np.ndarray, names: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:

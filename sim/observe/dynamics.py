@@ -126,11 +126,12 @@ def firm_dynamics(panel: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
     """
     step = sample_step(len(panel))
     firm = panel["firm_id"].to_numpy()
-    sample = Panel(panel[firm % step == 0] if step > 1 else panel)
+    sample = Panel(panel, firm % step == 0 if step > 1 else None)
     # Joiners are few: measured on every firm that was ever a member, not on the sample.
-    ever_members = np.isin(firm, np.unique(firm[panel["member"].to_numpy(bool)]))
+    ever_member = np.zeros(int(firm.max()) + 1 if len(firm) else 0, dtype=bool)
+    ever_member[firm[panel["member"].to_numpy(bool)]] = True
     rows = [*size_distribution(sample, scale / step), *growth_rates(sample), *survival(sample),
-            *entry_and_exit(sample), *joiners(Panel(panel[ever_members])), *member_shares(panel)]
+            *entry_and_exit(sample), *joiners(Panel(panel, ever_member[firm])), *member_shares(panel)]
     table = pd.DataFrame(rows, columns=["measure", "by", "group", "period", "value", "unit", "n"])
     marks = [benchmark(r.measure, r.by, r.group, r.period) for r in table.itertuples()]
     table["benchmark"] = [np.nan if b is None else b.value for b in marks]
@@ -186,19 +187,26 @@ class Panel:
         years: The panel's years, in order.
     """
 
-    def __init__(self, panel: pd.DataFrame):
+    def __init__(self, panel: pd.DataFrame, rows: np.ndarray | None = None):
         """Flatten a panel and link each row to its firm's row of the year before.
 
         Args:
             panel: The register's firm-year panel.
+            rows: The rows to keep (a mask or row numbers in order; all if None).
         """
+        pick = slice(None) if rows is None else rows
+
+        def column(name: str, dtype: type) -> np.ndarray:
+            # Only the rows kept are copied and converted, of the columns read.
+            return panel[name].to_numpy()[pick].astype(dtype, copy=False)
+
         # int32 where it suffices: a full-scale panel has tens of millions of firm-years.
-        self.year = panel["year"].to_numpy(np.int32)
-        self.firm = panel["firm_id"].to_numpy(np.int32)
-        self.alive = panel["alive"].to_numpy(bool)
-        self.employees = panel["employees"].to_numpy(np.float64)
-        self.member = panel["member"].to_numpy(bool)
-        self.birth = panel["birth_year"].to_numpy(np.int32)
+        self.year = column("year", np.int32)
+        self.firm = column("firm_id", np.int32)
+        self.alive = column("alive", np.bool_)
+        self.employees = column("employees", np.float64)
+        self.member = column("member", np.bool_)
+        self.birth = column("birth_year", np.int32)
         self.age = self.year - self.birth
         self.years = np.unique(self.year)
         # Each (firm, year) once: a sorted key finds any firm-year by binary search.
@@ -351,7 +359,8 @@ def _sum(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
 
 
 def _medians(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
-    order = np.argsort(code, kind="stable")  # small integer codes: a radix sort
+    # The codes as the smallest unsigned type that holds them: numpy sorts those stably by radix, the same order.
+    order = np.argsort(code.astype(np.min_scalar_type(groups)), kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(code, minlength=groups))])
     ordered = x[order]
     return np.array([np.median(ordered[a:b]) if b > a else np.nan for a, b in zip(bounds[:-1], bounds[1:])])
@@ -441,11 +450,12 @@ def joiners(p: Panel) -> Iterable[Row]:
 
 def member_shares(panel: pd.DataFrame) -> Iterable[Row]:
     """Members' share of man-years by year, on the whole panel."""
-    year = panel["year"].to_numpy(np.int32)
+    # The columns as stored, not widened: bincount sums its weights as float64 all the same.
+    year = panel["year"].to_numpy()
     if len(year) == 0:
         return
     alive, member = panel["alive"].to_numpy(bool), panel["member"].to_numpy(bool)
-    employees = panel["employees"].to_numpy(np.float64)
+    employees = panel["employees"].to_numpy()
     first = int(year.min())
     offset = year - first
     span = int(offset.max()) + 1

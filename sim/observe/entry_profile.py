@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.observe.matching import Sample
-from sim.observe.panel import PanelIndex, first_join_years
+from sim.observe.panel import PanelIndex
 from sim.scenario.schema import Measurement
 
 #: Variable -> (unit, transform of the standardised difference).
@@ -66,8 +66,10 @@ def entry_profile(index: PanelIndex, sample: Sample, settings: Measurement) -> p
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = transform(x)
             use &= np.isfinite(t)
-            row[f"{group}_mean"] = _mean(x[use], weight[use])
-            stats[group] = (_mean(t[use], weight[use]), _var(t[use], weight[use]))
+            t, w = t[use], weight[use]
+            row[f"{group}_mean"] = _mean(x[use], w)
+            mean = _mean(t, w)
+            stats[group] = (mean, _var(t, w, mean))
         for group in ("controls", "all_nonmembers"):
             row[f"smd_{group}"] = _smd(stats["members"], stats[group])
         rows.append(row)
@@ -77,12 +79,9 @@ def entry_profile(index: PanelIndex, sample: Sample, settings: Measurement) -> p
 
 def _at_entry(index: PanelIndex, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Man-years, age and productivity at panel rows (NaN where a row is -1, the firm closed)."""
-    panel, found = index.panel, rows >= 0
 
     def column(name: str) -> np.ndarray:
-        if name not in panel:
-            return np.full(len(rows), np.nan)
-        return np.where(found, panel[name].to_numpy(np.float64)[np.maximum(rows, 0)], np.nan)
+        return index.take(name, rows) if name in index.panel else np.full(len(rows), np.nan)
 
     man_years, value_added, year = column("employees"), column("value_added_nok"), column("year")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -97,25 +96,26 @@ def _nonmembers(index: PanelIndex, cohorts: np.ndarray, max_years_since: int) ->
         The panel rows and the weight of each.
     """
     joined, members = np.unique(cohorts, return_counts=True)
-    panel = index.panel
-    year = panel["year"].to_numpy(np.int64)
-    at = np.flatnonzero(np.isin(year, joined - 1) & index.alive)
-    firm, year = panel["firm_id"].to_numpy(np.int64)[at], year[at]
-    keep = ((index.rows(firm, year - 1) >= 0) & (index.rows(firm, year + 1) >= 0)
-            & (first_join_years(index)[firm] > year + max_years_since))
-    cohort = np.searchsorted(joined, year[keep] + 1)
-    size = np.bincount(cohort, minlength=len(joined))
-    return at[keep], members[cohort] / size[cohort]
+    rows = []
+    for year in joined - 1:
+        at = index.open_in(year)
+        firm = index.firm[at]
+        possible = (index.open_firms(year - 1)[firm] & index.open_firms(year + 1)[firm]
+                    & (index.first_join[firm] > year + max_years_since))
+        rows.append(at[possible])
+    size = np.array([len(r) for r in rows], dtype=np.int64)
+    return np.concatenate([np.zeros(0, dtype=np.int64), *rows]), np.repeat(members / np.maximum(size, 1), size)
 
 
 def _mean(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.average(x, weights=w)) if len(x) and w.sum() > 0 else np.nan
 
 
-def _var(x: np.ndarray, w: np.ndarray) -> float:
+def _var(x: np.ndarray, w: np.ndarray, mean: float) -> float:
+    """Weighted variance about ``mean`` (:func:`_mean` of the same values, not computed twice)."""
     if not len(x) or w.sum() <= 0:
         return np.nan
-    return float(np.average((x - np.average(x, weights=w)) ** 2, weights=w))
+    return float(np.average((x - mean) ** 2, weights=w))
 
 
 def _smd(a: tuple[float, float], b: tuple[float, float]) -> float:

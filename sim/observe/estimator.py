@@ -55,10 +55,10 @@ from sim.observe.collaboration_gap import collaboration_gap
 from sim.observe.columns import EFFECT_COLUMNS
 from sim.observe.discontinuity import call_discontinuity
 from sim.observe.entry_profile import entry_profile
-from sim.observe.event_study import event_years, lead_paths
+from sim.observe.event_study import LEADS, event_growth, event_rows, event_years
 from sim.observe.funding_end import funding_end
 from sim.observe.matching import Sample, balance_table, build_sample, controls_mean, score_and_match
-from sim.observe.panel import PanelIndex, growth_rates, winsor_bounds
+from sim.observe.panel import PanelIndex, winsor_bounds
 from sim.observe.staggered import staggered_did
 from sim.scenario.schema import Measurement
 
@@ -163,22 +163,26 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, clusters
         "region": (sample.region[sample.members], sample.region_names),
     }
     rows: dict[str, list[dict]] = {"effects": [], "by_year": [], "by_level": [], "by_region": [], "selection": []}
+    # Each unit's panel rows around joining, looked up once for every metric (and the collaboration gap).
+    path_rows = event_rows(index, sample, years)
+    twin_rows = event_rows(twin, sample, years, sample.members) if twin is not None else None
     for metric, column in METRICS.items():
-        growth = growth_paths(index, sample, column, years)
-        lo, hi = winsor_bounds(growth, settings.winsorize)
-        growth = np.clip(growth, lo, hi)
+        path = event_growth(index, path_rows, column)
+        lo, hi = winsor_bounds(path[:, LEADS:], settings.winsorize)
+        growth = np.clip(path[:, LEADS:], lo, hi)
         est = _contributions(growth, sample, window)
         # The leads are clipped at the lags' bounds, so that both sides of joining share one scale and
         # the published figures do not move.
-        leads = np.clip(lead_paths(index, sample, column), lo, hi)
+        leads = np.clip(path[:, :LEADS], lo, hi)
         per_estimator = {MATCHED_DID: (est.window, np.hstack([leads[sample.members] - controls_mean(leads, sample),
                                                              est.by_year]))}
         if twin is not None:
-            twin_growth = np.clip(growth_paths(twin, sample, column, years, sample.members), lo, hi)
+            twin_path = event_growth(twin, twin_rows, column)
+            twin_growth = np.clip(twin_path[:, LEADS:], lo, hi)
             # Before joining the firm's own membership has done nothing, so its true effect there is what
             # the programme did to it through others (a member partner, the labour market): zero when
             # nothing spills over.
-            twin_leads = np.clip(lead_paths(twin, sample, column, sample.members), lo, hi)
+            twin_leads = np.clip(twin_path[:, :LEADS], lo, hi)
             per_estimator[TRUE_EFFECT] = (est.member_window - _window_mean(twin_growth, window),
                                           np.hstack([leads[sample.members] - twin_leads,
                                                      est.member_by_year - twin_growth]))
@@ -198,8 +202,8 @@ def _tables(index: PanelIndex, twin: PanelIndex | None, sample: Sample, clusters
     frames = {name: pd.DataFrame(r, columns=list(TABLE_COLUMNS[name])) for name, r in rows.items()}
     return Effects(frames["effects"], frames["by_year"], frames["by_level"], frames["by_region"],
                    frames["selection"], balance_table(sample), entry_profile(index, sample, settings),
-                   collaboration_gap(index, sample, boot, years), funding_end(index, clusters, METRICS, settings, seed),
-                   staggered_did(index, METRICS, settings))
+                   collaboration_gap(index, path_rows, sample, boot),
+                   funding_end(index, clusters, METRICS, settings, seed), staggered_did(index, METRICS, settings))
 
 
 def _row(boot: Bootstrap, values: np.ndarray, subset: np.ndarray) -> dict[str, float]:
@@ -217,27 +221,6 @@ def _selection_row(boot: Bootstrap, metric: str, per_estimator: dict, matched: n
     share = bias / gap if n and gap != 0 else np.nan
     return {"metric": metric, "matched_did_pp": gap, "true_effect_pp": true, "selection_pp": bias,
             "ci_low": lo, "ci_high": hi, "selection_share": share, "n_treated": n}
-
-
-def growth_paths(index: PanelIndex, sample: Sample, column: str, years: int,
-                 units: np.ndarray | None = None) -> np.ndarray:
-    """Yearly growth of each unit from the base year J-1 on.
-
-    ``g[u, k-1] = x_{J-1+k} / x_{J-2+k} - 1`` for k = 1..years (k = 1 is the first year of
-    membership, J-1 to J).
-
-    Args:
-        index: The indexed panel (factual or twin).
-        sample: The units.
-        column: Panel column.
-        years: Years since joining to follow.
-        units: Unit indices to compute (all if None).
-
-    Returns:
-        ``float64[units, years]``, NaN where the firm was not open at either end.
-    """
-    units = np.arange(len(sample.firm)) if units is None else units
-    return growth_rates(index.path(column, sample.firm[units], sample.cohort[units] - 1, years + 1))
 
 
 @dataclass

@@ -31,24 +31,43 @@ def event_years(lags: int) -> np.ndarray:
         lags: Years of membership followed.
 
     Returns:
-        The years as integers, in the order of the columns of :func:`lead_paths` then the lags.
+        The years as integers, in the order of the columns of :func:`event_growth`.
     """
     return np.concatenate([np.arange(-LEADS, 0), np.arange(1, lags + 1)])
 
 
-def lead_paths(index: PanelIndex, sample: Sample, column: str, units: np.ndarray | None = None) -> np.ndarray:
-    """Yearly growth of each unit in the :data:`LEADS` years before its cohort joined.
+def event_rows(index: PanelIndex, sample: Sample, lags: int, units: np.ndarray | None = None) -> np.ndarray:
+    """Each unit's panel rows over its event window, from J-LEADS-1 (the first lead's base) to J+lags-1.
 
-    ``g[u, i] = x_{J-LEADS+i} / x_{J-LEADS+i-1} - 1``: column 0 is year -LEADS, the last column year -1.
+    One lookup serves every column read around joining: the growth of each metric (:func:`event_growth`)
+    and the collaboration levels (:mod:`sim.observe.collaboration_gap`, from column 1 on).
 
     Args:
         index: The indexed panel (factual or twin).
         sample: The units.
-        column: Panel column.
-        units: Unit indices to compute (all if None).
+        lags: Years of membership followed.
+        units: Unit indices to look up (all if None).
 
     Returns:
-        ``float64[units, LEADS]``, NaN where the firm was not open at either end of a year.
+        ``int64[units, LEADS + 1 + lags]``, -1 where the firm was not open.
     """
     units = np.arange(len(sample.firm)) if units is None else units
-    return growth_rates(index.path(column, sample.firm[units], sample.cohort[units] - LEADS - 1, LEADS + 1))
+    return index.path_rows(sample.firm[units], sample.cohort[units] - LEADS - 1, LEADS + 1 + lags)
+
+
+def event_growth(index: PanelIndex, rows: np.ndarray, column: str) -> np.ndarray:
+    """Yearly growth of each unit over its event window, in the order of :func:`event_years`.
+
+    ``g[u, i] = x_{J-LEADS+i} / x_{J-LEADS+i-1} - 1``: columns 0 to LEADS-1 are the leads (years -LEADS..-1),
+    column LEADS + k - 1 is year k since joining (growth from J-2+k to J-1+k; year 1 is the first year of
+    membership, J-1 to J).
+
+    Args:
+        index: The indexed panel the rows are of.
+        rows: :func:`event_rows`.
+        column: Panel column.
+
+    Returns:
+        ``float64[units, LEADS + lags]``, NaN where the firm was not open at either end of a year.
+    """
+    return growth_rates(index.take(column, rows))

@@ -54,9 +54,10 @@ def funding_end(index: PanelIndex, clusters: pd.DataFrame, metrics: dict[str, st
     if settings.bootstrap and n_events:
         rng = generator(seed, "measurement.funding_end", 0)
         draws = rng.integers(0, n_events, size=(settings.bootstrap, n_events))
+    path = index.path_rows(firm, end - window, 2 * window + 1)  # one lookup for every metric
     rows = []
     for metric, column in metrics.items():
-        growth = growth_rates(index.path(column, firm, end - window, 2 * window + 1))
+        growth = growth_rates(index.take(column, path))
         lo, hi = winsor_bounds(growth, settings.winsorize)
         growth = np.clip(growth, lo, hi)
         # Both periods on the same firms, open from E-w to E+w, so that the placebo speaks for the gap.
@@ -79,11 +80,9 @@ def _members_at_ends(index: PanelIndex, clusters: pd.DataFrame) -> tuple[np.ndar
     in_programme = pd.MultiIndex.from_arrays([cluster_id, year])
     goes_on = in_programme.get_indexer(pd.MultiIndex.from_arrays([cluster_id, year + 1])) >= 0
     stops = pd.MultiIndex.from_arrays([cluster_id[~goes_on & (year < last)], year[~goes_on & (year < last)]])
-    panel = index.panel
-    member = panel["member"].to_numpy(bool) & index.alive
-    firm = panel["firm_id"].to_numpy(np.int64)[member]
-    year = panel["year"].to_numpy(np.int64)[member]
-    cluster = panel["cluster_id"].to_numpy(np.int64)[member]
+    member = index.panel["member"].to_numpy(bool) & index.alive
+    firm, year = index.firm[member].astype(np.int64), index.year[member].astype(np.int64)
+    cluster = index.panel["cluster_id"].to_numpy()[member].astype(np.int64)
     event = stops.get_indexer(pd.MultiIndex.from_arrays([cluster, year]))
     on = (in_programme.get_indexer(pd.MultiIndex.from_arrays([cluster, year + 1])) >= 0) & (year < last)
     keep = (event >= 0) | on

@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 
 from sim.engine.randomness import generator
-from sim.observe.panel import PanelIndex, first_join_years
+from sim.observe.panel import PanelIndex
 from sim.scenario.schema import Measurement
 
 #: Pre-entry covariates of the propensity score, besides county, sector and cohort.
@@ -77,20 +77,18 @@ def build_sample(index: PanelIndex, clusters: pd.DataFrame, settings: Measuremen
         The units, not yet scored or matched.
     """
     panel = index.panel
-    first = first_join_years(index)
+    first = index.first_join
     rng = generator(seed, "measurement.controls", 0)
-    year = panel["year"].to_numpy(np.int64)
-    firm_col = panel["firm_id"].to_numpy(np.int64)
     sector_col = _codes(panel["sector"])
     last = min(settings.last_cohort, index.last_year - settings.window_years + 1)
     firm_parts, cohort_parts, treated_parts = [], [], []
     for cohort in range(max(settings.first_cohort, index.first_year + 2), last + 1):
-        at = np.flatnonzero((year == cohort - 1) & index.alive)
-        firms = firm_col[at]
-        open_ = (index.rows(firms, cohort - 2) >= 0) & (index.rows(firms, cohort) >= 0)
+        at = index.open_in(cohort - 1)
+        firms = index.firm[at].astype(np.int64)
+        open_ = index.open_firms(cohort - 2)[firms] & index.open_firms(cohort)[firms]
         treated = open_ & (first[firms] == cohort)
         pool = open_ & (first[firms] > cohort - 1 + settings.max_years_since)
-        sectors = sector_col[at]
+        sectors = sector_col[at].astype(np.int64)
         chosen = [firms[treated]]
         for s in np.unique(sectors[treated]):
             candidates = firms[pool & (sectors == s)]
@@ -107,7 +105,7 @@ def build_sample(index: PanelIndex, clusters: pd.DataFrame, settings: Measuremen
     level_names = sorted(set(clusters["level"])) if len(clusters) else []
     return Sample(
         firm=firm, cohort=cohort, treated=treated,
-        region=_codes(panel["region"])[base], sector=sector_col[base],
+        region=_codes(panel["region"])[base].astype(np.int64), sector=sector_col[base].astype(np.int64),
         level=np.where(treated, _join_level(index, clusters, firm, cohort, level_names), -1),
         covariates=_covariates(index, firm, cohort),
         region_names=_categories(panel["region"]), level_names=level_names,
@@ -120,7 +118,7 @@ def _join_level(index: PanelIndex, clusters: pd.DataFrame, firm: np.ndarray, coh
     if not names:
         return np.full(len(firm), -1)
     rows = index.rows(firm, cohort)
-    cluster = np.where(rows >= 0, index.panel["cluster_id"].to_numpy(np.int64)[np.maximum(rows, 0)], -1)
+    cluster = np.where(rows >= 0, index.panel["cluster_id"].to_numpy()[np.maximum(rows, 0)].astype(np.int64), -1)
     lookup = pd.Series(pd.Categorical(clusters["level"], categories=names).codes,
                        index=pd.MultiIndex.from_arrays([clusters["cluster_id"], clusters["year"]]))
     keys = pd.MultiIndex.from_arrays([cluster, cohort])
@@ -130,9 +128,10 @@ def _join_level(index: PanelIndex, clusters: pd.DataFrame, firm: np.ndarray, coh
 def _covariates(index: PanelIndex, firm: np.ndarray, cohort: np.ndarray) -> np.ndarray:
     """Pre-entry characteristics (:data:`COVARIATES`) in the year before joining."""
     now, before = cohort - 1, cohort - 2
-    emp, sales, va = (index.values(c, firm, now) for c in ("employees", "revenue_nok", "value_added_nok"))
-    emp0, sales0, va0 = (index.values(c, firm, before) for c in ("employees", "revenue_nok", "value_added_nok"))
-    born = index.values("birth_year", firm, now) if "birth_year" in index.panel else np.full(len(firm), np.nan)
+    rows_now, rows_before = index.rows(firm, now), index.rows(firm, before)  # one lookup for all columns
+    emp, sales, va = (index.take(c, rows_now) for c in ("employees", "revenue_nok", "value_added_nok"))
+    emp0, sales0, va0 = (index.take(c, rows_before) for c in ("employees", "revenue_nok", "value_added_nok"))
+    born = index.take("birth_year", rows_now) if "birth_year" in index.panel else np.full(len(firm), np.nan)
     age = np.where(np.isfinite(born), now - born, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.column_stack([np.log(emp), np.log(sales), np.log(va / emp), np.log(emp / emp0),
@@ -249,9 +248,10 @@ def _smd(a: np.ndarray, b: np.ndarray, sd: float) -> float:
 
 
 def _codes(column: pd.Series) -> np.ndarray:
+    """The codes of a categorical column (the values of another) as stored: callers convert the rows they pick."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(np.int64)
-    return column.to_numpy(np.int64)
+        return column.cat.codes.to_numpy()
+    return column.to_numpy()
 
 
 def _categories(column: pd.Series) -> list[str]:

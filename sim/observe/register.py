@@ -46,7 +46,8 @@ class Register:
         self._clusters: list[dict[str, np.ndarray]] = []
         self._cluster_outcomes: list[dict[str, np.ndarray]] = []
         self._regions: list[dict[str, np.ndarray]] = []
-        self._panel: list[dict[str, np.ndarray]] = []
+        self._panel: dict[str, np.ndarray] = {}  # column -> buffer whose first _panel_rows rows are the panel
+        self._panel_rows = 0
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def record(self, m: ClusterModel, closed: np.ndarray) -> None:
@@ -107,7 +108,8 @@ class Register:
         self._cluster_outcomes.append(self._member_outcomes(m, alive, active))
         self._regions.append(self._by_region(m, alive, closed))
         if self.keep_panel:
-            self._panel.append(self._snapshot(m, np.concatenate([alive, closed])))
+            self._append_panel(self._snapshot(m, np.concatenate([alive, closed])),
+                               years_left=m.spec.scenario.end_year - m.year + 1)
 
     def _member_growth(self, m: ClusterModel, alive: np.ndarray) -> dict[str, float]:
         """Mean yearly growth (%) of members and non-members alive in both years."""
@@ -164,6 +166,21 @@ class Register:
             "startups": np.round(count(opened)),
             "exits": np.round(count(closed)),
         }
+
+    def _append_panel(self, year: dict[str, np.ndarray], years_left: int) -> None:
+        """Write a year's panel rows after the earlier years', in column buffers made for the whole run.
+
+        The panel is then one copy, not the yearly pieces and their concatenation: at full scale the
+        second copy was a quarter of a gigabyte of fresh memory, seconds of page faults on a busy machine.
+        """
+        start, end = self._panel_rows, self._panel_rows + len(year["firm_id"])
+        if end > len(self._panel.get("firm_id", ())):
+            # Room for the years left at twice this year's rows (pages never written cost nothing), or double.
+            capacity = max(end + 2 * (end - start) * max(years_left, 1), 2 * start)
+            self._panel = {k: _grown(self._panel.get(k), start, capacity, dtype) for k, dtype in PANEL_DTYPES.items()}
+        for k, values in year.items():
+            self._panel[k][start:end] = values
+        self._panel_rows = end
 
     @staticmethod
     def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -258,11 +275,19 @@ class Register:
         """
         if not self.keep_panel:
             return None
-        # copy=False: the concatenated columns are new arrays, and pandas would copy them once more
+        # copy=False: the columns are views of the register's buffers, and pandas would copy them
         # into one block per dtype (1.4 s of a full-scale run).
-        cols = {k: np.concatenate([p[k] for p in self._panel]) for k in PANEL_DTYPES}
-        self._panel = [cols]  # one chunk from now on: the yearly ones are freed (a panel is 0.2 GB at full scale)
+        cols = {k: self._panel[k][: self._panel_rows] if self._panel else np.zeros(0, dtype)
+                for k, dtype in PANEL_DTYPES.items()}
         df = pd.DataFrame(cols, copy=False)
         df["region"] = pd.Categorical.from_codes(df["region"], categories=region_names)
         df["sector"] = pd.Categorical.from_codes(df["sector"], categories=sector_names)
         return df
+
+
+def _grown(buffer: np.ndarray | None, rows: int, capacity: int, dtype: type) -> np.ndarray:
+    """A column buffer of ``capacity`` rows holding the first ``rows`` rows of ``buffer``."""
+    grown = np.empty(capacity, dtype=dtype)
+    if buffer is not None:
+        grown[:rows] = buffer[:rows]
+    return grown

@@ -54,7 +54,7 @@ from scipy.special import stdtrit
 
 from sim.observe.bootstrap import CI_LEVEL
 from sim.observe.event_study import LEADS
-from sim.observe.panel import PanelIndex, first_join_years, winsor_bounds
+from sim.observe.panel import PanelIndex, winsor_bounds
 from sim.scenario.schema import Measurement
 
 ESTIMATOR = "sun_abraham"
@@ -136,24 +136,22 @@ def estimation_sample(index: PanelIndex, settings: Measurement) -> StaggeredSamp
         The sample, firm-years with the firm open in t and t-1 (in panel order: by year, then firm).
     """
     lags = settings.max_years_since
-    first = first_join_years(index)
+    first = index.first_join
     start = max(settings.first_cohort - LEADS, index.first_year + 1)
     end = min(settings.last_cohort + lags - 1, index.last_year)
     treated = (first >= settings.first_cohort) & (first <= settings.last_cohort)
     control = first > end
-    panel = index.panel
-    firm, year = panel["firm_id"].to_numpy(np.int64), panel["year"].to_numpy(np.int64)
+    block = index.years_block(start - 1, end)
     # Firm ids are handed out as firms open, so no firm above the last id open by T is in the window.
-    in_window = year <= end
-    born = int(firm[in_window].max()) + 1 if in_window.any() else 0
+    born = int(index.firm[:block.stop].max()) + 1 if block.stop else 0
     step = max(-(-int(control[:born].sum()) // MAX_CONTROL_FIRMS), 1)
     control &= np.arange(index.stride) % step == 0
-    keep = np.flatnonzero(index.alive & (treated | control)[firm] & (year >= start - 1) & in_window)
-    keys = index.keys[keep]
-    pos = np.minimum(np.searchsorted(keys, keys - index.stride), max(len(keys) - 1, 0))
-    found = (keys[pos] == keys - index.stride) & (year[keep] >= start) if len(keys) else np.zeros(0, bool)
-    rows, lag_rows = keep[found], keep[pos[found]]
-    firm, year = firm[rows], year[rows]
+    keep = block.start + np.flatnonzero(index.alive[block] & (treated | control)[index.firm[block]])
+    firm, year = index.firm[keep].astype(np.int64), index.year[keep].astype(np.int64)
+    # The year before of a firm-year kept is kept too when the firm was open then: the index finds it.
+    lag = index.rows(firm, year - 1)
+    found = (lag >= 0) & (year >= start)
+    rows, lag_rows, firm, year = keep[found], lag[found], firm[found], year[found]
     cohort = np.where(treated[firm], first[firm], 0)
     offset = year - cohort
     since = np.where(cohort > 0, np.where(offset >= 0, offset + 1, offset), 0)
