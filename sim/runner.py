@@ -6,6 +6,7 @@ import platform
 import time
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,13 +15,15 @@ from tqdm import tqdm
 from sim.model import ClusterModel
 from sim.observe.discontinuity import call_applicants
 from sim.observe.dynamics import firm_dynamics
+from sim.output.early import EarlyFiles
 from sim.output.result import HEADLINE_YEARS, RunResult, effect_headline
 from sim.scenario.schema import Scenario
-from sim.twin import TwinModel
+from sim.twin import TwinModel, TwinProcess, twin_outcome
 
 
 def run(scenario: Scenario, seed: int = 0, progress: bool = False,
-        on_year: Callable[[ClusterModel], None] | None = None) -> RunResult:
+        on_year: Callable[[ClusterModel], None] | None = None, twin_process: bool = False,
+        out: Path | None = None) -> RunResult:
     """Simulate a scenario for all its years.
 
     Args:
@@ -28,6 +31,12 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         seed: Seed of all random streams; the same scenario and seed give identical results.
         progress: Show a progress bar on stderr.
         on_year: Called with the model after each simulated year.
+        twin_process: Step the twin world in a second process, beside the factual one
+            (:class:`sim.twin.TwinProcess`; where the platform can fork): the same results on two
+            cores. Runs that share the cores with others (sweeps, calibration) keep it in theirs.
+        out: A run folder (it exists) to write the files that need no measurement into, in a second
+            process while the effects are measured (:class:`sim.output.early.EarlyFiles`, where the
+            platform can fork); :func:`sim.output.result.write_outputs` then writes the rest.
 
     Returns:
         The yearly, cluster and firm-panel tables and a summary.
@@ -35,7 +44,19 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
     started = time.perf_counter()
     measurement = scenario.measurement
     model = ClusterModel(scenario, rng=seed, keep_panel=scenario.output.firm_panel or measurement.effects)
-    twin = TwinModel(model) if measurement.effects and measurement.twin else None
+    twin: TwinModel | TwinProcess | None = None
+    if measurement.effects and measurement.twin:
+        twin = TwinProcess(model) if twin_process and TwinProcess.available() else TwinModel(model)
+    try:
+        return _run(scenario, seed, model, twin, started, progress, on_year, out)
+    finally:
+        if isinstance(twin, TwinProcess):
+            twin.close()
+
+
+def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | TwinProcess | None, started: float,
+         progress: bool, on_year: Callable[[ClusterModel], None] | None, out: Path | None) -> RunResult:
+    measurement = scenario.measurement
     years = range(scenario.scenario.start_year, scenario.scenario.end_year + 1)
     desc = scenario.scenario.name + (" + twin" if twin is not None else "")
     bar = tqdm(years, desc=desc, unit="year", disable=not progress, leave=False)
@@ -46,33 +67,44 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         bar.set_postfix(firms=int(model.firms.alive[: model.firms.n].sum()))
         if on_year is not None:
             on_year(model)
+    if isinstance(twin, TwinProcess):
+        twin.end()  # it makes its tables while the factual ones are made here
     yearly = model.register.yearly()
     panel = model.register.firms(model.region_names, model.sector_names)
     clusters = model.register.clusters(model)
     applicants = call_applicants(model.calls, model.region_names, model.sector_names)
-    effects = None
     seconds = dict(model.phase_seconds)
+    untreated = None
     if twin is not None:
-        seconds["twin"] = sum(twin.phase_seconds.values())
-    if measurement.effects:
-        from sim.observe.estimator import measure  # scikit-learn takes a second to load
+        untreated = twin.outcome() if isinstance(twin, TwinProcess) else twin_outcome(twin)
+        seconds["twin"] = untreated.seconds
+        yearly = with_untreated(yearly, untreated.yearly, untreated.gross)
+    kept = panel if scenario.output.firm_panel else None
+    early = EarlyFiles(out, yearly, kept, scenario.population.scale, scenario.programme.history_until,
+                       scenario.output.plots) if out is not None and EarlyFiles.available() else None
+    try:
+        effects = None
+        if measurement.effects:
+            from sim.observe.estimator import measure  # scikit-learn takes a second to load
 
-        measuring = time.perf_counter()
-        twin_panel = twin.register.firms(twin.region_names, twin.sector_names) if twin is not None else None
-        effects = measure(panel, clusters, measurement, seed, twin_panel, applicants)
-        seconds["measurement"] = time.perf_counter() - measuring
-    if twin is not None:
-        yearly = with_untreated(yearly, twin.register.yearly(), twin.gross_table())
-    dynamics = None
-    if scenario.output.firm_panel:
-        measuring = time.perf_counter()
-        dynamics = firm_dynamics(panel, scenario.population.scale)
-        seconds["dynamics"] = time.perf_counter() - measuring
+            measuring = time.perf_counter()
+            effects = measure(panel, clusters, measurement, seed, untreated.panel if untreated else None, applicants)
+            seconds["measurement"] = time.perf_counter() - measuring
+        dynamics = None
+        if early is not None:
+            dynamics, seconds["dynamics"] = early.result()
+        elif kept is not None:
+            measuring = time.perf_counter()
+            dynamics = firm_dynamics(panel, scenario.population.scale)
+            seconds["dynamics"] = time.perf_counter() - measuring
+    finally:
+        if early is not None:
+            early.close()
     result = RunResult(
         scenario_name=scenario.scenario.name,
         seed=seed,
         yearly=yearly,
-        firms=panel if scenario.output.firm_panel else None,
+        firms=kept,
         clusters=clusters,
         summary={},
         scenario_toml=scenario.to_toml(),
@@ -82,6 +114,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
         firm_dynamics=dynamics,
         history_until=scenario.programme.history_until,
         call_applicants=applicants,
+        written=tuple(early.names) if early is not None else (),
     )
     result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
     result.summary["phase_seconds"] = {name: round(s, 4) for name, s in seconds.items()}

@@ -31,6 +31,14 @@ exactly (a test checks this).
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import pickle
+import queue
+import signal
+import threading
+import warnings
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -39,7 +47,7 @@ from sim.model import ClusterModel
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
 from sim.submodels import collaboration, demography, growth, innovation, instruments, membership
-from sim.submodels.instruments import cluster_links, tie_group
+from sim.submodels.instruments import cluster_links, tie_groups
 from sim.submodels.programme import start_cluster_year
 
 #: ``[levels.*]`` services a cluster organisation gives its members.
@@ -47,6 +55,10 @@ LEVEL_SERVICES = ("facilitation_ties", "market_access_growth", "advisory_innovat
 #: Firm columns the instruments set each year (copied from the factual world).
 INSTRUMENT_COLUMNS = ("support_growth", "support_innovation", "extra_attempts", "area", "network_until",
                       "consortium_until")
+#: Every firm column the twin reads of its factual world: the instruments' and the treated firms' outcomes.
+FACTUAL_COLUMNS = (*INSTRUMENT_COLUMNS, "alive", "member", "employees", "revenue", "va_share")
+#: Years a factual process may run ahead of its twin's process (:class:`TwinProcess`).
+QUEUED_YEARS = 4
 
 
 def withhold_services(spec: Scenario) -> Scenario:
@@ -67,7 +79,21 @@ def withhold_services(spec: Scenario) -> Scenario:
                                    "demography": demography, "cluster_links": []})
 
 
-class TwinModel(ClusterModel):
+class _Recorder:
+    """Keeps what the factual world's phases decide that later phases would overwrite (its observer)."""
+
+    _opened: dict[object, dict[str, np.ndarray]]
+    _membership: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+
+    def _record(self, model: ClusterModel, phase: object, rows_before: int) -> None:
+        f = model.firms
+        if f.n > rows_before:
+            self._opened[phase] = f.take(rows_before, f.n)
+        if phase is membership.membership:
+            self._membership = (f.member[: f.n].copy(), f.cluster[: f.n].copy(), f.join_year[: f.n].copy())
+
+
+class TwinModel(_Recorder, ClusterModel):
     """The factual model's twin, stepped right after it each year (see the module docstring).
 
     Each year the twin takes the scenario the factual model ran that year (policy changes and
@@ -99,6 +125,7 @@ class TwinModel(ClusterModel):
         self._membership: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.unborn = np.zeros(0, dtype=np.int64)  # rows of firms the clusters caused (never born here)
         self.gross: list[tuple[int, float, float]] = []  # (year, jobs, value added) of the treated firms
+        self.ever_member = np.zeros(0, dtype=bool)  # rows that were factual members in some year
         factual.observer = self._record
 
     def step(self) -> None:
@@ -129,17 +156,29 @@ class TwinModel(ClusterModel):
         scale = self.spec.population.scale
         return float(jobs / scale), float(va / scale)
 
+    def follow(self, year: FactualYear) -> None:
+        """Simulate a year the factual world simulated elsewhere, from what it sent (:class:`TwinFeed`)."""
+        self.factual, self._opened, self._membership = year, year.opened, year.membership
+        self.step()
+
     def gross_table(self) -> pd.DataFrame:
         """The treated firms' man-years and value added beyond their twins, by year (:meth:`_gross_effect`)."""
         return pd.DataFrame(self.gross, columns=["year", "treatment_jobs_gross", "treatment_value_added_gross_nok"])
 
-    def _record(self, model: ClusterModel, phase: object, rows_before: int) -> None:
-        """Keep what the factual world's phase decided that later phases would overwrite."""
-        f = model.firms
-        if f.n > rows_before:
-            self._opened[phase] = f.take(rows_before, f.n)
-        if phase is membership.membership:
-            self._membership = (f.member[: f.n].copy(), f.cluster[: f.n].copy(), f.join_year[: f.n].copy())
+    def member_panel(self) -> pd.DataFrame | None:
+        """The twin's firm-year panel of the firms that were members in the factual world, or None.
+
+        The true effect compares members only with their twins (:mod:`sim.observe.estimator`), so the
+        other firms' rows, nine in ten of the panel, would only be indexed and never read.
+        """
+        panel = self.register.firms(self.region_names, self.sector_names)
+        if panel is None:
+            return None
+        if not self.ever_member.any():
+            return panel  # no member to measure, and the estimator indexes the panel all the same
+        member = np.zeros(self.firms.n, dtype=bool)  # firms opened after the last membership phase: False
+        member[: len(self.ever_member)] = self.ever_member
+        return panel[member[panel["firm_id"].to_numpy()]].reset_index(drop=True)
 
     def _open_as_factual(self, phase: object) -> None:
         """Open the firms the factual world opened in ``phase``, as they stood at its end."""
@@ -169,8 +208,8 @@ def _instruments(t: TwinModel) -> None:
     t._open_as_factual(instruments.instruments)
     if t.withhold:
         never_born(t, np.concatenate([np.zeros(0, dtype=np.int64), *events.foreign_rows]))
-    for group in [*events.network_groups, *([] if t.withhold else events.green_groups)]:
-        tie_group(t, group[f.alive[group]])
+    tie_groups(t, [group[f.alive[group]] for group in [*events.network_groups,
+                                                       *([] if t.withhold else events.green_groups)]])
     cluster_links(t)  # nothing to do when withheld: the twin's scenario has no links
     t.instrument_events = events
 
@@ -179,6 +218,8 @@ def _membership(t: TwinModel) -> None:
     """The factual members, where the firm is open in the twin world too."""
     member, cluster, join_year = t._membership
     f, n = t.firms, len(t._membership[0])
+    t.ever_member = np.concatenate([t.ever_member, np.zeros(n - len(t.ever_member), dtype=bool)])
+    t.ever_member |= member
     member = member & f.alive[:n]
     f.member[:n] = member
     f.cluster[:n] = np.where(member, cluster, -1)
@@ -211,3 +252,189 @@ def never_born(t: TwinModel, rows: np.ndarray) -> None:
 # The factual schedule (sim.model.SCHEDULE) with the twin's own programme, instruments, membership and demography.
 TwinModel.phases = (_programme, _instruments, _membership, collaboration.collaboration, innovation.innovation,
                     growth.growth, _demography)
+
+
+@dataclass
+class FactualYear:
+    """What a twin reads of its factual world's year, as it stood at the year's end.
+
+    The attributes the twin reads of a :class:`~sim.model.ClusterModel`, so that the twin steps on it
+    unchanged; sent to another process (:class:`TwinProcess`), which copies them as it sends.
+    """
+
+    year: int
+    spec: Scenario
+    clusters: object
+    funding_factor: float
+    events: object
+    instrument_events: object
+    startups: int
+    firms: SimpleNamespace
+    opened: dict[object, dict[str, np.ndarray]] = field(default_factory=dict)
+    membership: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+class TwinFeed(_Recorder):
+    """The factual world's side of a twin that runs elsewhere: its observer, and each year's copy."""
+
+    def __init__(self, factual: ClusterModel):
+        """Observe a factual model that has not yet stepped.
+
+        Args:
+            factual: The factual model; its ``observer`` is taken.
+        """
+        if factual.observer is not None:
+            raise ValueError("a factual model has one twin")
+        self.factual = factual
+        self._opened, self._membership = {}, None
+        factual.observer = self._record
+
+    def year(self) -> FactualYear:
+        """The year the factual model has just simulated, for its twin: views, to be sent at once."""
+        m, n = self.factual, self.factual.firms.n
+        firms = SimpleNamespace(**{c: getattr(m.firms, c)[:n] for c in FACTUAL_COLUMNS})
+        year = FactualYear(m.year, m.spec, m.clusters, m.funding_factor, m.events, m.instrument_events,
+                           m.startups, firms, self._opened, self._membership)
+        self._opened = {}
+        return year
+
+
+@dataclass
+class TwinOutcome:
+    """What the runner takes from a finished twin (:func:`sim.runner.run`)."""
+
+    yearly: pd.DataFrame
+    gross: pd.DataFrame
+    panel: pd.DataFrame | None
+    seconds: float
+
+
+def twin_outcome(twin: TwinModel) -> TwinOutcome:
+    """The finished twin's yearly table, gross gains, members' panel and seconds."""
+    return TwinOutcome(twin.register.yearly(), twin.gross_table(), twin.member_panel(),
+                       sum(twin.phase_seconds.values()))
+
+
+class TwinProcess:
+    """A twin world stepped in a second process, a year behind its factual model (two cores, one run).
+
+    The factual process sends each year's :class:`FactualYear` through a pipe; the twin follows it
+    while the factual world simulates the next year, and sends back its :class:`TwinOutcome`. The
+    twin computes exactly what it computes in the factual model's process (a test checks it). The
+    second process is forked, so it starts with the factual model as built; only our own objects
+    cross the pipe.
+    """
+
+    def __init__(self, factual: ClusterModel):
+        """Fork the twin's process; take the factual model's observer.
+
+        Args:
+            factual: A factual model that has not yet stepped.
+        """
+        ours, theirs = multiprocessing.Pipe()
+        self._pipe, self._sent_spec = ours, None
+        self._process = multiprocessing.get_context("fork").Process(
+            target=_follow, args=(factual, theirs), name="twin", daemon=True)
+        with warnings.catch_warnings():
+            # Python warns of any thread at a fork; ours are OpenBLAS's idle workers, which OpenBLAS
+            # itself prepares for a fork (the twin's process needs no BLAS), and no Python thread runs yet.
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+            self._process.start()  # before the feed takes the observer: the twin's copy must have none
+        theirs.close()
+        self.feed = TwinFeed(factual)
+        # A pipe takes a year's 20 MB only as fast as the twin reads them: a thread writes them, so that
+        # the factual world goes on to its next year. A few years queued at most bound the memory.
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_YEARS)
+        self._writer = threading.Thread(target=self._write, name="twin-feed", daemon=True)
+        self._writer.start()
+
+    @staticmethod
+    def available() -> bool:
+        """Whether this platform can fork (the twin's process starts as a copy of the built model)."""
+        return "fork" in multiprocessing.get_all_start_methods()
+
+    def step(self) -> None:
+        """Send the year the factual model has just simulated."""
+        year = self.feed.year()
+        if year.spec is self._sent_spec:
+            year.spec = None  # the twin keeps the scenario it has: a new one only after a change
+        else:
+            self._sent_spec = year.spec
+        self._send(year)
+
+    def end(self) -> None:
+        """Tell the twin that the factual model has simulated its last year (it then makes its outcome)."""
+        self._send(None)
+
+    def _send(self, message: FactualYear | None) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # now, while the views hold this year
+        while True:
+            # The twin writes to the pipe only at its end, so anything to read now is its error or its death.
+            if self._pipe.poll() or not self._writer.is_alive():
+                self.outcome()
+            try:
+                self._queue.put(data, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _stop_writer(self) -> None:
+        """Let the writer send what it has and stop (at once if the twin no longer reads)."""
+        while self._writer.is_alive():
+            try:
+                self._queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._writer.join()
+
+    def _write(self) -> None:
+        """The writer thread: send each queued year, until the end or until the twin stops reading."""
+        while (data := self._queue.get()) is not None:
+            try:
+                self._pipe.send_bytes(data)
+            except OSError:
+                return  # the twin stopped: its error, if it sent one, waits in the pipe for outcome()
+
+    def outcome(self) -> TwinOutcome:
+        """Wait for the twin's outcome, after :meth:`end`.
+
+        Raises:
+            Whatever the twin's process raised, or RuntimeError if it died.
+        """
+        try:
+            self._stop_writer()
+            status, value = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            self._process.join(timeout=10)
+            raise RuntimeError(f"the twin world's process ended unexpectedly "
+                               f"(exit code {self._process.exitcode})") from exc
+        finally:
+            self.close()
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the twin's process (an interrupted or failed run) and release the pipe."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._pipe.close()
+
+
+def _follow(factual: ClusterModel, pipe) -> None:
+    """The twin's process: follow each year sent, then send the outcome (or the error) back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the factual process's to handle: it stops us
+    try:
+        twin, spec = TwinModel(factual), factual.spec
+        while (year := pipe.recv()) is not None:
+            if year.spec is None:
+                year.spec = spec  # the same object each year, so the twin sees no change of scenario
+            spec = year.spec
+            twin.follow(year)
+        pipe.send(("ok", twin_outcome(twin)))
+    except Exception as exc:  # the factual process raises it, as if the twin ran there
+        pipe.send(("error", exc))
+    finally:
+        pipe.close()

@@ -297,3 +297,35 @@ def test_clusters_members_add_up_to_the_yearly_members_and_their_employment(smal
     assert by_year.to_numpy() == pytest.approx(yearly["member_employment"].to_numpy())
     assert (table["internal_ties"] <= table["member_ties"]).all()
     assert (table["member_innovations"] <= table["members"]).all()
+
+
+def test_files_written_while_the_effects_are_measured_are_the_same_bytes(tmp_path):
+    from conftest import small
+
+    scenario = small(scale=0.03, end_year=2014, output={"firm_panel": True, "plots": True})
+    here, early = tmp_path / "here", tmp_path / "early"
+    write_outputs(sim.run(scenario, seed=1), here)
+    early.mkdir()
+    result = sim.run(scenario, seed=1, out=early)
+    assert set(result.written) == {"firms.parquet", "clusters_by_level.png", "economy.png", "member_growth.png",
+                                   "firm_dynamics.png"}
+    write_outputs(result, early)
+    names = sorted(p.name for p in here.iterdir())
+    assert names == sorted(p.name for p in early.iterdir()) and "effects.png" in names
+    for name in names:
+        if name != "summary.json":
+            assert (here / name).read_bytes() == (early / name).read_bytes(), name
+    timings = ("wall_time_s", "phase_seconds")
+    summaries = [{k: v for k, v in json.loads((d / "summary.json").read_text()).items() if k not in timings}
+                 for d in (here, early)]
+    assert summaries[0] == summaries[1]
+
+
+def test_a_file_the_second_process_cannot_write_fails_the_run_as_if_written_here(tmp_path):
+    import multiprocessing
+
+    from conftest import small
+
+    with pytest.raises(OSError, match="non-existent directory"):
+        sim.run(small(scale=0.02, end_year=2004, output={"firm_panel": True}), seed=0, out=tmp_path / "gone")
+    assert multiprocessing.active_children() == []

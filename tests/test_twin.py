@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import small
 
+import sim.twin
 from sim.model import ClusterModel
+from sim.runner import run
 from sim.twin import TwinModel, withhold_services
 
 
@@ -99,3 +103,53 @@ def test_a_twin_steps_only_right_after_its_factual_model():
     twin = TwinModel(model)
     with pytest.raises(RuntimeError, match="right after its factual model"):
         twin.step()
+
+
+def _with_everything(end_year: int = 2016):
+    """Every instrument the twin copies, spin-offs the members' boost causes and a policy change mid-run."""
+    return small(scale=0.05, end_year=end_year, demography={"spinoff_member_boost": 3.0},
+                 foreign_investment={"enabled": True, "entrants_per_nce": 40.0},
+                 corporate_networks={"enabled": True}, green_platform={"enabled": True},
+                 changes=[{"year": 2010, "set": {"restructuring.areas_per_year": 7.4}}])
+
+
+def test_a_twin_in_its_own_process_gives_the_run_bit_for_bit():
+    scenario = _with_everything()
+    here, forked = run(scenario, seed=2), run(scenario, seed=2, twin_process=True)
+    pd.testing.assert_frame_equal(here.yearly, forked.yearly, check_exact=True)
+    assert here.yearly["treatment_jobs_gross"].abs().sum() > 0
+    assert set(here.effect_tables) == set(forked.effect_tables)
+    for name, table in here.effect_tables.items():
+        pd.testing.assert_frame_equal(table, forked.effect_tables[name], check_exact=True)
+    same = [json.dumps(r.summary["headline"], sort_keys=True) for r in (here, forked)]  # NaN equal to NaN
+    assert same[0] == same[1]
+
+
+def test_the_true_effect_needs_only_the_members_rows_of_the_twin():
+    model, twin = lockstep(small(scale=0.05, end_year=2014), seed=1)
+    whole = twin.register.firms(twin.region_names, twin.sector_names)
+    members = twin.member_panel()
+    ever = model.register.firms(model.region_names, model.sector_names).query("member")["firm_id"].unique()
+    assert set(ever) <= set(members["firm_id"]) and len(members) < len(whole) / 5
+    kept = whole[whole["firm_id"].isin(members["firm_id"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(members, kept)  # every row of those firms, in the register's order
+
+
+def _fail(self, year):
+    raise ValueError("the twin failed in 2003")
+
+
+def _die(self, year):
+    import os
+    os._exit(3)
+
+
+@pytest.mark.parametrize(("follow", "error"), [(_fail, "the twin failed in 2003"),
+                                              (_die, "twin world's process ended unexpectedly .exit code 3")])
+def test_a_twin_process_that_fails_or_dies_fails_the_run_and_is_gone(monkeypatch, follow, error):
+    import multiprocessing
+
+    monkeypatch.setattr(sim.twin.TwinModel, "follow", follow)  # the forked process has it too
+    with pytest.raises((ValueError, RuntimeError), match=error):
+        run(small(scale=0.02, end_year=2004), seed=0, twin_process=True)
+    assert multiprocessing.active_children() == []

@@ -94,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     saved, save_error = False, None
     try:
         with run_folder(out, args.force) as partial:
-            result = run(scenario, seed=seed, progress=not args.quiet)
+            result = run(scenario, seed=seed, progress=not args.quiet, twin_process=True, out=partial)
             write_outputs(result, partial, with_plots=scenario.output.plots)
             try:
                 save_run(result, run_id, out, engine, result.summary["wall_time_s"], started_at=started)

@@ -59,26 +59,46 @@ def exits(n, alive, keys, year, p, employees, growth, birth_year, innovated, mem
                                                  p.min_employees)
     age_el = p.exit_age_elasticity
     spin_rate, spin_boost = p.spinoff_rate, p.spinoff_member_boost
-    closes = np.empty(n, dtype=np.bool_)
-    spins = np.empty(n, dtype=np.bool_)
-    # & and | rather than "and" and "or": they take no branch, so the loops vectorise.
-    hazard = np.empty(n)
-    for r in range(n):  # vectorised: no lookups
-        hazard[r] = rate * vm.exp(-size_el * vm.log(employees[r]) - growth_sens * growth[r])
-    if age_el != 0.0:  # off by default: no cost, and the hazard exactly as without it
-        for r in range(n):
-            # Infant mortality: (1 + age)^-age_el, as an exponential of its logarithm like size's power.
-            hazard[r] *= vm.exp(-age_el * vm.log(max(year - birth_year[r], 0.0) + 1.0))
-    for r in range(n):
-        closes[r] = alive[r] & ((unit(keys[0], r) < hazard[r]) | (employees[r] < min_employees))
-    for r in range(n):
-        p_spin = spin_rate * (1.0 + spin_boost * (1.0 if member[r] else 0.0))
-        spins[r] = alive[r] & ~closes[r] & innovated[r] & (unit(keys[1], r) < p_spin)
+    # The open rows only: over a long run most rows are closed firms, which do not close again.
+    # In blocks whose columns are gathered first (a loop that looks up by row does not vectorise):
+    # a block's scratch arrays stay in the first-level cache.
+    rows = where(alive[:n])
+    n_open = rows.shape[0]
+    closes = np.empty(n_open, dtype=np.bool_)
+    spins = np.empty(n_open, dtype=np.bool_)
+    size = vm.BLOCK
+    emp, grew, age, hazard, spin_chance = np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size)
+    innovator = np.empty(size, dtype=np.bool_)
     cells = np.zeros(n_regions * n_sectors)
-    for r in range(n):
-        if alive[r] and not closes[r]:
-            cells[np.int64(region[r]) * n_sectors + sector[r]] += 1.0
-    return where(closes).copy(), cells, where(spins).copy()
+    for start in range(0, n_open, size):
+        m = min(size, n_open - start)
+        block = rows[start:start + m]
+        for i in range(m):  # the lookups
+            r = block[i]
+            emp[i], grew[i], age[i] = employees[r], growth[r], max(year - birth_year[r], 0.0)
+            spin_chance[i], innovator[i] = 1.0 if member[r] else 0.0, innovated[r]
+        # & and | rather than "and" and "or": they take no branch, so the loops vectorise.
+        for i in range(m):
+            hazard[i] = rate * vm.exp(-size_el * vm.log(emp[i]) - growth_sens * grew[i])
+        if age_el != 0.0:  # off by default: no cost, and the hazard exactly as without it
+            for i in range(m):
+                # Infant mortality: (1 + age)^-age_el, as an exponential of its logarithm like size's power.
+                hazard[i] *= vm.exp(-age_el * vm.log(age[i] + 1.0))
+        for i in range(m):
+            closes[start + i] = (unit(keys[0], block[i]) < hazard[i]) | (emp[i] < min_employees)
+        for i in range(m):
+            spin_chance[i] = spin_rate * (1.0 + spin_boost * spin_chance[i])
+        for i in range(m):
+            spins[start + i] = ~closes[start + i] & innovator[i] & (unit(keys[1], block[i]) < spin_chance[i])
+        for i in range(m):
+            if not closes[start + i]:
+                cells[np.int64(region[block[i]]) * n_sectors + sector[block[i]]] += 1.0
+    closing, spinning = where(closes), where(spins)
+    for k in range(closing.shape[0]):  # positions among the open rows to rows
+        closing[k] = rows[closing[k]]
+    for k in range(spinning.shape[0]):
+        spinning[k] = rows[spinning[k]]
+    return closing.copy(), cells, spinning.copy()
 
 
 @numba.njit(sig("UniTuple({I16}, 2)({F64}, {F64}, int8[::1], {I16}, {I16}, float64, {I16}, {I16}, int64)"), **JIT)

@@ -13,8 +13,8 @@ import numpy as np
 from numba import types
 
 from sim.engine import vecmath as vm
-from sim.engine.jit import BOOL, F64, I32, JIT, KEYS, bundle, warm_up
-from sim.engine.randomness import normals_of, unit
+from sim.engine.jit import BOOL, F64, I32, JIT, KEYS, bundle, warm_up, where
+from sim.engine.randomness import unit
 
 
 class InnovationParams(NamedTuple):
@@ -64,39 +64,54 @@ def innovate(n, alive, keys, tie_a, tie_b, advisory_per_cluster, p, kx, ky, rd_e
     for t in range(m):  # vectorised: no lookups
         d = math.sqrt(dx[t] * dx[t] + dy[t] * dy[t]) / optimal
         novelty[t] = d * vm.exp(1.0 - d)  # peaks at the optimal cognitive distance
-    # hazard holds each firm's knowledge learned over ties, then its innovation hazard, then the
-    # chance that it innovates.
-    hazard = np.zeros(n)
-    pull_x = np.zeros(n)
-    pull_y = np.zeros(n)
-    degree = np.zeros(n)
+    # Each row's knowledge learned over ties, pulls toward its partners and ties, side by side: a
+    # tie's ends are rows at random, and one cache line holds all four sums of a row.
+    learned = np.zeros((n, 4))
     for t in range(m):
         a, b = tie_a[t], tie_b[t]
-        hazard[a] += novelty[t]
-        hazard[b] += novelty[t]
-        pull_x[a] += dx[t]
-        pull_x[b] -= dx[t]
-        pull_y[a] += dy[t]
-        pull_y[b] -= dy[t]
-        degree[a] += 1.0
-        degree[b] += 1.0
-    advice = np.empty(n)
-    for r in range(n):  # the lookup apart, so that the next loop vectorises
-        advice[r] = advisory_per_cluster[cluster[r]] if member[r] else 0.0
+        learned[a, 0] += novelty[t]
+        learned[b, 0] += novelty[t]
+        learned[a, 1] += dx[t]
+        learned[b, 1] -= dx[t]
+        learned[a, 2] += dy[t]
+        learned[b, 2] -= dy[t]
+        learned[a, 3] += 1.0
+        learned[b, 3] += 1.0
+    # Then the open rows only (closed ones keep their position and lose their innovation), in
+    # blocks whose columns are gathered first: a block's scratch arrays stay in the first-level
+    # cache, and every loop of a formula runs over them without a lookup, so it vectorises.
     for r in range(n):
-        hazard[r] = (base_rate + rd_w * rd_effort[r] + spill_w * absorptive[r] * hazard[r]
-                     + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice[r])
-    for r in range(n):
-        hazard[r] = 1.0 - vm.exp(-hazard[r])
-    drift_x, drift_y = normals_of(drift_x_key, n), normals_of(drift_y_key, n)
-    for r in range(n):
-        deg = max(degree[r], 1.0)
-        pull_x[r] = min(max(kx[r] + convergence * pull_x[r] / deg + drift_sd * drift_x[r], 0.0), 1.0)
-        pull_y[r] = min(max(ky[r] + convergence * pull_y[r] / deg + drift_sd * drift_y[r], 0.0), 1.0)
-    for r in range(n):
-        innovated[r] = alive[r] & (unit(success_key, r) < hazard[r])
-        kx[r] = pull_x[r] if alive[r] else kx[r]
-        ky[r] = pull_y[r] if alive[r] else ky[r]
+        innovated[r] = innovated[r] & alive[r]
+    rows = where(alive[:n])
+    n_open = rows.shape[0]
+    chance, x, y, u = np.empty(vm.BLOCK), np.empty(vm.BLOCK), np.empty(vm.BLOCK), np.empty(vm.BLOCK)
+    drift_x, drift_y, tail_u = np.empty(vm.BLOCK), np.empty(vm.BLOCK), np.empty(vm.BLOCK)
+    tails = np.empty(vm.BLOCK, dtype=np.int64)
+    for start in range(0, n_open, vm.BLOCK):
+        m_block = min(vm.BLOCK, n_open - start)
+        block = rows[start:start + m_block]
+        for i in range(m_block):  # the lookups
+            r = block[i]
+            advice = advisory_per_cluster[cluster[r]] if member[r] else 0.0
+            chance[i] = (base_rate + rd_w * rd_effort[r] + spill_w * absorptive[r] * learned[r, 0]
+                         + (inst_w if institution[r] >= 0 else 0.0) + support_innovation[r] + advice)
+        for i in range(m_block):
+            chance[i] = 1.0 - vm.exp(-chance[i])
+        for i in range(m_block):
+            u[i] = unit(drift_x_key, block[i])
+        vm.ndtri_into(u, m_block, drift_x, tails, tail_u)
+        for i in range(m_block):
+            u[i] = unit(drift_y_key, block[i])
+        vm.ndtri_into(u, m_block, drift_y, tails, tail_u)
+        for i in range(m_block):
+            r = block[i]
+            deg = max(learned[r, 3], 1.0)
+            x[i] = min(max(kx[r] + convergence * learned[r, 1] / deg + drift_sd * drift_x[i], 0.0), 1.0)
+            y[i] = min(max(ky[r] + convergence * learned[r, 2] / deg + drift_sd * drift_y[i], 0.0), 1.0)
+        for i in range(m_block):
+            r = block[i]
+            innovated[r] = unit(success_key, r) < chance[i]
+            kx[r], ky[r] = x[i], y[i]
 
 
 warm_up(innovate)

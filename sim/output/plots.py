@@ -9,6 +9,7 @@ Each ``*_figure`` function returns a figure (so tests can count what was drawn);
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -321,9 +322,13 @@ def _rows(dynamics: pd.DataFrame, measure: str, by: str) -> pd.DataFrame:
     return dynamics[(dynamics["measure"] == measure) & (dynamics["by"] == by)]
 
 
+#: The plots that need only the register (no measured effect), in the order they are written.
+REGISTER_PLOTS = ("clusters_by_level", "economy", "member_growth", "firm_dynamics")
+
+
 def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
                 effect_tables: dict[str, pd.DataFrame] | None = None, history_until: int | None = None,
-                dynamics: pd.DataFrame | None = None) -> list[Path]:
+                dynamics: pd.DataFrame | None = None, only: Collection[str] | None = None) -> list[Path]:
     """Write the standard plots of a run as PNG files.
 
     Args:
@@ -335,24 +340,30 @@ def write_plots(yearly: pd.DataFrame, firms: pd.DataFrame | None, out_dir: Path,
         history_until: The last year of replayed history: the yearly plots mark where the projection
             begins (None: no mark).
         dynamics: The firm-dynamics table, if any.
+        only: The plots to write, by name (None: all); :data:`REGISTER_PLOTS` and ``effects``.
 
     Returns:
         The paths written: ``clusters_by_level.png``, ``economy.png``, ``member_growth.png``
         when growth is known, ``effects.png`` when some member's effect was measured and
         ``firm_dynamics.png`` with the firm-dynamics table.
     """
-    figures = {
-        "clusters_by_level": clusters_by_level_figure(yearly, history_until),
-        "economy": economy_figure(yearly, history_until),
-    }
-    growth = member_growth_from_yearly(yearly)
-    if growth is None and firms is not None:
-        growth = member_growth(firms)
-    if growth is not None:
-        figures["member_growth"] = member_growth_figure(growth, history_until)
-    if effect_tables is not None and effect_tables["effects_by_year"]["gap_pp"].notna().any():
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    figures = {}
+    if wanted("clusters_by_level"):
+        figures["clusters_by_level"] = clusters_by_level_figure(yearly, history_until)
+    if wanted("economy"):
+        figures["economy"] = economy_figure(yearly, history_until)
+    if wanted("member_growth"):
+        growth = member_growth_from_yearly(yearly)
+        if growth is None and firms is not None:
+            growth = member_growth(firms)
+        if growth is not None:
+            figures["member_growth"] = member_growth_figure(growth, history_until)
+    if wanted("effects") and effect_tables is not None and effect_tables["effects_by_year"]["gap_pp"].notna().any():
         figures["effects"] = effects_figure(effect_tables["effects_by_year"])
-    if dynamics is not None:
+    if wanted("firm_dynamics") and dynamics is not None:
         figures["firm_dynamics"] = firm_dynamics_figure(dynamics)
     return [save(fig, Path(out_dir) / f"{name}.png") for name, fig in figures.items()]
 

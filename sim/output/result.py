@@ -78,6 +78,8 @@ class RunResult:
             where the projection begins; ``None`` for no mark.
         call_applicants: Every applicant of every open call (:func:`sim.observe.discontinuity.call_applicants`),
             columns :data:`CALL_APPLICANT_COLUMNS`; or ``None``.
+        written: Files of the run folder already written while the run was made
+            (:class:`sim.output.early.EarlyFiles`); :func:`write_outputs` writes the others.
     """
 
     scenario_name: str
@@ -93,6 +95,7 @@ class RunResult:
     firm_dynamics: pd.DataFrame | None = None
     history_until: int | None = None
     call_applicants: pd.DataFrame | None = None
+    written: tuple[str, ...] = ()
 
     @property
     def effects(self) -> pd.DataFrame | None:
@@ -286,14 +289,24 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     # The panel's parquet file is written beside the rest: pyarrow encodes it without the GIL while
     # the tables and plots are made here (1-2 s each at full scale). Its error, if any, is raised below.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        panel = pool.submit(_write_panel, result.firms, out_dir / "firms.parquet") if result.firms is not None else None
+        panel = pool.submit(write_panel, result.firms, out_dir / "firms.parquet") \
+            if result.firms is not None and "firms.parquet" not in result.written else None
         written.extend(_write_rest(result, out_dir, with_plots))
     if panel is not None:
         written.insert(2, panel.result())
     return written
 
 
-def _write_panel(firms: pd.DataFrame, path: Path) -> Path:
+def write_panel(firms: pd.DataFrame, path: Path) -> Path:
+    """Write the firm panel as ``firms.parquet`` is written (compact types, no index).
+
+    Args:
+        firms: The panel, contract columns first (:func:`conform`).
+        path: The file.
+
+    Returns:
+        ``path``.
+    """
     compact_firms(firms).to_parquet(path, engine="pyarrow", index=False)
     return path
 
@@ -309,8 +322,10 @@ def _write_rest(result: RunResult, out_dir: Path, with_plots: bool) -> list[Path
         if getattr(result, stem) is not None:
             written.append(write_csv(getattr(result, stem), out_dir / f"{stem}.csv"))
     if with_plots:
+        rest = [name for name in (*plots.REGISTER_PLOTS, "effects") if f"{name}.png" not in result.written]
         written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables,
-                                         history_until=result.history_until, dynamics=result.firm_dynamics))
+                                         history_until=result.history_until, dynamics=result.firm_dynamics,
+                                         only=rest))
     return written
 
 

@@ -10,6 +10,7 @@ and consortia also add their members' ties directly.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -274,16 +275,31 @@ def _form_groups(rng: np.random.Generator, m: ClusterModel, pool: np.ndarray, n:
             continue
         chosen = rng.choice(near, size, replace=False)
         free[chosen] = False
-        group = pool[chosen]
-        tie_group(m, group)
-        groups.append(group)
+        groups.append(pool[chosen])
+    tie_groups(m, groups)
     return groups
 
 
-def tie_group(m: ClusterModel, group: np.ndarray) -> None:
-    """Tie every pair of firms in a network or consortium."""
-    a, b = np.triu_indices(len(group), 1)
-    m.ties.add(group[a], group[b])
+def tie_groups(m: ClusterModel, groups: list[np.ndarray]) -> None:
+    """Tie every pair of firms within each network or consortium.
+
+    All groups' ties go into the tie set in one merge: the set is sorted and without duplicates
+    whatever order ties come in, and each merge copies every tie there is, so one per group cost
+    a full-scale run a quarter of a second.
+    """
+    if not groups:
+        return
+    pairs = [_pairs(len(group)) for group in groups]
+    m.ties.add(np.concatenate([group[a] for group, (a, _) in zip(groups, pairs)]),
+               np.concatenate([group[b] for group, (_, b) in zip(groups, pairs)]))
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends of every pair among ``size`` places (``np.triu_indices``; shared: read only)."""
+    a, b = np.triu_indices(size, 1)
+    a.flags.writeable = b.flags.writeable = False
+    return a, b
 
 
 # --- cluster-to-cluster collaboration and foreign investment -----------------------------------------
