@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -225,3 +226,22 @@ def test_a_malformed_target_fails_in_one_line(tmp_path):
     path.write_text('[x]\nvalue = 1\ntolerance = 1\nstatistic = "yearly.members"\nsource = "s"\n')
     with pytest.raises(ScenarioError, match=r"x\.statistic: must be a headline figure"):
         load_targets(path)
+
+
+def test_value_added_level_is_set_so_that_2020_matches_norway(tmp_path):
+    from sim.calibration.fit import OBSERVED_TOTALS, calibration_scale, check, value_added_level
+    from sim.experiments.executors import LocalPool
+
+    setup(tmp_path, PARAMETERS + "\n[check]\nseeds = 2\n\n[check.fixed]\nmeasurement.bootstrap = 0\n")
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(tiny.read_text().replace("end_year = 2014", "end_year = 2020"))
+    c = load_calibration(tmp_path / "parameters.toml")
+    pool = LocalPool(2)
+    level, before = value_added_level(c, pool, progress=False)
+    at_level = dataclasses.replace(c, check_fixed={**c.check_fixed, **calibration_scale(c),
+                                                   "population.value_added_level": level})
+    per_seed, _ = check(at_level, pool, progress=False)
+    observed = OBSERVED_TOTALS["value_added_nok"][0][1]
+    assert level == pytest.approx(0.70 / before)
+    # One proportional step: value added scales with the level, apart from who joins.
+    assert per_seed["path.value_added_nok@2020"].mean() / observed == pytest.approx(1.0, abs=0.03)

@@ -13,6 +13,7 @@ committed on the check seeds and :mod:`sim.calibration.report` reports the fit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -208,7 +209,8 @@ def seed_inputs(targets: Iterable[Target], outcomes: list[Outcome]) -> pd.DataFr
 
 # --- results ---------------------------------------------------------------------------------
 
-def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], path: Path | None = None) -> Path:
+def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], path: Path | None = None,
+                     settings: dict[str, float] | None = None) -> Path:
     """Write the fitted values as a partial scenario: the one the baseline extends, or another file.
 
     Args:
@@ -217,6 +219,7 @@ def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], 
         note: Lines for the file's header comment (study, objective, date).
         path: Where to write instead of ``c.output`` (the committed file the baseline extends); the
             baseline then keeps its values until the file is applied (``run.py calibrate --apply``).
+        settings: Scenario keys set with the values (value added's level, :func:`value_added_level`).
 
     Returns:
         The file written.
@@ -224,13 +227,14 @@ def write_calibrated(c: Calibration, values: dict[str, float], note: list[str], 
     import tomli_w
 
     nested: dict[str, Any] = {}
-    for key, value in c.overrides(values).items():
+    for key, value in {**c.overrides(values), **(settings or {})}.items():
         node, leaf = parent_table(nested, key, create=True)
         node[leaf] = float(value)  # exact: the baseline runs the draw itself
     header = ["# Fitted by `python run.py calibrate` (sim/calibration/fit.py); do not edit by hand:",
               "# change calibration/parameters.toml or calibration/targets.toml and calibrate again.",
               *(f"# {line}" for line in note), "#", "# Parameter values (the scenario keys they set follow):",
-              *(f"#   {name} = {values[name]:.6g}" for name in c.parameters), ""]
+              *(f"#   {name} = {values[name]:.6g}" for name in c.parameters),
+              *(f"# Set with them: {key} = {value:.6g}" for key, value in (settings or {}).items()), ""]
     target = path or c.output
     target.write_text("\n".join(header) + "\n" + tomli_w.dumps(nested), encoding="utf-8", newline="\n")
     if path is not None:
@@ -279,6 +283,48 @@ def calibration_scale(c: Calibration) -> dict[str, Any]:
 
 # The economy's totals whose path the fit report sets against Norway's (columns of yearly.csv).
 TOTALS = ("employment", "value_added_nok")
+# Norway's business sector as Statistics Norway measures it: (year, value, source key, what it counts).
+OBSERVED_TOTALS: dict[str, list[tuple[int, float, str, str]]] = {
+    "employment": [
+        (2001, 1_433_819, "SSB-DEM-2001-2005", "employees of the enterprise stock on 1 January (no primary "
+                                               "industries or public administration)"),
+        (2020, 1_663_059, "SSB-SBS-2021", "persons employed in the business sector's 12 sections of the structural "
+                                          "business statistics"),
+    ],
+    "value_added_nok": [
+        (2020, 1_345_671e6, "SSB-SBS-2021", "value added at factor cost in the same 12 sections (no electricity, "
+                                            "primary industries, finance, oil and gas extraction)"),
+    ],
+}
+#: The key that scales value added's level (sim/scenario/economy.py); :func:`value_added_level` sets it.
+LEVEL_KEY = "population.value_added_level"
+
+
+def value_added_level(c: Calibration, executor: Any, progress: bool = True) -> tuple[float, float] | None:
+    """The level of value added at which the checked values give Norway's value added (``OBSERVED_TOTALS``).
+
+    The level moves no growth rate: every firm's sales and value added per man-year scale with it, and
+    only the weight of membership's cost against a firm's value added changes who joins, a little. So one
+    proportional step on the check's seeds at the calibration's scale sets it; the full-scale check then
+    shows the total it gives.
+
+    Args:
+        c: The set-up, its ``check_fixed`` holding the values to check.
+        executor: Where the runs go.
+        progress: Show a progress bar.
+
+    Returns:
+        The level, and the ratio of simulated to observed value added before the step; None when the
+        scenario ends before the observed year.
+    """
+    year, observed = OBSERVED_TOTALS["value_added_nok"][0][:2]
+    scenario = load_scenario(c.scenario_path, c.check_fixed)
+    if scenario.scenario.end_year < year:
+        return None
+    small = dataclasses.replace(c, check_fixed={**c.check_fixed, **calibration_scale(c)})
+    per_seed, _ = check(small, executor, progress)
+    ratio = float(per_seed[f"path.value_added_nok@{year}"].mean()) / observed
+    return scenario.population.value_added_level / ratio, ratio
 
 
 def totals_paths(outcomes: list[Outcome]) -> pd.DataFrame:

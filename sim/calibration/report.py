@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.calibration import information
+from sim.calibration.fit import OBSERVED_TOTALS
 from sim.calibration.posterior import METRICS, Posterior
 from sim.calibration.sbc import SHARE, coverage
 from sim.calibration.spec import Calibration, FitParameter
@@ -49,6 +50,8 @@ class FitReport:
         coverage: Simulation-based calibration's rows (``coverage.csv``), if any.
         information: The value of information (``value_of_information.csv``), if any.
         scale_fit: The check's table for the same seeds at the calibration's scale (``None`` without a check).
+        level: Value added's level set with the central draw and the ratio of simulated to observed value
+            added before it was set (:func:`sim.calibration.fit.value_added_level`; ``None`` if not set here).
     """
 
     calibration: Calibration
@@ -61,6 +64,7 @@ class FitReport:
     coverage: pd.DataFrame | None = None
     information: pd.DataFrame | None = None
     scale_fit: pd.DataFrame | None = None
+    level: tuple[float, float] | None = None
 
     def parameters(self) -> pd.DataFrame:
         """Each parameter's prior and posterior: median and 90 % intervals, the central draw, an edge note."""
@@ -293,19 +297,6 @@ def profile_figure(report: FitReport) -> Figure:
     return fig
 
 
-# Norway's business sector as Statistics Norway measures it: (year, value, source key, what it counts).
-OBSERVED_TOTALS: dict[str, list[tuple[int, float, str, str]]] = {
-    "employment": [
-        (2001, 1_433_819, "SSB-DEM-2001-2005", "employees of the enterprise stock on 1 January (no primary "
-                                               "industries or public administration)"),
-        (2020, 1_663_059, "SSB-SBS-2021", "persons employed in the business sector's 12 sections of the structural "
-                                          "business statistics"),
-    ],
-    "value_added_nok": [
-        (2020, 1_345_671e6, "SSB-SBS-2021", "value added at factor cost in the same 12 sections (no electricity, "
-                                            "primary industries, finance, oil and gas extraction)"),
-    ],
-}
 TOTAL_LABELS = {"employment": ("Man-years", 1e6, "million"), "value_added_nok": ("Value added", 1e9, "NOK bn")}
 
 
@@ -626,8 +617,11 @@ def _totals(report: FitReport, out_dir: Path) -> list[str]:
         "",
         "The model holds the business sector's employer enterprises. Its totals in the check (mean over seeds) "
         f"beside Statistics Norway's, keys of docs/sources.md; the path over the years is `{out_dir}/totals.png`. "
-        "Not fitted: the labour supply (`[labour]`) bounds man-years, value added follows from the sectors' "
-        "value added per man-year.",
+        "Not fitted: the labour supply (`[labour]`) bounds man-years. Value added follows from the sectors' "
+        "value added per man-year, scaled by `population.value_added_level`, which the calibration sets with the "
+        "central draw so that value added in 2020 is Statistics Norway's: one proportional step on the check's "
+        "seeds at the calibration's scale (the level moves no growth rate; only membership's cost weighs against "
+        "a firm's value added)." + _level(report),
         "",
         "| total | year | observed | simulated | simulated / observed | source | what it counts |",
         "|---|---|---|---|---|---|---|",
@@ -635,6 +629,13 @@ def _totals(report: FitReport, out_dir: Path) -> list[str]:
           f"{r.counts} |" for r in table.itertuples()],
         "",
     ]
+
+
+def _level(report: FitReport) -> str:
+    if report.level is None:
+        return ""
+    level, before = report.level
+    return f" This calibration set it to {level:.4g}; before, value added was {before:.2f} times Norway's."
 
 
 def _coverage(report: FitReport) -> list[str]:

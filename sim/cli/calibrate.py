@@ -182,7 +182,14 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         if not args.check_only:  # --check-only checks the committed values, whatever the posterior holds
             values = {name: float(posterior.draws[name].iloc[central]) for name in spec.parameters}
     apply = args.apply and posterior is not None and posterior.complete  # never commit a tempered posterior
+    settings: dict[str, float] = {}
+    level = None
     if posterior is not None and not args.check_only:
+        at_draw = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **spec.check_fixed})
+        started = time.perf_counter()
+        level = fit.value_added_level(at_draw, executor, progress)
+        timings["value added's level"] = time.perf_counter() - started
+        settings = {fit.LEVEL_KEY: level[0]} if level is not None else {}
         row = posterior.draws.iloc[central]
         note = [f"Study '{spec.study}' in the results database: the central draw of the posterior (draw "
                 f"{int(row['evaluation'])} of generation {int(row['generation'])}, run seed {int(row['draw_seed'])}; "
@@ -192,10 +199,10 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
                 f"{len(posterior.draws)} draws, ESS "
                 f"{posterior.ess:.0f}, {_state(posterior)}; {fit.now_text()}."]
         if apply:
-            files += [fit.write_calibrated(spec, values, note), export(posterior, spec.posterior)]
+            files += [fit.write_calibrated(spec, values, note, settings=settings), export(posterior, spec.posterior)]
         else:
             out.mkdir(parents=True, exist_ok=True)
-            files += [fit.write_calibrated(spec, values, note, out / spec.output.name),
+            files += [fit.write_calibrated(spec, values, note, out / spec.output.name, settings),
                       export(posterior, out / spec.posterior.name)]
         if args.apply and not apply:
             print(f"not applied: {_state(posterior)}; run again to continue it", file=sys.stderr)
@@ -204,9 +211,9 @@ def _posterior(spec: Calibration, executor: Any, store: Any, args: argparse.Name
         files += _information(spec, posterior, executor, args, out, timings)
     report = fit_report.FitReport(spec, posterior, central, values, timings=timings,
                                   coverage=_committed(spec.coverage, out),
-                                  information=_committed(spec.information, out))
+                                  information=_committed(spec.information, out), level=level)
     if not args.no_check:
-        checked = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **spec.check_fixed}) \
+        checked = dataclasses.replace(spec, check_fixed={**spec.overrides(values), **settings, **spec.check_fixed}) \
             if fitted_here else spec
         report.per_seed, timings["check"] = fit.check(checked, executor, progress)
         report.fit = fit.fit_table(spec, report.per_seed)

@@ -104,9 +104,10 @@ class Population(Section):
         0.70, "factor",
         "Calibrated: scales every sector's value added per man-year (and so sales) so that the business "
         "sector's value added in 2020 is Statistics Norway's (NOK 1,346 bn in the 12 sections of the structural "
-        "business statistics; docs/sources.md, SSB-SBS-2021). With the sector tables as they are (rounded, per "
-        "man-year, with energy and finance that those sections leave out) the model held 1.43 times that in the "
-        "20-seed full-scale check. Man-years and every growth rate, so every gap, do not depend on it.",
+        "business statistics; docs/sources.md, SSB-SBS-2021). `run.py calibrate` sets it with the posterior's "
+        "central draw (calibration/calibrated.toml), since the draw's productivity gains move the total; the "
+        "default is the level that fitted before the posterior. No growth rate depends on it; membership's cost "
+        "weighs against a firm's value added, so who joins does, a little.",
         0.2, 5.0)
     productivity_sd: float = param(
         0.45, "log points",
