@@ -31,18 +31,17 @@ exactly (a test checks this).
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import pickle
 import queue
-import signal
 import threading
-import warnings
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
+from sim.forked import Forked
 from sim.model import ClusterModel
 from sim.scenario.params import LEVELS
 from sim.scenario.schema import Scenario
@@ -321,8 +320,7 @@ class TwinProcess:
     The factual process sends each year's :class:`FactualYear` through a pipe; the twin follows it
     while the factual world simulates the next year, and sends back its :class:`TwinOutcome`. The
     twin computes exactly what it computes in the factual model's process (a test checks it). The
-    second process is forked, so it starts with the factual model as built; only our own objects
-    cross the pipe.
+    second process is forked (:class:`sim.forked.Forked`), so it starts with the factual model as built.
     """
 
     def __init__(self, factual: ClusterModel):
@@ -331,16 +329,8 @@ class TwinProcess:
         Args:
             factual: A factual model that has not yet stepped.
         """
-        ours, theirs = multiprocessing.Pipe()
-        self._pipe, self._sent_spec = ours, None
-        self._process = multiprocessing.get_context("fork").Process(
-            target=_follow, args=(factual, theirs), name="twin", daemon=True)
-        with warnings.catch_warnings():
-            # Python warns of any thread at a fork; ours are OpenBLAS's idle workers, which OpenBLAS
-            # itself prepares for a fork (the twin's process needs no BLAS), and no Python thread runs yet.
-            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-            self._process.start()  # before the feed takes the observer: the twin's copy must have none
-        theirs.close()
+        self._twin = Forked(_follow, (factual,), "twin world")  # before the feed takes the observer
+        self._pipe, self._sent_spec = self._twin.pipe, None
         self.feed = TwinFeed(factual)
         # A pipe takes a year's 20 MB only as fast as the twin reads them: a thread writes them, so that
         # the factual world goes on to its next year. A few years queued at most bound the memory.
@@ -348,10 +338,7 @@ class TwinProcess:
         self._writer = threading.Thread(target=self._write, name="twin-feed", daemon=True)
         self._writer.start()
 
-    @staticmethod
-    def available() -> bool:
-        """Whether this platform can fork (the twin's process starts as a copy of the built model)."""
-        return "fork" in multiprocessing.get_all_start_methods()
+    available = staticmethod(Forked.available)
 
     def step(self) -> None:
         """Send the year the factual model has just simulated."""
@@ -369,24 +356,13 @@ class TwinProcess:
     def _send(self, message: FactualYear | None) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # now, while the views hold this year
         while True:
-            # The twin writes to the pipe only at its end, so anything to read now is its error or its death.
-            if self._pipe.poll() or not self._writer.is_alive():
-                self.outcome()
+            if self._twin.ended() or not self._writer.is_alive():
+                self.outcome()  # raises the twin's error, or that it died
             try:
                 self._queue.put(data, timeout=0.5)
                 return
             except queue.Full:
                 continue
-
-    def _stop_writer(self) -> None:
-        """Let the writer send what it has and stop (at once if the twin no longer reads)."""
-        while self._writer.is_alive():
-            try:
-                self._queue.put(None, timeout=0.5)
-                break
-            except queue.Full:
-                continue
-        self._writer.join()
 
     def _write(self) -> None:
         """The writer thread: send each queued year, until the end or until the twin stops reading."""
@@ -402,39 +378,26 @@ class TwinProcess:
         Raises:
             Whatever the twin's process raised, or RuntimeError if it died.
         """
-        try:
-            self._stop_writer()
-            status, value = self._pipe.recv()
-        except (EOFError, OSError) as exc:
-            self._process.join(timeout=10)
-            raise RuntimeError(f"the twin world's process ended unexpectedly "
-                               f"(exit code {self._process.exitcode})") from exc
-        finally:
-            self.close()
-        if status == "error":
-            raise value
-        return value
+        while self._writer.is_alive():  # let the writer send what it has (it stops at once if nobody reads)
+            try:
+                self._queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._writer.join()
+        return self._twin.outcome()
 
     def close(self) -> None:
         """Stop the twin's process (an interrupted or failed run) and release the pipe."""
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._pipe.close()
+        self._twin.close()
 
 
-def _follow(factual: ClusterModel, pipe) -> None:
-    """The twin's process: follow each year sent, then send the outcome (or the error) back."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the factual process's to handle: it stops us
-    try:
-        twin, spec = TwinModel(factual), factual.spec
-        while (year := pipe.recv()) is not None:
-            if year.spec is None:
-                year.spec = spec  # the same object each year, so the twin sees no change of scenario
-            spec = year.spec
-            twin.follow(year)
-        pipe.send(("ok", twin_outcome(twin)))
-    except Exception as exc:  # the factual process raises it, as if the twin ran there
-        pipe.send(("error", exc))
-    finally:
-        pipe.close()
+def _follow(pipe: Connection, factual: ClusterModel) -> TwinOutcome:
+    """The twin's process: follow each year sent, until the end."""
+    twin, spec = TwinModel(factual), factual.spec
+    while (year := pipe.recv()) is not None:
+        if year.spec is None:
+            year.spec = spec  # the same object each year, so the twin sees no change of scenario
+        spec = year.spec
+        twin.follow(year)
+    return twin_outcome(twin)

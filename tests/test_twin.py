@@ -145,7 +145,7 @@ def _die(self, year):
 
 
 @pytest.mark.parametrize(("follow", "error"), [(_fail, "the twin failed in 2003"),
-                                              (_die, "twin world's process ended unexpectedly .exit code 3")])
+                                              (_die, "twin world ended unexpectedly .exit code 3")])
 def test_a_twin_process_that_fails_or_dies_fails_the_run_and_is_gone(monkeypatch, follow, error):
     import multiprocessing
 

@@ -9,14 +9,13 @@ the same bytes either way: the forked process runs the same functions on the sam
 
 from __future__ import annotations
 
-import multiprocessing
-import signal
 import time
-import warnings
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pandas as pd
 
+from sim.forked import Forked
 from sim.observe.columns import FIRM_COLUMNS
 from sim.observe.dynamics import firm_dynamics
 from sim.output import plots
@@ -47,22 +46,10 @@ class EarlyFiles:
         """
         self.names = ([PANEL_FILE] if panel is not None else []) + (
             [f"{name}.png" for name in plots.REGISTER_PLOTS] if with_plots else [])
-        ours, theirs = multiprocessing.Pipe(duplex=False)
-        self._pipe = ours
-        self._process = multiprocessing.get_context("fork").Process(
-            target=_write, args=(theirs, out_dir, yearly, panel, scale, history_until, with_plots),
-            name="early files", daemon=True)
-        with warnings.catch_warnings():
-            # Python warns of any thread at a fork; ours are OpenBLAS's idle workers (OpenBLAS prepares
-            # for a fork) and the thread of a progress bar that has ended.
-            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-            self._process.start()
-        theirs.close()
+        self._process = Forked(_write, (out_dir, yearly, panel, scale, history_until, with_plots),
+                               "run's early files")
 
-    @staticmethod
-    def available() -> bool:
-        """Whether this platform can fork (the process starts with the run's tables in its memory)."""
-        return "fork" in multiprocessing.get_all_start_methods()
+    available = staticmethod(Forked.available)
 
     def result(self) -> tuple[pd.DataFrame | None, float]:
         """Wait for the files.
@@ -74,42 +61,23 @@ class EarlyFiles:
             OSError: A file could not be written (as if written here).
             RuntimeError: The process died.
         """
-        try:
-            status, value = self._pipe.recv()
-        except (EOFError, OSError) as exc:
-            self._process.join(timeout=10)
-            raise RuntimeError(f"the process writing the run's files ended unexpectedly "
-                               f"(exit code {self._process.exitcode})") from exc
-        finally:
-            self.close()
-        if status == "error":
-            raise value
-        return value
+        return self._process.outcome()
 
     def close(self) -> None:
-        """Stop the process (an interrupted or failed run) and release the pipe."""
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._pipe.close()
+        """Stop the process (an interrupted or failed run)."""
+        self._process.close()
 
 
-def _write(pipe, out_dir: Path, yearly: pd.DataFrame, panel: pd.DataFrame | None, scale: float,
-           history_until: int | None, with_plots: bool) -> None:
+def _write(_pipe: Connection, out_dir: Path, yearly: pd.DataFrame, panel: pd.DataFrame | None, scale: float,
+           history_until: int | None, with_plots: bool) -> tuple[pd.DataFrame | None, float]:
     """The forked process: the dynamics table, the panel's file and the register's plots."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's process to handle: it stops us
-    try:
-        started = time.perf_counter()
-        dynamics = firm_dynamics(panel, scale) if panel is not None else None
-        seconds = time.perf_counter() - started
-        firms = conform(panel, FIRM_COLUMNS, "firms") if panel is not None else None
-        if firms is not None:
-            write_panel(firms, out_dir / PANEL_FILE)
-        if with_plots:
-            plots.write_plots(yearly, firms, out_dir, history_until=history_until, dynamics=dynamics,
-                              only=plots.REGISTER_PLOTS)
-        pipe.send(("ok", (dynamics, seconds)))
-    except Exception as exc:  # the run's process raises it, as if the files were written there
-        pipe.send(("error", exc))
-    finally:
-        pipe.close()
+    started = time.perf_counter()
+    dynamics = firm_dynamics(panel, scale) if panel is not None else None
+    seconds = time.perf_counter() - started
+    firms = conform(panel, FIRM_COLUMNS, "firms") if panel is not None else None
+    if firms is not None:
+        write_panel(firms, out_dir / PANEL_FILE)
+    if with_plots:
+        plots.write_plots(yearly, firms, out_dir, history_until=history_until, dynamics=dynamics,
+                          only=plots.REGISTER_PLOTS)
+    return dynamics, seconds
