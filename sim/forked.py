@@ -9,7 +9,9 @@ had run in this process. Only our own objects cross the pipe.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import signal
+import sys
 import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -32,9 +34,9 @@ class Forked:
             name: What the process does, for the message if it dies.
         """
         ours, theirs = multiprocessing.Pipe()
-        self.pipe, self.name = ours, name
+        self.pipe, self.name, self._answered = ours, name, False
         self._process = multiprocessing.get_context("fork").Process(
-            target=_run, args=(target, theirs, *args), name=name, daemon=True)
+            target=_run, args=(target, theirs, ours, *args), name=name, daemon=True)
         with warnings.catch_warnings():
             # Python warns of any thread at a fork; ours are OpenBLAS's idle workers, which OpenBLAS
             # itself prepares for a fork, and threads that wait (a progress bar's monitor).
@@ -44,8 +46,13 @@ class Forked:
 
     @staticmethod
     def available() -> bool:
-        """Whether this platform can fork."""
-        return "fork" in multiprocessing.get_all_start_methods()
+        """Whether a second process can be forked here.
+
+        On Linux only (macOS's system libraries are not safe to fork), and not from a daemonic process (a
+        pool's or a Dask worker), which may have no children.
+        """
+        return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+                and not multiprocessing.current_process().daemon)
 
     def ended(self) -> bool:
         """Whether the process has sent its outcome or died (it writes to the pipe only at its end)."""
@@ -59,6 +66,7 @@ class Forked:
         """
         try:
             status, value = self.pipe.recv()
+            self._answered = True
         except (EOFError, OSError) as exc:
             self._process.join(timeout=10)
             raise RuntimeError(f"the process of the {self.name} ended unexpectedly "
@@ -70,19 +78,32 @@ class Forked:
         return value
 
     def close(self) -> None:
-        """Stop the process (an interrupted or failed run) and release the pipe."""
+        """Let a finished process exit, stop one still working (an interrupted or failed run), release the pipe."""
+        if self._answered:  # it has sent its outcome: give it a moment to exit by itself
+            self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
         self.pipe.close()
 
 
-def _run(target: Callable[..., Any], pipe: Connection, *args: Any) -> None:
+def _run(target: Callable[..., Any], pipe: Connection, main_end: Connection, *args: Any) -> None:
     """The forked process: the target's value, or its error, goes back through the pipe."""
+    # The main process's end, inherited: closed, so that if the main process dies our reads end (EOF)
+    # instead of waiting forever on a pipe we hold open ourselves.
+    main_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it stops us
     try:
         pipe.send(("ok", target(pipe, *args)))
     except Exception as exc:  # the main process raises it, as if the target had run there
-        pipe.send(("error", exc))
+        pipe.send(("error", exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         pipe.close()
+
+
+def _picklable(exc: Exception) -> bool:
+    try:
+        pickle.loads(pickle.dumps(exc))  # our own error, made here: loading it is safe
+    except Exception:  # an error whose arguments do not survive the trip
+        return False
+    return True

@@ -56,6 +56,7 @@ def run(scenario: Scenario, seed: int = 0, progress: bool = False,
 
 def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | TwinProcess | None, started: float,
          progress: bool, on_year: Callable[[ClusterModel], None] | None, out: Path | None) -> RunResult:
+    """:func:`run` once its model and twin are made: the years, the tables, the measurement, the result."""
     measurement = scenario.measurement
     years = range(scenario.scenario.start_year, scenario.scenario.end_year + 1)
     desc = scenario.scenario.name + (" + twin" if twin is not None else "")
@@ -81,7 +82,8 @@ def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | T
         yearly = with_untreated(yearly, untreated.yearly, untreated.gross)
     kept = panel if scenario.output.firm_panel else None
     early = EarlyFiles(out, yearly, kept, scenario.population.scale, scenario.programme.history_until,
-                       scenario.output.plots) if out is not None and EarlyFiles.available() else None
+                       scenario.output.plots) if out is not None and (kept is not None or scenario.output.plots) \
+        and EarlyFiles.available() else None
     try:
         effects = None
         if measurement.effects:
@@ -114,7 +116,7 @@ def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | T
         firm_dynamics=dynamics,
         history_until=scenario.programme.history_until,
         call_applicants=applicants,
-        written=tuple(early.names) if early is not None else (),
+        written=tuple(out / name for name in early.names) if early is not None else (),
     )
     result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
     result.summary["phase_seconds"] = {name: round(s, 4) for name, s in seconds.items()}

@@ -56,7 +56,7 @@ INSTRUMENT_COLUMNS = ("support_growth", "support_innovation", "extra_attempts", 
                       "consortium_until")
 #: Every firm column the twin reads of its factual world: the instruments' and the treated firms' outcomes.
 FACTUAL_COLUMNS = (*INSTRUMENT_COLUMNS, "alive", "member", "employees", "revenue", "va_share")
-#: Years a factual process may run ahead of its twin's process (:class:`TwinProcess`).
+#: Years queued for a twin's process (:class:`TwinProcess`): the factual process runs at most about this far ahead.
 QUEUED_YEARS = 4
 
 
@@ -354,6 +354,7 @@ class TwinProcess:
         self._send(None)
 
     def _send(self, message: FactualYear | None) -> None:
+        """Queue a year (or the end, None) for the writer; raise the twin's error if it has stopped."""
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # now, while the views hold this year
         while True:
             if self._twin.ended() or not self._writer.is_alive():
@@ -388,13 +389,21 @@ class TwinProcess:
         return self._twin.outcome()
 
     def close(self) -> None:
-        """Stop the twin's process (an interrupted or failed run) and release the pipe."""
-        self._twin.close()
+        """Stop the twin's process (an interrupted or failed run), then the writer, and drop what it held."""
+        self._twin.close()  # the writer's send, if any, now fails at once
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self._writer.join()
 
 
 def _follow(pipe: Connection, factual: ClusterModel) -> TwinOutcome:
     """The twin's process: follow each year sent, until the end."""
     twin, spec = TwinModel(factual), factual.spec
+    del factual  # the twin reads only what is sent from now on
     while (year := pipe.recv()) is not None:
         if year.spec is None:
             year.spec = spec  # the same object each year, so the twin sees no change of scenario

@@ -307,8 +307,10 @@ def test_files_written_while_the_effects_are_measured_are_the_same_bytes(tmp_pat
     write_outputs(sim.run(scenario, seed=1), here)
     early.mkdir()
     result = sim.run(scenario, seed=1, out=early)
-    assert set(result.written) == {"firms.parquet", "clusters_by_level.png", "economy.png", "member_growth.png",
-                                   "firm_dynamics.png"}
+    assert {path.name for path in result.written} == {"firms.parquet", "clusters_by_level.png", "economy.png",
+                                                      "member_growth.png", "firm_dynamics.png"}
+    write_outputs(result, tmp_path / "elsewhere")  # another folder gets every file
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == sorted(p.name for p in here.iterdir())
     write_outputs(result, early)
     names = sorted(p.name for p in here.iterdir())
     assert names == sorted(p.name for p in early.iterdir()) and "effects.png" in names

@@ -78,8 +78,8 @@ class RunResult:
             where the projection begins; ``None`` for no mark.
         call_applicants: Every applicant of every open call (:func:`sim.observe.discontinuity.call_applicants`),
             columns :data:`CALL_APPLICANT_COLUMNS`; or ``None``.
-        written: Files of the run folder already written while the run was made
-            (:class:`sim.output.early.EarlyFiles`); :func:`write_outputs` writes the others.
+        written: Files already written while the run was made (:class:`sim.output.early.EarlyFiles`);
+            :func:`write_outputs` does not write them again into their folder.
     """
 
     scenario_name: str
@@ -95,7 +95,7 @@ class RunResult:
     firm_dynamics: pd.DataFrame | None = None
     history_until: int | None = None
     call_applicants: pd.DataFrame | None = None
-    written: tuple[str, ...] = ()
+    written: tuple[Path, ...] = ()
 
     @property
     def effects(self) -> pd.DataFrame | None:
@@ -271,7 +271,8 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     ``None``), ``summary.json``, ``scenario.toml`` (unless ``result.scenario_toml`` is empty),
     the effect tables (``effects.csv``, ``effects_by_year.csv``, ... when measured),
     ``clusters_yearly.csv``, ``regions_yearly.csv``, ``firm_dynamics.csv`` and ``call_applicants.csv``
-    (each when the result holds it) and the PNG plots of :mod:`sim.output.plots`. Existing files of
+    (each when the result holds it) and the PNG plots of :mod:`sim.output.plots`, but not the files
+    already written into ``out_dir`` while the run was made (``result.written``). Existing files of
     the same names are overwritten.
 
     Args:
@@ -280,18 +281,19 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
         with_plots: Write the PNG plots (``output.plots`` in the scenario); sweeps skip them.
 
     Returns:
-        The paths written, in the order above.
+        The paths written here, in the order above.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    done = {path.name for path in result.written if path.parent.resolve() == out_dir.resolve()}
     written = [write_csv(result.yearly, out_dir / "yearly.csv")]
     written.append(write_csv(result.clusters, out_dir / "clusters.csv"))
     # The panel's parquet file is written beside the rest: pyarrow encodes it without the GIL while
     # the tables and plots are made here (1-2 s each at full scale). Its error, if any, is raised below.
     with ThreadPoolExecutor(max_workers=1) as pool:
         panel = pool.submit(write_panel, result.firms, out_dir / "firms.parquet") \
-            if result.firms is not None and "firms.parquet" not in result.written else None
-        written.extend(_write_rest(result, out_dir, with_plots))
+            if result.firms is not None and "firms.parquet" not in done else None
+        written.extend(_write_rest(result, out_dir, with_plots, done))
     if panel is not None:
         written.insert(2, panel.result())
     return written
@@ -311,7 +313,7 @@ def write_panel(firms: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _write_rest(result: RunResult, out_dir: Path, with_plots: bool) -> list[Path]:
+def _write_rest(result: RunResult, out_dir: Path, with_plots: bool, done: set[str]) -> list[Path]:
     """The run folder's files after the yearly and cluster tables and the panel, in :func:`write_outputs`' order."""
     written = [_write_text(summary_json(result.summary), out_dir / "summary.json")]
     if result.scenario_toml:
@@ -322,7 +324,7 @@ def _write_rest(result: RunResult, out_dir: Path, with_plots: bool) -> list[Path
         if getattr(result, stem) is not None:
             written.append(write_csv(getattr(result, stem), out_dir / f"{stem}.csv"))
     if with_plots:
-        rest = [name for name in (*plots.REGISTER_PLOTS, "effects") if f"{name}.png" not in result.written]
+        rest = [name for name in (*plots.REGISTER_PLOTS, "effects") if f"{name}.png" not in done]
         written.extend(plots.write_plots(result.yearly, result.firms, out_dir, result.effect_tables,
                                          history_until=result.history_until, dynamics=result.firm_dynamics,
                                          only=rest))
