@@ -14,8 +14,7 @@ from tqdm import tqdm
 
 from sim.model import ClusterModel
 from sim.observe.discontinuity import call_applicants
-from sim.observe.dynamics import firm_dynamics
-from sim.output.early import EarlyFiles
+from sim.output.early import EarlyFiles, timed_dynamics
 from sim.output.result import HEADLINE_YEARS, RunResult, effect_headline
 from sim.scenario.schema import Scenario
 from sim.twin import TwinModel, TwinProcess, twin_outcome
@@ -81,9 +80,8 @@ def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | T
         seconds["twin"] = untreated.seconds
         yearly = with_untreated(yearly, untreated.yearly, untreated.gross)
     kept = panel if scenario.output.firm_panel else None
-    early = EarlyFiles(out, yearly, kept, scenario.population.scale, scenario.programme.history_until,
-                       scenario.output.plots) if out is not None and (kept is not None or scenario.output.plots) \
-        and EarlyFiles.available() else None
+    early = EarlyFiles.start(out, yearly, kept, scenario.population.scale, scenario.programme.history_until,
+                             scenario.output.plots) if out is not None else None
     try:
         effects = None
         if measurement.effects:
@@ -92,13 +90,9 @@ def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | T
             measuring = time.perf_counter()
             effects = measure(panel, clusters, measurement, seed, untreated.panel if untreated else None, applicants)
             seconds["measurement"] = time.perf_counter() - measuring
-        dynamics = None
-        if early is not None:
-            dynamics, seconds["dynamics"] = early.result()
-        elif kept is not None:
-            measuring = time.perf_counter()
-            dynamics = firm_dynamics(panel, scenario.population.scale)
-            seconds["dynamics"] = time.perf_counter() - measuring
+        dynamics, took = early.result() if early is not None else timed_dynamics(kept, scenario.population.scale)
+        if dynamics is not None:
+            seconds["dynamics"] = took
     finally:
         if early is not None:
             early.close()

@@ -34,7 +34,7 @@ import copy
 import pickle
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import SimpleNamespace
 
@@ -269,8 +269,8 @@ class FactualYear:
     instrument_events: object
     startups: int
     firms: SimpleNamespace
-    opened: dict[object, dict[str, np.ndarray]] = field(default_factory=dict)
-    membership: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    opened: dict[object, dict[str, np.ndarray]]
+    membership: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
 
 class TwinFeed(_Recorder):
@@ -356,14 +356,18 @@ class TwinProcess:
     def _send(self, message: FactualYear | None) -> None:
         """Queue a year (or the end, None) for the writer; raise the twin's error if it has stopped."""
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # now, while the views hold this year
-        while True:
-            if self._twin.ended() or not self._writer.is_alive():
-                self.outcome()  # raises the twin's error, or that it died
+        if self._twin.ended() or not self._put(data):
+            self.outcome()  # raises the twin's error, or that it died
+
+    def _put(self, item: bytes | None) -> bool:
+        """Queue an item for the writer while it runs (it stops when the twin stops reading); False if it stopped."""
+        while self._writer.is_alive():
             try:
-                self._queue.put(data, timeout=0.5)
-                return
+                self._queue.put(item, timeout=0.5)
+                return True
             except queue.Full:
                 continue
+        return False
 
     def _write(self) -> None:
         """The writer thread: send each queued year, until the end or until the twin stops reading."""
@@ -379,12 +383,7 @@ class TwinProcess:
         Raises:
             Whatever the twin's process raised, or RuntimeError if it died.
         """
-        while self._writer.is_alive():  # let the writer send what it has (it stops at once if nobody reads)
-            try:
-                self._queue.put(None, timeout=0.5)
-                break
-            except queue.Full:
-                continue
+        self._put(None)  # the writer sends what it has, then stops
         self._writer.join()
         return self._twin.outcome()
 
@@ -403,7 +402,6 @@ class TwinProcess:
 def _follow(pipe: Connection, factual: ClusterModel) -> TwinOutcome:
     """The twin's process: follow each year sent, until the end."""
     twin, spec = TwinModel(factual), factual.spec
-    del factual  # the twin reads only what is sent from now on
     while (year := pipe.recv()) is not None:
         if year.spec is None:
             year.spec = spec  # the same object each year, so the twin sees no change of scenario

@@ -19,18 +19,29 @@ from sim.forked import Forked
 from sim.observe.columns import FIRM_COLUMNS
 from sim.observe.dynamics import firm_dynamics
 from sim.output import plots
-from sim.output.result import conform, write_panel
-
-#: The name of the file the panel is written to.
-PANEL_FILE = "firms.parquet"
+from sim.output.result import PANEL_FILE, conform, write_panel
 
 
 class EarlyFiles:
     """The files of a run folder that need no measurement, being written by a forked process.
 
     Attributes:
-        names: The files it writes, in the run folder.
+        names: The files it is to write, in the run folder: the panel's and the register's plots (those
+            that apply; the others are written by nobody).
     """
+
+    @classmethod
+    def start(cls, out_dir: Path, yearly: pd.DataFrame, panel: pd.DataFrame | None, scale: float,
+              history_until: int | None, with_plots: bool) -> EarlyFiles | None:
+        """Fork the process (arguments as for the constructor), or None where it cannot or need not run.
+
+        Returns:
+            The files being written, or None: the platform cannot fork (:meth:`sim.forked.Forked.available`),
+            or there is neither a panel nor a plot to write.
+        """
+        if (panel is None and not with_plots) or not Forked.available():
+            return None
+        return cls(out_dir, yearly, panel, scale, history_until, with_plots)
 
     def __init__(self, out_dir: Path, yearly: pd.DataFrame, panel: pd.DataFrame | None, scale: float,
                  history_until: int | None, with_plots: bool):
@@ -48,8 +59,6 @@ class EarlyFiles:
             [f"{name}.png" for name in plots.REGISTER_PLOTS] if with_plots else [])
         self._process = Forked(_write, (out_dir, yearly, panel, scale, history_until, with_plots),
                                "run's early files")
-
-    available = staticmethod(Forked.available)
 
     def result(self) -> tuple[pd.DataFrame | None, float]:
         """Wait for the files.
@@ -71,9 +80,7 @@ class EarlyFiles:
 def _write(_pipe: Connection, out_dir: Path, yearly: pd.DataFrame, panel: pd.DataFrame | None, scale: float,
            history_until: int | None, with_plots: bool) -> tuple[pd.DataFrame | None, float]:
     """The forked process: the dynamics table, the panel's file and the register's plots."""
-    started = time.perf_counter()
-    dynamics = firm_dynamics(panel, scale) if panel is not None else None
-    seconds = time.perf_counter() - started
+    dynamics, seconds = timed_dynamics(panel, scale)
     firms = conform(panel, FIRM_COLUMNS, "firms") if panel is not None else None
     if firms is not None:
         write_panel(firms, out_dir / PANEL_FILE)
@@ -81,3 +88,18 @@ def _write(_pipe: Connection, out_dir: Path, yearly: pd.DataFrame, panel: pd.Dat
         plots.write_plots(yearly, firms, out_dir, history_until=history_until, dynamics=dynamics,
                           only=plots.REGISTER_PLOTS)
     return dynamics, seconds
+
+
+def timed_dynamics(panel: pd.DataFrame | None, scale: float) -> tuple[pd.DataFrame | None, float]:
+    """The firm-dynamics table of a panel (:func:`sim.observe.dynamics.firm_dynamics`) and its seconds.
+
+    Args:
+        panel: The firm-year panel, or None (then no table).
+        scale: The population's scale.
+
+    Returns:
+        The table (None without a panel) and the seconds it took.
+    """
+    started = time.perf_counter()
+    dynamics = firm_dynamics(panel, scale) if panel is not None else None
+    return dynamics, time.perf_counter() - started

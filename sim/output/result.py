@@ -50,6 +50,8 @@ from sim.scenario.errors import ScenarioError
 # of a full-scale Norway (~10^13) stay in plain notation, and binary noise such as
 # 0.30000000000000004 never reaches the file and the diffs between runs.
 CSV_FLOAT_FORMAT = "%.15g"
+#: The run folder's firm-year panel.
+PANEL_FILE = "firms.parquet"
 
 
 @dataclass
@@ -291,8 +293,8 @@ def write_outputs(result: RunResult, out_dir: Path, with_plots: bool = True) -> 
     # The panel's parquet file is written beside the rest: pyarrow encodes it without the GIL while
     # the tables and plots are made here (1-2 s each at full scale). Its error, if any, is raised below.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        panel = pool.submit(write_panel, result.firms, out_dir / "firms.parquet") \
-            if result.firms is not None and "firms.parquet" not in done else None
+        panel = pool.submit(write_panel, result.firms, out_dir / PANEL_FILE) \
+            if result.firms is not None and PANEL_FILE not in done else None
         written.extend(_write_rest(result, out_dir, with_plots, done))
     if panel is not None:
         written.insert(2, panel.result())
