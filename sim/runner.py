@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Callable
@@ -105,7 +106,7 @@ def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | T
         summary={},
         scenario_toml=scenario.to_toml(),
         effect_tables=effects.tables() if effects is not None else None,
-        clusters_yearly=model.register.clusters_yearly(model),
+        clusters_yearly=model.register.clusters_yearly(clusters),
         regions_yearly=model.register.regions_yearly(model.region_names),
         firm_dynamics=dynamics,
         history_until=scenario.programme.history_until,
@@ -115,6 +116,12 @@ def _run(scenario: Scenario, seed: int, model: ClusterModel, twin: TwinModel | T
     result.summary = summarise(scenario, seed, yearly, time.perf_counter() - started, result.effect_tables)
     result.summary["phase_seconds"] = {name: round(s, 4) for name, s in seconds.items()}
     return result
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    """The versions a run's summary records (read once: each package's metadata is a file to parse)."""
+    return {pkg: version(pkg) for pkg in ("nic-sim", "mesa", "numpy", "pandas")} | {"python": platform.python_version()}
 
 
 def with_untreated(yearly: pd.DataFrame, twin_yearly: pd.DataFrame, gross: pd.DataFrame) -> pd.DataFrame:
@@ -183,8 +190,7 @@ def summarise(scenario: Scenario, seed: int, yearly: pd.DataFrame, wall_time_s: 
         "seed": seed,
         "scale": scenario.population.scale,
         "years": [int(first["year"]), int(last["year"])],
-        "versions": ({pkg: version(pkg) for pkg in ("nic-sim", "mesa", "numpy", "pandas")}
-                     | {"python": platform.python_version()}),
+        "versions": dict(versions()),
         "wall_time_s": round(wall_time_s, 3),
         "headline": headline,
     }

@@ -17,6 +17,7 @@ with keyed_cache():
         growth,
         innovation,
         membership,
+        moments,
         network,
         population,
         randomness,

@@ -15,6 +15,9 @@ import numpy as np
 from numba import types
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
+#: Options of the kernels that sum what numpy summed before (result tables): no fast-math, so a multiply
+#: and an add are not contracted into one instruction and pow is the C library's, the same bits as numpy.
+EXACT = {"cache": True, "nogil": True, "error_model": "numpy"}
 # Explicit signatures compile (or load from the cache) at import, not in a simulated year; the
 # types are those of sim.world.firms.SCHEMA, as strings for :func:`sig`.
 _COLUMNS = {"F64": "float64[::1]", "I16": "int16[::1]", "I32": "int32[::1]", "I64": "int64[::1]",

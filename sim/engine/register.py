@@ -8,7 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.engine.jit import JIT, sig, warm_up
+from sim.engine.jit import EXACT, JIT, sig, warm_up
 
 
 @numba.njit(sig("UniTuple(float64, 7)({I64}, {F64}, {F64}, {F64}, {BOOL}, {BOOL}, {I32}, {I32}, {I64})"), **JIT)
@@ -40,6 +40,41 @@ def tally(rows, employees, revenue, va_share, member, innovated, institution, cl
         if institution[r] >= 0:
             with_institution += 1.0
     return members, emp, rev, va, innovators, member_emp, with_institution
+
+
+@numba.njit(sig("void({I64}, {BOOL}, {I32}, {I16}, {F64}, {F64}, {F64}, {BOOL}, {I32}, float64[:, ::1], "
+                "float64[:, ::1])"), **EXACT)
+def cluster_and_region_sums(rows, member, cluster, region, employees, revenue, va_share, innovated, institution,
+                            per_cluster, per_region):
+    """Members' sums by cluster and firms' sums by county over open firms, in one pass.
+
+    Compiled without fast-math (:data:`~sim.engine.jit.EXACT`): the sums are those ``np.bincount``
+    gave, the same order and rounding.
+
+    Args:
+        rows: Open firms, in order.
+        member, cluster, region, employees, revenue, va_share, innovated, institution: Firm columns.
+        per_cluster: ``[5, clusters]``, filled with the members' man-years, value added, revenue,
+            innovators and firms with an institution tie.
+        per_region: ``[4, counties]``, filled with the firms, members, man-years and value added.
+    """
+    per_cluster[:] = 0.0
+    per_region[:] = 0.0
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        g = region[r]
+        va = revenue[r] * va_share[r]
+        per_region[0, g] += 1.0
+        per_region[2, g] += employees[r]
+        per_region[3, g] += va
+        if member[r]:
+            per_region[1, g] += 1.0
+            k = cluster[r]
+            per_cluster[0, k] += employees[r]
+            per_cluster[1, k] += va
+            per_cluster[2, k] += revenue[r]
+            per_cluster[3, k] += 1.0 if innovated[r] else 0.0
+            per_cluster[4, k] += 1.0 if institution[r] >= 0 else 0.0
 
 
 @numba.njit(sig("Tuple((float64[::1], float64[::1], float64[::1]))"
@@ -145,4 +180,4 @@ def panel_rows(first, start, order, alive, firms, years):
     return out
 
 
-warm_up(tally, member_growth, panel_order, sorted_by_year_and_firm, panel_rows)
+warm_up(tally, cluster_and_region_sums, member_growth, panel_order, sorted_by_year_and_firm, panel_rows)

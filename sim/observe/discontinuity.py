@@ -84,14 +84,19 @@ def call_applicants(calls: list[Call], region_names: list[str], sector_names: li
     Returns:
         One row per applicant and call (:data:`~sim.observe.columns.CALL_APPLICANT_COLUMNS`).
     """
-    frames = [_call_table(call, region_names, sector_names) for call in calls]
-    if not frames:
+    if not calls:
         return pd.DataFrame({c: pd.Series(dtype=_APPLICANT_TYPES[c]) for c in CALL_APPLICANT_COLUMNS})
-    return pd.concat(frames, ignore_index=True)
+    # Each call's rows in their order, gathered column by column: one table at the end, not one a call.
+    parts = [_call_columns(call) for call in calls]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    region, sector = np.divmod(columns.pop("cell"), len(sector_names))
+    columns["region"] = np.array(region_names, dtype=object)[region]
+    columns["sector"] = np.array(sector_names, dtype=object)[sector]
+    return pd.DataFrame({name: columns[name] for name in CALL_APPLICANT_COLUMNS})
 
 
-def _call_table(call: Call, region_names: list[str], sector_names: list[str]) -> pd.DataFrame:
-    region, sector = np.divmod(call.cells, len(sector_names))
+def _call_columns(call: Call) -> dict[str, np.ndarray]:
+    """One call's applicants, ranked best first and the unscored after them in the order they applied."""
     scored = np.flatnonzero(call.rank > 0)
     order = scored[np.argsort(call.rank[scored])]
     admitted = call.admitted[order]
@@ -99,16 +104,12 @@ def _call_table(call: Call, region_names: list[str], sector_names: list[str]) ->
     if admitted.any() and not admitted.all():
         last = np.flatnonzero(admitted)[-1]
         cutoff = 0.5 * (call.score[order[last]] + call.score[order[last + 1]])
-    table = pd.DataFrame({
-        "year": np.full(len(call.cells), call.year, dtype=np.int64),
-        "region": np.array(region_names, dtype=object)[region],
-        "sector": np.array(sector_names, dtype=object)[sector],
-        **{name: call.criteria[:, i] for i, name in enumerate(CRITERIA)},
-        "score": call.score, "rank": call.rank, "cutoff_score": cutoff, "distance": call.score - cutoff,
-        "admitted": call.admitted, "cluster_id": call.cluster_id,
-    })
-    unranked = np.setdiff1d(np.arange(len(call.cells)), order)
-    return table.iloc[np.concatenate([order, unranked])][list(CALL_APPLICANT_COLUMNS)]
+    rows = np.concatenate([order, np.setdiff1d(np.arange(len(call.cells)), order)])
+    score = call.score[rows]
+    return {"year": np.full(len(rows), call.year, dtype=np.int64), "cell": call.cells[rows],
+            **{name: call.criteria[rows, i] for i, name in enumerate(CRITERIA)},
+            "score": score, "rank": call.rank[rows], "cutoff_score": np.full(len(rows), cutoff),
+            "distance": score - cutoff, "admitted": call.admitted[rows], "cluster_id": call.cluster_id[rows]}
 
 
 def call_discontinuity(index: PanelIndex, applicants: pd.DataFrame, metrics: dict[str, str],

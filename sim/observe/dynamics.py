@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.engine import moments
 from sim.observe.columns import DYNAMICS_COLUMNS
 
 #: Statistics Norway's size classes of enterprises by persons employed: (label, lower bound).
@@ -311,8 +312,8 @@ _MOMENT_UNITS = (("growth_mean", GROWTH), ("growth_median", GROWTH), ("growth_sd
 class GrowthStats:
     """Moments of growth rates by group, all groups at once (sums by group, no mask per group).
 
-    A full-scale panel holds some ten million growth rates: one pass of ``bincount`` per moment keeps
-    the table to seconds. Groups with too few rates for a statistic get NaN.
+    A full-scale panel holds some ten million growth rates: three compiled passes over them
+    (:mod:`sim.engine.moments`) give every sum. Groups with too few rates for a statistic get NaN.
 
     Attributes:
         n: Growth rates per group.
@@ -334,28 +335,27 @@ class GrowthStats:
             unchanged: Whether man-years were unchanged.
             lagged: The firm's growth rate a year earlier (NaN where it has none).
         """
+        code = np.ascontiguousarray(code, dtype=np.int64)
+        g, shifted, lagged = (np.ascontiguousarray(x, dtype=np.float64) for x in (g, shifted, lagged))
+        n, sum_g, sum_shifted, sum_unchanged, pairs, sum_lagged, sum_paired = moments.group_sums(
+            code, groups, g, shifted, np.ascontiguousarray(unchanged, dtype=np.bool_), lagged)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.n = np.bincount(code, minlength=groups)
-            n = self.n.astype(np.float64)
-            self.growth_mean = _sum(code, groups, g) / n
-            centred = g - self.growth_mean[code]
-            self.growth_sd = np.sqrt(_sum(code, groups, centred**2) / (n - 1))
+            self.n, self.n_pairs = n.astype(np.int64), pairs.astype(np.int64)
+            self.growth_mean, shifted_mean = sum_g / n, sum_shifted / n
+            lagged_mean, paired_mean = sum_lagged / pairs, sum_paired / pairs
+            squares, shifted_squares, fourth, cross, lagged_squares, paired_squares = moments.central_sums(
+                code, groups, g, shifted, lagged, self.growth_mean, shifted_mean, lagged_mean, paired_mean)
+            self.growth_sd = np.sqrt(squares / (n - 1))
             self.growth_sd[self.n < 2] = np.nan
-            self.growth_zero_share = 100.0 * _sum(code, groups, unchanged) / n
-            c = shifted - (_sum(code, groups, shifted) / n)[code]
-            spread = np.sqrt(_sum(code, groups, c**2) / n)
-            self.growth_excess_kurtosis = _sum(code, groups, c**4) / n / spread**4 - 3.0
-            self.growth_within_1sd = 100.0 * _sum(code, groups, np.abs(c) <= spread[code]) / n
+            self.growth_zero_share = 100.0 * sum_unchanged / n
+            spread = np.sqrt(shifted_squares / n)
+            self.growth_excess_kurtosis = fourth / n / spread**4 - 3.0
+            self.growth_within_1sd = 100.0 * moments.within(code, groups, shifted, shifted_mean, spread) / n
             for stat in (self.growth_excess_kurtosis, self.growth_within_1sd):
                 stat[~(spread > 0)] = np.nan
             self.growth_median = _medians(code, groups, g)
-            pair = np.isfinite(lagged)
-            self.n_pairs = np.bincount(code[pair], minlength=groups)
-            self.autocorrelation = _correlations(code[pair], groups, lagged[pair], g[pair])
-
-
-def _sum(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
-    return np.bincount(code, weights=x.astype(np.float64, copy=False), minlength=groups)
+            self.autocorrelation = cross / np.sqrt(lagged_squares * paired_squares)
+            self.autocorrelation[(pairs < 3) | ~(lagged_squares > 0) | ~(paired_squares > 0)] = np.nan
 
 
 def _medians(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
@@ -364,16 +364,6 @@ def _medians(code: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
     bounds = np.concatenate([[0], np.cumsum(np.bincount(code, minlength=groups))])
     ordered = x[order]
     return np.array([np.median(ordered[a:b]) if b > a else np.nan for a, b in zip(bounds[:-1], bounds[1:])])
-
-
-def _correlations(code: np.ndarray, groups: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    n = np.bincount(code, minlength=groups).astype(np.float64)
-    ma, mb = _sum(code, groups, a) / n, _sum(code, groups, b) / n
-    da, db = a - ma[code], b - mb[code]
-    cov, va, vb = _sum(code, groups, da * db), _sum(code, groups, da**2), _sum(code, groups, db**2)
-    r = cov / np.sqrt(va * vb)
-    r[(n < 3) | ~(va > 0) | ~(vb > 0)] = np.nan
-    return r
 
 
 def survival(p: Panel) -> Iterable[Row]:

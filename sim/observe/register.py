@@ -105,8 +105,11 @@ class Register:
             "members": np.round(members[active] / scale).astype(np.int64),
             "budget_nok": funding[active] / share[active],
         })
-        self._cluster_outcomes.append(self._member_outcomes(m, alive, active))
-        self._regions.append(self._by_region(m, alive, closed))
+        per_cluster, per_region = np.empty((5, len(c))), np.empty((4, len(m.region_names)))
+        kernels.cluster_and_region_sums(alive, f.member, f.cluster, f.region, f.employees, f.revenue, f.va_share,
+                                        f.innovated, f.institution, per_cluster, per_region)
+        self._cluster_outcomes.append(self._member_outcomes(m, per_cluster, active))
+        self._regions.append(self._by_region(m, per_region, closed))
         if self.keep_panel:
             self._append_panel(self._snapshot(m, np.concatenate([alive, closed])),
                                years_left=m.spec.scenario.end_year - m.year + 1)
@@ -121,15 +124,10 @@ class Register:
         return {name: 100.0 * float(g) for name, g in zip(names, growth)}
 
     @staticmethod
-    def _member_outcomes(m: ClusterModel, alive: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
-        """Members' sums by active cluster this year (full-scale units)."""
+    def _member_outcomes(m: ClusterModel, per_cluster: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
+        """Members' sums by active cluster this year (full-scale units), from the year's sums by cluster."""
         f, scale, n = m.firms, m.spec.population.scale, len(m.clusters)
-        members = alive[f.member[alive]]
-        k = f.cluster[members].astype(np.int64)
-
-        def per_cluster(weights: np.ndarray | None = None) -> np.ndarray:
-            return np.bincount(k, weights=weights, minlength=n)[active] / scale
-
+        employment, value_added, revenue, innovators, with_institution = per_cluster[:, active] / scale
         # A tie counts for each cluster with a member at one end; a tie between two members of the
         # same cluster counts once for it (and as internal).
         ends = [np.where(f.member[e], f.cluster[e], -1).astype(np.int64) for e in (m.ties.a, m.ties.b)]
@@ -137,32 +135,28 @@ class Register:
         internal = ends[0][(ends[0] >= 0) & (ends[0] == ends[1])]
         return {
             "cluster_id": active, "year": np.full(len(active), m.year),
-            "member_employment": per_cluster(f.employees[members]),
-            "member_value_added_nok": per_cluster(f.revenue[members] * f.va_share[members]),
-            "member_revenue_nok": per_cluster(f.revenue[members]),
-            "member_innovations": np.round(per_cluster(f.innovated[members].astype(np.float64))),
+            "member_employment": employment, "member_value_added_nok": value_added, "member_revenue_nok": revenue,
+            "member_innovations": np.round(innovators),
             "member_ties": np.round(np.bincount(held, minlength=n)[active] / scale),
             "internal_ties": np.round(np.bincount(internal, minlength=n)[active] / scale),
-            "institution_ties": np.round(per_cluster((f.institution[members] >= 0).astype(np.float64))),
+            "institution_ties": np.round(with_institution),
         }
 
     @staticmethod
-    def _by_region(m: ClusterModel, alive: np.ndarray, closed: np.ndarray) -> dict[str, np.ndarray]:
+    def _by_region(m: ClusterModel, per_region: np.ndarray, closed: np.ndarray) -> dict[str, np.ndarray]:
         """Firms, members, man-years, value added, start-ups and exits by county this year (full scale)."""
         f, scale, n = m.firms, m.spec.population.scale, len(m.region_names)
-        region = f.region[alive].astype(np.int64)
+        firms, members, employment, value_added = per_region / scale
 
-        def count(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-            return np.bincount(f.region[rows].astype(np.int64), weights=weights, minlength=n) / scale
+        def count(rows: np.ndarray) -> np.ndarray:
+            return np.bincount(f.region[rows].astype(np.int64), minlength=n) / scale
 
         # This year's start-ups are the last rows opened: every phase that opens firms adds to m.startups.
         opened = np.arange(f.n - m.startups, f.n)
         return {
             "region": np.arange(n), "year": np.full(n, m.year),
-            "firms": np.round(count(alive)),
-            "members": np.round(count(alive[f.member[alive]])),
-            "employment": np.bincount(region, weights=f.employees[alive], minlength=n) / scale,
-            "value_added_nok": np.bincount(region, weights=f.revenue[alive] * f.va_share[alive], minlength=n) / scale,
+            "firms": np.round(firms), "members": np.round(members),
+            "employment": employment, "value_added_nok": value_added,
             "startups": np.round(count(opened)),
             "exits": np.round(count(closed)),
         }
@@ -229,23 +223,23 @@ class Register:
             "budget_nok": cols["budget_nok"],
         })
 
-    def clusters_yearly(self, m: ClusterModel) -> pd.DataFrame:
+    def clusters_yearly(self, clusters: pd.DataFrame) -> pd.DataFrame:
         """Members' outcomes by active cluster and year (:data:`CLUSTER_YEARLY_COLUMNS`).
 
         Args:
-            m: The model (for cluster names, regions, sectors and levels).
+            clusters: The cluster table (:meth:`clusters`), whose rows the outcomes were recorded with.
 
         Returns:
             One row per active cluster organisation and year, in full-scale units.
         """
         if not self._cluster_outcomes:
             return pd.DataFrame(columns=list(CLUSTER_YEARLY_COLUMNS))
-        outcomes = pd.DataFrame({k: np.concatenate([y[k] for y in self._cluster_outcomes])
-                                 for k in self._cluster_outcomes[0]})
-        keys = self.clusters(m)[["cluster_id", "name", "year", "region", "sector", "level", "members"]]
-        table = keys.merge(outcomes, on=["cluster_id", "year"], how="left", validate="one_to_one")
-        counts = ["member_innovations", "member_ties", "internal_ties", "institution_ties"]
-        return table.astype(dict.fromkeys(counts, np.int64))[list(CLUSTER_YEARLY_COLUMNS)]
+        counts = ("member_innovations", "member_ties", "internal_ties", "institution_ties")
+        # Recorded each year beside the cluster table's rows, for the same clusters in the same order.
+        outcomes = {k: np.concatenate([y[k] for y in self._cluster_outcomes]) for k in self._cluster_outcomes[0]
+                    if k not in ("cluster_id", "year")}
+        return clusters.assign(**{k: v.astype(np.int64) if k in counts else v
+                                  for k, v in outcomes.items()})[list(CLUSTER_YEARLY_COLUMNS)]
 
     def regions_yearly(self, region_names: list[str]) -> pd.DataFrame:
         """Firms by county and year (:data:`REGION_YEARLY_COLUMNS`).

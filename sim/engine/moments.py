@@ -1,0 +1,96 @@
+"""Sums by group for the firm-dynamics table's growth-rate moments (:class:`sim.observe.dynamics.GrowthStats`).
+
+A panel's growth rates are summed by size class, by age class and over all firms: numpy needed a
+``bincount`` and a gather for each moment of each grouping, a dozen passes over every rate; these
+loops make one pass for the plain sums and one for the sums about the group means (the means
+are divided out between them, in numpy, where an empty group gives NaN). They add in row order as
+``bincount`` does and are compiled without fast-math, so the sums are the same bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from sim.engine.jit import EXACT, sig, warm_up
+
+_SUMS = "UniTuple(float64[::1], 7)(int64[::1], int64, {F64}, {F64}, {BOOL}, {F64})"
+_CENTRAL = "UniTuple(float64[::1], 6)(int64[::1], int64, {F64}, {F64}, {F64}, {F64}, {F64}, {F64}, {F64})"
+
+
+@numba.njit(sig(_SUMS), **EXACT)
+def group_sums(code, groups, g, shifted, unchanged, lagged):
+    """Counts and plain sums of each group's rates.
+
+    Args:
+        code: Each rate's group, 0 to ``groups - 1``.
+        groups: Number of groups.
+        g: Growth rates.
+        shifted: The same rates demeaned by year.
+        unchanged: Whether man-years were unchanged.
+        lagged: The firm's rate a year earlier, NaN where it has none (a pair is a rate with one).
+
+    Returns:
+        Per group: rates, sum of ``g``, of ``shifted``, of ``unchanged``; pairs, sum of ``lagged`` and
+        of ``g`` over the pairs.
+    """
+    n, sum_g, sum_shifted, sum_unchanged = np.zeros(groups), np.zeros(groups), np.zeros(groups), np.zeros(groups)
+    pairs, sum_lagged, sum_g_paired = np.zeros(groups), np.zeros(groups), np.zeros(groups)
+    for i in range(code.shape[0]):
+        k = code[i]
+        n[k] += 1.0
+        sum_g[k] += g[i]
+        sum_shifted[k] += shifted[i]
+        sum_unchanged[k] += 1.0 if unchanged[i] else 0.0
+        if math.isfinite(lagged[i]):
+            pairs[k] += 1.0
+            sum_lagged[k] += lagged[i]
+            sum_g_paired[k] += g[i]
+    return n, sum_g, sum_shifted, sum_unchanged, pairs, sum_lagged, sum_g_paired
+
+
+@numba.njit(sig(_CENTRAL), **EXACT)
+def central_sums(code, groups, g, shifted, lagged, mean, shifted_mean, lagged_mean, paired_mean):
+    """Sums of each group's rates about its means (from :func:`group_sums`).
+
+    Args:
+        code, groups, g, shifted, lagged: As for :func:`group_sums`.
+        mean: Each group's mean rate.
+        shifted_mean: Each group's mean demeaned rate.
+        lagged_mean, paired_mean: Each group's mean of ``lagged`` and of ``g`` over its pairs.
+
+    Returns:
+        Per group: the sum of squares of ``g`` about ``mean``; of ``shifted`` about ``shifted_mean``
+        squared and to the fourth power; over the pairs, the sum of cross products and the two sums
+        of squares about the pair means.
+    """
+    squares, shifted_squares, fourth = np.zeros(groups), np.zeros(groups), np.zeros(groups)
+    cross, lagged_squares, paired_squares = np.zeros(groups), np.zeros(groups), np.zeros(groups)
+    for i in range(code.shape[0]):
+        k = code[i]
+        centred = g[i] - mean[k]
+        squares[k] += centred * centred
+        c = shifted[i] - shifted_mean[k]
+        shifted_squares[k] += c * c
+        fourth[k] += math.pow(c, 4.0)
+        if math.isfinite(lagged[i]):
+            da, db = lagged[i] - lagged_mean[k], g[i] - paired_mean[k]
+            cross[k] += da * db
+            lagged_squares[k] += da * da
+            paired_squares[k] += db * db
+    return squares, shifted_squares, fourth, cross, lagged_squares, paired_squares
+
+
+@numba.njit(sig("float64[::1](int64[::1], int64, {F64}, {F64}, {F64})"), **EXACT)
+def within(code, groups, shifted, shifted_mean, spread):
+    """Each group's count of demeaned rates within one ``spread`` of the group's mean."""
+    count = np.zeros(groups)
+    for i in range(code.shape[0]):
+        k = code[i]
+        count[k] += 1.0 if abs(shifted[i] - shifted_mean[k]) <= spread[k] else 0.0
+    return count
+
+
+warm_up(group_sums, central_sums, within)
