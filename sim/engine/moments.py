@@ -24,13 +24,8 @@ _CENTRAL = "UniTuple(float64[::1], 6)(int64[::1], int64, {F64}, {F64}, {F64}, {F
 def group_sums(code, groups, g, shifted, unchanged, lagged):
     """Counts and plain sums of each group's rates.
 
-    Args:
-        code: Each rate's group, 0 to ``groups - 1``.
-        groups: Number of groups.
-        g: Growth rates.
-        shifted: The same rates demeaned by year.
-        unchanged: Whether man-years were unchanged.
-        lagged: The firm's rate a year earlier, NaN where it has none (a pair is a rate with one).
+    The arguments are those of :class:`sim.observe.dynamics.GrowthStats`; a pair is a rate whose
+    ``lagged`` rate (the firm's a year earlier) is not NaN.
 
     Returns:
         Per group: rates, sum of ``g``, of ``shifted``, of ``unchanged``; pairs, sum of ``lagged`` and

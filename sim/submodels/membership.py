@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.engine import membership as kernels
 from sim.engine import randomness as rnd
 from sim.submodels.growth import expected_growth
 
@@ -64,16 +65,9 @@ def membership(m: ClusterModel) -> None:
         if c.sector[k] not in pools:  # the taste draws are the firms' own: making a pool later changes none
             pools[c.sector[k]] = candidate_pool(m, alive[f.sector[alive] == c.sector[k]])
         pool, own, per_va, region = pools[c.sector[k]]
-        ok = eligible[pool]
-        cand = pool[ok]
-        utility = (
-            own[ok]
-            + p.benefit_weight * market[k]
-            - p.cost_weight * (hours + fee[k]) * per_va[ok]
-            - p.distance_weight * m.distance_km[region[ok], c.region[k]] / KM_PER_DISTANCE_UNIT
-        )
-        willing = np.flatnonzero(utility > 0)
-        chosen = cand[willing[np.argsort(-utility[willing], kind="stable")[: int(room[k])]]]
+        chosen = kernels.recruits(pool, own, per_va, region, eligible, p.benefit_weight * market[k],
+                                  p.cost_weight * (hours + fee[k]), p.distance_weight, m.distance_km,
+                                  int(c.region[k]), KM_PER_DISTANCE_UNIT, int(room[k]))
         f.member[chosen], f.cluster[chosen], f.join_year[chosen] = True, k, m.year
         eligible[chosen] = False
         size[k] += len(chosen)
