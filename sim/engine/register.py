@@ -77,6 +77,29 @@ def cluster_and_region_sums(rows, member, cluster, region, employees, revenue, v
             per_cluster[4, k] += 1.0 if institution[r] >= 0 else 0.0
 
 
+@numba.njit(sig("void({I32}, {I32}, {BOOL}, {I32}, {I64}, {I64})"), **JIT)
+def ties_by_cluster(a, b, member, cluster, held, internal):
+    """Ties by cluster: each counts for each cluster with a member at one end, once if both ends are its.
+
+    Args:
+        a, b: The ties' ends (firm rows).
+        member, cluster: Firm columns.
+        held: Filled with each cluster's ties (a member at one end at least).
+        internal: Filled with each cluster's ties between two of its members.
+    """
+    held[:] = 0
+    internal[:] = 0
+    for t in range(a.shape[0]):
+        ka = cluster[a[t]] if member[a[t]] else -1
+        kb = cluster[b[t]] if member[b[t]] else -1
+        if ka >= 0:
+            held[ka] += 1
+            if ka == kb:
+                internal[ka] += 1
+        if kb >= 0 and kb != ka:
+            held[kb] += 1
+
+
 @numba.njit(sig("Tuple((float64[::1], float64[::1], float64[::1]))"
                 "({I64}, {F64}, {F64}, {I64}, {F64}, {F64}, {F64}, {BOOL})"), **JIT)
 def member_growth(before_rows, before_employees, before_va, rows, employees, revenue, va_share, member):
@@ -180,4 +203,5 @@ def panel_rows(first, start, order, alive, firms, years):
     return out
 
 
-warm_up(tally, cluster_and_region_sums, member_growth, panel_order, sorted_by_year_and_firm, panel_rows)
+warm_up(tally, cluster_and_region_sums, ties_by_cluster, member_growth, panel_order, sorted_by_year_and_firm,
+        panel_rows)

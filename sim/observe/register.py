@@ -128,17 +128,14 @@ class Register:
         """Members' sums by active cluster this year (full-scale units), from the year's sums by cluster."""
         f, scale, n = m.firms, m.spec.population.scale, len(m.clusters)
         employment, value_added, revenue, innovators, with_institution = per_cluster[:, active] / scale
-        # A tie counts for each cluster with a member at one end; a tie between two members of the
-        # same cluster counts once for it (and as internal).
-        ends = [np.where(f.member[e], f.cluster[e], -1).astype(np.int64) for e in (m.ties.a, m.ties.b)]
-        held = np.concatenate([ends[0][ends[0] >= 0], ends[1][(ends[1] >= 0) & (ends[1] != ends[0])]])
-        internal = ends[0][(ends[0] >= 0) & (ends[0] == ends[1])]
+        held, internal = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        kernels.ties_by_cluster(m.ties.a, m.ties.b, f.member, f.cluster, held, internal)
         return {
             "cluster_id": active, "year": np.full(len(active), m.year),
             "member_employment": employment, "member_value_added_nok": value_added, "member_revenue_nok": revenue,
             "member_innovations": np.round(innovators),
-            "member_ties": np.round(np.bincount(held, minlength=n)[active] / scale),
-            "internal_ties": np.round(np.bincount(internal, minlength=n)[active] / scale),
+            "member_ties": np.round(held[active] / scale),
+            "internal_ties": np.round(internal[active] / scale),
             "institution_ties": np.round(with_institution),
         }
 
