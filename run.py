@@ -14,6 +14,8 @@ import sys
 EXIT_INTERRUPTED = 130
 # mallopt's parameters (glibc's malloc.h).
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+# The command is `run`: a process that ends with its simulation (the memory settings and the exit below).
+_RUN = sys.argv[1:2] == ["run"]
 
 
 _interrupted = False
@@ -41,7 +43,9 @@ def _keep_freed_memory() -> None:
     afresh and gives it back when freed, so every page of the next one faults again: a full-scale
     run took about 800,000 page faults and 5 s of system time on two cores. Kept (nothing is mapped
     apart below 1 GB, and up to 2 GB of free memory is not given back), it takes 400,000 and 3.5 s,
-    for about 40 MB more at its peak. The forked processes of a run inherit the settings.
+    for about 40 MB more at its peak. The forked processes of a run inherit the settings. For ``run``
+    only, whose process ends with its run: a long-lived one (the app, a sweep's or a calibration's
+    coordinator) should give memory back.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -57,7 +61,8 @@ def _start() -> int:
     """Import the command line and run it; Ctrl-C during either gives one line and 130."""
     global _interrupted
     sys.unraisablehook = _unraisable
-    _keep_freed_memory()
+    if _RUN:
+        _keep_freed_memory()
     try:
         from sim.cli.main import main
 
@@ -71,9 +76,11 @@ def _start() -> int:
 
 if __name__ == "__main__":
     status = _start()
-    # A run leaves millions of objects behind (its tables, the libraries' modules). Python's cycle
-    # collector would walk them all, several times, while the interpreter shuts down (most of a second
-    # after a full-scale run) to free memory the operating system takes back anyway: frozen, they are
-    # left alone. Every file and the database are written and closed by now.
-    gc.freeze()
+    if _RUN:
+        # A run leaves millions of objects behind (its tables, the libraries' modules). Python's cycle
+        # collector would walk them all, several times, while the interpreter shuts down (most of a
+        # second after a full-scale run) to free memory the operating system takes back anyway: frozen,
+        # they are left alone. `run` has written and closed every file and disposed of its database
+        # engine; other commands may leave a pooled connection for the finalizers to close.
+        gc.freeze()
     sys.exit(status)

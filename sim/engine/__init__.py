@@ -14,10 +14,10 @@ with keyed_cache():
     from sim.engine import (  # noqa: F401 - compiled and warmed up at import
         collaboration,
         demography,
+        group_sums,
         growth,
         innovation,
         membership,
-        moments,
         network,
         population,
         randomness,

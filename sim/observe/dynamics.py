@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.engine import moments
+from sim.engine import group_sums
 from sim.observe.columns import DYNAMICS_COLUMNS
 
 #: Statistics Norway's size classes of enterprises by persons employed: (label, lower bound).
@@ -312,8 +312,8 @@ _MOMENT_UNITS = (("growth_mean", GROWTH), ("growth_median", GROWTH), ("growth_sd
 class GrowthStats:
     """Moments of growth rates by group, all groups at once (sums by group, no mask per group).
 
-    A full-scale panel holds some ten million growth rates: three compiled passes over them
-    (:mod:`sim.engine.moments`) give every sum. Groups with too few rates for a statistic get NaN.
+    A full-scale panel holds some ten million growth rates: two compiled passes over them
+    (:mod:`sim.engine.group_sums`) give most sums. Groups with too few rates for a statistic get NaN.
 
     Attributes:
         n: Growth rates per group.
@@ -336,21 +336,25 @@ class GrowthStats:
             lagged: The firm's growth rate a year earlier (NaN where it has none).
         """
         code = np.ascontiguousarray(code, dtype=np.int64)
+        if len(code) and (code.min() < 0 or code.max() >= groups):  # the compiled sums index by code unchecked
+            raise ValueError(f"group codes must be 0-{groups - 1}, got {code.min()}-{code.max()}")
         g, shifted, lagged = (np.ascontiguousarray(x, dtype=np.float64) for x in (g, shifted, lagged))
-        n, sum_g, sum_shifted, sum_unchanged, pairs, sum_lagged, sum_paired = moments.group_sums(
+        n, sum_g, sum_shifted, sum_unchanged, pairs, sum_lagged, sum_paired = group_sums.group_sums(
             code, groups, g, shifted, np.ascontiguousarray(unchanged, dtype=np.bool_), lagged)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.n, self.n_pairs = n.astype(np.int64), pairs.astype(np.int64)
             self.growth_mean, shifted_mean = sum_g / n, sum_shifted / n
             lagged_mean, paired_mean = sum_lagged / pairs, sum_paired / pairs
-            squares, shifted_squares, fourth, cross, lagged_squares, paired_squares = moments.central_sums(
+            squares, shifted_squares, cross, lagged_squares, paired_squares = group_sums.central_sums(
                 code, groups, g, shifted, lagged, self.growth_mean, shifted_mean, lagged_mean, paired_mean)
             self.growth_sd = np.sqrt(squares / (n - 1))
             self.growth_sd[self.n < 2] = np.nan
             self.growth_zero_share = 100.0 * sum_unchanged / n
             spread = np.sqrt(shifted_squares / n)
-            self.growth_excess_kurtosis = fourth / n / spread**4 - 3.0
-            self.growth_within_1sd = 100.0 * moments.within(code, groups, shifted, shifted_mean, spread) / n
+            c = shifted - shifted_mean[code]
+            self.growth_excess_kurtosis = np.bincount(code, weights=c**4, minlength=groups) / n / spread**4 - 3.0
+            within = np.bincount(code, weights=(np.abs(c) <= spread[code]).astype(np.float64), minlength=groups)
+            self.growth_within_1sd = 100.0 * within / n
             for stat in (self.growth_excess_kurtosis, self.growth_within_1sd):
                 stat[~(spread > 0)] = np.nan
             self.growth_median = _medians(code, groups, g)

@@ -232,9 +232,11 @@ class Register:
         if not self._cluster_outcomes:
             return pd.DataFrame(columns=list(CLUSTER_YEARLY_COLUMNS))
         counts = ("member_innovations", "member_ties", "internal_ties", "institution_ties")
-        # Recorded each year beside the cluster table's rows, for the same clusters in the same order.
-        outcomes = {k: np.concatenate([y[k] for y in self._cluster_outcomes]) for k in self._cluster_outcomes[0]
-                    if k not in ("cluster_id", "year")}
+        outcomes = {k: np.concatenate([y[k] for y in self._cluster_outcomes]) for k in self._cluster_outcomes[0]}
+        # Recorded each year beside the cluster table's rows: the same clusters in the same order.
+        for key in ("cluster_id", "year"):
+            if not np.array_equal(outcomes.pop(key), clusters[key].to_numpy()):
+                raise ValueError(f"the cluster table's {key} column is not the register's")
         return clusters.assign(**{k: v.astype(np.int64) if k in counts else v
                                   for k, v in outcomes.items()})[list(CLUSTER_YEARLY_COLUMNS)]
 

@@ -1,6 +1,7 @@
 """Membership, the third phase of a year: members may leave, clusters recruit.
 
-Kernel: :func:`sim.engine.membership.leave_clusters` (through :meth:`sim.world.firms.FirmTable.leave`).
+Kernels: :func:`sim.engine.membership.leave_clusters` (through :meth:`sim.world.firms.FirmTable.leave`) and
+:func:`sim.engine.membership.recruits`.
 
 Random numbers are common across scenarios: a firm's draws are hashes of (seed, purpose, year,
 firm) (``m.uniform(...)``, see :mod:`sim.engine.randomness`), so firm ``r`` gets the same draw in

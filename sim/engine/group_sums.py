@@ -1,10 +1,11 @@
 """Sums by group for the firm-dynamics table's growth-rate moments (:class:`sim.observe.dynamics.GrowthStats`).
 
 A panel's growth rates are summed by size class, by age class and over all firms: numpy needed a
-``bincount`` and a gather for each moment of each grouping, a dozen passes over every rate; these
-loops make one pass for the plain sums and one for the sums about the group means (the means
-are divided out between them, in numpy, where an empty group gives NaN). They add in row order as
-``bincount`` does and are compiled without fast-math, so the sums are the same bits.
+``bincount`` and a gather for each moment of each grouping; these loops make one pass for the
+plain sums and one for the sums of squares and products about the group means (the means are
+divided out between them, in numpy, where an empty group gives NaN). They add in row order as
+``bincount`` does and are compiled without fast-math, so the sums are the same bits. The fourth
+powers stay in numpy: its ``x ** 4`` is not the C library's ``pow`` on every processor.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from sim.engine.jit import EXACT, sig, warm_up
 
 _SUMS = "UniTuple(float64[::1], 7)(int64[::1], int64, {F64}, {F64}, {BOOL}, {F64})"
-_CENTRAL = "UniTuple(float64[::1], 6)(int64[::1], int64, {F64}, {F64}, {F64}, {F64}, {F64}, {F64}, {F64})"
+_CENTRAL = "UniTuple(float64[::1], 5)(int64[::1], int64, {F64}, {F64}, {F64}, {F64}, {F64}, {F64}, {F64})"
 
 
 @numba.njit(sig(_SUMS), **EXACT)
@@ -57,11 +58,11 @@ def central_sums(code, groups, g, shifted, lagged, mean, shifted_mean, lagged_me
         lagged_mean, paired_mean: Each group's mean of ``lagged`` and of ``g`` over its pairs.
 
     Returns:
-        Per group: the sum of squares of ``g`` about ``mean``; of ``shifted`` about ``shifted_mean``
-        squared and to the fourth power; over the pairs, the sum of cross products and the two sums
-        of squares about the pair means.
+        Per group: the sum of squares of ``g`` about ``mean`` and of ``shifted`` about
+        ``shifted_mean``; over the pairs, the sum of cross products and the two sums of squares
+        about the pair means.
     """
-    squares, shifted_squares, fourth = np.zeros(groups), np.zeros(groups), np.zeros(groups)
+    squares, shifted_squares = np.zeros(groups), np.zeros(groups)
     cross, lagged_squares, paired_squares = np.zeros(groups), np.zeros(groups), np.zeros(groups)
     for i in range(code.shape[0]):
         k = code[i]
@@ -69,23 +70,12 @@ def central_sums(code, groups, g, shifted, lagged, mean, shifted_mean, lagged_me
         squares[k] += centred * centred
         c = shifted[i] - shifted_mean[k]
         shifted_squares[k] += c * c
-        fourth[k] += math.pow(c, 4.0)
         if math.isfinite(lagged[i]):
             da, db = lagged[i] - lagged_mean[k], g[i] - paired_mean[k]
             cross[k] += da * db
             lagged_squares[k] += da * da
             paired_squares[k] += db * db
-    return squares, shifted_squares, fourth, cross, lagged_squares, paired_squares
+    return squares, shifted_squares, cross, lagged_squares, paired_squares
 
 
-@numba.njit(sig("float64[::1](int64[::1], int64, {F64}, {F64}, {F64})"), **EXACT)
-def within(code, groups, shifted, shifted_mean, spread):
-    """Each group's count of demeaned rates within one ``spread`` of the group's mean."""
-    count = np.zeros(groups)
-    for i in range(code.shape[0]):
-        k = code[i]
-        count[k] += 1.0 if abs(shifted[i] - shifted_mean[k]) <= spread[k] else 0.0
-    return count
-
-
-warm_up(group_sums, central_sums, within)
+warm_up(group_sums, central_sums)
