@@ -15,8 +15,9 @@ import numpy as np
 from numba import types
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
-#: Options of the kernels that sum what numpy summed before (result tables): no fast-math, so a multiply
-#: and an add are not contracted into one instruction and pow is the C library's, the same bits as numpy.
+#: Options of the kernels that sum what numpy summed before (result tables, recruitment): no fast-math, so
+#: a multiply and an add are not contracted into one instruction and the sums are numpy's bits. (Powers
+#: other than squares are left to numpy: its ``x ** 4`` is not the C library's ``pow`` on every processor.)
 EXACT = {"cache": True, "nogil": True, "error_model": "numpy"}
 # Explicit signatures compile (or load from the cache) at import, not in a simulated year; the
 # types are those of sim.world.firms.SCHEMA, as strings for :func:`sig`.
