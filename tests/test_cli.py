@@ -6,8 +6,11 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import cli
+
+from sim.cli.run import summary_table
 
 FAST = ["--set", "population.scale=0.004", "--set", "scenario.end_year=2006", "--quiet"]
 
@@ -104,3 +107,22 @@ def test_run_seeds_writes_one_run_folder_per_seed_that_report_reads(tmp_path):
 def test_run_checks_seeds_with_the_shared_seed_check(args, expected):
     done = cli("run", "scenarios/classroom.toml", *args)
     assert done.returncode == 2 and done.stderr == expected + "\n"
+
+
+def test_run_summary_prints_each_gap_with_its_interval_and_what_the_interval_leaves_out():
+    headline = {"firms_end": 100, "employment_end": 1000.0, "employment_growth_pct_per_year": 1.0,
+                "value_added_end_nok": 1e9, "programme_spend_total_nok": 1e6, "gap_value_added_pp": 14.9,
+                "true_value_added_pp": 0.6, "selection_share_value_added": 0.96}
+    summary = {"scenario": "s", "seed": 0, "scale": 1.0, "years": [2000, 2001], "wall_time_s": 1.0,
+               "headline": headline}
+    effects = pd.DataFrame({"metric": ["value_added", "value_added"], "estimator": ["matched_did", "true_effect"],
+                            "gap_pp": [14.9, 0.6], "ci_low": [14.44, 0.56], "ci_high": [15.57, 0.64],
+                            "n_treated": [2723, 2719]})
+    lines = summary_table(summary, Path("out"), effects).splitlines()
+    gap = next(line for line in lines if line.startswith("member gap, value added"))
+    assert gap.endswith("14.9 pp a year (14.4 to 15.6), true 0.6 pp (0.6 to 0.6), 96 % selection")
+    assert any(line.startswith("uncertainty") and "one seed at fixed parameters" in line
+               and "compare --posterior" in line for line in lines)
+    without = summary_table(summary, Path("out")).splitlines()
+    assert "member gap, value added  14.9 pp a year, true 0.6 pp, 96 % selection" in without
+    assert not any(line.startswith("uncertainty") for line in without)

@@ -17,7 +17,11 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from sim.observe.bootstrap import CI_LEVEL
 from sim.output.result import OutputError, RunResult, new_run_id, run_folder, write_outputs
 from sim.output.store import (
     DEFAULT_DB_URL,
@@ -34,6 +38,9 @@ from sim.scenario.errors import ScenarioError
 from sim.scenario.files import load_scenario
 from sim.scenario.limits import MAX_SEED, check_seed
 from sim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ORDER = 0
 MAX_SEEDS = 1000
@@ -114,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"python run.py record {out}{db}", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(summary_table(result.summary, out))
+        print(summary_table(result.summary, out, result.effects))
     return 0
 
 
@@ -194,12 +201,13 @@ def seeds_table(results: list[RunResult], out: Path) -> str:
     return "\n".join([*lines, f"{'outputs':<{width}}  {out}/ (report: python run.py report {out})"])
 
 
-def summary_table(summary: dict, out: Path) -> str:
+def summary_table(summary: dict, out: Path, effects: pd.DataFrame | None = None) -> str:
     """A short text table of a run's headline figures.
 
     Args:
         summary: The run's summary (``summary.json``).
         out: Where its files are.
+        effects: The run's ``effects.csv`` table, for the intervals of the measured gaps (none shown without it).
 
     Returns:
         Lines ready to print.
@@ -216,12 +224,26 @@ def summary_table(summary: dict, out: Path) -> str:
         ("programme spend, total", f"NOK {h['programme_spend_total_nok'] / 1e6:,.0f} m"),
     ]
     rows += [(k.replace("_", " in "), f"{v:,}") for k, v in h.items() if k.startswith(("clusters_", "members_"))]
+
+    def interval(metric: str, estimator: str) -> str:
+        if effects is None:
+            return ""
+        row = effects[(effects["metric"] == metric) & (effects["estimator"] == estimator)]
+        if not len(row) or not np.isfinite(row[["ci_low", "ci_high"]].to_numpy(np.float64)).all():
+            return ""
+        return f" ({row['ci_low'].iloc[0]:.1f} to {row['ci_high'].iloc[0]:.1f})"
+
     for metric, label in (("value_added", "value added"), ("man_years", "man-years")):
         if h.get(f"gap_{metric}_pp") is not None:
             true, share = h.get(f"true_{metric}_pp"), h.get(f"selection_share_{metric}")
             known = true is not None and share is not None
-            truth = f", true {true:.1f} pp, {100 * share:.0f} % selection" if known else ""
-            rows.append((f"member gap, {label}", f"{h[f'gap_{metric}_pp']:.1f} pp a year{truth} (effects.csv)"))
+            truth = (f", true {true:.1f} pp{interval(metric, 'true_effect')}, {100 * share:.0f} % selection"
+                     if known else "")
+            rows.append((f"member gap, {label}",
+                         f"{h[f'gap_{metric}_pp']:.1f} pp a year{interval(metric, 'matched_did')}{truth}"))
+    if effects is not None and any(k.startswith("member gap") for k, _ in rows):
+        rows.append(("uncertainty", f"{100 * CI_LEVEL:.0f} % intervals over the members (bootstrap, effects.csv), "
+                                    "one seed at fixed parameters; with theirs: run.py compare --posterior"))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows] + [f"{'outputs':<{width}}  {out}/"]
     return "\n".join(lines)
