@@ -5,7 +5,6 @@ Ctrl-C at any time, also while numpy, numba and the package are still being impo
 :func:`sim.cli.main.main` can catch it), prints ``interrupted`` and exits with status 130.
 """
 
-import _thread
 import ctypes
 import gc
 import signal
@@ -19,21 +18,31 @@ _RUN = sys.argv[1:2] == ["run"]
 
 
 _interrupted = False
+_swallowed = False  # a Ctrl-C that landed where Python could not raise it (see _unraisable)
 
 
 def _unraisable(unraisable) -> None:
     """Python's hook for errors it cannot raise (in callbacks and finalizers), aware of Ctrl-C.
 
     A Ctrl-C can land in one of llvmlite's callbacks while numba loads a kernel: Python would print it
-    with a traceback and go on, so it is raised again where it can be. After an interrupt, the objects it
-    left half made fail in their finalizers as Python exits; the run is over and they hold nothing to report.
+    with a traceback and go on. It is kept instead and raised where :func:`_start` next looks (raising it
+    from here, even by tripping the signal again, could land in this hook and be lost the same way).
+    After an interrupt, the objects it left half made fail in their finalizers as Python exits; the run
+    is over and they hold nothing to report.
     """
+    global _swallowed
     if _interrupted:
         return
     if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
-        _thread.interrupt_main()  # trips the signal; Python raises it once back in ordinary code
+        _swallowed = True
         return
     sys.__unraisablehook__(unraisable)
+
+
+def _raise_swallowed() -> None:
+    """Raise the Ctrl-C that :func:`_unraisable` kept, if any."""
+    if _swallowed:
+        raise KeyboardInterrupt
 
 
 def _keep_freed_memory() -> None:
@@ -66,7 +75,10 @@ def _start() -> int:
     try:
         from sim.cli.main import main
 
-        return main()
+        _raise_swallowed()
+        status = main()
+        _raise_swallowed()
+        return status
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the message
         _interrupted = True
