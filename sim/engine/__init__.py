@@ -14,7 +14,7 @@ with keyed_cache():
     from sim.engine import (  # noqa: F401 - compiled and warmed up at import
         collaboration,
         demography,
-        group_sums,
+        dynamics,
         growth,
         innovation,
         membership,
