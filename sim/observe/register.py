@@ -237,8 +237,10 @@ class Register:
         for key in ("cluster_id", "year"):
             if not np.array_equal(outcomes.pop(key), clusters[key].to_numpy()):
                 raise ValueError(f"the cluster table's {key} column is not the register's")
-        return clusters.assign(**{k: v.astype(np.int64) if k in counts else v
-                                  for k, v in outcomes.items()})[list(CLUSTER_YEARLY_COLUMNS)]
+        columns = {k: v.astype(np.int64) if k in counts else v for k, v in outcomes.items()}
+        # One table made from its columns (assigning to a copy of the cluster table and picking the
+        # columns copied it twice: a small run's largest table cost).
+        return pd.DataFrame({k: columns[k] if k in columns else clusters[k] for k in CLUSTER_YEARLY_COLUMNS})
 
     def regions_yearly(self, region_names: list[str]) -> pd.DataFrame:
         """Firms by county and year (:data:`REGION_YEARLY_COLUMNS`).
@@ -251,10 +253,11 @@ class Register:
         """
         if not self._regions:
             return pd.DataFrame(columns=list(REGION_YEARLY_COLUMNS))
-        table = pd.DataFrame({k: np.concatenate([y[k] for y in self._regions]) for k in self._regions[0]})
-        table["region"] = np.array(region_names, dtype=object)[table["region"]]
-        counts = ["firms", "members", "startups", "exits"]
-        return table.astype(dict.fromkeys(counts, np.int64))[list(REGION_YEARLY_COLUMNS)]
+        columns = {k: np.concatenate([y[k] for y in self._regions]) for k in self._regions[0]}
+        columns["region"] = np.array(region_names, dtype=object)[columns["region"]]
+        for count in ("firms", "members", "startups", "exits"):
+            columns[count] = columns[count].astype(np.int64)
+        return pd.DataFrame({k: columns[k] for k in REGION_YEARLY_COLUMNS})
 
     def firms(self, region_names: list[str], sector_names: list[str]) -> pd.DataFrame | None:
         """The firm-year panel, or None when it was not kept.
