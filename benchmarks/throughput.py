@@ -21,9 +21,11 @@ times, the two in turn, and the fastest run of each is kept (less noise from a b
 engine's model with every instrument on is timed the same way and reported beside it.
 
 Reported per run: wall time (building the population, all years and the result tables; not
-interpreter start-up or imports), firm-years (the sum over years of firms open at the end of
-each year), firm-years per second, and peak memory: the process's peak resident set size
-(``ru_maxrss``), interpreter and imports included, because that is what a machine must have.
+interpreter start-up or imports) and, of it, the seconds of the firm-dynamics table (made from
+the panel; ``run.py run`` makes it in another process while the effects are measured),
+firm-years (the sum over years of firms open at the end of each year), firm-years per second,
+and peak memory: the process's peak resident set size (``ru_maxrss``), interpreter and imports
+included, because that is what a machine must have.
 
 Output: an aligned plain-text table on stdout; ``--csv PATH`` also writes the rows as CSV.
 """
@@ -121,7 +123,7 @@ def _row(model: str, years: str, plain: dict, panel: dict | None = None) -> dict
            "firm_years": plain["firm_years"]}
     if panel is not None:
         row |= {"wall_s": panel["wall_s"], "firm_years_per_s": _speed(panel),
-                "peak_rss_mb": panel["peak_rss_mb"]}
+                "dynamics_s": panel["dynamics_s"], "peak_rss_mb": panel["peak_rss_mb"]}
     return row | {"wall_s_no_panel": plain["wall_s"], "firm_years_per_s_no_panel": _speed(plain),
                   "peak_rss_mb_no_panel": plain["peak_rss_mb"]}
 
@@ -175,6 +177,7 @@ def _child(args: argparse.Namespace) -> dict:
 
     first, last = (int(y) for y in args.years.split("-"))
     levers = args.child in ("engine", "engine-model-levers")
+    dynamics_s = 0.0
     scn = _scenario(args.size, first, last, bool(args.panel), levers)
     firms = int(class_counts(size_classes(scn), scn.population.scale).sum())  # at the start
     firm_years = 0
@@ -186,7 +189,7 @@ def _child(args: argparse.Namespace) -> dict:
             nonlocal firm_years
             firm_years += int(model.firms.alive[: model.firms.n].sum())
 
-        sim.run(scn, seed=args.seed, on_year=count)
+        dynamics_s = sim.run(scn, seed=args.seed, on_year=count).summary["phase_seconds"].get("dynamics", 0.0)
     elif args.child.startswith("engine-model"):  # the model alone, built and stepped as the reference is
         from sim.model import ClusterModel
 
@@ -203,17 +206,18 @@ def _child(args: argparse.Namespace) -> dict:
             firm_years += len(model.agents_by_type[RefFirm])
     wall = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    return {"firms": firms, "firm_years": firm_years, "wall_s": wall, "peak_rss_mb": peak_kb / 1024}
+    return {"firms": firms, "firm_years": firm_years, "wall_s": wall, "peak_rss_mb": peak_kb / 1024,
+            "dynamics_s": dynamics_s}
 
 
 def _format(table: pd.DataFrame) -> str:
     shown = table.rename(columns={
-        "wall_s": "wall s", "firm_years_per_s": "firm-yr/s", "peak_rss_mb": "peak MB",
+        "wall_s": "wall s", "firm_years_per_s": "firm-yr/s", "dynamics_s": "of it dynamics s", "peak_rss_mb": "peak MB",
         "wall_s_no_panel": "wall s (no panel)",
         "firm_years_per_s_no_panel": "firm-yr/s (no panel)",
         "peak_rss_mb_no_panel": "peak MB (no panel)", "firm_years": "firm-years"})
     count, seconds = "{:,.0f}", "{:.2f}"
-    formats = {"firms": count, "firm-years": count, "wall s": seconds, "firm-yr/s": count,
+    formats = {"firms": count, "firm-years": count, "wall s": seconds, "firm-yr/s": count, "of it dynamics s": seconds,
                "peak MB": count, "wall s (no panel)": seconds, "firm-yr/s (no panel)": count,
                "peak MB (no panel)": count}
     for col, fmt in formats.items():
