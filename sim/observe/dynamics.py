@@ -384,20 +384,19 @@ class GrowthStats:
 def _medians(codes: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
     """Each group's median of ``x`` (finite values), NaN for an empty group: numpy's ``median`` bits.
 
-    ``np.median`` partitions three times (the two middle values, and the last for a NaN check that
-    finite rates need not); one partition at the middle values gives the same numbers in a sixth of
-    the time.
+    ``np.median`` partitions three times (at the two middle values, and at the last for a NaN check
+    that finite rates need not); one partition at the upper middle value, with the largest value
+    below it as the lower one, gives the same numbers in a sixth of the time.
     """
     ordered, start = kernels.ordered_by_group(codes, groups, x)
     out = np.full(groups, np.nan)
     for k in range(groups):
         values = ordered[start[k]:start[k + 1]]
         half = len(values) // 2
-        if len(values) % 2:
-            out[k] = np.partition(values, half)[half]
-        elif len(values):
-            middle = np.partition(values, [half - 1, half])
-            out[k] = (middle[half - 1] + middle[half]) / 2.0  # as np.median: the mean of the two
+        if len(values):
+            parted = np.partition(values, half)
+            # As np.median: the middle value, or the mean of the two middle values.
+            out[k] = parted[half] if len(values) % 2 else (parted[:half].max() + parted[half]) / 2.0
     return out
 
 
