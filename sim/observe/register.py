@@ -175,9 +175,10 @@ class Register:
 
     @staticmethod
     def _snapshot(m: ClusterModel, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """A year's panel rows as the firm columns hold them: written into the buffers, they take PANEL_DTYPES."""
         f = m.firms
         rows = np.sort(rows)
-        cols = {
+        return {
             "firm_id": rows, "year": np.full(len(rows), m.year), "region": f.region[rows],
             "sector": f.sector[rows], "member": f.member[rows], "cluster_id": f.cluster[rows],
             "join_year": f.join_year[rows], "employees": f.employees[rows],
@@ -188,7 +189,6 @@ class Register:
             "ties": np.minimum(m.ties.degree(f.n)[rows], np.iinfo(np.int16).max),
             "institution_tie": f.institution[rows] >= 0,
         }
-        return {k: v.astype(PANEL_DTYPES[k]) for k, v in cols.items()}
 
     def yearly(self) -> pd.DataFrame:
         """One row per year (full-scale units)."""
