@@ -44,8 +44,9 @@ class Register:
         self.keep_panel = keep_panel
         self._yearly: list[dict[str, float]] = []
         self._clusters: list[dict[str, np.ndarray]] = []
-        self._cluster_outcomes: list[dict[str, np.ndarray]] = []
-        self._regions: list[dict[str, np.ndarray]] = []
+        self._cluster_outcomes: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # _member_outcomes
+        self._regions: list[tuple[int, np.ndarray]] = []  # _by_region
+        self._scale = 1.0  # population.scale: the cluster and county tables are in full-scale units
         self._panel: dict[str, np.ndarray] = {}  # column -> buffer whose first _panel_rows rows are the panel
         self._panel_rows = 0
         self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -110,6 +111,7 @@ class Register:
                                         f.innovated, f.institution, per_cluster, per_region)
         self._cluster_outcomes.append(self._member_outcomes(m, per_cluster, active))
         self._regions.append(self._by_region(m, per_region, closed))
+        self._scale = scale
         if self.keep_panel:
             self._append_panel(self._snapshot(m, np.concatenate([alive, closed])),
                                years_left=m.spec.scenario.end_year - m.year + 1)
@@ -124,39 +126,32 @@ class Register:
         return {name: 100.0 * float(g) for name, g in zip(names, growth)}
 
     @staticmethod
-    def _member_outcomes(m: ClusterModel, per_cluster: np.ndarray, active: np.ndarray) -> dict[str, np.ndarray]:
-        """Members' sums by active cluster this year (full-scale units), from the year's sums by cluster."""
-        f, scale, n = m.firms, m.spec.population.scale, len(m.clusters)
-        employment, value_added, revenue, innovators, with_institution = per_cluster[:, active] / scale
+    def _member_outcomes(m: ClusterModel, per_cluster: np.ndarray, active: np.ndarray) -> tuple[int, np.ndarray, ...]:
+        """Members' sums by active cluster this year, as simulated: :meth:`clusters_yearly` scales them.
+
+        Returns:
+            The year, the active clusters, their members' employment, value added, revenue,
+            innovators and firms with an institution tie (rows of one array), and the ties their
+            members hold and those inside the cluster.
+        """
+        f, n = m.firms, len(m.clusters)
         held, internal = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
         kernels.ties_by_cluster(m.ties.a, m.ties.b, f.member, f.cluster, held, internal)
-        return {
-            "cluster_id": active, "year": np.full(len(active), m.year),
-            "member_employment": employment, "member_value_added_nok": value_added, "member_revenue_nok": revenue,
-            "member_innovations": np.round(innovators),
-            "member_ties": np.round(held[active] / scale),
-            "internal_ties": np.round(internal[active] / scale),
-            "institution_ties": np.round(with_institution),
-        }
+        return m.year, active, per_cluster[:, active], np.vstack([held[active], internal[active]])
 
     @staticmethod
-    def _by_region(m: ClusterModel, per_region: np.ndarray, closed: np.ndarray) -> dict[str, np.ndarray]:
-        """Firms, members, man-years, value added, start-ups and exits by county this year (full scale)."""
-        f, scale, n = m.firms, m.spec.population.scale, len(m.region_names)
-        firms, members, employment, value_added = per_region / scale
+    def _by_region(m: ClusterModel, per_region: np.ndarray, closed: np.ndarray) -> tuple[int, np.ndarray]:
+        """Firms, members, man-years, value added, start-ups and exits by county this year, as simulated.
 
-        def count(rows: np.ndarray) -> np.ndarray:
-            return np.bincount(f.region[rows].astype(np.int64), minlength=n) / scale
-
+        Returns:
+            The year and the six rows by county; :meth:`regions_yearly` scales them (one division for
+            all years, where a dozen small operations a year were most of the register's time).
+        """
+        f, n = m.firms, len(m.region_names)
         # This year's start-ups are the last rows opened: every phase that opens firms adds to m.startups.
-        opened = np.arange(f.n - m.startups, f.n)
-        return {
-            "region": np.arange(n), "year": np.full(n, m.year),
-            "firms": np.round(firms), "members": np.round(members),
-            "employment": employment, "value_added_nok": value_added,
-            "startups": np.round(count(opened)),
-            "exits": np.round(count(closed)),
-        }
+        startups = np.bincount(f.region[f.n - m.startups:f.n].astype(np.int64), minlength=n)
+        exits = np.bincount(f.region[closed].astype(np.int64), minlength=n)
+        return m.year, np.vstack([per_region, startups, exits])
 
     def _append_panel(self, year: dict[str, np.ndarray], years_left: int) -> None:
         """Write a year's panel rows after the earlier years', in column buffers made for the whole run.
@@ -231,13 +226,20 @@ class Register:
         """
         if not self._cluster_outcomes:
             return pd.DataFrame(columns=list(CLUSTER_YEARLY_COLUMNS))
-        counts = ("member_innovations", "member_ties", "internal_ties", "institution_ties")
-        outcomes = {k: np.concatenate([y[k] for y in self._cluster_outcomes]) for k in self._cluster_outcomes[0]}
+        years, active, sums, ties = zip(*self._cluster_outcomes, strict=True)
+        employment, value_added, revenue, innovators, with_institution = np.concatenate(sums, axis=1) / self._scale
+        held, internal = np.concatenate(ties, axis=1) / self._scale
+        recorded = {"cluster_id": np.concatenate(active), "year": np.repeat(years, [len(a) for a in active])}
         # Recorded each year beside the cluster table's rows: the same clusters in the same order.
-        for key in ("cluster_id", "year"):
-            if not np.array_equal(outcomes.pop(key), clusters[key].to_numpy()):
+        for key, values in recorded.items():
+            if not np.array_equal(values, clusters[key].to_numpy()):
                 raise ValueError(f"the cluster table's {key} column is not the register's")
-        columns = {k: v.astype(np.int64) if k in counts else v for k, v in outcomes.items()}
+        columns = {
+            "member_employment": employment, "member_value_added_nok": value_added, "member_revenue_nok": revenue,
+            **{name: np.round(count).astype(np.int64) for name, count in (
+                ("member_innovations", innovators), ("member_ties", held), ("internal_ties", internal),
+                ("institution_ties", with_institution))},
+        }
         # One table made from its columns (assigning to a copy of the cluster table and picking the
         # columns copied it twice: a small run's largest table cost).
         return pd.DataFrame({k: columns[k] if k in columns else clusters[k] for k in CLUSTER_YEARLY_COLUMNS})
@@ -253,11 +255,15 @@ class Register:
         """
         if not self._regions:
             return pd.DataFrame(columns=list(REGION_YEARLY_COLUMNS))
-        columns = {k: np.concatenate([y[k] for y in self._regions]) for k in self._regions[0]}
-        columns["region"] = np.array(region_names, dtype=object)[columns["region"]]
-        for count in ("firms", "members", "startups", "exits"):
-            columns[count] = columns[count].astype(np.int64)
-        return pd.DataFrame({k: columns[k] for k in REGION_YEARLY_COLUMNS})
+        years, rows = zip(*self._regions, strict=True)
+        n = len(region_names)
+        firms, members, employment, value_added, startups, exits = np.stack(rows, axis=1).reshape(6, -1) / self._scale
+        return pd.DataFrame({
+            "region": np.tile(np.array(region_names, dtype=object), len(years)), "year": np.repeat(years, n),
+            "firms": np.round(firms).astype(np.int64), "members": np.round(members).astype(np.int64),
+            "employment": employment, "value_added_nok": value_added,
+            "startups": np.round(startups).astype(np.int64), "exits": np.round(exits).astype(np.int64),
+        })[list(REGION_YEARLY_COLUMNS)]
 
     def firms(self, region_names: list[str], sector_names: list[str]) -> pd.DataFrame | None:
         """The firm-year panel, or None when it was not kept.
