@@ -22,14 +22,15 @@ import numpy as np
 
 from sim.engine.jit import EXACT, sig, warm_up
 
-_LINKS = "Tuple((int64[::1], float64[::1], boolean[::1]))(int32[::1], {F64})"
+_LINKS = "Tuple((int64[::1], float64[::1], boolean[::1], int8[:, ::1]))(int32[::1], {F64}, int32[::1], {F64}, {F64})"
 _SHIFTED = "UniTuple(float64[::1], 2)(int64[::1], {F64}, int32[::1], int32[::1])"
 _CLASSES = "int64[::1]({F64}, {F64})"
+_SHARES = "Tuple((float64[::1], float64[::1], int64[::1]))(int32[::1], {BOOL}, {BOOL}, {F64})"
 _ENTRY_EXIT = "UniTuple(int64[::1], 5)(int32[::1], {BOOL}, int32[::1], int32[::1], int32[::1], {F64})"
-_SUMS = "UniTuple(float64[::1], 7)(int64[:, ::1], int64, {F64}, {F64}, {BOOL}, {F64})"
-_CENTRAL = "UniTuple(float64[::1], 6)(int64[:, ::1], int64, {F64}, {F64}, {F64}, {F64}, {F64}, {F64}, {F64})"
-_WITHIN = "float64[::1](int64[:, ::1], int64, {F64}, {F64}, {F64})"
-_ORDERED = "Tuple((float64[::1], int64[::1]))(int64[:, ::1], int64, {F64})"
+_SUMS = "UniTuple(float64[::1], 7)(int8[:, ::1], int64, {F64}, {F64}, {BOOL}, {F64})"
+_CENTRAL = "UniTuple(float64[::1], 6)(int8[:, ::1], int64, {F64}, {F64}, {F64}, {F64}, {F64}, {F64}, {F64})"
+_WITHIN = "float64[::1](int8[:, ::1], int64, {F64}, {F64}, {F64})"
+_ORDERED = "Tuple((float64[::1], int64[::1]))(int8[:, ::1], int64, {F64})"
 
 
 @numba.njit(sig("int32[::1]({I32}, {I32}, {BOOL}, {I64}, int64)"), **EXACT)
@@ -58,26 +59,42 @@ def previous_rows(firm, year, alive, order, n_firms):
     return out
 
 
+@numba.njit(inline="always")
+def _class(value, lows):
+    c = -1
+    for j in range(lows.shape[0]):
+        c += value >= lows[j]
+    return c
+
+
 @numba.njit(sig(_LINKS), **EXACT)
-def growth_links(previous, employees):
-    """The firm-years with a growth rate: a row in the year before and man-years above zero in both.
+def growth_links(previous, employees, age, size_lows, age_lows):
+    """The firm-years with a growth rate (a row in the year before, man-years above zero in both), and their groups.
 
     Args:
         previous: Each firm-year's row in the year before, -1 where it has none.
         employees: Man-years of each firm-year.
+        age: Each firm-year's age.
+        size_lows, age_lows: The size classes' and the age classes' lower bounds.
 
     Returns:
-        The rows, the ratio of their man-years to the year before's, and whether the two are equal.
+        The rows; the ratio of their man-years to the year before's; whether the two are equal; and
+        each rate's group in each of three groupings (rows of ``codes``): all firms (group 0), the size
+        class at the start of the year (groups from 1) and the age class (after the size classes).
     """
     n = previous.shape[0]
     rows, ratio, unchanged = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.bool_)
+    codes = np.zeros((3, n), dtype=np.int8)
+    after_sizes = 1 + size_lows.shape[0]
     k = 0
     for r in range(n):
         q = previous[r]
         if q >= 0 and employees[q] > 0.0 and employees[r] > 0.0:
             rows[k], ratio[k], unchanged[k] = r, employees[r] / employees[q], employees[r] == employees[q]
+            codes[1, k] = 1 + _class(employees[q], size_lows)
+            codes[2, k] = after_sizes + _class(max(age[r], 0), age_lows)
             k += 1
-    return rows[:k], ratio[:k], unchanged[:k]
+    return rows[:k], ratio[:k], unchanged[:k], np.ascontiguousarray(codes[:, :k])
 
 
 @numba.njit(sig(_SHIFTED), **EXACT)
@@ -108,14 +125,6 @@ def demeaned_and_lagged(rows, g, year, previous):
     for k in range(rows.shape[0]):
         lagged[k] = earlier[previous[rows[k]]]
     return shifted, lagged
-
-
-@numba.njit(inline="always")
-def _class(value, lows):
-    c = -1
-    for j in range(lows.shape[0]):
-        c += value >= lows[j]
-    return c
 
 
 @numba.njit(sig(_CLASSES), **EXACT)
@@ -162,6 +171,27 @@ def entry_and_exit(year, alive, birth, previous, age, age_lows):
             at_risk[c] += 1
             closing[c] += not alive[r]
     return stock, born, closed, at_risk, closing
+
+
+@numba.njit(sig(_SHARES), **EXACT)
+def member_shares(year, alive, member, employees):
+    """Man-years of the open firms and of the open members by year, and the members, from the panel's first year.
+
+    Man-years are summed in row order, as ``bincount`` sums its weights.
+    """
+    first, last = 0, -1
+    if year.shape[0]:
+        first, last = year.min(), year.max()
+    total, held = np.zeros(last - first + 1), np.zeros(last - first + 1)
+    count = np.zeros(last - first + 1, dtype=np.int64)
+    for r in range(year.shape[0]):
+        if alive[r]:
+            y = year[r] - first
+            total[y] += employees[r]
+            if member[r]:
+                held[y] += employees[r]
+                count[y] += 1
+    return total, held, count
 
 
 @numba.njit(sig(_SUMS), **EXACT)
@@ -261,5 +291,5 @@ def ordered_by_group(codes, groups, x):
     return ordered, start
 
 
-warm_up(previous_rows, growth_links, demeaned_and_lagged, classes, entry_and_exit, group_sums, central_sums, within,
-        ordered_by_group)
+warm_up(previous_rows, growth_links, demeaned_and_lagged, classes, entry_and_exit, member_shares, group_sums,
+        central_sums, within, ordered_by_group)

@@ -293,7 +293,7 @@ def size_distribution(p: Panel, scale: float) -> Iterable[Row]:
 
 def growth_rates(p: Panel) -> Iterable[Row]:
     """The distribution of yearly growth rates of man-years, for all firms, by size and by age."""
-    rows, ratio, unchanged = kernels.growth_links(p.previous, p.employees)
+    rows, ratio, unchanged, codes = kernels.growth_links(p.previous, p.employees, p.age, _SIZE_LOWS, _AGE_LOWS)
     if len(rows) == 0:
         return
     g = 100.0 * np.log(ratio)
@@ -303,14 +303,10 @@ def growth_rates(p: Panel) -> Iterable[Row]:
     # so that a shock common to all firms in one year does not fatten the tails; the autocorrelation
     # pairs each rate with the same firm's a year earlier, where it has one.
     shifted, lagged = kernels.demeaned_and_lagged(rows, g, p.year, p.previous)
-    # Each rate is in one group of each grouping: all firms (group 0), its size class at the start of
-    # the year and its age class, numbered one after the other.
+    # Each rate is in one group of each grouping (all firms, its size class at the start of the year,
+    # its age class), the groupings' groups numbered one after the other.
     groupings = (("all", ("all",)), ("size_class", [label for label, _ in SIZE_CLASSES]),
                  ("age_class", [label for label, _ in AGE_CLASSES]))
-    codes = np.empty((3, len(rows)), dtype=np.int64)
-    codes[0] = 0
-    codes[1] = 1 + size_class(p.employees[p.previous[rows]])
-    codes[2] = 1 + len(SIZE_CLASSES) + age_class(p.age[rows])
     stats = GrowthStats(codes, 1 + len(SIZE_CLASSES) + len(AGE_CLASSES), g, shifted, unchanged, lagged)
     group = 0
     for by, labels in groupings:
@@ -347,7 +343,7 @@ class GrowthStats:
         """Compute every statistic for every group.
 
         Args:
-            codes: ``int64[groupings, rates]``: each rate's group in each grouping, 0 to ``groups - 1``
+            codes: ``int8[groupings, rates]``: each rate's group in each grouping, 0 to ``groups - 1``
                 (the groupings' groups numbered apart).
             groups: Number of groups.
             g: Growth rates.
@@ -355,7 +351,7 @@ class GrowthStats:
             unchanged: Whether man-years were unchanged.
             lagged: The firm's growth rate a year earlier (NaN where it has none).
         """
-        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        codes = np.ascontiguousarray(codes, dtype=np.int8)
         if codes.size and (codes.min() < 0 or codes.max() >= groups):  # the compiled sums index by code unchecked
             raise ValueError(f"group codes must be 0-{groups - 1}, got {codes.min()}-{codes.max()}")
         g, shifted, lagged = (np.ascontiguousarray(x, dtype=np.float64) for x in (g, shifted, lagged))
@@ -394,9 +390,9 @@ def _medians(codes: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
         values = ordered[start[k]:start[k + 1]]
         half = len(values) // 2
         if len(values):
-            parted = np.partition(values, half)
+            values.partition(half)  # in place: the ordered copy is this function's own
             # As np.median: the middle value, or the mean of the two middle values.
-            out[k] = parted[half] if len(values) % 2 else (parted[:half].max() + parted[half]) / 2.0
+            out[k] = values[half] if len(values) % 2 else (values[:half].max() + values[half]) / 2.0
     return out
 
 
@@ -468,20 +464,15 @@ def joiners(p: Panel) -> Iterable[Row]:
 
 def member_shares(panel: pd.DataFrame) -> Iterable[Row]:
     """Members' share of man-years by year, on the whole panel."""
-    # The columns as stored, not widened: bincount sums its weights as float64 all the same.
-    year = panel["year"].to_numpy()
-    if len(year) == 0:
+    if len(panel) == 0:
         return
-    alive, member = panel["alive"].to_numpy(bool), panel["member"].to_numpy(bool)
-    employees = panel["employees"].to_numpy()
+    # Writable copies where pandas hands out read-only views, which the kernel does not take; man-years
+    # widened to float64 as bincount widens its weights.
+    year, alive, member, employees = (np.require(panel[name].to_numpy(), dtype, ["C", "W"]) for name, dtype in (
+        ("year", np.int32), ("alive", np.bool_), ("member", np.bool_), ("employees", np.float64)))
+    total, held, count = kernels.member_shares(year, alive, member, employees)
     first = int(year.min())
-    offset = year - first
-    span = int(offset.max()) + 1
-    members = alive & member
-    total = np.bincount(offset[alive], weights=employees[alive], minlength=span)
-    held = np.bincount(offset[members], weights=employees[members], minlength=span)
-    count = np.bincount(offset[members], minlength=span)
-    for k in range(span):
+    for k in range(len(total)):
         y = str(first + k)
         yield "member_employment_share", "year", y, y, _pct(held[k], total[k]), "% of man-years", int(count[k])
 
