@@ -217,7 +217,7 @@ def _format(table: pd.DataFrame) -> str:
         "firm_years_per_s_no_panel": "firm-yr/s (no panel)",
         "peak_rss_mb_no_panel": "peak MB (no panel)", "firm_years": "firm-years"})
     count, seconds = "{:,.0f}", "{:.2f}"
-    formats = {"firms": count, "firm-years": count, "wall s": seconds, "firm-yr/s": count, "of it dynamics s": seconds,
+    formats = {"firms": count, "firm-years": count, "wall s": seconds, "firm-yr/s": count, "of it dynamics s": "{:.3f}",
                "peak MB": count, "wall s (no panel)": seconds, "firm-yr/s (no panel)": count,
                "peak MB (no panel)": count}
     for col, fmt in formats.items():

@@ -174,6 +174,17 @@ def test_table_does_not_depend_on_the_order_of_the_panels_rows():
     pd.testing.assert_frame_equal(firm_dynamics(shuffled), firm_dynamics(firms))
 
 
+def test_a_panel_with_a_firm_twice_in_one_year_is_refused_not_measured():
+    twice = panel(firm(1, 2000, [3, 4, 5]), firm(1, 2000, [6], first=2001))  # firm 1 has two rows in 2001
+    with pytest.raises(ValueError, match="firm 1 twice in 2001"):
+        firm_dynamics(twice)
+
+
+def test_an_empty_panel_gives_an_empty_table_with_the_contract_columns():
+    table = firm_dynamics(panel(firm(1, 2000, [3])).iloc[:0])
+    assert list(table.columns) == list(DYNAMICS_COLUMNS) and len(table) == 0
+
+
 def test_a_large_panel_is_measured_on_a_systematic_sample_of_whole_firm_histories():
     from sim.observe.dynamics import MAX_MEASURED_ROWS, sample_step
 

@@ -33,7 +33,7 @@ _WITHIN = "float64[::1](int8[:, ::1], int64, {F64}, {F64}, {F64})"
 _ORDERED = "Tuple((float64[::1], int64[::1]))(int8[:, ::1], int64, {F64})"
 
 
-@numba.njit(sig("int32[::1]({I32}, {I32}, {BOOL}, {I64}, int64)"), **EXACT)
+@numba.njit(sig("Tuple((int32[::1], int64))({I32}, {I32}, {BOOL}, {I64}, int64)"), **EXACT)
 def previous_rows(firm, year, alive, order, n_firms):
     """Each firm-year's row of the same firm in the year before, where it was open at that year's end.
 
@@ -46,21 +46,28 @@ def previous_rows(firm, year, alive, order, n_firms):
         n_firms: One more than the largest firm id.
 
     Returns:
-        The earlier row of each row, -1 where the firm has no row in the year before or closed in it.
+        The earlier row of each row (-1 where the firm has no row in the year before or closed in it),
+        and a row whose firm has an earlier row in the same year (-1 if none: each firm-year once).
     """
     last = np.full(n_firms, -1, dtype=np.int64)
     out = np.full(firm.shape[0], -1, dtype=np.int32)
     for i in range(order.shape[0]):
         r = order[i]
         q = last[firm[r]]
+        if q >= 0 and year[q] == year[r]:
+            return out, r
         if q >= 0 and year[q] == year[r] - 1 and alive[q]:
             out[r] = q
         last[firm[r]] = r
-    return out
+    return out, np.int64(-1)
 
 
 @numba.njit(inline="always")
 def _class(value, lows):
+    # The lowest bound of every class table is 0 and the values are at least 0, so each has a class;
+    # NaN goes to the last, as numpy's searchsorted puts it.
+    if value != value:
+        return lows.shape[0] - 1
     c = -1
     for j in range(lows.shape[0]):
         c += value >= lows[j]
@@ -131,8 +138,7 @@ def demeaned_and_lagged(rows, g, year, previous):
 def classes(values, lows):
     """Each value's class: the number of lower bounds ``lows`` (ascending) at or below it, less one.
 
-    numpy's ``searchsorted(lows, values, side="right") - 1`` for values that are not NaN, in a third
-    of its time.
+    numpy's ``searchsorted(lows, values, side="right") - 1`` in a third of its time.
     """
     out = np.empty(values.shape[0], dtype=np.int64)
     for i in range(values.shape[0]):

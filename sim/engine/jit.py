@@ -16,8 +16,9 @@ from numba import types
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "afn"}}
 #: Options of the kernels that sum what numpy summed before (result tables, recruitment): no fast-math, so
-#: a multiply and an add are not contracted into one instruction and the sums are numpy's bits. (Powers
-#: other than squares are left to numpy: its ``x ** 4`` is not the C library's ``pow`` on every processor.)
+#: a multiply and an add are not contracted into one instruction and the sums are numpy's bits. (Higher
+#: powers are products of squares, exact on any processor; numpy's ``x ** 4`` calls a ``pow`` whose last bit
+#: is the processor's and its library's.)
 EXACT = {"cache": True, "nogil": True, "error_model": "numpy"}
 # Explicit signatures compile (or load from the cache) at import, not in a simulated year; the
 # types are those of sim.world.firms.SCHEMA, as strings for :func:`sig`.

@@ -136,8 +136,10 @@ def firm_dynamics(panel: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
             *entry_and_exit(sample), *joiners(Panel(panel, ever_member[firm])), *member_shares(panel)]
     # The table is made once from its columns: added one by one, or read back row by row from pandas'
     # string arrays, it took longer than the measures.
+    if not rows:
+        return pd.DataFrame(columns=list(DYNAMICS_COLUMNS))
     marks = [benchmark(*row[:4]) for row in rows]
-    measured = dict(zip(DYNAMICS_COLUMNS[:7], zip(*rows, strict=True))) if rows else dict.fromkeys(DYNAMICS_COLUMNS, ())
+    measured = dict(zip(DYNAMICS_COLUMNS[:7], zip(*rows, strict=True)))
     columns = measured | {
         "value": np.array(measured["value"], dtype=np.float64), "n": np.array(measured["n"], dtype=np.int64),
         "benchmark": np.array([np.nan if b is None else b.value for b in marks], dtype=np.float64),
@@ -221,7 +223,10 @@ class Panel:
         # The register writes the panel by year: then the rows are visited as they stand.
         by_year = np.all(self.year[1:] >= self.year[:-1])
         order = np.arange(len(self.year)) if by_year else np.argsort(self.year, kind="stable")
-        self.previous = kernels.previous_rows(self.firm, self.year, self.alive, order, self._stride)
+        self.previous, twice = kernels.previous_rows(self.firm, self.year, self.alive, order, self._stride)
+        if twice >= 0:
+            raise ValueError(f"the panel holds firm {self.firm[twice]} twice in {self.year[twice]}: "
+                             "a firm-year panel has one row per firm and year")
 
     @cached_property
     def _sorted_keys(self) -> tuple[np.ndarray, np.ndarray | None]:
@@ -245,13 +250,6 @@ class Panel:
         row = np.where(keys[pos] == want, row, -1)
         return np.where((row >= 0) & self.alive[np.maximum(row, 0)], row, -1).astype(np.int32)
 
-    def growth(self) -> tuple[np.ndarray, np.ndarray]:
-        """Rows with a growth rate from the year before, and the rate (100 x log change)."""
-        rows = np.flatnonzero(self.previous >= 0)
-        before = self.employees[self.previous[rows]]
-        rows = rows[(before > 0) & (self.employees[rows] > 0)]
-        return rows, 100.0 * np.log(self.employees[rows] / self.employees[self.previous[rows]])
-
 
 _SIZE_LOWS = np.array([low for _, low in SIZE_CLASSES], dtype=np.float64)
 _AGE_LOWS = np.array([low for _, low in AGE_CLASSES], dtype=np.float64)
@@ -259,12 +257,7 @@ _AGE_LOWS = np.array([low for _, low in AGE_CLASSES], dtype=np.float64)
 
 def size_class(employees: np.ndarray) -> np.ndarray:
     """Each firm's size class (an index into :data:`SIZE_CLASSES`) by man-years."""
-    return kernels.classes(np.ascontiguousarray(employees, dtype=np.float64), _SIZE_LOWS)
-
-
-def age_class(age: np.ndarray) -> np.ndarray:
-    """Each firm's age class (an index into :data:`AGE_CLASSES`) by whole years."""
-    return kernels.classes(np.maximum(age, 0).astype(np.float64), _AGE_LOWS)
+    return kernels.classes(np.require(employees, np.float64, ["C", "W"]), _SIZE_LOWS)  # writable: pandas' are not
 
 
 Row = tuple[str, str, str, str, float, str, int]
@@ -351,9 +344,10 @@ class GrowthStats:
             unchanged: Whether man-years were unchanged.
             lagged: The firm's growth rate a year earlier (NaN where it has none).
         """
-        codes = np.ascontiguousarray(codes, dtype=np.int8)
+        codes = np.asarray(codes)
         if codes.size and (codes.min() < 0 or codes.max() >= groups):  # the compiled sums index by code unchecked
             raise ValueError(f"group codes must be 0-{groups - 1}, got {codes.min()}-{codes.max()}")
+        codes = np.ascontiguousarray(codes, dtype=np.int8)  # checked first: a cast would wrap 256 to 0
         g, shifted, lagged = (np.ascontiguousarray(x, dtype=np.float64) for x in (g, shifted, lagged))
         n, sum_g, sum_shifted, sum_unchanged, pairs, sum_lagged, sum_paired = kernels.group_sums(
             codes, groups, g, shifted, np.ascontiguousarray(unchanged, dtype=np.bool_), lagged)
@@ -382,7 +376,7 @@ def _medians(codes: np.ndarray, groups: int, x: np.ndarray) -> np.ndarray:
 
     ``np.median`` partitions three times (at the two middle values, and at the last for a NaN check
     that finite rates need not); one partition at the upper middle value, with the largest value
-    below it as the lower one, gives the same numbers in a sixth of the time.
+    below it as the lower one, gives the same numbers, in place on the grouped copy.
     """
     ordered, start = kernels.ordered_by_group(codes, groups, x)
     out = np.full(groups, np.nan)

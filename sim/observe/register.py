@@ -126,7 +126,8 @@ class Register:
         return {name: 100.0 * float(g) for name, g in zip(names, growth)}
 
     @staticmethod
-    def _member_outcomes(m: ClusterModel, per_cluster: np.ndarray, active: np.ndarray) -> tuple[int, np.ndarray, ...]:
+    def _member_outcomes(m: ClusterModel, per_cluster: np.ndarray,
+                         active: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """Members' sums by active cluster this year, as simulated: :meth:`clusters_yearly` scales them.
 
         Returns:
